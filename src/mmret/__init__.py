@@ -1,0 +1,1 @@
+"""mmret: multimodal retrieval."""

@@ -1,0 +1,30 @@
+"""Item: one thing to index or query, independent of where it came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MODALITIES = ("text", "image", "audio", "video")
+
+
+@dataclass(frozen=True)
+class Item:
+    """A unit of content. `id` is stable across runs (the source path for files).
+
+    `path` points at the media file for image/audio/video items; `text` carries a caption or the
+    content of a text item; `metadata` is free-form JSON-serialisable data that search can filter on.
+    """
+
+    id: str
+    modality: str
+    path: str | None = None
+    text: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise ValueError(f"item {self.id!r}: unknown modality {self.modality!r}, expected one of {MODALITIES}")
+        if self.modality == "text" and self.text is None:
+            raise ValueError(f"item {self.id!r}: a text item needs text")
+        if self.modality != "text" and self.path is None:
+            raise ValueError(f"item {self.id!r}: a {self.modality} item needs a path")
