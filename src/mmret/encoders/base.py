@@ -7,6 +7,8 @@ pack's "image" space: the image tower's features), which only same-modality quer
 Work is split in two so that heavy per-item work (decoding, resizing) can run in loader workers:
 `preparer(modality)` returns a small picklable callable applied per raw item (PIL image, string),
 `collate` stacks prepared items, and `embed_prepared` runs the model on a collated batch.
+An image preparer may receive a lazily opened PIL image (from `mmret.data.decode.open_image`): it calls
+`mmret.data.decode.load_rgb(image, min_side=...)` first, which decodes big JPEGs at a reduced scale.
 """
 from __future__ import annotations
 

@@ -1,0 +1,73 @@
+"""Background decoding: media files are read, hashed, decoded and prepared in worker processes, in order,
+with a bounded number of batches in flight so memory stays flat however many files there are."""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from .decode import DEFAULT_LIMITS, DecodeError, DecodeLimits, open_image, read_bytes
+from .items import Item
+
+
+@dataclass
+class PreparedBatch:
+    items: list[Item] = field(default_factory=list)
+    prepared: list[Any] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # sha256 of each item's file bytes
+    failures: list[tuple[Item, str]] = field(default_factory=list)  # (item, reason)
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 1)))
+
+
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def prepare_batch(items: list[Item], prepare: Callable[[Any], Any], limits: DecodeLimits = DEFAULT_LIMITS) -> PreparedBatch:
+    """Decode and prepare one batch of image items; a bad file becomes a failure, never an exception."""
+    batch = PreparedBatch()
+    for item in items:
+        try:
+            data = read_bytes(item.path, limits)
+            prepared = prepare(open_image(data, item.path, limits))
+        except DecodeError as e:
+            batch.failures.append((item, e.reason))
+            continue
+        except Exception as e:  # a decoder bug on one odd file must not end a run over thousands
+            batch.failures.append((item, f"could not decode: {type(e).__name__}: {e}"))
+            continue
+        batch.items.append(item)
+        batch.prepared.append(prepared)
+        batch.digests.append(hashlib.sha256(data).hexdigest())
+    return batch
+
+
+def prepared_batches(items: Iterable[Item], prepare: Callable[[Any], Any], batch_size: int = 32,
+                     workers: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS) -> Iterator[PreparedBatch]:
+    """Batches of prepared images in input order. `prepare` receives a lazily opened PIL image and must be
+    picklable; `workers=0` prepares in this process."""
+    workers = default_workers() if workers is None else workers
+    chunks = batched(items, batch_size)
+    if workers == 0:
+        for chunk in chunks:
+            yield prepare_batch(chunk, prepare, limits)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(prepare_batch, chunk, prepare, limits))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

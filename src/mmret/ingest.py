@@ -1,0 +1,131 @@
+"""Indexing as a pipeline: reader (sources) -> mapper (embed) -> writer (collection commits).
+
+Re-running on the same sources adds only new or changed items: a file whose size and mtime are unchanged
+is not read again. Work is committed every `commit_every` items, so an interrupted run keeps what it had
+committed and the next run resumes from there.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data.items import Item
+from .data.sources import Skipped, iter_items
+from .embed import EmbeddedBatch, embed_items, text_digest
+from .encoders.base import Encoder
+from .index.collection import Record, VectorCollection
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.removed} removed, {len(self.skipped)} skipped")
+
+
+@dataclass
+class Ingest:
+    collection: VectorCollection
+    encoder: Encoder
+    batch_size: int = 32
+    workers: int | None = None
+    commit_every: int = 1024
+    progress: bool = True
+    on_skip: Callable[[Skipped], None] | None = None
+
+    def run(self, sources: Iterable[str | Path], sync: bool = False) -> IndexReport:
+        report = IndexReport()
+        seen: set[str] = set()
+
+        def skip(skipped: Skipped) -> None:
+            report.skipped.append(skipped)
+            if self.on_skip:
+                self.on_skip(skipped)
+
+        items = iter_items(sources, modalities=self.encoder.modalities, on_skip=skip)
+        pending = self._changed(items, seen, report)
+        for batches in _chunked_batches(embed_items(self.encoder, pending, self.batch_size, self.workers,
+                                                     self.progress), self.commit_every):
+            with self.collection.transaction():
+                for batch in batches:
+                    self._write(batch, report, skip)
+        if sync:
+            report.removed = self.collection.remove(self._vanished(sources, seen))
+        return report
+
+    def _changed(self, items: Iterable[Item], seen: set[str], report: IndexReport) -> Iterator[Item]:
+        """Items that are new or differ from what is stored (by size+mtime, text or metadata)."""
+        for item in items:
+            seen.add(item.id)
+            stored = self.collection.get(item.id)
+            if stored is not None and _same(stored, item):
+                report.unchanged += 1
+            else:
+                yield item
+
+    def _write(self, batch: EmbeddedBatch, report: IndexReport, skip: Callable[[Skipped], None]) -> None:
+        for item, reason in batch.failures:
+            skip(Skipped(item.path or item.id, reason))
+        if not batch.items:
+            return
+        records = [_record(item, digest) for item, digest in zip(batch.items, batch.digests)]
+        for record in records:
+            if self.collection.get(record.item_id) is None:
+                report.added += 1
+            else:
+                report.updated += 1
+        self.collection.upsert(records, batch.vectors)
+
+    def _vanished(self, sources: Iterable[str | Path], seen: set[str]) -> list[str]:
+        """Stored file items under the given folders (or listed by the given manifests before) that are gone."""
+        roots = [str(Path(s).resolve()) for s in sources if Path(s).is_dir()]
+        gone = []
+        for record in self.collection.records():
+            if record.item_id in seen or record.path is None:
+                continue
+            if any(record.path.startswith(root + os.sep) for root in roots) and not os.path.exists(record.path):
+                gone.append(record.item_id)
+        return gone
+
+
+def _same(stored: Record, item: Item) -> bool:
+    if stored.text != item.text or stored.metadata != item.metadata or stored.modality != item.modality:
+        return False
+    if item.path is None:
+        return stored.content_hash == text_digest(item.text or "")
+    try:
+        stat = os.stat(item.path)
+    except OSError:
+        return False
+    return stored.size == stat.st_size and stored.mtime == stat.st_mtime
+
+
+def _record(item: Item, digest: str) -> Record:
+    size = mtime = None
+    if item.path is not None:
+        stat = os.stat(item.path)
+        size, mtime = stat.st_size, stat.st_mtime
+    return Record(item_id=item.id, modality=item.modality, path=item.path, text=item.text,
+                  metadata=item.metadata, content_hash=digest, size=size, mtime=mtime)
+
+
+def _chunked_batches(batches: Iterable[EmbeddedBatch], commit_every: int) -> Iterator[list[EmbeddedBatch]]:
+    """Groups of embedded batches holding about `commit_every` items each: one commit per group."""
+    group: list[EmbeddedBatch] = []
+    count = 0
+    for batch in batches:
+        group.append(batch)
+        count += len(batch.items) + len(batch.failures)
+        if count >= commit_every:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
