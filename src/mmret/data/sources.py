@@ -1,0 +1,325 @@
+"""Where items come from: folders of media files, single files, and CSV/JSONL/Parquet manifests.
+
+`iter_items` validates every source up front (so a typo fails before hours of encoding), then yields
+items lazily. Entries that cannot become an item are reported through `on_skip`, never raised: a stray
+README or a bad manifest row costs one line of report, not the run.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mmret.data.items import MODALITIES, Item
+
+MEDIA_EXTENSIONS: dict[str, str] = {
+    **dict.fromkeys((".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"), "image"),
+    **dict.fromkeys((".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac"), "audio"),
+    **dict.fromkeys((".mp4", ".webm", ".mkv", ".mov"), "video"),
+}
+
+# Manifest columns with a meaning of their own; every other column becomes metadata.
+_RESERVED_COLUMNS = ("path", "text", "id", "modality")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source entry that could not become an Item."""
+
+    where: str  # file path, or "manifest.csv:17" for a manifest row
+    reason: str
+
+
+class SourceError(Exception):
+    """A source unusable as a whole: missing path, manifest without a path/text column, unreadable manifest."""
+
+
+OnSkip = Callable[[Skipped], None]
+# (where the entry came from, the item it became)
+Entry = tuple[str, Item]
+
+
+class _BadRow(Exception):
+    """A manifest row that cannot become an item; its message is the reason."""
+
+
+def iter_items(
+    paths: Iterable[str | Path] | str | Path,
+    modalities: Collection[str] | None = None,
+    on_skip: OnSkip | None = None,
+) -> Iterator[Item]:
+    """Yield the items found in `paths` (folders, media files, manifests), each distinct id once.
+
+    Raises SourceError at call time if any source is unusable. Entries that are not indexable
+    (unsupported file type, bad manifest row, modality not in `modalities`, duplicate id) go to
+    `on_skip`; with `on_skip=None` they are dropped silently.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    wanted = _checked_modalities(modalities)
+    sources = [_open_source(Path(path)) for path in paths]
+    return _unique_wanted_items(sources, wanted, on_skip or (lambda skipped: None))
+
+
+def _checked_modalities(modalities: Collection[str] | None) -> frozenset[str] | None:
+    if modalities is None:
+        return None
+    unknown = set(modalities) - set(MODALITIES)
+    if unknown:
+        raise ValueError(f"unknown modalities {sorted(unknown)}, expected some of {MODALITIES}")
+    return frozenset(modalities)
+
+
+def _unique_wanted_items(
+    sources: list[Callable[[OnSkip], Iterator[Entry]]], wanted: frozenset[str] | None, report: OnSkip
+) -> Iterator[Item]:
+    seen_ids: set[str] = set()
+    for entries in sources:
+        for where, item in entries(report):
+            if wanted is not None and item.modality not in wanted:
+                requested = ", ".join(sorted(wanted))
+                report(Skipped(where, f"modality {item.modality!r} not requested (only {requested})"))
+            elif item.id in seen_ids:
+                report(Skipped(where, f"duplicate of an item already read: {item.id}"))
+            else:
+                seen_ids.add(item.id)
+                yield item
+
+
+def _open_source(path: Path) -> Callable[[OnSkip], Iterator[Entry]]:
+    """Check that `path` is usable and return the function that reads its entries."""
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return partial(_folder_entries, path)
+    reader = _MANIFEST_READERS.get(path.suffix.lower())
+    if reader is None:
+        return partial(_media_file_entries, path)
+    _check_manifest_columns(path, reader.columns(path))
+    return partial(_manifest_entries, path, reader.rows)
+
+
+# --- media files and folders ---------------------------------------------------------------------
+
+
+def _media_file_entries(path: Path, report: OnSkip) -> Iterator[Entry]:
+    item = _media_item(path, metadata={}, report=report)
+    if item is not None:
+        yield str(path), item
+
+
+def _folder_entries(root: Path, report: OnSkip) -> Iterator[Entry]:
+    for path in _walk(root, frozenset({_identity(root)}), report):
+        folder = path.parent.relative_to(root).as_posix()
+        item = _media_item(path, {"folder": "" if folder == "." else folder}, report)
+        if item is not None:
+            yield str(path), item
+
+
+def _media_item(path: Path, metadata: dict[str, Any], report: OnSkip) -> Item | None:
+    modality = MEDIA_EXTENSIONS.get(path.suffix.lower())
+    if modality is None:
+        report(Skipped(str(path), _unsupported_type(path)))
+        return None
+    resolved = str(path.resolve())
+    return Item(id=resolved, modality=modality, path=resolved, metadata=metadata)
+
+
+def _unsupported_type(path: Path) -> str:
+    return f"unsupported file type {path.suffix!r}" if path.suffix else "unsupported file type (no extension)"
+
+
+def _walk(folder: Path, ancestors: frozenset[tuple[int, int]], report: OnSkip) -> Iterator[Path]:
+    """Files under `folder` in sorted depth-first order, skipping hidden names and symlink loops.
+
+    Lists one folder at a time, so the first file comes without reading the whole tree.
+    `ancestors` holds the (device, inode) of each folder on the way down, to catch loops.
+    """
+    for entry in _sorted_entries(folder, report):
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir():
+            identity = _identity(path)
+            if identity in ancestors:
+                report(Skipped(str(path), "symlink loop: leads back to a folder above it"))
+            else:
+                yield from _walk(path, ancestors | {identity}, report)
+        elif entry.is_file():
+            yield path
+        else:
+            report(Skipped(str(path), "not a regular file (broken symlink or special file)"))
+
+
+def _sorted_entries(folder: Path, report: OnSkip) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except OSError as err:
+        report(Skipped(str(folder), f"cannot read folder: {err.strerror}"))
+        return []
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    stat = folder.stat()
+    return stat.st_dev, stat.st_ino
+
+
+# --- manifests -----------------------------------------------------------------------------------
+
+# (row number shown to users, the row's columns or the reason it could not be parsed)
+Row = tuple[int, dict[str, Any] | str]
+
+
+@dataclass(frozen=True)
+class _ManifestReader:
+    columns: Callable[[Path], Collection[str]]
+    rows: Callable[[Path], Iterator[Row]]
+
+
+def _check_manifest_columns(path: Path, columns: Collection[str]) -> None:
+    if "path" not in columns and "text" not in columns:
+        found = ", ".join(repr(column) for column in columns) or "none"
+        raise SourceError(f"{path}: a manifest needs a 'path' or 'text' column (columns found: {found})")
+
+
+def _manifest_entries(manifest: Path, rows: Callable[[Path], Iterator[Row]], report: OnSkip) -> Iterator[Entry]:
+    resolved = manifest.resolve()
+    for number, row in rows(manifest):
+        where = f"{manifest}:{number}"
+        try:
+            if isinstance(row, str):
+                raise _BadRow(row)
+            yield where, _row_item(row, resolved, number)
+        except _BadRow as bad:
+            report(Skipped(where, str(bad)))
+
+
+def _row_item(row: dict[str, Any], manifest: Path, number: int) -> Item:
+    """The item a manifest row describes; relative paths are relative to the manifest's folder."""
+    path, text, modality = (_text_field(row, name) for name in ("path", "text", "modality"))
+    item_id = row.get("id")
+    item_id = None if item_id in (None, "") else str(item_id)
+    metadata = {name: value for name, value in row.items() if name not in _RESERVED_COLUMNS}
+    if path is None and text is None:
+        raise _BadRow("row has neither 'path' nor 'text'")
+    if path is None:
+        return _checked_item(item_id or f"{manifest}:{number}", modality or "text", None, text, metadata)
+    file = manifest.parent / path
+    if not file.is_file():
+        raise _BadRow(f"no such file: {path}")
+    file = file.resolve()
+    modality = modality or MEDIA_EXTENSIONS.get(file.suffix.lower())
+    if modality is None:
+        raise _BadRow(f"{_unsupported_type(file)}; give the row a 'modality'")
+    return _checked_item(item_id or str(file), modality, str(file), text, metadata)
+
+
+def _text_field(row: dict[str, Any], name: str) -> str | None:
+    value = row.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _BadRow(f"{name!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _checked_item(item_id: str, modality: str, path: str | None, text: str | None, metadata: dict) -> Item:
+    try:
+        return Item(id=item_id, modality=modality, path=path, text=text, metadata=metadata)
+    except ValueError as err:
+        raise _BadRow(str(err)) from err
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, ValueError, csv.Error) as err:  # ValueError covers decoding and pyarrow's ArrowInvalid
+        raise SourceError(f"{path}: cannot read manifest: {err}") from err
+
+
+def _csv_columns(path: Path) -> list[str]:
+    with _reading(path), path.open(newline="", encoding="utf-8-sig") as file:
+        return next(csv.reader(file), [])
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
+    """Rows keyed by the header; numbers are the file line where each row starts (header = line 1)."""
+    with _reading(path), path.open(newline="", encoding="utf-8-sig") as file:
+        reader = csv.reader(file)
+        header = next(reader, [])
+        line = reader.line_num
+        for fields in reader:
+            start, line = line + 1, reader.line_num
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                yield start, f"expected {len(header)} fields as in the header, found {len(fields)}"
+            else:
+                yield start, dict(zip(header, fields, strict=True))
+
+
+def _jsonl_columns(path: Path) -> Collection[str]:
+    """The keys of the first record: a first record that is not a JSON object means this is no JSONL manifest."""
+    with _reading(path), path.open(encoding="utf-8-sig") as file:
+        first = next((line for line in file if line.strip()), None)
+    if first is None:
+        return ()
+    record = _json_object(first)
+    if isinstance(record, str):
+        raise SourceError(f"{path}: not a JSONL manifest, first record: {record}")
+    return record.keys()
+
+
+def _jsonl_rows(path: Path) -> Iterator[Row]:
+    with _reading(path), path.open(encoding="utf-8-sig") as file:
+        for number, line in enumerate(file, start=1):
+            if line.strip():
+                yield number, _json_object(line)
+
+
+def _json_object(line: str) -> dict[str, Any] | str:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        return f"invalid JSON: {err}"
+    return record if isinstance(record, dict) else f"expected a JSON object, got {type(record).__name__}"
+
+
+def _parquet_module(path: Path) -> Any:
+    try:
+        import pyarrow.parquet
+    except ImportError as err:
+        raise ImportError(f"{path}: reading Parquet manifests needs pyarrow: pip install pyarrow") from err
+    return pyarrow.parquet
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    parquet = _parquet_module(path)
+    with _reading(path):
+        return parquet.read_schema(path).names
+
+
+def _parquet_rows(path: Path) -> Iterator[Row]:
+    """Rows numbered from 1, read a batch at a time."""
+    parquet = _parquet_module(path)
+    with _reading(path):
+        number = 0
+        for batch in parquet.ParquetFile(path).iter_batches(batch_size=1024):
+            for record in batch.to_pylist():
+                number += 1
+                yield number, record
+
+
+_MANIFEST_READERS = {
+    ".csv": _ManifestReader(_csv_columns, _csv_rows),
+    ".jsonl": _ManifestReader(_jsonl_columns, _jsonl_rows),
+    ".parquet": _ManifestReader(_parquet_columns, _parquet_rows),
+}
