@@ -1,0 +1,246 @@
+"""SQLite metadata store: one row per item, plus a small key/value `meta` table.
+
+The integer primary key of `items` is the id the item's vectors carry in FAISS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+# Filter keys naming built-in columns instead of metadata entries.
+COLUMN_FILTERS = ("modality", "path", "path_prefix")
+
+_SCHEMA = """
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    item_id TEXT NOT NULL UNIQUE,
+    modality TEXT NOT NULL,
+    path TEXT,
+    text TEXT,
+    content_hash TEXT,
+    size INTEGER,
+    mtime REAL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    spaces TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX items_modality ON items(modality);
+CREATE INDEX items_path ON items(path);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_RECORD_COLUMNS = "item_id, modality, path, text, metadata, content_hash, size, mtime"
+_CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored item, without its vectors."""
+
+    item_id: str
+    modality: str
+    path: str | None = None
+    text: str | None = None
+    metadata: dict = field(default_factory=dict)
+    content_hash: str | None = None
+    size: int | None = None
+    mtime: float | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """A record as the store holds it: with its FAISS id and the vector spaces it has vectors in."""
+
+    id: int
+    record: Record
+    spaces: tuple[str, ...]
+
+
+def check_records(records: list[Record]) -> None:
+    """Raise ValueError, naming the item, unless every record can be stored as given."""
+    seen = set()
+    for record in records:
+        if not isinstance(record, Record):
+            raise ValueError(f"expected Record objects, got {type(record).__name__}")
+        if not isinstance(record.item_id, str) or not record.item_id:
+            raise ValueError(f"item_id must be a non-empty string, got {record.item_id!r}")
+        if not isinstance(record.modality, str) or not record.modality:
+            raise ValueError(f"record {record.item_id!r}: modality must be a non-empty string")
+        if record.item_id in seen:
+            raise ValueError(f"record {record.item_id!r} appears twice in one batch")
+        seen.add(record.item_id)
+        if not isinstance(record.metadata, dict):
+            raise ValueError(f"record {record.item_id!r}: metadata must be a dict")
+        try:
+            json.dumps(record.metadata, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"record {record.item_id!r}: metadata is not JSON-serialisable: {error}") from None
+
+
+class MetadataStore:
+    """Items and collection metadata in one SQLite file; writes happen in explicit transactions."""
+
+    def __init__(self, path: str | os.PathLike):
+        """Open an existing store file; `create` makes a new one."""
+        self.path = os.fspath(path)
+        # Autocommit mode: every write below is grouped by an explicit BEGIN ... COMMIT.
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, meta: dict[str, Any]) -> MetadataStore:
+        store = cls(path)
+        store._db.executescript(_SCHEMA)
+        store.set_meta(meta)
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        with self._transaction():
+            self._write_meta(values)
+
+    def _write_meta(self, values: dict[str, Any]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [(key, json.dumps(value)) for key, value in values.items()],
+        )
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+    def max_id(self) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]
+
+    def get(self, item_id: str) -> Row | None:
+        cursor = self._db.execute(
+            f"SELECT id, spaces, {_RECORD_COLUMNS} FROM items WHERE item_id = ?", (item_id,)
+        )
+        row = cursor.fetchone()
+        return None if row is None else _to_row(row)
+
+    def rows(self) -> Iterator[Row]:
+        """All rows in id order."""
+        cursor = self._db.execute(f"SELECT id, spaces, {_RECORD_COLUMNS} FROM items ORDER BY id")
+        return (_to_row(row) for row in cursor)
+
+    def records_by_id(self, ids: Iterable[int]) -> dict[int, Record]:
+        found = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            marks = ",".join("?" * len(chunk))
+            cursor = self._db.execute(
+                f"SELECT id, spaces, {_RECORD_COLUMNS} FROM items WHERE id IN ({marks})", chunk
+            )
+            found.update((row.id, row.record) for row in map(_to_row, cursor))
+        return found
+
+    def ids_of(self, item_ids: Iterable[str]) -> dict[str, int]:
+        """item_id -> id for the item_ids that are stored."""
+        found = {}
+        for chunk in _chunks(list(dict.fromkeys(item_ids))):
+            marks = ",".join("?" * len(chunk))
+            cursor = self._db.execute(f"SELECT item_id, id FROM items WHERE item_id IN ({marks})", chunk)
+            found.update(cursor)
+        return found
+
+    def ids_matching(self, where: dict[str, Any]) -> list[int]:
+        """Ids, ascending, of the items whose fields equal every value in `where` (see `_condition`)."""
+        clauses, params = ["1"], []
+        for key, value in where.items():
+            clause, values = _condition(key, value)
+            clauses.append(clause)
+            params.extend(values)
+        sql = f"SELECT id FROM items WHERE {' AND '.join(clauses)} ORDER BY id"
+        return [row[0] for row in self._db.execute(sql, params)]
+
+    def count_with_space(self, space: str) -> int:
+        sql = "SELECT COUNT(*) FROM items, json_each(items.spaces) WHERE json_each.value = ?"
+        return self._db.execute(sql, (space,)).fetchone()[0]
+
+    def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
+        cursor = self._db.execute("SELECT item_id, size, mtime, content_hash FROM items")
+        return {item_id: (size, mtime, digest) for item_id, size, mtime, digest in cursor}
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def apply(self, upserts: list[Row], removed_ids: list[int], meta: dict[str, Any]) -> None:
+        """In one transaction: delete `removed_ids`, insert or replace `upserts`, write `meta`."""
+        with self._transaction():
+            for chunk in _chunks(removed_ids):
+                self._db.execute(f"DELETE FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO items (id, spaces, {_RECORD_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_to_params(row) for row in upserts],
+            )
+            self._write_meta(meta)
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the block raises."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self):
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, error_type, error, traceback):
+        self._db.execute("ROLLBACK" if error_type else "COMMIT")
+
+
+def _condition(key: str, value: Any) -> tuple[str, tuple]:
+    """SQL clause and parameters requiring the item's `key` to equal `value`.
+
+    `modality` and `path` compare columns, `path_prefix` matches the start of `path`; any other key
+    is a top-level metadata entry whose JSON type must match too (True never equals 1).
+    """
+    if key in ("modality", "path"):
+        return f"{key} = ?", (value,)
+    if key == "path_prefix":
+        return "substr(path, 1, length(?)) = ?", (value, value)
+    if '"' in key:
+        raise ValueError(f"metadata filter key {key!r} must not contain '\"'")
+    path = f'$."{key}"'
+    if value is None:
+        return "json_type(metadata, ?) = 'null'", (path,)
+    if isinstance(value, bool):
+        return "json_type(metadata, ?) = ?", (path, "true" if value else "false")
+    if isinstance(value, (int, float)):
+        return "json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) = ?", (path, path, value)
+    if isinstance(value, str):
+        return "json_type(metadata, ?) = 'text' AND json_extract(metadata, ?) = ?", (path, path, value)
+    raise ValueError(f"metadata filter {key!r}: unsupported value type {type(value).__name__}")
+
+
+def _to_row(row: tuple) -> Row:
+    id_, spaces, item_id, modality, path, text, metadata, content_hash, size, mtime = row
+    record = Record(item_id, modality, path, text, json.loads(metadata), content_hash, size, mtime)
+    return Row(id_, record, tuple(json.loads(spaces)))
+
+
+def _to_params(row: Row) -> tuple:
+    r = row.record
+    metadata = json.dumps(r.metadata, ensure_ascii=False)
+    return (row.id, json.dumps(list(row.spaces)), r.item_id, r.modality, r.path, r.text, metadata,
+            r.content_hash, r.size, r.mtime)
+
+
+def _chunks(values: list) -> Iterator[list]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
