@@ -140,14 +140,26 @@ def _short(metadata: dict) -> str:
 
 def _eval(args) -> int:
     from .encoders.registry import load_encoder
-    from .eval.benchmark import evaluate, format_table, load_dataset
+    from .eval.benchmark import evaluate, format_table
 
-    dataset = load_dataset(args.data)
+    dataset = _dataset(args.data)
     result = evaluate(load_encoder(args.model, args.precision), dataset, batch_size=args.batch_size)
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def _dataset(spec: str):
+    from .data import datasets
+
+    layouts = {"captions": datasets.captions, "folders": datasets.folders}
+    layout, sep, path = spec.partition(":")
+    if sep and layout in layouts:
+        return layouts[layout](path)
+    if sep and not Path(spec).exists():
+        raise ValueError(f"--data {spec!r}: unknown layout {layout!r}; use captions:PATH or folders:PATH")
+    return datasets.load_dataset(spec)
 
 
 def _info(args) -> int:
