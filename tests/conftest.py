@@ -16,3 +16,12 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} not found (set MMR_DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def offline_encoder():
+    """The real default encoder (pretrained weights from the offline pack), loaded once per run."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mmret.encoders.offline import OfflineEncoder
+
+    return OfflineEncoder()

@@ -28,13 +28,15 @@ class Collection:
         self._precision = precision
 
     @classmethod
-    def open(cls, path: str | Path, model: str | Encoder | None = None, precision: str = "auto") -> "Collection":
-        """Open the collection in `path`, creating it (with `model`, default "offline") if it does not exist.
+    def open(cls, path: str | Path, model: str | Encoder | None = None, precision: str = "auto",
+             create: bool = True) -> "Collection":
+        """Open the collection in `path`; if there is none, create it (with `model`, default "offline") or,
+        with `create=False`, raise CollectionError.
 
         An existing collection keeps the model it was built with; naming a different one is an error.
         """
         path = Path(path).expanduser()
-        if VectorCollection.exists(path):
+        if not create or VectorCollection.exists(path):
             store = VectorCollection.open(path)
             if model is None:
                 return cls(store, precision=precision)

@@ -4,22 +4,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
+from .data.sources import SourceError
 from .encoders.precision import PRECISIONS
 from .encoders.registry import DEFAULT_MODEL
+from .index.collection import CollectionError
+
+USER_ERRORS = (ValueError, OSError, RuntimeError, SourceError, CollectionError)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading bars drown the command's output
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
         print("interrupted: committed work is kept; run the same command again to resume", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError) as e:  # user-facing errors carry the file/field and reason
+    except USER_ERRORS as e:  # these carry the file or field and the reason
         print(f"mmret: error: {e}", file=sys.stderr)
         return 2
 
@@ -63,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, metavar="LAYOUT:PATH", help="captions:PATH or folders:PATH")
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--start", type=int, default=0, help="first record (captions) or file per class (folders)")
+    evaluate.add_argument("--stop", type=int, default=None, help="end of the slice (exclusive)")
     _model_options(evaluate)
     evaluate.set_defaults(run=_eval)
 
@@ -95,7 +103,7 @@ def _index(args) -> int:
 def _remove(args) -> int:
     from .api import Collection
 
-    collection = Collection.open(args.collection)
+    collection = Collection.open(args.collection, create=False)
     print(f"removed {collection.remove(args.ids)} items; {len(collection)} stored")
     return 0
 
@@ -103,7 +111,7 @@ def _remove(args) -> int:
 def _search(args) -> int:
     from .api import Collection
 
-    collection = Collection.open(args.collection, precision=args.precision)
+    collection = Collection.open(args.collection, precision=args.precision, create=False)
     hits = collection.search(text=args.text, image=args.image, k=args.k, where=_filters(args.filter), space=args.space)
     rows = [{"rank": r, "id": h.record.item_id, "path": h.record.path, "score": round(h.score, 6),
              "modality": h.record.modality, "text": h.record.text, "metadata": h.record.metadata}
@@ -142,7 +150,7 @@ def _eval(args) -> int:
     from .encoders.registry import load_encoder
     from .eval.benchmark import evaluate, format_table
 
-    dataset = _dataset(args.data)
+    dataset = _dataset(args.data, args.start, args.stop)
     result = evaluate(load_encoder(args.model, args.precision), dataset, batch_size=args.batch_size)
     print(format_table(result))
     if args.json:
@@ -150,22 +158,22 @@ def _eval(args) -> int:
     return 0
 
 
-def _dataset(spec: str):
+def _dataset(spec: str, start: int = 0, stop: int | None = None):
     from .data import datasets
 
     layouts = {"captions": datasets.captions, "folders": datasets.folders}
     layout, sep, path = spec.partition(":")
     if sep and layout in layouts:
-        return layouts[layout](path)
+        return layouts[layout](path, start=start, stop=stop)
     if sep and not Path(spec).exists():
         raise ValueError(f"--data {spec!r}: unknown layout {layout!r}; use captions:PATH or folders:PATH")
-    return datasets.load_dataset(spec)
+    return datasets.load_dataset(spec, start=start, stop=stop)
 
 
 def _info(args) -> int:
     from .api import Collection
 
-    store = Collection.open(args.collection).store
+    store = Collection.open(args.collection, create=False).store
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store)},
                      indent=2))
     return 0

@@ -53,7 +53,7 @@ def open_image(data: bytes, where: str, limits: DecodeLimits = DEFAULT_LIMITS) -
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DecodeError(where, f"image too large (decompression bomb): {e}") from e
     except (OSError, SyntaxError, ValueError) as e:
-        raise DecodeError(where, f"corrupt image header: {e}") from e
+        raise DecodeError(where, f"truncated or corrupt image header: {e}") from e
     width, height = image.size
     if width * height > limits.max_pixels:
         raise DecodeError(where, f"image too large ({width}x{height} > {limits.max_pixels} pixels)")
