@@ -27,7 +27,10 @@ test-all: setup
 	HF_HUB_OFFLINE=1 MMR_SLOW=1 $(BIN)/python -m pytest -q
 
 bench: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_offline.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/offline_bridge.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/embed_throughput.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_losses.py
 
 lint: setup
 	$(BIN)/python -m ruff check src tests benchmarks

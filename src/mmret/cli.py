@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     _model_options(evaluate)
     evaluate.set_defaults(run=_eval)
 
+    train = commands.add_parser("train", help="train projection heads (or more) with a metric-learning loss")
+    train.add_argument("config", metavar="CONFIG.yaml")
+    train.set_defaults(run=_train)
+
+    tune = commands.add_parser("tune", help="search training hyperparameters with Optuna")
+    tune.add_argument("config", metavar="CONFIG.yaml")
+    tune.set_defaults(run=_tune)
+
     info = commands.add_parser("info", help="what a collection holds")
     info.add_argument("--collection", required=True, metavar="DIR")
     info.set_defaults(run=_info)
@@ -168,6 +176,20 @@ def _dataset(spec: str, start: int = 0, stop: int | None = None):
     if sep and not Path(spec).exists():
         raise ValueError(f"--data {spec!r}: unknown layout {layout!r}; use captions:PATH or folders:PATH")
     return datasets.load_dataset(spec, start=start, stop=stop)
+
+
+def _train(args) -> int:
+    from .training import train_from_config
+
+    print(f"model saved in {train_from_config(args.config, progress=True)}")
+    return 0
+
+
+def _tune(args) -> int:
+    from .training import tune_from_config
+
+    print(f"trials in {tune_from_config(args.config, progress=True)}")
+    return 0
 
 
 def _info(args) -> int:

@@ -1,5 +1,6 @@
-"""Model names -> encoders. `offline` (the default) needs no network; any other name is a Hugging Face hub
-id or a local model directory (CLIP, SigLIP, ChineseCLIP)."""
+"""Model names -> encoders. `offline` (the default) needs no network; a directory written by `mmret train` loads
+its trained heads over its base encoder; any other name is a Hugging Face hub id or a local model directory
+(CLIP, SigLIP, ChineseCLIP)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +22,10 @@ def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
             raise ValueError(f"model {name!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
                              "re-index the collection")
         return encoder
+    from ..training.saved import TrainedEncoder, is_trained_model_dir
+
+    if is_trained_model_dir(name):
+        return TrainedEncoder(name, None if precision == "auto" else precision)
     path = Path(name).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"model {name!r}: is a file, expected a model directory, a hub id or 'offline'")

@@ -1,0 +1,119 @@
+"""From a config to a trained model: load the towers, prepare the data once (features cached, or files read
+for a trainable tower), then fit any number of models on it (a training run fits one, a tuning study many)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..encoders.offline import OfflineEncoder
+from ..losses import build_loss
+from .augment import ImageAugment, WordDropout
+from .batches import CachedFeatures, LiveImages, PairBatches, Source
+from .config import ModelConfig, TrainConfig
+from .corpus import CaptionCorpus
+from .features import image_features, prepare_view, read_images, text_features
+from .model import RetrievalModel, build_model
+from .sampler import EpochSampler
+from .towers import OfflineTowers
+from .trainer import Trainer, TrainResult
+from .validation import Validator
+
+
+@dataclass
+class PreparedData:
+    key: str  # data_key of the config it was prepared for
+    towers: OfflineTowers
+    train: CaptionCorpus
+    validation: CaptionCorpus
+    images: Source
+    texts: Source
+    validator: Validator
+
+    def batches(self, batch_size: int, seed: int) -> PairBatches:
+        return PairBatches(EpochSampler(self.train.captions_of(), batch_size, seed), self.images, self.texts)
+
+
+def load_towers(config: ModelConfig, encoder: OfflineEncoder | None = None) -> OfflineTowers:
+    """The towers of `config`, on a given (already loaded) encoder or a new one."""
+    if encoder is None:
+        encoder = OfflineEncoder(precision=config.precision)
+    elif encoder.precision != config.precision:
+        raise ValueError(f"model.precision is {config.precision!r} but the given encoder runs {encoder.precision!r}")
+    return OfflineTowers(encoder, config.image_inputs)
+
+
+def prepare_data(config: TrainConfig, towers: OfflineTowers, progress: bool = False) -> PreparedData:
+    train = CaptionCorpus.from_datasets(spec.load() for spec in config.data.train)
+    validation = CaptionCorpus.from_datasets([config.data.validation.load()])
+    if config.model.unfreeze_last_block:
+        train, images = _live_images(config, towers, train, progress)
+        validation, validation_images = _prepared_pixels(towers, validation, progress)
+    else:
+        train, images = _cached_images(config, towers, train, config.augment.image_views, progress)
+        validation, clean_views = _cached_images(config, towers, validation, 1, progress)
+        validation_images = clean_views.features[:, 0]
+    dropout = WordDropout(config.augment.word_dropout)
+    texts = text_features(towers, train.texts, config.augment.text_views, dropout, config.feature_dir, progress)
+    validation_texts = text_features(towers, validation.texts, 1, dropout, config.feature_dir, progress)[:, 0]
+    validator = Validator(torch.from_numpy(validation_images), torch.from_numpy(validation_texts),
+                          validation.relevance())
+    return PreparedData(data_key(config), towers, train, validation, images, CachedFeatures(texts), validator)
+
+
+def fit(config: TrainConfig, data: PreparedData, checkpoint: Path | None = None,
+        progress: bool = False) -> tuple[RetrievalModel, TrainResult]:
+    """A model built (seeded) and trained as `config` says; it ends holding its best validated weights."""
+    if data_key(config) != data.key:
+        raise ValueError("the data were prepared for another config (data, towers or augmentation differ)")
+    torch.manual_seed(config.training.seed)
+    model = build_model(config.model, data.towers)
+    loss = build_loss(config.loss.name, **config.loss.options)
+    trainer = Trainer(model, loss, data.batches(config.training.batch_size, config.training.seed), data.validator,
+                      config.training, config.optimizer, checkpoint, fingerprint(config), progress)
+    return model, trainer.fit()
+
+
+def fingerprint(config: TrainConfig) -> str:
+    """Identifies what a checkpoint depends on: the config less where things are written, and tuning."""
+    relevant = {k: v for k, v in config.to_dict().items() if k not in ("output", "cache_dir", "tune")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def data_key(config: TrainConfig) -> str:
+    """Identifies what prepare_data depends on."""
+    model = config.model
+    relevant = [config.to_dict()["data"], model.base, model.precision, model.image_inputs, model.unfreeze_last_block,
+                config.to_dict()["augment"], str(config.feature_dir)]
+    return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()
+
+
+def image_augment(config: TrainConfig) -> ImageAugment:
+    augment = config.augment
+    return ImageAugment(crop_scale=augment.crop_scale, flip=augment.flip, color_jitter=augment.color_jitter)
+
+
+def _cached_images(config: TrainConfig, towers: OfflineTowers, corpus: CaptionCorpus, views: int,
+                   progress: bool) -> tuple[CaptionCorpus, CachedFeatures]:
+    features, failed = image_features(towers, corpus.images, views, image_augment(config), config.feature_dir, progress)
+    return corpus.without_images(failed), CachedFeatures(np.delete(features, failed, axis=0))
+
+
+def _live_images(config: TrainConfig, towers: OfflineTowers, corpus: CaptionCorpus,
+                 progress: bool) -> tuple[CaptionCorpus, LiveImages]:
+    contents, failed = read_images(corpus.images, towers.preparer(), progress)
+    kept = [data for data in contents if data]  # a failed file's bytes are empty
+    corpus = corpus.without_images(failed)
+    augment = image_augment(config) if config.augment.image_views > 1 else None
+    return corpus, LiveImages(corpus.images, kept, towers.preparer(), augment)
+
+
+def _prepared_pixels(towers: OfflineTowers, corpus: CaptionCorpus, progress: bool) -> tuple[CaptionCorpus, np.ndarray]:
+    contents, failed = read_images(corpus.images, towers.preparer(), progress)
+    pixels = [prepare_view(item, data, towers.preparer(), None, None)
+              for item, data in zip(corpus.images, contents) if data]
+    return corpus.without_images(failed), np.stack(pixels)

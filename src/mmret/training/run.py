@@ -1,0 +1,62 @@
+"""The `mmret train CONFIG.yaml` and `mmret tune CONFIG.yaml` entry points, and their Python form.
+
+A training run writes to the config's output directory: config.yaml (as run), checkpoint.pt (resumed from
+when the same config runs again), history.json (per-epoch loss and validation metrics), features/ (the cached
+tower features, unless cache_dir says elsewhere) and model/, the saved model that `--model` accepts.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..encoders.offline import OfflineEncoder
+from .config import TrainConfig, load_config, save_config
+from .experiment import fit, load_towers, prepare_data
+from .saved import save_model
+from .trainer import TrainResult
+from .tune import format_trials, tune
+
+
+@dataclass
+class TrainedRun:
+    model_dir: Path
+    result: TrainResult
+
+
+def train(config: TrainConfig, progress: bool = False, encoder: OfflineEncoder | None = None) -> TrainedRun:
+    """Train as `config` says (resuming its checkpoint if there is one) and save the model; `encoder` reuses an
+    already loaded base encoder."""
+    towers = load_towers(config.model, encoder)
+    data = prepare_data(config, towers, progress)
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    model, result = fit(config, data, run_dir / "checkpoint.pt", progress)
+    (run_dir / "history.json").write_text(json.dumps({"untrained": result.initial, "epochs": result.history},
+                                                     indent=2), encoding="utf-8")
+    return TrainedRun(save_model(run_dir / "model", model, config, result, towers.encoder), result)
+
+
+def train_from_config(path: str | Path, progress: bool = True) -> Path:
+    """Train from a YAML config, print the validation metrics before and after, and return the model directory."""
+    run = train(load_config(path), progress)
+    print(format_validation(run.result))
+    return run.model_dir
+
+
+def tune_from_config(path: str | Path, progress: bool = True) -> Path:
+    """Run the config's hyperparameter search, print its table, and return the folder of its results
+    (trials.csv, trials.json, best-config.yaml, study.db)."""
+    config = load_config(path)
+    result = tune(config, prepare_data(config, load_towers(config.model), progress), progress)
+    print(format_trials(result.rows, config.tune.space, config.tune.metric or config.training.monitor))
+    return result.directory
+
+
+def format_validation(result: TrainResult) -> str:
+    metrics = ("R@1", "R@5", "R@10")
+    lines = [f"{'':<22}" + "".join(f"{task + ' ' + m:>18}" for task in result.validation for m in metrics)]
+    for label, results in (("untrained", result.initial), (f"trained (epoch {result.best_epoch})", result.validation)):
+        lines.append(f"{label:<22}" + "".join(f"{results[task][m]:>18.3f}" for task in results for m in metrics))
+    return "\n".join(lines)

@@ -1,0 +1,175 @@
+"""A trained model on disk, and the encoder that loads it.
+
+The directory holds `model.safetensors` (the heads, and the image tower's trainable block if it had one) and
+`mmret-model.json`: the base encoder, the full training config, the data it was trained and validated on,
+its validation metrics and the code version. `TrainedEncoder(DIR)` is an Encoder like any other: it loads
+the base encoder recorded there and applies the trained parts, so `evaluate(TrainedEncoder(DIR), validation
+data)` reproduces the validation metrics recorded at training time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..encoders.base import SHARED, Encoder, l2_normalise
+from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, BridgeSettings, OfflineEncoder
+from .config import TrainConfig
+from .model import RetrievalModel, build_model
+from .towers import OfflineTowers
+from .trainer import TrainResult
+
+RECORD = "mmret-model.json"
+WEIGHTS = "model.safetensors"
+FORMAT = "mmret-trained-model"
+FORMAT_VERSION = 1
+_HASHED_NAME = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
+
+
+def save_model(directory: Path, model: RetrievalModel, config: TrainConfig, result: TrainResult,
+               base: OfflineEncoder) -> Path:
+    """Writes the model directory (replacing an older one whole) and returns it."""
+    directory = Path(directory)
+    partial = directory.with_name(f"{directory.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(partial / WEIGHTS))
+    record = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "base": {"name": config.model.base, "model_id": base.model_id, "precision": config.model.precision,
+                 "options": bridge_options(base)},
+        "dim": config.model.dim,
+        "weights_sha256": _sha256(partial / WEIGHTS),
+        "data": {"train": [str(s) for s in config.data.train], "validation": str(config.data.validation)},
+        "validation": {"results": result.validation, "best_epoch": result.best_epoch, "untrained": result.initial},
+        "training": {"steps": result.steps, "epochs": len(result.history), "stopped_early": result.stopped_early,
+                     "train_seconds": round(result.train_seconds, 2)},
+        "config": config.to_dict(),
+        "code": code_version(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    (partial / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(partial, directory)
+    return directory
+
+
+def bridge_options(encoder: OfflineEncoder) -> dict:
+    """The offline encoder's bridge settings, so a saved model rebuilds the exact base it was trained on even
+    after the package's defaults change."""
+    return dataclasses.asdict(encoder.settings)
+
+
+def code_version() -> dict:
+    """mmret's version, and the git commit of its source (with a flag for uncommitted changes) when in a checkout."""
+    source = Path(__file__).resolve().parent
+    return {"mmret": metadata.version("mmret"), "git_commit": _git(source, "rev-parse", "HEAD"),
+            "git_dirty": bool(_git(source, "status", "--porcelain", "--untracked-files=no"))}
+
+
+def is_trained_model_dir(path: str | Path) -> bool:
+    """Whether `path` (optionally with its `@hash` model-id suffix) is a trained model directory."""
+    directory, _ = split_model_id(str(path))
+    return (directory / RECORD).is_file()
+
+
+def split_model_id(name: str) -> tuple[Path, str | None]:
+    """A model directory and the weights hash of a TrainedEncoder model id "DIR@HASH" (None for a bare DIR)."""
+    match = _HASHED_NAME.match(name)
+    if match and not Path(name).exists():
+        return Path(match["path"]).expanduser(), match["hash"]
+    return Path(name).expanduser(), None
+
+
+def read_record(directory: Path) -> dict:
+    file = directory / RECORD
+    if not file.is_file():
+        raise ValueError(f"{directory}: not a trained model directory (no {RECORD})")
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{file}: unreadable: {error}") from error
+    if record.get("format") != FORMAT or record.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{file}: not a version {FORMAT_VERSION} {FORMAT} record")
+    return record
+
+
+class TrainedEncoder(Encoder):
+    """The base encoder with trained heads. model_id = "<resolved dir>@<first 12 hex of the weights' sha256>"; a
+    name carrying such a suffix must match the weights on disk.
+
+    precision: of the base towers; None or "auto" means the one the model was trained with, so features match.
+    """
+
+    def __init__(self, path: str | Path, precision: str | None = None):
+        directory, expected = split_model_id(str(path))
+        directory = directory.resolve()
+        record = read_record(directory)
+        digest = _sha256(directory / WEIGHTS)
+        if record["weights_sha256"] != digest or (expected and not digest.startswith(expected)):
+            raise ValueError(f"{directory}: {WEIGHTS} is not the weights this model id or record names")
+        config = TrainConfig.from_dict(record["config"])
+        base = record["base"]
+        precision = base["precision"] if precision in (None, "auto") else precision
+        self.base = OfflineEncoder(precision=precision, bridge=BridgeSettings(**base["options"]))
+        if self.base.model_id != base["model_id"]:
+            raise ValueError(f"{directory}: trained on {base['model_id']}, which this mmret's offline encoder cannot "
+                             f"rebuild (it makes {self.base.model_id})")
+        self.towers = OfflineTowers(self.base, config.model.image_inputs)
+        self.model = build_model(config.model, self.towers)
+        self.model.load_state_dict(load_file(str(directory / WEIGHTS)))
+        self.model.eval()
+        self.record = record
+        self.model_id = f"{directory}@{digest[:12]}"
+        self.modalities = self.base.modalities
+        self.spaces = {SHARED: config.model.dim, IMAGE_SPACE: IMAGE_DIM}
+
+    def preparer(self, modality: str) -> Callable[[Any], Any]:
+        return self.base.preparer(modality)
+
+    def collate(self, modality: str, prepared: list) -> Any:
+        return self.base.collate(modality, prepared)
+
+    def spaces_for(self, modality: str) -> tuple[str, ...]:
+        return self.base.spaces_for(modality)
+
+    def embed_prepared(self, modality: str, batch: Any) -> dict[str, np.ndarray]:
+        self._check(modality)
+        with torch.no_grad():
+            if modality == "text":
+                features = torch.from_numpy(self.towers.text_features(list(batch)))
+                return {SHARED: self.model.embed_texts(features).numpy()}
+            pooled, logits = self._tower_outputs(np.asarray(batch, dtype=np.float32))
+            vectors = self.model.project_images(self.towers.combine(pooled, logits))
+            return {SHARED: vectors.numpy(), IMAGE_SPACE: l2_normalise(pooled.numpy())}
+
+    def _tower_outputs(self, batch: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        if self.model.image_tower is not None:
+            return self.model.image_tower.tower_outputs(torch.from_numpy(batch))
+        return self.towers.tower_outputs(batch)
+
+
+def _sha256(file: Path) -> str:
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None

@@ -1,0 +1,93 @@
+"""Training configs: the example YAML loads and round-trips, and every bad value is reported by its field name."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmret.training.config import ConfigError, TrainConfig, load_config, save_config
+from mmret.training.dataspec import DataSpec
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "train_offline_heads.yaml"
+MINIMAL = {"data": {"train": "captions:data/a.json", "validation": "captions:data/b.json[0:10]"}}
+
+
+def with_(section: str, **fields) -> dict:
+    return {**MINIMAL, section: fields}
+
+
+def test_example_config_loads_and_round_trips(tmp_path):
+    config = load_config(EXAMPLE)
+    assert config.loss.name == "infonce" and config.optimizer.lr == pytest.approx(1e-3)
+    assert [str(s) for s in config.data.train] == ["captions:../shared/data/flickr8k-500[0:400]",
+                                                   "captions:../shared/data/coco-mini"]
+    save_config(config, tmp_path / "again.yaml")
+    assert load_config(tmp_path / "again.yaml") == config
+
+
+def test_defaults_and_yaml_scientific_notation(tmp_path):
+    (tmp_path / "c.yaml").write_text("data: {train: 'captions:a[0:5]', validation: 'captions:b'}\n"
+                                     "optimizer: {lr: 1e-4}\n")  # YAML 1.1 reads 1e-4 as a string
+    config = load_config(tmp_path / "c.yaml")
+    assert config.optimizer.lr == 1e-4
+    assert config.data.train == (DataSpec("a", 0, 5),)
+    assert config.model.text_head == "identity" and config.training.monitor == "text->image R@5"
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"model": {"image_head": "conv"}}, "model.image_head"),
+    ({"model": {"dropout": 1.5}}, "model.dropout"),
+    ({"model": {"colour": 1}}, "model.colour"),
+    ({"model": {"image_inputs": ["pooled", "pixels"]}}, "model.image_inputs"),
+    ({"model": {"base": "openai/clip-vit-base-patch32"}}, "model.base"),
+    ({"model": {"init": "bridge", "image_head": "mlp"}}, "model.init"),
+    ({"model": {"init": "xavier"}}, "model.init"),
+    ({"optimizer": {"lr": "fast"}}, "optimizer.lr"),
+    ({"optimizer": {"lr": -1.0}}, "optimizer.lr"),
+    ({"optimizer": {"betas": [0.9]}}, "optimizer.betas"),
+    ({"training": {"batch_size": 1}}, "training.batch_size"),
+    ({"training": {"epochs": 2.5}}, "training.epochs"),
+    ({"training": {"bf16": "yes"}}, "training.bf16"),
+    ({"training": {"monitor": "text->image R@five"}}, "training.monitor"),
+    ({"augment": {"crop_scale": [0.9, 0.5]}}, "augment.crop_scale"),
+    ({"loss": {"name": "hinge"}}, "loss.name"),
+    ({"loss": {"name": "triplet", "options": {"miner": "hardest"}}}, "loss.options"),
+    ({"loss": {"name": "vsepp", "options": {"temperature": 0.1}}}, "loss.options"),
+    ({"tune": {"space": {"momentum": [0.9]}}}, "tune.space.momentum"),
+    ({"tune": {"space": {"loss": ["infonce", "hinge"]}}}, "tune.space.loss"),
+    ({"tune": {"sampler": "grid", "space": {"lr": {"low": 1e-4, "high": 1e-2}}}}, "tune.space.lr"),
+    ({"tune": {"space": {"dim": [128, 256]}}}, "tune.space.dim"),
+    ({"data": {"train": [], "validation": "captions:b"}}, "data.train"),
+    ({"data": {"train": "flickr:a", "validation": "captions:b"}}, "data.train[0]"),
+    ({"data": {"train": "captions:a[5:2]", "validation": "captions:b"}}, "data.train[0]"),
+    ({"data": {"train": "captions:a"}}, "data.validation"),
+    ({"trainig": {}}, "trainig"),
+])
+def test_errors_name_the_field(data, field):
+    with pytest.raises(ConfigError) as error:
+        TrainConfig.from_dict({**MINIMAL, **data})
+    assert str(error.value).startswith(f"{field}: "), str(error.value)
+
+
+def test_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("data: {train: 'captions:a', validation: 'captions:b'}\ntraining: {patience: -1}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: training\.patience: must be >= 0"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("text, spec", [
+    ("captions:../data/flickr8k-500[0:400]", DataSpec("../data/flickr8k-500", 0, 400)),
+    ("captions:/data/flickr8k-500[400:]", DataSpec("/data/flickr8k-500", 400, None)),
+    ("captions:coco-mini/captions.json", DataSpec("coco-mini/captions.json")),
+])
+def test_data_specs_parse_and_print_back(text, spec):
+    assert DataSpec.parse(text) == spec
+    assert str(spec) == text
+
+
+def test_data_spec_expands_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("MMR_TEST_DATA", str(tmp_path))
+    assert DataSpec.parse("captions:$MMR_TEST_DATA/flickr[0:2]").resolved_path() == tmp_path / "flickr"
