@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PIL import Image
 
 from .api import Collection
 from .data.decode import read_image
+from .index.collection import CollectionError
 
 # (package, file within its data folder, what it shows)
 PHOTOS = [
@@ -62,7 +64,7 @@ def run_demo(out: Path, model: str = "offline", precision: str = "auto") -> int:
     except ImportError as e:
         raise RuntimeError(f"the demo's photos ship with scikit-image and scikit-learn: pip install 'mmret[demo]' ({e})")
     out.mkdir(parents=True, exist_ok=True)
-    collection = Collection.open(out / "collection", model, precision)
+    collection = _demo_collection(out / "collection", model, precision)
     report = collection.add(photos, progress=False)
     print(f"collection {out / 'collection'} ({collection.store.model_id}): {report.summary()}, {len(collection)} photos")
 
@@ -76,6 +78,16 @@ def run_demo(out: Path, model: str = "offline", precision: str = "auto") -> int:
     page.write_text(_html_page(results, collection.store.model_id, found))
     print(f"results page: {page}")
     return 0
+
+
+def _demo_collection(path: Path, model: str, precision: str) -> Collection:
+    """The demo's own collection; one left by another model (an older mmret) is rebuilt."""
+    try:
+        return Collection.open(path, model, precision)
+    except CollectionError as e:
+        print(f"rebuilding the demo collection: {e}")
+        shutil.rmtree(path)
+        return Collection.open(path, model, precision)
 
 
 def _print_result(result: QueryResult) -> None:
