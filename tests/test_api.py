@@ -9,6 +9,7 @@ from PIL import Image
 
 from mmret import Collection
 from mmret.demo import package_data
+from mmret.encoders.offline import BridgeSettings, OfflineEncoder
 from mmret.index.collection import CollectionError
 
 PHOTOS = {"cats": ["chelsea.png"], "things": ["coffee.png", "rocket.jpg", "motorcycle_left.png"], "": ["moon.png"]}
@@ -87,11 +88,12 @@ def test_bad_files_are_skipped_and_nothing_partial_is_stored(tmp_path, photo_dir
     assert len(seen) == 5
 
 
-def test_collection_refuses_another_model(tmp_path, photo_dir, offline_encoder, tiny_clip_dir):
+def test_collection_refuses_another_model(tmp_path, photo_dir, offline_encoder):
     coll = Collection.open(tmp_path / "c", offline_encoder)
     coll.add([photo_dir])
+    other = OfflineEncoder(bridge=BridgeSettings(top_k=5))  # same towers, another bridge: other vectors
     with pytest.raises(CollectionError, match="never mixes models"):
-        Collection.open(tmp_path / "c", str(tiny_clip_dir))
+        Collection.open(tmp_path / "c", other)
     assert len(Collection.open(tmp_path / "c", offline_encoder)) == 5
 
 
