@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmret.data.datasets import (IMAGE_TO_IMAGE, IMAGE_TO_TEXT, TEXT_TO_IMAGE, captions, folders,
-                                 load_dataset)
+from mmret.data.datasets import (
+    IMAGE_TO_IMAGE,
+    IMAGE_TO_TEXT,
+    TEXT_TO_IMAGE,
+    captions,
+    folders,
+    load_dataset,
+)
 
 
 def shared_dataset(data_dir: Path, name: str) -> Path:

@@ -5,7 +5,13 @@ import warnings
 import numpy as np
 import pytest
 
-from mmret.eval.metrics import Ranking, mean_metrics, per_query, rank_order, relevance_matrix
+from mmret.eval.metrics import (
+    Ranking,
+    mean_metrics,
+    per_query,
+    rank_order,
+    relevance_matrix,
+)
 
 OURS_TO_RANX = {"R@1": "hit_rate@1", "R@5": "hit_rate@5", "P@3": "precision@3", "P@10": "precision@10",
                 "mAP": "map", "R-P": "r-precision", "MRR": "mrr", "nDCG@5": "ndcg@5", "nDCG@10": "ndcg@10"}
@@ -171,3 +177,67 @@ def test_caltech_sized_image_to_image_evaluation_is_fast():
                                   exclude=np.eye(2893, dtype=bool))
     mean_metrics(ranking, ["R@1", "R@10", "P@10", "mAP", "R-P", "MRR", "nDCG@10"])
     assert time.perf_counter() - started < 5.0  # about 0.5 s on one free core; loose for a shared machine
+
+
+def ranx_map_at_r(scores, relevant):
+    """ranx's map@R per query (R = the query's number of relevant candidates), one ranx run per value of R."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ranx import Qrels, Run, evaluate
+    values = {}
+    for r in sorted({len(s) for s in relevant if s}):
+        ids = [i for i, s in enumerate(relevant) if len(s) == r]
+        qrels = {f"q{i:04d}": {f"d{j}": 1 for j in relevant[i]} for i in ids}
+        run = {f"q{i:04d}": {f"d{j}": float(v) for j, v in enumerate(scores[i])} for i in ids}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            per = evaluate(Qrels(qrels), Run(run), f"map@{r}", return_mean=False)
+        values.update(zip(ids, np.atleast_1d(per)))
+    return np.array([values[i] for i in sorted(values)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_map_at_r_matches_ranx_map_at_the_number_of_relevant_items(seed):
+    scores, relevant = random_case(seed)
+    ranking = Ranking.from_scores(scores, relevant)
+    np.testing.assert_allclose(per_query(ranking, "mAP@R")[ranking.answerable], ranx_map_at_r(scores, relevant),
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_first_relevant_rank_is_the_inverse_of_ranx_reciprocal_rank(seed):
+    scores, relevant = random_case(seed)
+    ranking = Ranking.from_scores(scores, relevant)
+    expected = 1 / np.asarray(ranx_per_query(scores, relevant)["MRR"])
+    np.testing.assert_allclose(per_query(ranking, "MedR")[ranking.answerable], expected, atol=1e-9)
+    np.testing.assert_array_equal(per_query(ranking, "MeanR"), per_query(ranking, "MedR"))
+    summary = mean_metrics(ranking, ["MedR", "MeanR"])
+    assert summary == pytest.approx({"MedR": np.median(expected), "MeanR": np.mean(expected)})
+
+
+def test_hand_computed_map_at_r_and_ranks():
+    # relevant at ranks 1, 3 and 6 of 6: R = 3, so only ranks 1 and 3 count for mAP@R
+    ranking = Ranking.from_scores(np.array([[6, 5, 4, 3, 2, 1], [6, 5, 4, 3, 2, 1.0]]), [{0, 2, 5}, {4}])
+    np.testing.assert_allclose(per_query(ranking, "mAP@R"), [(1 + 2 / 3) / 3, 0.0])
+    np.testing.assert_allclose(per_query(ranking, "MedR"), [1, 5])
+    assert mean_metrics(ranking, ["MedR", "MeanR"]) == {"MedR": 3.0, "MeanR": 3.0}
+
+
+def test_median_rank_takes_the_median_not_the_mean():
+    scores = np.tile(np.arange(10, 0, -1, dtype=np.float32), (4, 1))
+    ranking = Ranking.from_scores(scores, [{0}, {1}, {9}, set()])  # ranks 1, 2, 10 and one unanswerable
+    assert mean_metrics(ranking, ["MedR", "MeanR"]) == {"MedR": 2.0, "MeanR": pytest.approx(13 / 3)}
+
+
+def test_a_truncated_list_without_a_relevant_item_has_an_infinite_rank_and_zero_map_at_r():
+    ranking = Ranking.from_lists([[3, 4], [1, 2]], [{0}, {2}])
+    assert per_query(ranking, "MedR").tolist() == [math.inf, 2.0]
+    assert per_query(ranking, "mAP@R").tolist() == [0.0, 0.0]
+    assert mean_metrics(ranking, ["MedR", "MeanR"]) == {"MedR": math.inf, "MeanR": math.inf}
+
+
+def test_new_metrics_are_nan_for_queries_without_relevant_items():
+    ranking = Ranking.from_scores(np.array([[0.9, 0.1], [0.9, 0.1]]), [{1}, set()])
+    for name in ("mAP@R", "MedR", "MeanR"):
+        assert np.isnan(per_query(ranking, name)[1]), name
+    assert mean_metrics(ranking, ["mAP@R", "MedR", "MeanR"]) == {"mAP@R": 0.0, "MedR": 2.0, "MeanR": 2.0}

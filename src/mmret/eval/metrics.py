@@ -19,15 +19,27 @@ Metrics, by the names `mean_metrics` accepts (K a positive integer):
 - "R-P": R-precision, the precision at rank R where R is the query's number of relevant items.
 - "MRR": mean reciprocal rank of the first relevant item (0 when a truncated list holds none).
 - "nDCG@K": binary-gain nDCG with a 1 / log2(rank + 1) discount.
+- "mAP@R": MAP@R (Musgrave et al. 2020, "A Metric Learning Reality Check"): average precision counted only
+  within the top R, where R is the query's number of relevant items, divided by R (ranx's map@R, trec_eval's
+  map_cut.R). 1 only when the R relevant items fill the top R.
+- "MedR", "MeanR": the rank (1 = top) of the query's first relevant item, summarised over queries by the
+  median or the mean; lower is better (see LOWER_IS_BETTER). A truncated ranked list holding no relevant
+  item gives a rank of infinity, so a mean over such queries is infinite.
+
+`per_query(ranking, name)` gives the per-query values (for MedR and MeanR: the rank); `summarise(name, values)`
+turns them into the reported number (the median for MedR, else the mean over answerable queries).
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 Relevance = np.ndarray | Sequence[Collection[int]]
+LOWER_IS_BETTER = frozenset({"MedR", "MeanR"})
+#: what `mmret eval` reports for every task
+REPORTED_METRICS = ("R@1", "R@5", "R@10", "P@10", "mAP", "mAP@R", "R-P", "MRR", "nDCG@10", "MedR", "MeanR")
 
 
 @dataclass(frozen=True)
@@ -144,8 +156,25 @@ def ndcg_at(ranking: Ranking, k: int) -> np.ndarray:
     return _defined(ranking, (top @ discounts[: top.shape[1]]) / np.maximum(ideal, 1e-12))
 
 
+def map_at_r(ranking: Ranking) -> np.ndarray:
+    hits, r = ranking.hits, ranking.n_relevant
+    ranks = np.arange(1, hits.shape[1] + 1)
+    precision = np.cumsum(hits, axis=1, dtype=np.float64) / ranks
+    within_r = ranks[None, :] <= r[:, None]
+    return _defined(ranking, (precision * (hits & within_r)).sum(axis=1) / np.maximum(r, 1))
+
+
+def first_relevant_rank(ranking: Ranking) -> np.ndarray:
+    """(q,) 1-based rank of each query's first relevant item; inf when a truncated list holds none."""
+    hits = ranking.hits
+    first = hits.argmax(axis=1) + 1.0 if hits.shape[1] else np.ones(len(hits))
+    return _defined(ranking, np.where(hits.any(axis=1), first, np.inf))
+
+
 _AT_K = {"R": recall_at, "P": precision_at, "nDCG": ndcg_at}
-_WHOLE_RANKING = {"mAP": average_precision, "R-P": r_precision, "MRR": reciprocal_rank}
+_WHOLE_RANKING = {"mAP": average_precision, "R-P": r_precision, "MRR": reciprocal_rank, "mAP@R": map_at_r,
+                  "MedR": first_relevant_rank, "MeanR": first_relevant_rank}
+_SUMMARIES: dict[str, Callable[[np.ndarray], float]] = {"MedR": np.median}
 
 
 def per_query(ranking: Ranking, name: str) -> np.ndarray:
@@ -158,11 +187,22 @@ def per_query(ranking: Ranking, name: str) -> np.ndarray:
     raise ValueError(f"unknown metric {name!r}; expected one of {sorted(_WHOLE_RANKING)} or R@K, P@K, nDCG@K")
 
 
+def summary_function(name: str) -> Callable[[np.ndarray], float]:
+    """How a metric's per-query values become its reported number: np.median for MedR, else np.mean."""
+    return _SUMMARIES.get(name, np.mean)
+
+
+def summarise(name: str, values: np.ndarray) -> float:
+    """The reported number of a metric from its per-query values; NaN (unanswerable) values are left out."""
+    values = np.asarray(values, dtype=np.float64)
+    defined = values[~np.isnan(values)]
+    return float(summary_function(name)(defined)) if defined.size else float("nan")
+
+
 def mean_metrics(ranking: Ranking, names: Sequence[str]) -> dict[str, float]:
-    """Each named metric averaged over the answerable queries (NaN when no query is answerable)."""
-    answerable = ranking.answerable
-    return {name: float(per_query(ranking, name)[answerable].mean()) if answerable.any() else float("nan")
-            for name in names}
+    """Each named metric summarised over the answerable queries (the median for MedR, else the mean; NaN
+    when no query is answerable)."""
+    return {name: summarise(name, per_query(ranking, name)) for name in names}
 
 
 def _defined(ranking: Ranking, values: np.ndarray) -> np.ndarray:
