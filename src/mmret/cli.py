@@ -65,14 +65,26 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--precision", choices=PRECISIONS, default="auto")
     search.set_defaults(run=_search)
 
-    evaluate = commands.add_parser("eval", help="retrieval metrics of a model on a data set")
-    evaluate.add_argument("--data", required=True, metavar="LAYOUT:PATH", help="captions:PATH or folders:PATH")
+    evaluate = commands.add_parser("eval", help="retrieval metrics of one model, or a comparison of several")
+    _data_options(evaluate)
+    evaluate.add_argument("--model", action="append", metavar="NAME",
+                          help="repeat to compare models (bootstrap CIs, paired tests vs the first); default offline")
+    evaluate.add_argument("--per-query", action="store_true", help="include each query's metrics in the JSON")
+    evaluate.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for the CIs")
+    evaluate.add_argument("--permutations", type=int, default=10000, help="paired permutation test draws")
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
-    evaluate.add_argument("--batch-size", type=int, default=32)
-    evaluate.add_argument("--start", type=int, default=0, help="first record (captions) or file per class (folders)")
-    evaluate.add_argument("--stop", type=int, default=None, help="end of the slice (exclusive)")
-    _model_options(evaluate)
     evaluate.set_defaults(run=_eval)
+
+    report = commands.add_parser("report", help="an HTML report: curves, score plots, embedding map, query gallery")
+    _data_options(report)
+    report.add_argument("--model", action="append", metavar="NAME", help="repeat to compare models; default offline")
+    report.add_argument("--out", required=True, metavar="DIR")
+    report.add_argument("--gallery-size", type=int, default=20, help="queries shown, worst first")
+    report.add_argument("--top-k", type=int, default=5, help="results shown per query")
+    report.add_argument("--heatmaps", action=argparse.BooleanOptionalAction, default=None,
+                        help="patch heat maps in explanations (default: on for CLIP-like models)")
+    report.add_argument("--map", choices=("auto", "pca", "tsne"), default="auto", help="2-D embedding map method")
+    report.set_defaults(run=_report)
 
     train = commands.add_parser("train", help="train projection heads (or more) with a metric-learning loss")
     train.add_argument("config", metavar="CONFIG.yaml")
@@ -91,6 +103,16 @@ def _parser() -> argparse.ArgumentParser:
 def _model_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL) -> None:
     parser.add_argument("--model", default=default,
                         help="'offline' (default, no network), a Hugging Face hub id, or a model directory")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, metavar="LAYOUT:PATH",
+                        help="captions:, coco:, folders:, labels:, esc50:, fsdd:, qrels: followed by a path, or a path")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="layout option (repeatable)")
+    parser.add_argument("--start", type=int, default=0, help="first record (captions) or file per class (folders)")
+    parser.add_argument("--stop", type=int, default=None, help="end of the slice (exclusive)")
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
 
 
@@ -155,27 +177,49 @@ def _short(metadata: dict) -> str:
 
 
 def _eval(args) -> int:
-    from .encoders.registry import load_encoder
     from .eval.benchmark import evaluate, format_table
+    from .eval.compare import compare_evaluations, evaluate_models, format_comparison
 
-    dataset = _dataset(args.data, args.start, args.stop)
-    result = evaluate(load_encoder(args.model, args.precision), dataset, batch_size=args.batch_size)
-    print(format_table(result))
+    dataset, models = _dataset(args), args.model or [DEFAULT_MODEL]
+    if len(models) == 1:
+        from .encoders.registry import load_encoder
+
+        result = evaluate(load_encoder(models[0], args.precision), dataset, batch_size=args.batch_size,
+                          per_query=args.per_query)
+        print(format_table(result))
+    else:
+        evaluations = evaluate_models(models, dataset, batch_size=args.batch_size, precision=args.precision)
+        result = compare_evaluations(evaluations, labels=models, resamples=args.resamples,
+                                     permutations=args.permutations)
+        print(format_comparison(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
-def _dataset(spec: str, start: int = 0, stop: int | None = None):
-    from .data import datasets
+def _report(args) -> int:
+    from .encoders.registry import load_encoder
+    from .eval.compare import evaluate_models
+    from .eval.report import write_report
 
-    layouts = {"captions": datasets.captions, "folders": datasets.folders}
-    layout, sep, path = spec.partition(":")
-    if sep and layout in layouts:
-        return layouts[layout](path, start=start, stop=stop)
-    if sep and not Path(spec).exists():
-        raise ValueError(f"--data {spec!r}: unknown layout {layout!r}; use captions:PATH or folders:PATH")
-    return datasets.load_dataset(spec, start=start, stop=stop)
+    encoders = [load_encoder(name, args.precision) for name in args.model or [DEFAULT_MODEL]]
+    evaluations = evaluate_models(encoders, _dataset(args), batch_size=args.batch_size)
+    page = write_report(evaluations, args.out, encoders=encoders, gallery_size=args.gallery_size,
+                        top_k=args.top_k, heatmaps=args.heatmaps, map_method=args.map)
+    print(f"report: {page}")
+    return 0
+
+
+def _dataset(args):
+    from .data.layouts import dataset_from_spec
+
+    options = {}
+    for option in args.option:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option {option!r}: expected KEY=VALUE")
+        options[key] = value
+    return dataset_from_spec(args.data, args.start, args.stop, options)
 
 
 def _train(args) -> int:

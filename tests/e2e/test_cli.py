@@ -70,3 +70,14 @@ def test_clear_errors(tmp_path):
     assert no_coll.returncode == 2 and "no collection" in no_coll.stderr
     bad_data = mmret("eval", "--data", "tiles:/x", check=False)
     assert bad_data.returncode == 2 and "tiles" in bad_data.stderr
+
+
+def test_report_command_writes_a_page_with_plots_and_gallery(tmp_path, flickr):
+    _, root = flickr
+    out = tmp_path / "report"
+    printed = mmret("report", "--data", f"captions:{root}", "--stop", "12", "--out", out, "--gallery-size", "3")
+    page = out / "index.html"
+    assert str(page) in printed.stdout
+    html = page.read_text()
+    assert "text-&gt;image" in html or "text->image" in html
+    assert list(out.rglob("*.png")), "the report has no plots"
