@@ -49,6 +49,7 @@ def test_defaults_and_yaml_scientific_notation(tmp_path):
     ({"training": {"epochs": 2.5}}, "training.epochs"),
     ({"training": {"bf16": "yes"}}, "training.bf16"),
     ({"training": {"monitor": "text->image R@five"}}, "training.monitor"),
+    ({"training": {"monitor": "text->image MedR"}}, "training.monitor"),
     ({"augment": {"crop_scale": [0.9, 0.5]}}, "augment.crop_scale"),
     ({"loss": {"name": "hinge"}}, "loss.name"),
     ({"loss": {"name": "triplet", "options": {"miner": "hardest"}}}, "loss.options"),

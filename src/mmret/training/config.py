@@ -13,6 +13,7 @@ import yaml
 
 from ..encoders.offline import TEXT_DIM
 from ..eval.benchmark import REPORTED_METRICS
+from ..eval.metrics import LOWER_IS_BETTER
 from ..losses import LOSSES, build_loss
 from ..losses.triplet import MINERS
 from .dataspec import DataSpec
@@ -32,6 +33,8 @@ def check_metric(name: str) -> str:
     task, _, metric = name.partition(" ")
     if task not in TASKS or metric not in REPORTED_METRICS:
         raise ValueError(f"{name!r} is not a metric like 'text->image R@5' (tasks {TASKS}, metrics {REPORTED_METRICS})")
+    if metric in LOWER_IS_BETTER:  # early stopping and tuning maximise the monitored metric
+        raise ValueError(f"{name!r}: lower is better for {metric}; monitor a metric to maximise, such as R@5 or mAP")
     return name
 
 
