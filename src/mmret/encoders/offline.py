@@ -106,9 +106,9 @@ class ConseBridge:
         scaled = np.asarray(logits, dtype=np.float64) / self.temperature
         probabilities = np.exp(scaled - scaled.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return l2_normalise(self._class_weights(probabilities) @ self.class_embeddings)
+        return l2_normalise(self.class_weights(probabilities) @ self.class_embeddings)
 
-    def _class_weights(self, probabilities: np.ndarray) -> np.ndarray:
+    def class_weights(self, probabilities: np.ndarray) -> np.ndarray:
         if self.soft_cutoff:
             if self.top_k >= probabilities.shape[1]:
                 return probabilities

@@ -93,7 +93,7 @@ def class_shares(encoder: Encoder, prepared: np.ndarray, text_vector: np.ndarray
 
     bridge = encoder.bridge
     _, logits = encoder.image_tower(np.asarray(prepared)[None])
-    weights = bridge._class_weights(_softmax(logits / bridge.temperature))[0]
+    weights = bridge.class_weights(_softmax(logits / bridge.temperature))[0]
     norm = float(np.linalg.norm(weights @ bridge.class_embeddings))
     similarity = bridge.class_embeddings @ text_vector
     probability = _softmax(logits)[0]
