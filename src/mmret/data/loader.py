@@ -34,13 +34,22 @@ def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield chunk
 
 
+def open_media(data: bytes, item: Item, limits: DecodeLimits = DEFAULT_LIMITS) -> Any:
+    """The lazily opened payload a preparer receives: a PIL image, or an audio Waveform at its own rate."""
+    if item.modality == "audio":
+        from .audio import open_audio  # soundfile/PyAV are optional
+
+        return open_audio(data, item.path)
+    return open_image(data, item.path, limits)
+
+
 def prepare_batch(items: list[Item], prepare: Callable[[Any], Any], limits: DecodeLimits = DEFAULT_LIMITS) -> PreparedBatch:
-    """Decode and prepare one batch of image items; a bad file becomes a failure, never an exception."""
+    """Decode and prepare one batch of media items; a bad file becomes a failure, never an exception."""
     batch = PreparedBatch()
     for item in items:
         try:
             data = read_bytes(item.path, limits)
-            prepared = prepare(open_image(data, item.path, limits))
+            prepared = prepare(open_media(data, item, limits))
         except DecodeError as e:
             batch.failures.append((item, e.reason))
             continue
@@ -55,7 +64,7 @@ def prepare_batch(items: list[Item], prepare: Callable[[Any], Any], limits: Deco
 
 def prepared_batches(items: Iterable[Item], prepare: Callable[[Any], Any], batch_size: int = 32,
                      workers: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS) -> Iterator[PreparedBatch]:
-    """Batches of prepared images in input order. `prepare` receives a lazily opened PIL image and must be
+    """Batches of prepared media in input order. `prepare` receives what `open_media` returns and must be
     picklable; `workers=0` prepares in this process."""
     workers = default_workers() if workers is None else workers
     chunks = batched(items, batch_size)

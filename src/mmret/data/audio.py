@@ -1,0 +1,138 @@
+"""Safe audio decoding: file bytes -> mono float32 samples at a chosen rate, cut into timed windows.
+
+WAV, FLAC and OGG/Vorbis are read by soundfile (libsndfile); anything soundfile cannot read (MP3, M4A/AAC)
+falls back to PyAV (FFmpeg). Both are optional: `pip install 'mmret[audio]'`. Every way a file can be bad
+becomes a DecodeError naming the file and the reason.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .decode import DEFAULT_LIMITS, DecodeError, DecodeLimits, read_bytes
+
+INSTALL_HINT = "pip install 'mmret[audio]'"
+MAX_SECONDS = 4 * 3600  # a longer stream is refused rather than decoded into memory
+SILENCE_DBFS = -60.0
+
+
+@dataclass(frozen=True)
+class Waveform:
+    """Mono float32 samples in [-1, 1] at `rate` Hz, starting `start` seconds into the source file."""
+
+    samples: np.ndarray
+    rate: int
+    start: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.rate
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError as e:
+        raise ImportError(f"audio decoding needs the {module!r} package: {INSTALL_HINT}") from e
+
+
+def open_audio(data: bytes, where: str, rate: int | None = None) -> Waveform:
+    """Decode file bytes to mono samples, resampled to `rate` when given (else the file's own rate)."""
+    samples, native = _decode(data, where)
+    if samples.size == 0:
+        raise DecodeError(where, "no audio samples")
+    if not np.all(np.isfinite(samples)):
+        raise DecodeError(where, "audio contains non-finite samples")
+    wave = Waveform(samples, native)
+    return resample(wave, rate) if rate else wave
+
+
+def read_audio(path: str | Path, rate: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS) -> Waveform:
+    """Read, check and decode an audio file as mono samples."""
+    return open_audio(read_bytes(path, limits), str(path), rate)
+
+
+def _decode(data: bytes, where: str) -> tuple[np.ndarray, int]:
+    soundfile = _require("soundfile")
+    try:
+        frames, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        return _decode_with_av(data, where)
+    return to_mono(frames), int(rate)
+
+
+def _decode_with_av(data: bytes, where: str) -> tuple[np.ndarray, int]:
+    av = _require("av")
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.audio:
+                raise DecodeError(where, "no audio stream")
+            stream = container.streams.audio[0]
+            rate = stream.rate or stream.codec_context.sample_rate
+            chunks = _av_chunks(container, stream, where, rate)
+    except DecodeError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise DecodeError(where, f"not a readable audio file: {e}") from e
+    if not rate:
+        raise DecodeError(where, "audio stream has no sample rate")
+    return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), int(rate)
+
+
+def _av_chunks(container, stream, where: str, rate: int) -> list[np.ndarray]:
+    import av
+
+    planar = av.AudioResampler(format="fltp")  # same layout and rate: only the sample format changes
+    chunks, total = [], 0
+    for frame in container.decode(stream):
+        for converted in planar.resample(frame):
+            mono = to_mono(converted.to_ndarray().T)  # (channels, samples) -> (samples, channels)
+            total += len(mono)
+            if rate and total > MAX_SECONDS * rate:
+                raise DecodeError(where, f"audio longer than {MAX_SECONDS} s")
+            chunks.append(mono)
+    return chunks
+
+
+def to_mono(frames: np.ndarray) -> np.ndarray:
+    """(samples, channels) or (samples,) -> (samples,) float32, the channel mean."""
+    frames = np.asarray(frames, dtype=np.float32)
+    return frames if frames.ndim == 1 else frames.mean(axis=1, dtype=np.float32)
+
+
+def resample(wave: Waveform, rate: int) -> Waveform:
+    """The waveform at `rate` Hz by polyphase filtering (an anti-aliasing FIR, not interpolation)."""
+    if rate == wave.rate:
+        return wave
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(rate, wave.rate)
+    samples = resample_poly(wave.samples, ratio.numerator, ratio.denominator).astype(np.float32)
+    return Waveform(samples, rate, wave.start)
+
+
+def windows(wave: Waveform, seconds: float, hop: float | None = None) -> list[Waveform]:
+    """Fixed windows of `seconds` every `hop` seconds (default: no overlap), each with its start time. The
+    last window holds what is left (shorter); a clip shorter than one window is one window."""
+    size = max(1, round(seconds * wave.rate))
+    step = max(1, round((hop or seconds) * wave.rate))
+    starts = range(0, max(1, len(wave.samples) - size + step), step)
+    return [Waveform(wave.samples[i:i + size], wave.rate, wave.start + i / wave.rate) for i in starts]
+
+
+def loudness_dbfs(wave: Waveform) -> float:
+    """RMS level in dB relative to full scale; -inf for digital silence."""
+    rms = float(np.sqrt(np.mean(np.square(wave.samples, dtype=np.float64))))
+    return 20 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+def is_silent(wave: Waveform, threshold_dbfs: float = SILENCE_DBFS) -> bool:
+    return loudness_dbfs(wave) < threshold_dbfs
