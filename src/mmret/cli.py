@@ -123,6 +123,9 @@ def _print_skip(skipped) -> None:
 def _index(args) -> int:
     from .api import Collection
 
+    missing = [path for path in args.paths if not Path(path).expanduser().exists()]
+    if missing:  # checked before the collection is created, so a typo leaves nothing behind
+        raise ValueError(f"{missing[0]}: no such file or folder")
     collection = Collection.open(args.collection, args.model, args.precision)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=_print_skip)

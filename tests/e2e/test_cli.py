@@ -66,6 +66,7 @@ def test_eval_captions_slice_writes_json(tmp_path, flickr):
 def test_clear_errors(tmp_path):
     missing = mmret("index", tmp_path / "nope", "--collection", tmp_path / "c", check=False)
     assert missing.returncode == 2 and "nope" in missing.stderr
+    assert not (tmp_path / "c").exists()
     no_coll = mmret("search", "--collection", tmp_path / "empty", "--text", "x", check=False)
     assert no_coll.returncode == 2 and "no collection" in no_coll.stderr
     bad_data = mmret("eval", "--data", "tiles:/x", check=False)
