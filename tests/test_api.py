@@ -102,3 +102,11 @@ def test_text_and_image_query_together(tmp_path, photo_dir, offline_encoder):
     coll.add([photo_dir])
     both = coll.search(text="a motorcycle", image=photo_dir / "cats" / "chelsea.png", k=2)
     assert {Path(h.record.path).name for h in both} == {"chelsea.png", "motorcycle_left.png"}
+
+
+def test_remove_a_deleted_file_by_relative_path(tmp_path, photo_dir, offline_encoder, monkeypatch):
+    coll = Collection.open(tmp_path / "c", offline_encoder)
+    coll.add([photo_dir])
+    os.remove(photo_dir / "moon.png")
+    monkeypatch.chdir(photo_dir)
+    assert coll.remove(["moon.png", "no-such-id"]) == 1 and len(coll) == 4

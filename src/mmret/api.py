@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.decode import read_bytes, open_image
+from .data.decode import open_image, read_bytes
 from .data.sources import Skipped
 from .encoders.base import SHARED, Encoder
 from .encoders.registry import DEFAULT_MODEL, load_encoder
 from .index.collection import CollectionError, Hit, VectorCollection
-from .ingest import Ingest, IndexReport
+from .ingest import IndexReport, Ingest
 
 
 class Collection:
@@ -29,7 +29,7 @@ class Collection:
 
     @classmethod
     def open(cls, path: str | Path, model: str | Encoder | None = None, precision: str = "auto",
-             create: bool = True) -> "Collection":
+             create: bool = True) -> Collection:
         """Open the collection in `path`; if there is none, create it (with `model`, default "offline") or,
         with `create=False`, raise CollectionError.
 
@@ -65,9 +65,12 @@ class Collection:
         return ingest.run(sources, sync=sync)
 
     def remove(self, item_ids: Iterable[str]) -> int:
-        """Remove items by id (a file item's id is its absolute path); returns how many were stored."""
-        ids = [str(Path(i).expanduser().resolve()) if Path(i).expanduser().exists() else i for i in item_ids]
-        return self.store.remove(ids)
+        """Remove items by id; a file may also be named by a relative path, even once it is deleted (its id is
+        its absolute path). Returns how many were stored."""
+        ids = set()
+        for item_id in item_ids:
+            ids.update((item_id, str(Path(item_id).expanduser().resolve())))
+        return self.store.remove(sorted(ids))
 
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None) -> list[Hit]:

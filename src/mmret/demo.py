@@ -8,8 +8,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from .api import Collection
 from .data.decode import read_image
 from .index.collection import CollectionError

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .data.items import Item
-from .data.loader import batched, prepared_batches
+from .data.loader import prepared_batches
 from .encoders.base import Encoder
 
 

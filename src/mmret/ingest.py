@@ -44,6 +44,7 @@ class Ingest:
     def run(self, sources: Iterable[str | Path], sync: bool = False) -> IndexReport:
         report = IndexReport()
         seen: set[str] = set()
+        stored: set[str] = set()  # ids of changed items that already had a record: updates, not additions
 
         def skip(skipped: Skipped) -> None:
             report.skipped.append(skipped)
@@ -51,37 +52,39 @@ class Ingest:
                 self.on_skip(skipped)
 
         items = iter_items(sources, modalities=self.encoder.modalities, on_skip=skip)
-        pending = self._changed(items, seen, report)
+        pending = self._changed(items, seen, stored, report)
         for batches in _chunked_batches(embed_items(self.encoder, pending, self.batch_size, self.workers,
                                                      self.progress), self.commit_every):
             with self.collection.transaction():
                 for batch in batches:
-                    self._write(batch, report, skip)
+                    self._write(batch, stored, report, skip)
         if sync:
             report.removed = self.collection.remove(self._vanished(sources, seen))
         return report
 
-    def _changed(self, items: Iterable[Item], seen: set[str], report: IndexReport) -> Iterator[Item]:
+    def _changed(self, items: Iterable[Item], seen: set[str], stored_ids: set[str],
+                 report: IndexReport) -> Iterator[Item]:
         """Items that are new or differ from what is stored (by size+mtime, text or metadata)."""
         for item in items:
             seen.add(item.id)
             stored = self.collection.get(item.id)
             if stored is not None and _same(stored, item):
                 report.unchanged += 1
-            else:
-                yield item
+                continue
+            if stored is not None:
+                stored_ids.add(item.id)
+            yield item
 
-    def _write(self, batch: EmbeddedBatch, report: IndexReport, skip: Callable[[Skipped], None]) -> None:
+    def _write(self, batch: EmbeddedBatch, stored_ids: set[str], report: IndexReport,
+               skip: Callable[[Skipped], None]) -> None:
         for item, reason in batch.failures:
             skip(Skipped(item.path or item.id, reason))
         if not batch.items:
             return
+        updated = sum(item.id in stored_ids for item in batch.items)
+        report.updated += updated
+        report.added += len(batch.items) - updated
         records = [_record(item, digest) for item, digest in zip(batch.items, batch.digests)]
-        for record in records:
-            if self.collection.get(record.item_id) is None:
-                report.added += 1
-            else:
-                report.updated += 1
         self.collection.upsert(records, batch.vectors)
 
     def _vanished(self, sources: Iterable[str | Path], seen: set[str]) -> list[str]:
