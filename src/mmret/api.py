@@ -5,6 +5,9 @@
     photos.add(["~/Pictures"])                        # new and changed files only
     for hit in photos.search(text="a dog on a beach", k=5):
         print(hit.score, hit.record.path)
+
+Audio and video files are stored with timed segments (shots, sound windows, speech): a hit on a segment has
+`start` and `end` seconds in its metadata, and by default each file appears once, as its best-matching part.
 """
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .data.audio import read_audio
 from .data.decode import open_image, read_bytes
 from .data.sources import Skipped
 from .encoders.base import SHARED, Encoder
 from .encoders.registry import DEFAULT_MODEL, load_encoder
 from .index.collection import CollectionError, Hit, VectorCollection
 from .ingest import IndexReport, Ingest
+from .timed import SEGMENT_OF, TimedSettings, source_id
 
 
 class Collection:
@@ -58,30 +63,47 @@ class Collection:
 
     def add(self, sources: Iterable[str | Path], sync: bool = False, batch_size: int = 32,
             workers: int | None = None, progress: bool = False,
-            on_skip: Callable[[Skipped], None] | None = None) -> IndexReport:
-        """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared."""
+            on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None) -> IndexReport:
+        """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
+        `timed` sets how audio and video are cut into segments (window length, shot detection, pooling)."""
         sources = [Path(s).expanduser() for s in sources]
-        ingest = Ingest(self.store, self.encoder, batch_size, workers, progress=progress, on_skip=on_skip)
+        ingest = Ingest(self.store, self.encoder, batch_size, workers, progress=progress, on_skip=on_skip,
+                        timed=timed or TimedSettings())
         return ingest.run(sources, sync=sync)
 
     def remove(self, item_ids: Iterable[str]) -> int:
-        """Remove items by id; a file may also be named by a relative path, even once it is deleted (its id is
-        its absolute path). Returns how many were stored."""
+        """Remove items by id, audio and video files with their segments; a file may also be named by a relative
+        path, even once it is deleted (its id is its absolute path). Returns how many were stored."""
         ids = set()
         for item_id in item_ids:
             ids.update((item_id, str(Path(item_id).expanduser().resolve())))
-        return self.store.remove(sorted(ids))
+        segments = {r.item_id for file_id in ids for r in self.store.find({SEGMENT_OF: file_id})}
+        with self.store.transaction():  # a file goes with its segments; only files are counted
+            removed = self.store.remove(sorted(ids))
+            self.store.remove(sorted(segments))
+        return removed
 
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
-               where: dict | None = None, space: str | None = None, exclude: list[str] | None = None) -> list[Hit]:
-        """The k nearest items to a text, an image file, or both at once (their unit query vectors averaged)."""
-        query, space = self.query_vector(text, image, space)
-        return self.store.search(space, query[None, :], k, where=where, exclude=exclude)[0]
+               where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
+               audio: str | Path | None = None, per_file: bool = True) -> list[Hit]:
+        """The k nearest items to a text, an image file, an audio file, or several at once (their unit query
+        vectors averaged). With `per_file`, a file appears once: its best-scoring record (itself or a segment)."""
+        query, space = self.query_vector(text, image, space, audio)
+        if not per_file:
+            return self.store.search(space, query[None, :], k, where=where, exclude=exclude)[0]
+        fetch = 4 * k
+        while True:
+            hits = self.store.search(space, query[None, :], fetch, where=where, exclude=exclude)[0]
+            best = _best_per_file(hits)
+            if len(best) >= k or len(hits) < fetch:
+                return best[:k]
+            fetch *= 4
 
-    def query_vector(self, text: str | None, image: str | Path | None, space: str | None) -> tuple[np.ndarray, str]:
-        if text is None and image is None:
-            raise ValueError("a query needs text, an image, or both")
-        space = space or (self._image_space() if text is None else SHARED)
+    def query_vector(self, text: str | None, image: str | Path | None, space: str | None,
+                     audio: str | Path | None = None) -> tuple[np.ndarray, str]:
+        if text is None and image is None and audio is None:
+            raise ValueError("a query needs text, an image, an audio file, or several of them")
+        space = space or (self._image_space() if text is None and audio is None else SHARED)
         parts = []
         if text is not None:
             parts.append(self.encoder.encode("text", [text], space)[0])
@@ -89,6 +111,8 @@ class Collection:
             image_path = str(Path(image).expanduser())
             picture = open_image(read_bytes(image_path), image_path)
             parts.append(self.encoder.encode("image", [picture], space)[0])
+        if audio is not None:
+            parts.append(self.encoder.encode("audio", [read_audio(Path(audio).expanduser())], space)[0])
         query = np.mean(parts, axis=0)
         return (query / max(np.linalg.norm(query), 1e-12)).astype(np.float32), space
 
@@ -96,6 +120,19 @@ class Collection:
         """Image queries use the image tower's own space when the model has one (it retrieves images better)."""
         own = [s for s in self.encoder.spaces_for("image") if s != SHARED]
         return own[0] if own else SHARED
+
+
+def _best_per_file(hits: list[Hit]) -> list[Hit]:
+    """Hits in score order, keeping each file's best record: the file itself or one of its segments. A segment
+    scoring the same as its file (a file of one segment) is preferred, since it tells where."""
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        key = source_id(hit.record.item_id, hit.record.metadata)
+        kept = best.setdefault(key, hit)
+        is_segment = SEGMENT_OF in hit.record.metadata
+        if is_segment and SEGMENT_OF not in kept.record.metadata and hit.score >= kept.score - 1e-5:
+            best[key] = hit
+    return sorted(best.values(), key=lambda h: -h.score)
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:

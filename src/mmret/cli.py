@@ -13,7 +13,7 @@ from .encoders.precision import PRECISIONS
 from .encoders.registry import DEFAULT_MODEL
 from .index.collection import CollectionError
 
-USER_ERRORS = (ValueError, OSError, RuntimeError, SourceError, CollectionError)
+USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmret", description="Multimodal retrieval: index and search text and images.")
+    parser = argparse.ArgumentParser(prog="mmret",
+                                     description="Multimodal retrieval: index and search text, images, audio and video.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="index a small bundled photo set and run example queries, offline")
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--sync", action="store_true", help="also remove stored files that no longer exist")
     index.add_argument("--batch-size", type=int, default=32)
     index.add_argument("--workers", type=int, default=None, help="decoding processes (default: up to 4)")
+    index.add_argument("--window", type=float, default=10.0, help="seconds per sound window of audio and video")
+    index.add_argument("--keyframe-every", type=float, default=2.0, help="seconds between keyframes within a shot")
+    index.add_argument("--cut-threshold", type=float, default=None, help="frame difference (0-1) that starts a shot")
+    index.add_argument("--pooling", metavar="FILE", help="a trained attention pooling of shot keyframes (default: mean)")
     _model_options(index, default=None)
     index.set_defaults(run=_index)
 
@@ -57,7 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--collection", required=True, metavar="DIR")
     search.add_argument("--text")
     search.add_argument("--image", metavar="FILE")
+    search.add_argument("--audio", metavar="FILE")
     search.add_argument("-k", type=int, default=10)
+    search.add_argument("--all-segments", action="store_true",
+                        help="list every matching segment (default: each file once, at its best segment)")
     search.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                         help="keep items whose metadata KEY equals VALUE (repeatable; numbers and true/false are typed)")
     search.add_argument("--space", help="vector space to search (default: the best one for the query)")
@@ -90,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("config", metavar="CONFIG.yaml")
     train.set_defaults(run=_train)
 
+    train_audio = commands.add_parser("train-audio", help="train an audio tower into the text space on labelled clips")
+    _data_options(train_audio)
+    train_audio.add_argument("--out", required=True, metavar="DIR", help="where the tower is saved")
+    train_audio.add_argument("--text-model", default=DEFAULT_MODEL, help="the text encoder whose space it joins")
+    train_audio.add_argument("--epochs", type=int, default=30)
+    train_audio.add_argument("--holdout", type=float, default=0.2, help="fraction of clips held out for validation")
+    train_audio.set_defaults(run=_train_audio)
+
     tune = commands.add_parser("tune", help="search training hyperparameters with Optuna")
     tune.add_argument("config", metavar="CONFIG.yaml")
     tune.set_defaults(run=_tune)
@@ -102,7 +118,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _model_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL) -> None:
     parser.add_argument("--model", default=default,
-                        help="'offline' (default, no network), a Hugging Face hub id, or a model directory")
+                        help="'offline' (default, no network), a Hugging Face hub id, or a model directory; "
+                             "add audio with '+speech' and/or '+audio-tower:DIR'")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
 
 
@@ -128,9 +145,26 @@ def _index(args) -> int:
         raise ValueError(f"{missing[0]}: no such file or folder")
     collection = Collection.open(args.collection, args.model, args.precision)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
-                            progress=True, on_skip=_print_skip)
+                            progress=True, on_skip=_print_skip, timed=_timed_settings(args))
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
+
+
+def _timed_settings(args):
+    from .timed import TimedSettings
+
+    video = {"keyframe_every": args.keyframe_every}
+    if args.cut_threshold is not None:
+        video["cut_threshold"] = args.cut_threshold
+    return TimedSettings(window=args.window, video=video, pooling=_pooling(args.pooling), batch_size=args.batch_size)
+
+
+def _pooling(path: str | None):
+    if path is None:
+        return None
+    from .encoders.pooling import AttentionPooling
+
+    return AttentionPooling.load(path)
 
 
 def _remove(args) -> int:
@@ -145,16 +179,29 @@ def _search(args) -> int:
     from .api import Collection
 
     collection = Collection.open(args.collection, precision=args.precision, create=False)
-    hits = collection.search(text=args.text, image=args.image, k=args.k, where=_filters(args.filter), space=args.space)
+    hits = collection.search(text=args.text, image=args.image, audio=args.audio, k=args.k,
+                             where=_filters(args.filter), space=args.space, per_file=not args.all_segments)
     rows = [{"rank": r, "id": h.record.item_id, "path": h.record.path, "score": round(h.score, 6),
              "modality": h.record.modality, "text": h.record.text, "metadata": h.record.metadata}
             for r, h in enumerate(hits, 1)]
     if args.json:
-        print(json.dumps({"query": {"text": args.text, "image": args.image}, "results": rows}, ensure_ascii=False))
+        query = {"text": args.text, "image": args.image, "audio": args.audio}
+        print(json.dumps({"query": query, "results": rows}, ensure_ascii=False))
     else:
         for row in rows:
-            print(f"{row['rank']:>3}  {row['score']:.4f}  {row['path'] or row['text']}  {_short(row['metadata'])}")
+            print(f"{row['rank']:>3}  {row['score']:.4f}  {_what(row)}  {_short(row['metadata'])}")
     return 0
+
+
+def _what(row: dict) -> str:
+    """The file (with the segment's time range) or the text a result stands for."""
+    meta = row["metadata"]
+    if row["path"] is None:
+        return row["text"]
+    if "start" not in meta:
+        return row["path"]
+    said = f' "{row["text"]}"' if row["text"] else ""
+    return f"{row['path']} @ {meta['start']:.1f}-{meta['end']:.1f} s ({meta['segment']}){said}"
 
 
 def _filters(pairs: list[str]) -> dict | None:
@@ -176,7 +223,8 @@ def _typed(value: str):
 
 
 def _short(metadata: dict) -> str:
-    return json.dumps(metadata, ensure_ascii=False) if metadata else ""
+    shown = {k: v for k, v in metadata.items() if k not in ("segment_of", "segment", "start", "end")}
+    return json.dumps(shown, ensure_ascii=False) if shown else ""
 
 
 def _eval(args) -> int:
@@ -216,19 +264,35 @@ def _report(args) -> int:
 def _dataset(args):
     from .data.layouts import dataset_from_spec
 
+    return dataset_from_spec(args.data, args.start, args.stop, _options(args))
+
+
+def _options(args) -> dict[str, str]:
     options = {}
     for option in args.option:
         key, sep, value = option.partition("=")
         if not sep or not key:
             raise ValueError(f"--option {option!r}: expected KEY=VALUE")
         options[key] = value
-    return dataset_from_spec(args.data, args.start, args.stop, options)
+    return options
 
 
 def _train(args) -> int:
     from .training import train_from_config
 
     print(f"model saved in {train_from_config(args.config, progress=True)}")
+    return 0
+
+
+def _train_audio(args) -> int:
+    from .encoders.audio_tower import TrainSettings
+    from .training.audio_tower_run import train_audio_tower
+
+    options = _options(args)
+    manifest = train_audio_tower(args.data, args.out, text_model=args.text_model,
+                                 settings=TrainSettings(epochs=args.epochs), holdout=args.holdout, options=options)
+    print(json.dumps(manifest.get("validation", {}), indent=2))
+    print(f"audio tower saved in {args.out}; use it with --model '{args.text_model}+audio-tower:{args.out}'")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
 from .data.items import Item
@@ -16,6 +17,13 @@ from .data.sources import Skipped, iter_items
 from .embed import EmbeddedBatch, embed_items, text_digest
 from .encoders.base import Encoder
 from .index.collection import Record, VectorCollection
+from .timed import (
+    SEGMENT_OF,
+    TIMED_MODALITIES,
+    TimedEmbedder,
+    TimedSettings,
+    indexable_modalities,
+)
 
 
 @dataclass
@@ -40,6 +48,7 @@ class Ingest:
     commit_every: int = 1024
     progress: bool = True
     on_skip: Callable[[Skipped], None] | None = None
+    timed: TimedSettings = field(default_factory=TimedSettings)
 
     def run(self, sources: Iterable[str | Path], sync: bool = False) -> IndexReport:
         report = IndexReport()
@@ -51,16 +60,24 @@ class Ingest:
             if self.on_skip:
                 self.on_skip(skipped)
 
-        items = iter_items(sources, modalities=self.encoder.modalities, on_skip=skip)
+        items = iter_items(sources, modalities=indexable_modalities(self.encoder), on_skip=skip)
         pending = self._changed(items, seen, stored, report)
-        for batches in _chunked_batches(embed_items(self.encoder, pending, self.batch_size, self.workers,
-                                                     self.progress), self.commit_every):
+        for batches in _chunked_batches(self._embedded(pending), self.commit_every):
             with self.collection.transaction():
                 for batch in batches:
                     self._write(batch, stored, report, skip)
         if sync:
             report.removed = self.collection.remove(self._vanished(sources, seen))
         return report
+
+    def _embedded(self, items: Iterable[Item]) -> Iterator[EmbeddedBatch]:
+        """Runs of still images and texts go through `embed_items`; audio and video files through TimedEmbedder."""
+        timed = TimedEmbedder(self.encoder, self.timed)
+        for is_timed, run in groupby(items, key=lambda item: item.modality in TIMED_MODALITIES):
+            if is_timed:
+                yield from timed.embed(run)
+            else:
+                yield from embed_items(self.encoder, run, self.batch_size, self.workers, self.progress)
 
     def _changed(self, items: Iterable[Item], seen: set[str], stored_ids: set[str],
                  report: IndexReport) -> Iterator[Item]:
@@ -81,9 +98,12 @@ class Ingest:
             skip(Skipped(item.path or item.id, reason))
         if not batch.items:
             return
-        updated = sum(item.id in stored_ids for item in batch.items)
-        report.updated += updated
-        report.added += len(batch.items) - updated
+        files = [item for item in batch.items if SEGMENT_OF not in item.metadata]
+        updated = [item for item in files if item.id in stored_ids]
+        report.updated += len(updated)
+        report.added += len(files) - len(updated)
+        for item in updated:  # a changed file's old segments go; its new ones follow in this commit
+            self.collection.remove(r.item_id for r in self.collection.find({SEGMENT_OF: item.id}))
         records = [_record(item, digest) for item, digest in zip(batch.items, batch.digests)]
         self.collection.upsert(records, batch.vectors)
 

@@ -63,6 +63,11 @@ _UNSUPPORTED_HINTS = {
 }
 
 
+def model_type(name_or_path: str) -> str:
+    """The transformers model_type of a hub id or model directory ("clip", "clap", ...)."""
+    return _load(AutoConfig.from_pretrained, _resolve_model_id(name_or_path), "config").model_type
+
+
 def is_hf_model_dir(path: str | Path) -> bool:
     """True when `path` is a directory holding a config.json of a model type HFEncoder supports."""
     try:

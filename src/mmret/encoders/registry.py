@@ -1,8 +1,13 @@
 """Model names -> encoders. `offline` (the default) needs no network; a directory written by `mmret train` loads
 its trained heads over its base encoder; any other name is a Hugging Face hub id or a local model directory
-(CLIP, SigLIP, ChineseCLIP)."""
+(CLIP, SigLIP, ChineseCLIP, CLAP).
+
+Audio paths into a text encoder's space are added with suffixes: `offline+speech` (Whisper transcripts, optionally
+`+speech:WHISPER_DIR`) and `offline+audio-tower:DIR` (a tower saved by `mmret train-audio`); both can be combined.
+"""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .base import Encoder
@@ -10,10 +15,43 @@ from .base import Encoder
 DEFAULT_MODEL = "offline"
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
+_AUDIO_SUFFIX = re.compile(r"^(?P<rest>.+)\+(?P<path>speech(?::[^+]+)?|audio-tower:[^+]+)$")
 
 
 def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
-    """An encoder by name: "offline", an offline model id recorded in a collection, a hub id, or a directory."""
+    """An encoder by name: "offline", an offline model id recorded in a collection, a hub id, or a directory,
+    optionally followed by audio paths ("+speech", "+audio-tower:DIR")."""
+    base_name, suffixes = split_audio_suffixes(name)
+    base = _load_base(base_name, precision)
+    if not suffixes:
+        return base
+    from .composite import CompositeEncoder
+
+    sound = speech = None
+    named = []
+    for suffix in suffixes:
+        kind, _, where = suffix.partition(":")
+        if kind == "speech":
+            speech = _speech(base, where)
+            named.append(f"speech:{Path(where).resolve()}" if where else "speech")
+        else:
+            sound = _audio_tower(base, where)
+            named.append(f"audio-tower:{Path(where).expanduser().resolve()}")
+    return CompositeEncoder(base, sound, speech, named)
+
+
+def split_audio_suffixes(name: str) -> tuple[str, list[str]]:
+    suffixes = []
+    while match := _AUDIO_SUFFIX.match(name):
+        name = match["rest"]
+        suffixes.insert(0, match["path"])
+    kinds = [s.partition(":")[0] for s in suffixes]
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"model {name!r}: each audio path (+speech, +audio-tower:DIR) may appear once")
+    return name, suffixes
+
+
+def _load_base(name: str, precision: str) -> Encoder:
     if name == DEFAULT_MODEL or name.startswith(f"{DEFAULT_MODEL}:"):
         from .offline import OfflineEncoder
 
@@ -29,6 +67,23 @@ def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
     path = Path(name).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"model {name!r}: is a file, expected a model directory, a hub id or 'offline'")
-    from .hf import HFEncoder
+    from .hf import HFEncoder, model_type
 
-    return HFEncoder(str(path.resolve()) if path.is_dir() else name, precision=precision)
+    resolved = str(path.resolve()) if path.is_dir() else name
+    if model_type(resolved) == "clap":
+        from .clap import ClapEncoder
+
+        return ClapEncoder(resolved)
+    return HFEncoder(resolved, precision=precision)
+
+
+def _speech(base: Encoder, whisper_dir: str) -> Encoder:
+    from .speech import SpeechEncoder, Transcriber
+
+    return SpeechEncoder(base, Transcriber(whisper_dir or None))
+
+
+def _audio_tower(base: Encoder, folder: str) -> Encoder:
+    from ..training.audio_tower_run import load_audio_tower_encoder
+
+    return load_audio_tower_encoder(folder, base)

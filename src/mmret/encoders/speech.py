@@ -51,16 +51,18 @@ class Transcriber:
         self._model = WhisperModel(str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def transcribe(self, wave: Waveform) -> list[Segment]:
-        """Greedy decoding (temperature 0, beam 1): the same clip always gives the same transcript. Segment
-        ends are clipped to the clip, since Whisper can run past the end of a short clip."""
+        """Greedy decoding (temperature 0, beam 1): the same clip always gives the same transcript. Only voiced
+        regions (faster-whisper's bundled Silero VAD) are transcribed: segment times then point at the speech
+        rather than the start of a 30 s window, and barks or engines are not "transcribed" into invented
+        sentences. Segment ends are clipped to the clip, since Whisper can run past the end of a short clip."""
         wave = resample(wave, WHISPER_RATE)
         if wave.samples.size == 0:
             return []
         found, _ = self._model.transcribe(wave.samples, language=self.language, beam_size=1, temperature=0.0,
-                                          condition_on_previous_text=False)
+                                          condition_on_previous_text=False, vad_filter=True)
         segments = []
         for s in found:
-            start, end = min(s.start, wave.seconds), min(s.end, wave.seconds)
+            start, end = min(float(s.start), wave.seconds), min(float(s.end), wave.seconds)
             if s.text.strip():
                 segments.append(Segment(wave.start + start, wave.start + end, s.text.strip()))
         return segments
@@ -95,4 +97,6 @@ class SpeechEncoder(Encoder):
     def segments(self, wave: Waveform) -> tuple[list[Segment], np.ndarray]:
         """The clip's transcript segments and their (n, d) unit text vectors."""
         found = self.transcriber.transcribe(wave)
+        if not found:
+            return found, np.zeros((0, self.spaces[SHARED]), np.float32)
         return found, self.text_encoder.encode("text", [s.text for s in found])

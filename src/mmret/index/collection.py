@@ -159,6 +159,15 @@ class VectorCollection:
     def records(self) -> Iterator[Record]:
         return (row.record for row in self._store.rows())
 
+    def find(self, where: dict[str, Any]) -> list[Record]:
+        """Committed records matching `where` (the search filter's syntax), in storage order."""
+        try:
+            ids = self._store.ids_matching(where)
+        except ValueError as error:
+            raise CollectionError(f"bad filter: {error}") from None
+        found = self._store.records_by_id(ids)
+        return [found[i] for i in ids]
+
     def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
         """item_id -> (size, mtime, content_hash), to decide what needs re-indexing."""
         return self._store.file_state()

@@ -1,0 +1,179 @@
+"""Time-based media for indexing: an audio or video file becomes its own record plus timed segment records.
+
+- video: every shot (mmret.data.video) is a segment embedded by the image tower, its keyframes pooled
+  (mean, or a trained AttentionPooling in the shared space); the soundtrack goes the audio way, on the video's clock;
+- audio: fixed windows embedded by the sound path (silent windows are left out), and the speech path's transcript
+  segments, each stored with what was said as its text.
+
+A segment's id is `<file id>#<kind>@<start>-<end>`; its metadata adds `segment_of` (the file's id), `segment`
+(shot, sound or speech), `start` and `end` in seconds. The file's own record has no vectors: search finds its
+segments, so every hit tells where in the file; the record is what re-indexing compares (size, mtime) and what a
+silent file leaves behind, so it is not decoded again until it changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from .data.audio import Waveform, is_silent, read_audio, windows
+from .data.decode import DecodeError
+from .data.items import Item
+from .embed import EmbeddedBatch
+from .encoders.base import SHARED, Encoder
+from .encoders.composite import audio_paths
+from .encoders.pooling import mean_pool
+
+TIMED_MODALITIES = ("audio", "video")
+SEGMENT_OF = "segment_of"
+
+
+@dataclass
+class TimedSettings:
+    window: float = 10.0  # seconds per sound window
+    video: dict[str, Any] = field(default_factory=dict)  # mmret.data.video.VideoSettings fields to override
+    pooling: Any = None  # an AttentionPooling for shot vectors in the shared space; None = mean
+    batch_size: int = 32  # keyframes per image-tower forward pass
+
+
+def indexable_modalities(encoder: Encoder) -> tuple[str, ...]:
+    """What an encoder can index: its own modalities, and video when it embeds images."""
+    return (*encoder.modalities, "video") if "image" in encoder.modalities else tuple(encoder.modalities)
+
+
+def segment_item(item: Item, kind: str, start: float, end: float, text: str | None = None) -> Item:
+    metadata = {**item.metadata, SEGMENT_OF: item.id, "segment": kind, "start": round(start, 3), "end": round(end, 3)}
+    return Item(f"{item.id}#{kind}@{start:.2f}-{end:.2f}", item.modality, item.path, text, metadata)
+
+
+def source_id(item_id: str, metadata: dict) -> str:
+    """The id of the file a record belongs to (itself unless it is a segment)."""
+    return metadata.get(SEGMENT_OF, item_id)
+
+
+@dataclass
+class _Parts:
+    """A file's segment items and their vectors, grouped by the spaces they have vectors in."""
+
+    groups: dict[tuple[str, ...], tuple[list[Item], dict[str, list[np.ndarray]]]] = field(default_factory=dict)
+
+    def add(self, items: list[Item], vectors: dict[str, np.ndarray]) -> None:
+        if not items:
+            return
+        stored, rows = self.groups.setdefault(tuple(sorted(vectors)), ([], {s: [] for s in vectors}))
+        stored.extend(items)
+        for space, array in vectors.items():
+            rows[space].append(array)
+
+    def batches(self, file_item: Item, digest: str) -> list[EmbeddedBatch]:
+        out = [EmbeddedBatch(file_item.modality, [file_item], [digest])]
+        for items, rows in self.groups.values():
+            vectors = {space: np.concatenate(arrays) for space, arrays in rows.items()}
+            out.append(EmbeddedBatch(file_item.modality, items, [digest] * len(items), vectors))
+        return out
+
+
+class TimedEmbedder:
+    """The mapper for audio and video items: one file at a time, yielding EmbeddedBatch objects."""
+
+    def __init__(self, encoder: Encoder, settings: TimedSettings | None = None):
+        self.encoder = encoder
+        self.settings = settings or TimedSettings()
+        self.sound, self.speech = audio_paths(encoder)
+
+    def embed(self, items: Iterable[Item]) -> Iterator[EmbeddedBatch]:
+        for item in items:
+            try:
+                parts = self._video(item) if item.modality == "video" else self._audio(item)
+                digest = _file_digest(item.path)
+            except DecodeError as e:
+                yield EmbeddedBatch(item.modality, failures=[(item, e.reason)])
+                continue
+            except OSError as e:
+                yield EmbeddedBatch(item.modality, failures=[(item, f"cannot read: {e}")])
+                continue
+            yield from parts.batches(item, digest)
+
+    def _audio(self, item: Item) -> _Parts:
+        parts = _Parts()
+        self._add_soundtrack(parts, item, read_audio(item.path))
+        return parts
+
+    def _video(self, item: Item) -> _Parts:
+        from .data.video import VideoSettings, iter_shots, probe_video, read_soundtrack
+
+        info = probe_video(item.path)
+        parts = _Parts()
+        pending: list = []
+        for shot in _prefetched(iter_shots(item.path, VideoSettings(**self.settings.video))):
+            pending.append(shot)
+            if sum(len(s.frames) for s in pending) >= self.settings.batch_size:
+                self._add_shots(parts, item, pending)
+                pending = []
+        self._add_shots(parts, item, pending)
+        if info.has_audio and (self.sound or self.speech):
+            soundtrack = read_soundtrack(item.path)
+            if soundtrack is not None:
+                self._add_soundtrack(parts, item, soundtrack)
+        return parts
+
+    def _add_shots(self, parts: _Parts, item: Item, shots: list) -> None:
+        if not shots:
+            return
+        frames = self.encoder.embed("image", [frame for shot in shots for frame in shot.frames])
+        bounds = np.cumsum([0] + [len(shot.frames) for shot in shots])
+        pooled = {space: np.stack([self._pool(space, array[a:b]) for a, b in pairwise(bounds)])
+                  for space, array in frames.items()}
+        parts.add([segment_item(item, "shot", s.start, s.end) for s in shots], pooled)
+
+    def _pool(self, space: str, frames: np.ndarray) -> np.ndarray:
+        if space == SHARED and self.settings.pooling is not None:
+            return self.settings.pooling.pool(frames)
+        return mean_pool(frames)
+
+    def _add_soundtrack(self, parts: _Parts, item: Item, wave: Waveform) -> None:
+        if self.sound is not None:
+            loud = [w for w in windows(wave, self.settings.window) if not is_silent(w)]
+            if loud:
+                vectors = self.sound.embed("audio", loud)
+                parts.add([segment_item(item, "sound", w.start, w.end) for w in loud], {SHARED: vectors[SHARED]})
+        if self.speech is not None and not is_silent(wave):
+            said, vectors = self.speech.segments(wave)
+            if said:
+                parts.add([segment_item(item, "speech", s.start, s.end, s.text) for s in said],
+                          {SHARED: vectors})
+
+
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _prefetched(iterator: Iterator, depth: int = 2) -> Iterator:
+    """Iterate in a background thread (video decoding overlaps embedding); errors re-raise here."""
+    slots: queue.Queue = queue.Queue(depth)
+    done = object()
+
+    def fill() -> None:
+        try:
+            for value in iterator:
+                slots.put((value, None))
+        except Exception as error:  # noqa: BLE001 -- handed to the consumer, which re-raises it
+            slots.put((None, error))
+        else:
+            slots.put((done, None))
+
+    threading.Thread(target=fill, daemon=True).start()
+    while True:
+        value, error = slots.get()
+        if error is not None:
+            raise error
+        if value is done:
+            return
+        yield value
