@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     train_audio = commands.add_parser("train-audio", help="train an audio tower into the text space on labelled clips")
-    _data_options(train_audio)
+    train_audio.add_argument("--data", required=True, metavar="LAYOUT:PATH", help="esc50:, fsdd:, labels: and a path")
+    train_audio.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                             help="layout option, e.g. folds=4 (repeatable)")
     train_audio.add_argument("--out", required=True, metavar="DIR", help="where the tower is saved")
     train_audio.add_argument("--text-model", default=DEFAULT_MODEL, help="the text encoder whose space it joins")
     train_audio.add_argument("--epochs", type=int, default=30)

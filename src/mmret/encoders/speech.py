@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +41,23 @@ class Transcriber:
     """faster-whisper over mono waveforms: English text segments with times in the source file's clock."""
 
     def __init__(self, model_dir: str | Path | None = None, language: str = "en", threads: int = 2):
+        """The model loads on first use: a text query against a speech collection never needs it."""
         try:
-            from faster_whisper import WhisperModel
+            import faster_whisper  # noqa: F401 -- fail early, with the install hint
         except ImportError as e:
             raise ImportError(f"speech transcription needs 'faster-whisper': {INSTALL_HINT}") from e
         self.model_dir = Path(model_dir) if model_dir else bundled_whisper_dir()
+        if not self.model_dir.is_dir():
+            raise ValueError(f"Whisper model directory {str(self.model_dir)!r} does not exist")
         self.name = str(self.model_dir.resolve()) if model_dir else "whisper-tiny.en"
         self.language = language
-        self._model = WhisperModel(str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.threads = threads
+
+    @cached_property
+    def _model(self):
+        from faster_whisper import WhisperModel
+
+        return WhisperModel(str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=self.threads)
 
     def transcribe(self, wave: Waveform) -> list[Segment]:
         """Greedy decoding (temperature 0, beam 1): the same clip always gives the same transcript. Only voiced
