@@ -29,6 +29,7 @@ from .embed import EmbeddedBatch
 from .encoders.base import SHARED, Encoder
 from .encoders.composite import audio_paths
 from .encoders.pooling import mean_pool
+from .encoders.speech import WHISPER_RATE
 
 TIMED_MODALITIES = ("audio", "video")
 SEGMENT_OF = "segment_of"
@@ -118,10 +119,14 @@ class TimedEmbedder:
                 pending = []
         self._add_shots(parts, item, pending)
         if info.has_audio and (self.sound or self.speech):
-            soundtrack = read_soundtrack(item.path)
+            soundtrack = read_soundtrack(item.path, self._soundtrack_rate())
             if soundtrack is not None:
                 self._add_soundtrack(parts, item, soundtrack)
         return parts
+
+    def _soundtrack_rate(self) -> int:
+        """The highest rate an audio path needs (Whisper and the sound tower 16 kHz, CLAP 48 kHz)."""
+        return max(WHISPER_RATE, getattr(self.sound, "sampling_rate", WHISPER_RATE))
 
     def _add_shots(self, parts: _Parts, item: Item, shots: list) -> None:
         if not shots:

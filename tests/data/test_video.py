@@ -123,6 +123,12 @@ def test_soundtrack_duration_and_none_without_audio(videos, tmp_path):
     assert wave.seconds == pytest.approx(5.0, abs=0.05)
     assert np.sqrt(np.mean(wave.samples ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.05)
     assert read_soundtrack(videos["mp4"]).seconds == pytest.approx(5.0, abs=0.1)  # AAC pads a little
+    low = read_soundtrack(videos["mkv"], rate=16_000)  # resampled while decoding
+    assert low.rate == 16_000 and low.seconds == pytest.approx(5.0, abs=0.05)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(low.samples))) / low.seconds
+    native_peak_hz = np.argmax(np.abs(np.fft.rfft(wave.samples))) / wave.seconds
+    assert peak_hz == pytest.approx(native_peak_hz, abs=2)
+    assert np.sqrt(np.mean(low.samples ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.05)
     silent = write(tmp_path / "silent.mp4", zoom(picture(4), 6))
     assert read_soundtrack(silent) is None
     assert probe_video(silent).has_audio is False

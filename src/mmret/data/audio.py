@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -87,16 +88,19 @@ def _decode_with_av(data: bytes, where: str) -> tuple[np.ndarray, int]:
     return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), int(rate)
 
 
-def _av_chunks(container, stream, where: str, rate: int) -> list[np.ndarray]:
+def _av_chunks(container, stream, where: str, rate: int, out_rate: int | None = None) -> list[np.ndarray]:
+    """Mono float32 chunks of a stream, at `out_rate` when given (FFmpeg resamples while decoding, so a long
+    track is held only at the rate its user needs), else at the stream's `rate`."""
     import av
 
-    planar = av.AudioResampler(format="fltp")  # same layout and rate: only the sample format changes
+    planar = av.AudioResampler(format="fltp", rate=out_rate)  # without a rate only the sample format changes
+    limit = MAX_SECONDS * (out_rate or rate or 0)
     chunks, total = [], 0
-    for frame in container.decode(stream):
+    for frame in chain(container.decode(stream), [None]):  # None flushes the resampler
         for converted in planar.resample(frame):
             mono = to_mono(converted.to_ndarray().T)  # (channels, samples) -> (samples, channels)
             total += len(mono)
-            if rate and total > MAX_SECONDS * rate:
+            if limit and total > limit:
                 raise DecodeError(where, f"audio longer than {MAX_SECONDS} s")
             chunks.append(mono)
     return chunks

@@ -255,22 +255,23 @@ def _cut(frames: _Frames, settings: VideoSettings) -> Iterator[Shot]:
     yield cur.close(index, frames.end)
 
 
-def read_soundtrack(path) -> Waveform | None:
-    """The first audio stream as mono float32 at its native rate; None when the file has no audio stream."""
+def read_soundtrack(path, rate: int | None = None) -> Waveform | None:
+    """The first audio stream as mono float32 at `rate` (default: its native rate); None when the file has no
+    audio stream."""
     av, where = _require_av(), str(path)
     with _open(path) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        rate = stream.rate or stream.codec_context.sample_rate
-        if not rate:
+        native = stream.rate or stream.codec_context.sample_rate
+        if not native:
             raise DecodeError(where, "audio stream has no sample rate")
         try:
-            chunks = _av_chunks(container, stream, where, rate)  # capped at audio.MAX_SECONDS
+            chunks = _av_chunks(container, stream, where, native, rate)  # capped at audio.MAX_SECONDS
         except DecodeError:
             raise
         except (av.error.FFmpegError, ValueError, OSError) as e:
             raise DecodeError(where, f"truncated or corrupt audio data: {e}") from e
     if not chunks:
         raise DecodeError(where, "audio stream has no samples")
-    return Waveform(np.concatenate(chunks), int(rate))
+    return Waveform(np.concatenate(chunks), int(rate or native))

@@ -193,6 +193,10 @@ class AudioTowerEncoder(Encoder):
         self.spaces = {SHARED: tower.config.dim}
         self.model_id = f"{name}+{text_encoder.model_id}"
 
+    @property
+    def sampling_rate(self) -> int:
+        return self.tower.config.rate
+
     def preparer(self, modality: str) -> Callable[[Any], Any]:
         self._check(modality)
         if modality == "text":
