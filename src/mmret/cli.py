@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--keyframe-every", type=float, default=2.0, help="seconds between keyframes within a shot")
     index.add_argument("--cut-threshold", type=float, default=None, help="frame difference (0-1) that starts a shot")
     index.add_argument("--pooling", metavar="FILE", help="a trained attention pooling of shot keyframes (default: mean)")
+    index.add_argument("--ocr", action="store_true", help="also index text read in video keyframes (mmret[ocr])")
     _model_options(index, default=None)
     index.set_defaults(run=_index)
 
@@ -158,7 +159,8 @@ def _timed_settings(args):
     video = {"keyframe_every": args.keyframe_every}
     if args.cut_threshold is not None:
         video["cut_threshold"] = args.cut_threshold
-    return TimedSettings(window=args.window, video=video, pooling=_pooling(args.pooling), batch_size=args.batch_size)
+    return TimedSettings(window=args.window, video=video, pooling=_pooling(args.pooling), batch_size=args.batch_size,
+                         ocr=args.ocr)
 
 
 def _pooling(path: str | None):

@@ -1,12 +1,13 @@
 """Time-based media for indexing: an audio or video file becomes its own record plus timed segment records.
 
 - video: every shot (mmret.data.video) is a segment embedded by the image tower, its keyframes pooled
-  (mean, or a trained AttentionPooling in the shared space); the soundtrack goes the audio way, on the video's clock;
+  (mean, or a trained AttentionPooling in the shared space); with `ocr`, text read in a shot's middle keyframe
+  is a segment of its own, embedded by the text tower; the soundtrack goes the audio way, on the video's clock;
 - audio: fixed windows embedded by the sound path (silent windows are left out), and the speech path's transcript
   segments, each stored with what was said as its text.
 
 A segment's id is `<file id>#<kind>@<start>-<end>`; its metadata adds `segment_of` (the file's id), `segment`
-(shot, sound or speech), `start` and `end` in seconds. The file's own record has no vectors: search finds its
+(shot, ocr, sound or speech), `start` and `end` in seconds. The file's own record has no vectors: search finds its
 segments, so every hit tells where in the file; the record is what re-indexing compares (size, mtime) and what a
 silent file leaves behind, so it is not decoded again until it changes.
 """
@@ -41,6 +42,7 @@ class TimedSettings:
     video: dict[str, Any] = field(default_factory=dict)  # mmret.data.video.VideoSettings fields to override
     pooling: Any = None  # an AttentionPooling for shot vectors in the shared space; None = mean
     batch_size: int = 32  # keyframes per image-tower forward pass
+    ocr: bool = False  # read text in keyframes (needs `pip install 'mmret[ocr]'`)
 
 
 def indexable_modalities(encoder: Encoder) -> tuple[str, ...]:
@@ -87,6 +89,11 @@ class TimedEmbedder:
         self.encoder = encoder
         self.settings = settings or TimedSettings()
         self.sound, self.speech = audio_paths(encoder)
+        self.reader = None
+        if self.settings.ocr:
+            from .encoders.ocr import KeyframeReader
+
+            self.reader = KeyframeReader()
 
     def embed(self, items: Iterable[Item]) -> Iterator[EmbeddedBatch]:
         for item in items:
@@ -136,6 +143,15 @@ class TimedEmbedder:
         pooled = {space: np.stack([self._pool(space, array[a:b]) for a, b in pairwise(bounds)])
                   for space, array in frames.items()}
         parts.add([segment_item(item, "shot", s.start, s.end) for s in shots], pooled)
+        if self.reader is not None:
+            self._add_ocr(parts, item, shots)
+
+    def _add_ocr(self, parts: _Parts, item: Item, shots: list) -> None:
+        read = [(shot, self.reader.text(shot.frames[len(shot.frames) // 2])) for shot in shots]
+        read = [(shot, text) for shot, text in read if text]
+        if read:
+            vectors = self.encoder.encode("text", [text for _, text in read])
+            parts.add([segment_item(item, "ocr", s.start, s.end, text) for s, text in read], {SHARED: vectors})
 
     def _pool(self, space: str, frames: np.ndarray) -> np.ndarray:
         if space == SHARED and self.settings.pooling is not None:

@@ -302,3 +302,10 @@ def test_registered_layouts_load_by_name(tmp_path):
         del LAYOUTS["single-test"]
     with pytest.raises(ValueError, match="unknown layout 'nope'"):
         dataset_from_spec("nope:/absent")
+
+
+def test_an_unknown_layout_option_names_the_layout_and_its_options(data_dir):
+    from mmret.data.layouts import dataset_from_spec
+
+    with pytest.raises(ValueError, match="layout 'fsdd' has no option 'takes'; its options: name, label, template"):
+        dataset_from_spec(f"fsdd:{data_dir / 'fsdd'}", options={"takes": "0-4"})

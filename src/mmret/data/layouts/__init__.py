@@ -2,6 +2,8 @@
 -> RetrievalDataset`. `register_layout` adds one; `load_dataset` picks one by name or recognises the path."""
 from __future__ import annotations
 
+import inspect
+
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,7 +39,15 @@ def load_dataset(path: str | Path, start: int = 0, stop: int | None = None, layo
         options = {**detected, **options}
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; known layouts: {', '.join(sorted(LAYOUTS))}")
+    _check_options(layout, options)
     return LAYOUTS[layout](path, start=start, stop=stop, **options)
+
+
+def _check_options(layout: str, options: Mapping[str, Any]) -> None:
+    accepted = [name for name in inspect.signature(LAYOUTS[layout]).parameters if name not in ("path", "start", "stop")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"layout {layout!r} has no option {unknown[0]!r}; its options: {', '.join(accepted)}")
 
 
 def dataset_from_spec(spec: str, start: int = 0, stop: int | None = None,
