@@ -109,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     train_audio.add_argument("--holdout", type=float, default=0.2, help="fraction of clips held out for validation")
     train_audio.set_defaults(run=_train_audio)
 
+    train_pooling = commands.add_parser("train-pooling",
+                                        help="train attention pooling of video keyframes on captioned moments")
+    train_pooling.add_argument("--segments", required=True, metavar="TABLE",
+                               help="CSV/TSV/JSONL with path, start, end, text (one row per caption)")
+    train_pooling.add_argument("--out", required=True, metavar="FILE.pt")
+    train_pooling.add_argument("--model", default=DEFAULT_MODEL, help="the encoder whose image and text towers it uses")
+    train_pooling.add_argument("--epochs", type=int, default=50)
+    train_pooling.add_argument("--holdout", type=float, default=0.2, help="fraction of videos held out")
+    train_pooling.set_defaults(run=_train_pooling)
+
     tune = commands.add_parser("tune", help="search training hyperparameters with Optuna")
     tune.add_argument("config", metavar="CONFIG.yaml")
     tune.set_defaults(run=_tune)
@@ -297,6 +307,15 @@ def _train_audio(args) -> int:
                                  settings=TrainSettings(epochs=args.epochs), holdout=args.holdout, options=options)
     print(json.dumps(manifest.get("validation", {}), indent=2))
     print(f"audio tower saved in {args.out}; use it with --model '{args.text_model}+audio-tower:{args.out}'")
+    return 0
+
+
+def _train_pooling(args) -> int:
+    from .training.pooling_run import train_pooling
+
+    report = train_pooling(args.segments, args.out, args.model, epochs=args.epochs, holdout=args.holdout)
+    print(json.dumps(report["validation"], indent=2))
+    print(f"pooling saved in {args.out}; use it with mmret index --pooling {args.out}")
     return 0
 
 

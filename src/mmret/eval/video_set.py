@@ -3,7 +3,8 @@
 Each video is 3-6 shots; a shot shows one captioned photo for 2-5 s with a slow Ken Burns zoom/pan (so its
 frames differ), shots are joined by hard cuts, and about half the shots carry a real sound (an ESC-50 clip
 or a spoken FSDD digit) from the shot's start, trimmed to the shot, with silence elsewhere. Cuts fall on
-frame boundaries, so the true cut times are exact. `build_video_set` writes the videos and `truth.json`;
+frame boundaries, so the true cut times are exact. `build_video_set` writes the videos, `truth.json` and
+`segments.csv` (one row per caption of a shot: path, start, end, text, the table `mmret train-pooling` reads);
 `load_video_set` reads them back. Encoding needs PyAV: `pip install 'mmret[video]'`.
 """
 from __future__ import annotations
@@ -52,7 +53,7 @@ class VideoTruth:
 
 def build_video_set(out_dir, captions_json, count: int, seed: int = 0, esc50_dir=None, fsdd_dir=None,
                     formats=("mp4", "webm", "mkv"), fps: int = 12, size=(320, 240)) -> list[VideoTruth]:
-    """Write `count` videos (formats cycled) and truth.json into out_dir; deterministic for a seed."""
+    """Write `count` videos (formats cycled), truth.json and segments.csv into out_dir; deterministic for a seed."""
     unknown = sorted(set(formats) - set(CODECS))
     if unknown:
         raise ValueError(f"unknown video formats {unknown}: choose from {sorted(CODECS)}")
@@ -76,7 +77,17 @@ def build_video_set(out_dir, captions_json, count: int, seed: int = 0, esc50_dir
         videos.append(VideoTruth(str(path), shots))
     (out_dir / "truth.json").write_text(json.dumps(
         {"seed": seed, "fps": fps, "videos": [{**asdict(v), "path": Path(v.path).name} for v in videos]}, indent=1))
+    write_segments(out_dir / "segments.csv", videos)
     return videos
+
+
+def write_segments(table: Path, videos: list[VideoTruth]) -> None:
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "start", "end", "text"])
+        for video in videos:
+            for shot in video.shots:
+                writer.writerows([Path(video.path).name, shot.start, shot.end, text] for text in shot.captions)
 
 
 def load_video_set(out_dir) -> list[VideoTruth]:
