@@ -8,8 +8,8 @@ from PIL import Image, ImageDraw, ImageFont
 av = pytest.importorskip("av")
 pytest.importorskip("rapidocr_onnxruntime")
 
-from mmret import Collection  # noqa: E402
-from mmret.timed import TimedSettings  # noqa: E402
+from mmret import Collection
+from mmret.timed import TimedSettings
 
 FPS, W, H = 12, 320, 240
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")

@@ -3,9 +3,9 @@ import pytest
 
 pytest.importorskip("av")
 
-from mmret.encoders.pooling import AttentionPooling  # noqa: E402
-from mmret.eval.video_set import build_video_set  # noqa: E402
-from mmret.training.pooling_run import read_segments, train_pooling  # noqa: E402
+from mmret.encoders.pooling import AttentionPooling
+from mmret.eval.video_set import build_video_set
+from mmret.training.pooling_run import read_segments, train_pooling
 
 
 @pytest.fixture(scope="module")
