@@ -25,3 +25,14 @@ def offline_encoder():
     from mmret.encoders.offline import OfflineEncoder
 
     return OfflineEncoder()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """For tests on tiny tensors: on a shared machine, intra-op threads cost far more than they save (8x seen)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -18,12 +18,8 @@ DIM, SUBSPACE = 32, 8
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """These tensors are tiny: on a shared machine, intra-op threads cost far more than they save (8x here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see tests/conftest.py)."""
 
 
 def random_shots(rng: np.random.Generator, count: int, dim: int = DIM) -> list[np.ndarray]:

@@ -62,12 +62,8 @@ def _fit(loss: nn.Module, paired: bool, steps: int = 150, lr: float = 0.05) -> F
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """These tensors are tiny: on a shared machine, intra-op threads cost far more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see tests/conftest.py)."""
 
 
 @pytest.fixture

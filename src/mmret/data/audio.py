@@ -74,18 +74,34 @@ def _decode_with_av(data: bytes, where: str) -> tuple[np.ndarray, int]:
     av = _require("av")
     try:
         with av.open(io.BytesIO(data)) as container:
-            if not container.streams.audio:
-                raise DecodeError(where, "no audio stream")
-            stream = container.streams.audio[0]
-            rate = stream.rate or stream.codec_context.sample_rate
-            chunks = _av_chunks(container, stream, where, rate)
+            decoded = av_soundtrack(container, where)
     except DecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as e:
         raise DecodeError(where, f"not a readable audio file: {e}") from e
-    if not rate:
+    if decoded is None:
+        raise DecodeError(where, "no audio stream")
+    return decoded
+
+
+def av_soundtrack(container, where: str, rate: int | None = None) -> tuple[np.ndarray, int] | None:
+    """Mono samples of an open PyAV container's first audio stream, at `rate` when given (else its own), and
+    their rate; None when it has no audio stream."""
+    import av
+
+    if not container.streams.audio:
+        return None
+    stream = container.streams.audio[0]
+    native = stream.rate or stream.codec_context.sample_rate
+    if not native:
         raise DecodeError(where, "audio stream has no sample rate")
-    return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), int(rate)
+    try:
+        chunks = _av_chunks(container, stream, where, native, rate)
+    except DecodeError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise DecodeError(where, f"truncated or corrupt audio data: {e}") from e
+    return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), int(rate or native)
 
 
 def _av_chunks(container, stream, where: str, rate: int, out_rate: int | None = None) -> list[np.ndarray]:

@@ -53,7 +53,7 @@ def prepare_batch(items: list[Item], prepare: Callable[[Any], Any], limits: Deco
         except DecodeError as e:
             batch.failures.append((item, e.reason))
             continue
-        except Exception as e:  # a decoder bug on one odd file must not end a run over thousands
+        except Exception as e:  # noqa: BLE001 -- a decoder bug on one odd file must not end a run over thousands
             batch.failures.append((item, f"could not decode: {type(e).__name__}: {e}"))
             continue
         batch.items.append(item)

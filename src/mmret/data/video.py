@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import Waveform, _av_chunks
+from .audio import Waveform, av_soundtrack
 from .decode import DEFAULT_LIMITS, DecodeError
 
 INSTALL_HINT = "pip install 'mmret[video]'"
@@ -258,20 +258,12 @@ def _cut(frames: _Frames, settings: VideoSettings) -> Iterator[Shot]:
 def read_soundtrack(path, rate: int | None = None) -> Waveform | None:
     """The first audio stream as mono float32 at `rate` (default: its native rate); None when the file has no
     audio stream."""
-    av, where = _require_av(), str(path)
+    _require_av()
     with _open(path) as container:
-        if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
-        native = stream.rate or stream.codec_context.sample_rate
-        if not native:
-            raise DecodeError(where, "audio stream has no sample rate")
-        try:
-            chunks = _av_chunks(container, stream, where, native, rate)  # capped at audio.MAX_SECONDS
-        except DecodeError:
-            raise
-        except (av.error.FFmpegError, ValueError, OSError) as e:
-            raise DecodeError(where, f"truncated or corrupt audio data: {e}") from e
-    if not chunks:
-        raise DecodeError(where, "audio stream has no samples")
-    return Waveform(np.concatenate(chunks), int(rate or native))
+        decoded = av_soundtrack(container, str(path), rate)  # capped at audio.MAX_SECONDS
+    if decoded is None:
+        return None
+    samples, rate = decoded
+    if not samples.size:
+        raise DecodeError(str(path), "audio stream has no samples")
+    return Waveform(samples, rate)

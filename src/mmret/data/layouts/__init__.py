@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
