@@ -114,3 +114,16 @@ def test_not_a_clap_directory(tmp_path: Path):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ValueError):
         ClapEncoder(str(tmp_path))
+
+
+def test_registry_loads_a_clap_directory_as_clap(tiny, tmp_path):
+    from mmret import Collection
+    from mmret.encoders.registry import load_encoder
+
+    folder = tiny[0]
+    encoder = load_encoder(str(folder))
+    assert isinstance(encoder, ClapEncoder) and encoder.modalities == ("text", "audio")
+    clips = _clips((1.0, 2.5))
+    np.testing.assert_allclose(encoder.encode("audio", clips), ClapEncoder(str(folder)).encode("audio", clips),
+                               atol=1e-6)
+    assert Collection.open(tmp_path / "c", str(folder)).encoder.model_id == str(Path(folder).resolve())
