@@ -75,7 +75,21 @@ def run_demo(out: Path, model: str = "offline", precision: str = "auto") -> int:
     page = out / "results.html"
     page.write_text(_html_page(results, collection.store.model_id, found))
     print(f"results page: {page}")
+    _video_part(out, collection)
     return 0
+
+
+def _video_part(out: Path, photos: Collection) -> None:
+    try:
+        import av  # noqa: F401 -- video needs PyAV
+    except ImportError:
+        print("\nvideo part skipped: it needs PyAV (pip install 'mmret[video]')")
+        return
+    from .demo_video import SLIDES, run_video_demo
+
+    slides = [package_data(package, name) for package, name, _ in SLIDES]
+    found, total = run_video_demo(out, photos.encoder, slides)
+    print(f"{found} of {total} video queries found the right shot first")
 
 
 def _demo_collection(path: Path, model: str, precision: str) -> Collection:
