@@ -119,7 +119,7 @@ class VectorCollection:
     def close(self) -> None:
         self._store.close()
 
-    def __enter__(self) -> VectorCollection:
+    def __enter__(self) -> VectorCollection:  # noqa: PYI034 -- Python 3.10 has no typing.Self
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -344,7 +344,7 @@ class VectorCollection:
         lock is not needed there and an exclusive one is refused.
         """
         try:
-            handle = open(self._path / LOCK_FILE, "a")
+            handle = open(self._path / LOCK_FILE, "a")  # noqa: SIM115 -- held across the yield, closed below
         except PermissionError:
             handle = None
         if handle is None:

@@ -65,7 +65,7 @@ def check_records(records: list[Record]) -> None:
     seen = set()
     for record in records:
         if not isinstance(record, Record):
-            raise ValueError(f"expected Record objects, got {type(record).__name__}")
+            raise ValueError(f"expected Record objects, got {type(record).__name__}")  # noqa: TRY004 -- callers catch ValueError
         if not isinstance(record.item_id, str) or not record.item_id:
             raise ValueError(f"item_id must be a non-empty string, got {record.item_id!r}")
         if not isinstance(record.modality, str) or not record.modality:
@@ -74,7 +74,7 @@ def check_records(records: list[Record]) -> None:
             raise ValueError(f"record {record.item_id!r} appears twice in one batch")
         seen.add(record.item_id)
         if not isinstance(record.metadata, dict):
-            raise ValueError(f"record {record.item_id!r}: metadata must be a dict")
+            raise ValueError(f"record {record.item_id!r}: metadata must be a dict")  # noqa: TRY004
         try:
             json.dumps(record.metadata, allow_nan=False)
         except (TypeError, ValueError) as error:
