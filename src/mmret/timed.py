@@ -172,8 +172,11 @@ class TimedEmbedder:
 
 
 def _file_digest(path: str) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _prefetched(iterator: Iterator, depth: int = 2) -> Iterator:
