@@ -107,3 +107,11 @@ def test_speech_segments_find_what_was_said(tmp_path, data_dir, offline_encoder)
     assert top[0].record.path.endswith("7_jackson_0.wav")
     assert top[0].record.metadata["segment"] == "speech" and "seven" in top[0].record.text.lower()
     assert len({h.record.path for h in top}) == 3  # one hit per file
+
+
+def test_sync_drops_a_vanished_file_with_its_segments(tmp_path, long_clip, sound_encoder):
+    coll = Collection.open(tmp_path / "c", sound_encoder)
+    coll.add([long_clip.parent], timed=TimedSettings(window=5.0))
+    long_clip.unlink()
+    report = coll.add([long_clip.parent], sync=True)
+    assert len(coll) == 0 and report.removed == 1  # files are counted, not their segments

@@ -60,15 +60,26 @@ class Ingest:
             if self.on_skip:
                 self.on_skip(skipped)
 
-        items = iter_items(sources, modalities=indexable_modalities(self.encoder), on_skip=skip)
+        items = self._indexable(iter_items(sources, on_skip=skip), skip)
         pending = self._changed(items, seen, stored, report)
         for batches in _chunked_batches(self._embedded(pending), self.commit_every):
             with self.collection.transaction():
                 for batch in batches:
                     self._write(batch, stored, report, skip)
         if sync:
-            report.removed = self.collection.remove(self._vanished(sources, seen))
+            gone = self._vanished(sources, seen)
+            self.collection.remove(record.item_id for record in gone)
+            report.removed = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not segments
         return report
+
+    def _indexable(self, items: Iterable[Item], skip: Callable[[Skipped], None]) -> Iterator[Item]:
+        accepted = indexable_modalities(self.encoder)
+        for item in items:
+            if item.modality in accepted:
+                yield item
+            else:
+                hint = "; add an audio path, e.g. --model offline+speech" if item.modality == "audio" else ""
+                skip(Skipped(item.path or item.id, f"the model does not embed {item.modality}{hint}"))
 
     def _embedded(self, items: Iterable[Item]) -> Iterator[EmbeddedBatch]:
         """Runs of still images and texts go through `embed_items`; audio and video files through TimedEmbedder."""
@@ -107,15 +118,15 @@ class Ingest:
         records = [_record(item, digest) for item, digest in zip(batch.items, batch.digests)]
         self.collection.upsert(records, batch.vectors)
 
-    def _vanished(self, sources: Iterable[str | Path], seen: set[str]) -> list[str]:
-        """Stored file items under the given folders (or listed by the given manifests before) that are gone."""
+    def _vanished(self, sources: Iterable[str | Path], seen: set[str]) -> list[Record]:
+        """Stored file items (and their segments) under the given folders that are gone."""
         roots = [str(Path(s).resolve()) for s in sources if Path(s).is_dir()]
         gone = []
         for record in self.collection.records():
             if record.item_id in seen or record.path is None:
                 continue
             if any(record.path.startswith(root + os.sep) for root in roots) and not os.path.exists(record.path):
-                gone.append(record.item_id)
+                gone.append(record)
         return gone
 
 
