@@ -19,7 +19,8 @@ def media(data_dir, tmp_path_factory):
         shutil.copy(data_dir / "fsdd" / "recordings" / name, folder / name)
     video = build_video_set(folder / "clips", data_dir / "flickr8k-500" / "captions.json", 1, seed=5,
                             fps=12, size=(192, 144), formats=("mp4",))[0]
-    (folder / "clips" / "truth.json").unlink()
+    for table in ("truth.json", "segments.csv"):  # ground truth beside the video, not media to index
+        (folder / "clips" / table).unlink()
     collection = tmp_path_factory.mktemp("coll") / "media"
     first = mmret("index", folder, "--collection", collection, "--model", "offline+speech")
     return folder, video, collection, first
