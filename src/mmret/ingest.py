@@ -86,7 +86,7 @@ class Ingest:
         timed = TimedEmbedder(self.encoder, self.timed)
         for is_timed, run in groupby(items, key=lambda item: item.modality in TIMED_MODALITIES):
             if is_timed:
-                yield from timed.embed(run)
+                yield from timed.embed(run, self.progress)
             else:
                 yield from embed_items(self.encoder, run, self.batch_size, self.workers, self.progress)
 

@@ -22,6 +22,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from .data.audio import Waveform, is_silent, read_audio, windows
 from .data.decode import DecodeError
@@ -95,8 +96,8 @@ class TimedEmbedder:
 
             self.reader = KeyframeReader()
 
-    def embed(self, items: Iterable[Item]) -> Iterator[EmbeddedBatch]:
-        for item in items:
+    def embed(self, items: Iterable[Item], progress: bool = False) -> Iterator[EmbeddedBatch]:
+        for item in tqdm(items, desc="audio/video", unit="file", disable=not progress):
             try:
                 parts = self._video(item) if item.modality == "video" else self._audio(item)
                 digest = _file_digest(item.path)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from tqdm import trange
 
 from ..data.audio import Waveform, resample
 from ..losses import InfoNCELoss
@@ -145,7 +146,7 @@ def augment(mels: Tensor, generator: torch.Generator, time_mask: float) -> Tenso
 
 
 def train_tower(samples: Tensor, labels: Tensor, class_vectors: Tensor, settings: TrainSettings = TrainSettings(),
-                config: TowerConfig = TowerConfig()) -> AudioTower:
+                config: TowerConfig = TowerConfig(), progress: bool = False) -> AudioTower:
     """A tower trained on (n, samples) clips at config.rate with integer labels; class_vectors (classes, dim)
     are the text vectors of the class names, the targets in the shared space."""
     torch.manual_seed(settings.seed)
@@ -159,7 +160,7 @@ def train_tower(samples: Tensor, labels: Tensor, class_vectors: Tensor, settings
     steps = settings.epochs * math.ceil(len(mels) / settings.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.lr, total_steps=steps)
     tower.train()
-    for _ in range(settings.epochs):
+    for _ in trange(settings.epochs, desc="training", unit="epoch", disable=not progress):
         for batch in torch.randperm(len(mels), generator=generator).split(settings.batch_size):
             loss = _step_loss(tower, mels[batch], labels[batch], class_vectors, (to_text, among_clips),
                               settings, generator)

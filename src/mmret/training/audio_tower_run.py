@@ -75,7 +75,8 @@ def train_audio_tower(data_spec: str, out: str | Path, text_model: str | Encoder
     text = text_encoder.encode("text", names).astype(np.float32)
     _say(progress, f"training on {int((~held).sum())} clips, {len(classes)} classes, {settings.epochs} epochs")
     started = time.perf_counter()
-    tower = train_tower(clips[~held], torch.from_numpy(labels[~held]), torch.from_numpy(text), settings, config)
+    tower = train_tower(clips[~held], torch.from_numpy(labels[~held]), torch.from_numpy(text), settings, config,
+                        progress)
     seconds = time.perf_counter() - started
     validation = ({"holdout": holdout, **validate(tower, settings.seed, clips, labels, held, text)}
                   if held.any() else None)
