@@ -35,6 +35,7 @@ from .encoders.speech import WHISPER_RATE
 
 TIMED_MODALITIES = ("audio", "video")
 SEGMENT_OF = "segment_of"
+SOUNDTRACK_PIECE = 600.0  # seconds of a video's sound decoded and embedded at a time; windows restart at each piece
 
 
 @dataclass
@@ -115,7 +116,7 @@ class TimedEmbedder:
         return parts
 
     def _video(self, item: Item) -> _Parts:
-        from .data.video import VideoSettings, iter_shots, probe_video, read_soundtrack
+        from .data.video import VideoSettings, iter_shots, iter_soundtrack, probe_video
 
         info = probe_video(item.path)
         parts = _Parts()
@@ -127,9 +128,8 @@ class TimedEmbedder:
                 pending = []
         self._add_shots(parts, item, pending)
         if info.has_audio and (self.sound or self.speech):
-            soundtrack = read_soundtrack(item.path, self._soundtrack_rate())
-            if soundtrack is not None:
-                self._add_soundtrack(parts, item, soundtrack)
+            for piece in iter_soundtrack(item.path, self._soundtrack_rate(), SOUNDTRACK_PIECE):
+                self._add_soundtrack(parts, item, piece)
         return parts
 
     def _soundtrack_rate(self) -> int:

@@ -11,7 +11,7 @@ from PIL import Image
 av = pytest.importorskip("av")
 
 from mmret.data.decode import DecodeError
-from mmret.data.video import VideoSettings, iter_shots, probe_video, read_soundtrack
+from mmret.data.video import VideoSettings, iter_shots, iter_soundtrack, probe_video, read_soundtrack
 
 FPS = 12
 W, H = 160, 120
@@ -129,8 +129,11 @@ def test_soundtrack_duration_and_none_without_audio(videos, tmp_path):
     native_peak_hz = np.argmax(np.abs(np.fft.rfft(wave.samples))) / wave.seconds
     assert peak_hz == pytest.approx(native_peak_hz, abs=2)
     assert np.sqrt(np.mean(low.samples ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.05)
+    pieces = list(iter_soundtrack(videos["mkv"], 16_000, piece_seconds=2.0))  # streamed in timed pieces
+    assert [p.start for p in pieces] == [0.0, 2.0, 4.0] and [p.seconds for p in pieces[:2]] == [2.0, 2.0]
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces]), low.samples)
     silent = write(tmp_path / "silent.mp4", zoom(picture(4), 6))
-    assert read_soundtrack(silent) is None
+    assert read_soundtrack(silent) is None and list(iter_soundtrack(silent)) == []
     assert probe_video(silent).has_audio is False
 
 

@@ -7,6 +7,7 @@ becomes a DecodeError naming the file and the reason.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
@@ -74,52 +75,59 @@ def _decode_with_av(data: bytes, where: str) -> tuple[np.ndarray, int]:
     av = _require("av")
     try:
         with av.open(io.BytesIO(data)) as container:
-            decoded = av_soundtrack(container, where)
+            if not container.streams.audio:
+                raise DecodeError(where, "no audio stream")
+            pieces = list(av_soundtrack(container, where))
     except DecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as e:
         raise DecodeError(where, f"not a readable audio file: {e}") from e
-    if decoded is None:
-        raise DecodeError(where, "no audio stream")
-    return decoded
+    if not pieces:
+        return np.zeros(0, np.float32), 0
+    return np.concatenate([p.samples for p in pieces]), pieces[0].rate
 
 
-def av_soundtrack(container, where: str, rate: int | None = None) -> tuple[np.ndarray, int] | None:
-    """Mono samples of an open PyAV container's first audio stream, at `rate` when given (else its own), and
-    their rate; None when it has no audio stream."""
-    import av
-
+def av_soundtrack(container, where: str, rate: int | None = None, piece_seconds: float | None = None
+                  ) -> Iterator[Waveform]:
+    """The first audio stream of an open PyAV container as mono Waveforms of `piece_seconds` each (the last one
+    shorter; default: one piece), each with its start time, at `rate` when given (FFmpeg resamples while
+    decoding), else the stream's own. Decoded as iterated: a long track is never held whole. Nothing is
+    yielded for a container without audio."""
     if not container.streams.audio:
-        return None
+        return
     stream = container.streams.audio[0]
     native = stream.rate or stream.codec_context.sample_rate
     if not native:
         raise DecodeError(where, "audio stream has no sample rate")
-    try:
-        chunks = _av_chunks(container, stream, where, native, rate)
-    except DecodeError:
-        raise
-    except (av.error.FFmpegError, ValueError, OSError) as e:
-        raise DecodeError(where, f"truncated or corrupt audio data: {e}") from e
-    return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), int(rate or native)
+    rate = int(rate or native)
+    size = round(piece_seconds * rate) if piece_seconds else None
+    held, start = [], 0
+    for chunk in _av_chunks(container, stream, where, native, rate):
+        held.append(chunk)
+        while size and sum(map(len, held)) >= size:
+            samples = np.concatenate(held)
+            yield Waveform(samples[:size], rate, start / rate)
+            held, start = [samples[size:]], start + size
+    if sum(map(len, held)):
+        yield Waveform(np.concatenate(held), rate, start / rate)
 
 
-def _av_chunks(container, stream, where: str, rate: int, out_rate: int | None = None) -> list[np.ndarray]:
-    """Mono float32 chunks of a stream, at `out_rate` when given (FFmpeg resamples while decoding, so a long
-    track is held only at the rate its user needs), else at the stream's `rate`."""
+def _av_chunks(container, stream, where: str, rate: int, out_rate: int) -> Iterator[np.ndarray]:
+    """Mono float32 chunks of a stream at `out_rate`, decoded as iterated; FFmpeg errors become DecodeError."""
     import av
 
-    planar = av.AudioResampler(format="fltp", rate=out_rate)  # without a rate only the sample format changes
-    limit = MAX_SECONDS * (out_rate or rate or 0)
-    chunks, total = [], 0
-    for frame in chain(container.decode(stream), [None]):  # None flushes the resampler
-        for converted in planar.resample(frame):
-            mono = to_mono(converted.to_ndarray().T)  # (channels, samples) -> (samples, channels)
-            total += len(mono)
-            if limit and total > limit:
-                raise DecodeError(where, f"audio longer than {MAX_SECONDS} s")
-            chunks.append(mono)
-    return chunks
+    planar = av.AudioResampler(format="fltp", rate=out_rate)
+    total = 0
+    try:
+        for frame in chain(container.decode(stream), [None]):  # None flushes the resampler
+            for converted in planar.resample(frame):
+                mono = to_mono(converted.to_ndarray().T)  # (channels, samples) -> (samples, channels)
+                total += len(mono)
+                if total > MAX_SECONDS * out_rate:
+                    raise DecodeError(where, f"audio longer than {MAX_SECONDS} s")
+                yield mono
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise DecodeError(where, f"truncated or corrupt audio data: {e}") from e
 
 
 def to_mono(frames: np.ndarray) -> np.ndarray:

@@ -256,14 +256,22 @@ def _cut(frames: _Frames, settings: VideoSettings) -> Iterator[Shot]:
 
 
 def read_soundtrack(path, rate: int | None = None) -> Waveform | None:
-    """The first audio stream as mono float32 at `rate` (default: its native rate); None when the file has no
-    audio stream."""
+    """The first audio stream as one mono float32 Waveform at `rate` (default: its native rate); None when the
+    file has no audio stream. `iter_soundtrack` gives it in pieces instead."""
+    pieces = list(iter_soundtrack(path, rate))
+    if not pieces:
+        return None
+    return Waveform(np.concatenate([p.samples for p in pieces]), pieces[0].rate)
+
+
+def iter_soundtrack(path, rate: int | None = None, piece_seconds: float | None = None) -> Iterator[Waveform]:
+    """The soundtrack in timed pieces of `piece_seconds` (memory bounded by one piece), decoded as iterated;
+    nothing for a file without audio. An audio stream with no samples is a DecodeError."""
     _require_av()
     with _open(path) as container:
-        decoded = av_soundtrack(container, str(path), rate)  # capped at audio.MAX_SECONDS
-    if decoded is None:
-        return None
-    samples, rate = decoded
-    if not samples.size:
-        raise DecodeError(str(path), "audio stream has no samples")
-    return Waveform(samples, rate)
+        found = False
+        for piece in av_soundtrack(container, str(path), rate, piece_seconds):  # capped at audio.MAX_SECONDS
+            found = True
+            yield piece
+        if container.streams.audio and not found:
+            raise DecodeError(str(path), "audio stream has no samples")
