@@ -11,7 +11,13 @@ from PIL import Image
 av = pytest.importorskip("av")
 
 from mmret.data.decode import DecodeError
-from mmret.data.video import VideoSettings, iter_shots, iter_soundtrack, probe_video, read_soundtrack
+from mmret.data.video import (
+    VideoSettings,
+    iter_shots,
+    iter_soundtrack,
+    probe_video,
+    read_soundtrack,
+)
 
 FPS = 12
 W, H = 160, 120
