@@ -31,6 +31,9 @@ bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/offline_bridge.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/embed_throughput.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_losses.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/audio_retrieval.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/video_retrieval.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/video_memory.py
 
 lint: setup
 	$(BIN)/python -m ruff check src tests benchmarks
