@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .data.audio import Waveform, is_silent, read_audio, windows
+from .data.audio import Waveform, is_silent, iter_audio, windows
 from .data.decode import DecodeError
 from .data.items import Item
 from .embed import EmbeddedBatch
@@ -35,7 +35,7 @@ from .encoders.speech import WHISPER_RATE
 
 TIMED_MODALITIES = ("audio", "video")
 SEGMENT_OF = "segment_of"
-SOUNDTRACK_PIECE = 600.0  # seconds of a video's sound decoded and embedded at a time; windows restart at each piece
+SOUND_PIECE = 600.0  # seconds of sound decoded and embedded at a time (bounded memory); windows restart at each piece
 
 
 @dataclass
@@ -112,7 +112,8 @@ class TimedEmbedder:
 
     def _audio(self, item: Item) -> _Parts:
         parts = _Parts()
-        self._add_soundtrack(parts, item, read_audio(item.path))
+        for piece in iter_audio(item.path, self._soundtrack_rate(), SOUND_PIECE):
+            self._add_soundtrack(parts, item, piece)
         return parts
 
     def _video(self, item: Item) -> _Parts:
@@ -128,7 +129,7 @@ class TimedEmbedder:
                 pending = []
         self._add_shots(parts, item, pending)
         if info.has_audio and (self.sound or self.speech):
-            for piece in iter_soundtrack(item.path, self._soundtrack_rate(), SOUNDTRACK_PIECE):
+            for piece in iter_soundtrack(item.path, self._soundtrack_rate(), SOUND_PIECE):
                 self._add_soundtrack(parts, item, piece)
         return parts
 

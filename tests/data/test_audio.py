@@ -14,6 +14,7 @@ av = pytest.importorskip("av")
 from mmret.data.audio import (
     Waveform,
     is_silent,
+    iter_audio,
     open_audio,
     read_audio,
     resample,
@@ -156,3 +157,31 @@ def test_missing_optional_decoder_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "soundfile", None)
     with pytest.raises(ImportError, match=r"mmret\[audio\]"):
         open_audio(b"RIFF", "a.wav")
+
+
+@pytest.mark.parametrize("name,data", [
+    ("long.flac", lambda f: soundfile_bytes(f, 16_000, "FLAC")),
+    ("long.m4a", lambda f: av_bytes(f, 16_000, "mp4", "aac")),
+])
+def test_iter_audio_streams_timed_pieces_equal_to_the_whole(tmp_path: Path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data(tone(440, 16_000, 5.0)))
+    pieces = list(iter_audio(path, rate=16_000, piece_seconds=2.0))
+    assert [p.start for p in pieces] == [0.0, 2.0, 4.0] and all(p.rate == 16_000 for p in pieces)
+    whole = read_audio(path, 16_000).samples
+    streamed = np.concatenate([p.samples for p in pieces])
+    assert len(streamed) == len(whole)
+    if name.endswith(".flac"):  # lossless and at its own rate: the same samples exactly
+        np.testing.assert_array_equal(streamed, whole)
+    assert all(abs(peak_hz(p) - 440) < 2 for p in pieces)
+
+
+def test_iter_audio_errors_name_the_file(tmp_path: Path):
+    empty, junk = tmp_path / "empty.wav", tmp_path / "junk.mp3"
+    empty.write_bytes(b"")
+    junk.write_bytes(b"\x00\x01not audio" * 50)
+    for path, reason in ((empty, "empty file"), (junk, "not a readable audio file"),
+                         (tmp_path / "gone.wav", "cannot read")):
+        with pytest.raises(DecodeError, match=reason) as error:
+            list(iter_audio(path))
+        assert error.value.where == str(path)

@@ -62,6 +62,65 @@ def read_audio(path: str | Path, rate: int | None = None, limits: DecodeLimits =
     return open_audio(read_bytes(path, limits), str(path), rate)
 
 
+def iter_audio(path: str | Path, rate: int | None = None, piece_seconds: float = 600.0) -> Iterator[Waveform]:
+    """A recording as timed mono pieces of `piece_seconds` (memory bounded by one piece, so hours of audio can be
+    indexed), resampled to `rate` when given. `read_audio`'s byte cap does not apply; MAX_SECONDS does."""
+    where = str(path)
+    if read_size(path) == 0:
+        raise DecodeError(where, "empty file")
+    soundfile = _require("soundfile")
+    try:
+        handle = soundfile.SoundFile(where)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        pieces = _av_pieces(where, rate, piece_seconds)
+    else:
+        pieces = _soundfile_pieces(handle, where, rate, piece_seconds)
+    found = False
+    for piece in pieces:
+        if not np.all(np.isfinite(piece.samples)):
+            raise DecodeError(where, "audio contains non-finite samples")
+        found = True
+        yield piece
+    if not found:
+        raise DecodeError(where, "no audio samples")
+
+
+def read_size(path: str | Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError as e:
+        raise DecodeError(str(path), f"cannot read: {e.strerror or e}") from e
+
+
+def _soundfile_pieces(handle, where: str, rate: int | None, piece_seconds: float) -> Iterator[Waveform]:
+    import soundfile
+
+    with handle:
+        native = handle.samplerate
+        if handle.frames > MAX_SECONDS * native:
+            raise DecodeError(where, f"audio longer than {MAX_SECONDS} s")
+        start = 0
+        try:
+            for block in handle.blocks(blocksize=round(piece_seconds * native), dtype="float32", always_2d=True):
+                piece = Waveform(to_mono(block), native, start / native)
+                start += len(block)
+                yield resample(piece, rate) if rate else piece
+        except (soundfile.LibsndfileError, RuntimeError) as e:
+            raise DecodeError(where, f"truncated or corrupt audio data: {e}") from e
+
+
+def _av_pieces(where: str, rate: int | None, piece_seconds: float) -> Iterator[Waveform]:
+    av = _require("av")
+    try:
+        container = av.open(where)
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise DecodeError(where, f"not a readable audio file: {e}") from e
+    with container:
+        if not container.streams.audio:
+            raise DecodeError(where, "no audio stream")
+        yield from av_soundtrack(container, where, rate, piece_seconds)
+
+
 def _decode(data: bytes, where: str) -> tuple[np.ndarray, int]:
     soundfile = _require("soundfile")
     try:
