@@ -115,3 +115,13 @@ def test_sync_drops_a_vanished_file_with_its_segments(tmp_path, long_clip, sound
     long_clip.unlink()
     report = coll.add([long_clip.parent], sync=True)
     assert len(coll) == 0 and report.removed == 1  # files are counted, not their segments
+
+
+def test_changed_segment_settings_re_index_the_file(tmp_path, long_clip, sound_encoder):
+    coll = Collection.open(tmp_path / "c", sound_encoder)
+    coll.add([long_clip], timed=TimedSettings(window=5.0))
+    assert coll.add([long_clip], timed=TimedSettings(window=5.0)).unchanged == 1
+    report = coll.add([long_clip], timed=TimedSettings(window=10.0))
+    assert (report.updated, report.unchanged) == (1, 0)
+    ends = sorted(r.metadata["end"] for r in coll.store.find({"segment_of": str(long_clip)}))
+    assert ends == [10, 20]  # 0-10 and 10-20 (the second window holds the silence and the last clip)

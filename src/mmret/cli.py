@@ -237,7 +237,7 @@ def _typed(value: str):
 
 
 def _short(metadata: dict) -> str:
-    shown = {k: v for k, v in metadata.items() if k not in ("segment_of", "segment", "start", "end")}
+    shown = {k: v for k, v in metadata.items() if k not in ("segment_of", "segment", "start", "end", "timed_settings")}
     return json.dumps(shown, ensure_ascii=False) if shown else ""
 
 

@@ -23,6 +23,7 @@ from .timed import (
     TimedEmbedder,
     TimedSettings,
     indexable_modalities,
+    with_settings,
 )
 
 
@@ -75,7 +76,9 @@ class Ingest:
     def _indexable(self, items: Iterable[Item], skip: Callable[[Skipped], None]) -> Iterator[Item]:
         accepted = indexable_modalities(self.encoder)
         for item in items:
-            if item.modality in accepted:
+            if item.modality in TIMED_MODALITIES and item.modality in accepted:
+                yield with_settings(item, self.timed)
+            elif item.modality in accepted:
                 yield item
             else:
                 hint = "; add an audio path, e.g. --model offline+speech" if item.modality == "audio" else ""

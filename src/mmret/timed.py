@@ -14,10 +14,11 @@ silent file leaves behind, so it is not decoded again until it changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -35,6 +36,7 @@ from .encoders.speech import WHISPER_RATE
 
 TIMED_MODALITIES = ("audio", "video")
 SEGMENT_OF = "segment_of"
+SETTINGS = "timed_settings"  # metadata key of TimedSettings.describe()
 SOUND_PIECE = 600.0  # seconds of sound decoded and embedded at a time (bounded memory); windows restart at each piece
 
 
@@ -46,10 +48,24 @@ class TimedSettings:
     batch_size: int = 32  # keyframes per image-tower forward pass
     ocr: bool = False  # read text in keyframes (needs `pip install 'mmret[ocr]'`)
 
+    def describe(self) -> str:
+        """What decides a file's segments; stored with each file, so changed settings re-index it."""
+        pooling = None
+        if self.pooling is not None:
+            weights = b"".join(p.detach().numpy().tobytes() for p in self.pooling.parameters())
+            pooling = hashlib.sha256(weights).hexdigest()[:16]
+        return json.dumps({"window": self.window, "video": self.video, "ocr": self.ocr, "pooling": pooling},
+                          sort_keys=True)
+
 
 def indexable_modalities(encoder: Encoder) -> tuple[str, ...]:
     """What an encoder can index: its own modalities, and video when it embeds images."""
     return (*encoder.modalities, "video") if "image" in encoder.modalities else tuple(encoder.modalities)
+
+
+def with_settings(item: Item, settings: TimedSettings) -> Item:
+    """A timed item carrying the settings it is indexed with in its metadata."""
+    return replace(item, metadata={**item.metadata, SETTINGS: settings.describe()})
 
 
 def segment_item(item: Item, kind: str, start: float, end: float, text: str | None = None) -> Item:
