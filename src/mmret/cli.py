@@ -327,11 +327,14 @@ def _tune(args) -> int:
 
 
 def _info(args) -> int:
+    from collections import Counter
+
     from .api import Collection
 
     store = Collection.open(args.collection, create=False).store
-    print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store)},
-                     indent=2))
+    kinds = Counter(r.metadata["segment"] if "segment_of" in r.metadata else r.modality for r in store.records())
+    print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
+                      "by kind": dict(sorted(kinds.items()))}, indent=2))
     return 0
 
 

@@ -34,6 +34,8 @@ def test_index_reports_files_not_segments(media):
     folder, _, collection, first = media
     assert "4 added" in first.stdout and "0 skipped" in first.stdout
     assert "4 unchanged" in mmret("index", folder, "--collection", collection).stdout
+    kinds = json.loads(mmret("info", "--collection", collection).stdout)["by kind"]
+    assert kinds["audio"] == 3 and kinds["video"] == 1 and kinds["speech"] == 3 and kinds["shot"] >= 3
 
 
 def test_text_finds_what_was_said_with_its_time(media):
