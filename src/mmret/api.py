@@ -87,7 +87,7 @@ class Collection:
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
                audio: str | Path | None = None, per_file: bool = True) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, or several at once (their unit query
-        vectors averaged). With `per_file`, a file appears once: its best-scoring record (itself or a segment)."""
+        vectors averaged). With `per_file`, a file appears once: an audio or video file as its best-scoring segment."""
         query, space = self.query_vector(text, image, space, audio)
         if not per_file:
             return self.store.search(space, query[None, :], k, where=where, exclude=exclude)[0]
@@ -123,16 +123,11 @@ class Collection:
 
 
 def _best_per_file(hits: list[Hit]) -> list[Hit]:
-    """Hits in score order, keeping each file's best record: the file itself or one of its segments. A segment
-    scoring the same as its file (a file of one segment) is preferred, since it tells where."""
+    """Hits in score order, keeping each file's first (best) one: a photo, or an audio/video file's best segment."""
     best: dict[str, Hit] = {}
     for hit in hits:
-        key = source_id(hit.record.item_id, hit.record.metadata)
-        kept = best.setdefault(key, hit)
-        is_segment = SEGMENT_OF in hit.record.metadata
-        if is_segment and SEGMENT_OF not in kept.record.metadata and hit.score >= kept.score - 1e-5:
-            best[key] = hit
-    return sorted(best.values(), key=lambda h: -h.score)
+        best.setdefault(source_id(hit.record.item_id, hit.record.metadata), hit)
+    return list(best.values())
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:
