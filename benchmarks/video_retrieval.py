@@ -20,18 +20,22 @@ Figures
   AttentionPooling trained on the first half of the videos (shared-space keyframe vectors of the iter_shots
   shots -> the normalised mean of the text vectors of the shot's captions; a detected shot takes the captions of
   the true shot it overlaps most), queried on the second half only, beside mean and one-keyframe on the same
-  second-half queries; offline+speech (Whisper tiny.en transcripts) with mean pooling.
-- digits (offline+speech only): one query per shot whose sound is a spoken digit, the digit word ("seven").
-  Several shots may say the same digit, so a query's truth is every shot with that label: R@1 counts a
-  per-file top-1 hit on any video with such a shot, overlap the fraction of those hits whose range overlaps
-  one of that video's shots saying the digit.
+  second-half queries; offline+speech (Whisper tiny.en transcripts) with mean pooling; offline+speech+tower,
+  adding a sound tower trained by `train_audio_tower` (the `mmret train-audio` path, default settings, no
+  holdout) on the ESC-50 fold-4 clips that no video uses (cached in benchmarks/out/tower-videos-N-seedS).
+- digits (models with speech): one query per shot whose sound is a spoken digit, the digit word ("seven").
+  sound (the model with the tower): one query per shot with an ESC-50 clip, "the sound of {category}".
+  Several shots may share a label, so a query's truth is every shot with that label: R@1 counts a per-file
+  top-1 hit on any video with such a shot, overlap the fraction of those hits whose range overlaps one of
+  that video's shots with the label.
 
-Usage: HF_HUB_OFFLINE=1 python benchmarks/video_retrieval.py [--videos N] [--seed S]   (data: $MMR_DATA_DIR)
+Usage: HF_HUB_OFFLINE=1 python benchmarks/video_retrieval.py [--videos N] [--seed S] [--tower-epochs E]   (data: $MMR_DATA_DIR)
 Prints a table and writes benchmarks/out/video_retrieval.json.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -47,11 +51,13 @@ import torch
 from mmret import Collection
 from mmret.data.audio import Waveform
 from mmret.data.video import iter_shots
+from mmret.encoders.audio_tower import TrainSettings
 from mmret.encoders.base import SHARED, l2_normalise
 from mmret.encoders.pooling import train_attention_pooling
 from mmret.encoders.registry import load_encoder
 from mmret.eval.video_set import DIGITS, build_video_set, load_video_set
 from mmret.timed import TimedSettings
+from mmret.training.audio_tower_run import is_audio_tower_dir, train_audio_tower
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -168,27 +174,48 @@ def caption_metrics(outcomes: dict[int, list[dict]], chosen: range) -> dict:
     return {**out, "queries": len(rows), "top-1 on right video": sum("overlap" in r for r in rows)}
 
 
-def digit_metrics(coll: Collection, videos: list) -> dict:
-    """Spoken-digit queries: truth is every shot that says the digit (several shots may say the same one)."""
-    saying = defaultdict(lambda: defaultdict(list))  # digit -> video path -> true ranges
+def label_metrics(coll: Collection, videos: list, kind: str) -> dict:
+    """Queries by a shot's sound label: the digit word for spoken digits ("digit"), "the sound of {label}" for
+    ESC-50 clips ("sound"). Truth is every shot with that label (several shots may share one)."""
+    having = defaultdict(lambda: defaultdict(list))  # label -> video path -> true ranges
     for video in videos:
         for shot in video.shots:
-            if shot.sound_label in DIGITS:
-                saying[shot.sound_label][str(Path(video.path).resolve())].append((shot.start, shot.end))
+            if shot.sound_label and (shot.sound_label in DIGITS) == (kind == "digit"):
+                having[shot.sound_label][str(Path(video.path).resolve())].append((shot.start, shot.end))
     hits, overlap, kinds = [], [], defaultdict(int)
-    for digit, where in saying.items():
-        for _ in range(sum(len(r) for r in where.values())):  # one query per shot saying it
-            top = coll.search(text=digit, k=1)[0]
+    for label, where in having.items():
+        query = label if kind == "digit" else f"the sound of {label}"
+        top = coll.search(text=query, k=1)[0]
+        for _ in range(sum(len(r) for r in where.values())):  # one query per shot with the label
             hits.append(top.record.path in where)
             kinds[top.record.metadata.get("segment", "file")] += 1
             if hits[-1]:
                 overlap.append(any(overlaps(span(top), r) for r in where[top.record.path]))
-    return {"digit queries": len(hits), "digit R@1": float(np.mean(hits)) if hits else float("nan"),
-            "digit overlap": float(np.mean(overlap)) if overlap else float("nan"), "top-1 segment kinds": dict(kinds)}
+    return {f"{kind} queries": len(hits), f"{kind} R@1": float(np.mean(hits)) if hits else float("nan"),
+            f"{kind} overlap": float(np.mean(overlap)) if overlap else float("nan"),
+            f"{kind} top-1 segment kinds": dict(kinds)}
+
+
+def sound_tower(videos: list, n: int, seed: int, encoder, epochs: int) -> Path:
+    """A sound tower trained (`train_audio_tower`, the `mmret train-audio` path) on the ESC-50 fold-4 clips that
+    no video uses, so no sound query hears a clip the tower was trained on; cached in benchmarks/out."""
+    folder = OUT / f"tower-videos-{n}-seed{seed}"
+    if is_audio_tower_dir(folder):
+        return folder
+    used = {Path(s.sound).name for v in videos for s in v.shots if s.sound and s.sound.endswith(".flac")}
+    with (DATA / "esc50" / "esc50.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["fold"] == "4" and r["filename"] not in used]
+    table = OUT / f"esc50-not-in-videos-{n}-seed{seed}.csv"
+    with table.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label"])
+        writer.writerows([DATA / "esc50" / "audio" / r["filename"], r["category"]] for r in rows)
+    train_audio_tower(f"labels:{table}", folder, encoder, TrainSettings(epochs=epochs), holdout=0.0)
+    return folder
 
 
 COLUMNS = ("queries", "vid R@1", "vid R@5", "seg R@1", "seg R@5", "overlap", "IoU", "index v-s/s",
-           "digit R@1", "digit overlap")
+           "digit R@1", "digit overlap", "sound R@1", "sound overlap")
 
 
 def table(decoded: dict, rows: dict) -> str:
@@ -196,10 +223,10 @@ def table(decoded: dict, rows: dict) -> str:
     widths = [max(len(c), 7) + 2 for c in COLUMNS]
     lines = [(f"decode (iter_shots): {decoded['video-s/s']:.1f} video-s/s ({per_fmt}); cuts found "
               f"{decoded['cuts found']}/{decoded['true cuts']}, spurious {decoded['spurious cuts']}"),
-             f"{'configuration':<30}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths))]
+             f"{'configuration':<34}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths))]
     for name, row in rows.items():
         cells = [row.get(c) for c in COLUMNS]
-        lines.append(f"{name:<30}" + "".join(
+        lines.append(f"{name:<34}" + "".join(
             f"{'-':>{w}}" if v is None else f"{v:>{w}d}" if isinstance(v, int) else f"{v:>{w}.3f}"
             for v, w in zip(cells, widths)))
     return "\n".join(lines)
@@ -209,6 +236,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tower-epochs", type=int, default=TrainSettings.epochs)
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
@@ -223,8 +251,11 @@ def main() -> None:
     configs = {"offline mean": ("offline", TimedSettings()),
                "offline 1 keyframe": ("offline", TimedSettings(video={"max_keyframes": 1})),
                "offline attention": ("offline", TimedSettings(pooling=pooling)),
-               "offline+speech mean": ("offline+speech", TimedSettings())}
-    models = {"offline": offline, "offline+speech": load_encoder("offline+speech")}
+               "offline+speech mean": ("offline+speech", TimedSettings()),
+               "offline+speech+tower mean": ("offline+speech+tower", TimedSettings())}
+    tower = sound_tower(videos, args.videos, args.seed, offline, args.tower_epochs)
+    models = {"offline": offline, "offline+speech": load_encoder("offline+speech"),
+              "offline+speech+tower": load_encoder(f"offline+speech+audio-tower:{tower}")}
     for encoder in models.values():
         warm_up(encoder)
     rows = {}
@@ -238,8 +269,10 @@ def main() -> None:
                 rows[f"{name} [all]"] = {**caption_metrics(outcomes, everything), "index v-s/s": rate}
             if model == "offline":
                 rows[f"{name} [2nd half]"] = {**caption_metrics(outcomes, second), "index v-s/s": rate}
-            if model == "offline+speech":
-                rows[f"{name} [all]"].update(digit_metrics(coll, videos))
+            if model != "offline":
+                rows[f"{name} [all]"].update(label_metrics(coll, videos, "digit"))
+            if model == "offline+speech+tower":
+                rows[f"{name} [all]"].update(label_metrics(coll, videos, "sound"))
     order = [k for k in rows if k.endswith("[all]")] + [k for k in rows if k.endswith("[2nd half]")]
     rows = {k: rows[k] for k in order}
     print(table(decoded, rows))
