@@ -24,7 +24,8 @@ Figures
   adding a sound tower trained by `train_audio_tower` (the `mmret train-audio` path, default settings, no
   holdout) on the ESC-50 fold-4 clips that no video uses (cached in benchmarks/out/tower-videos-N-seedS).
 - digits (models with speech): one query per shot whose sound is a spoken digit, the digit word ("seven").
-  sound (the model with the tower): one query per shot with an ESC-50 clip, "the sound of {category}".
+  sound (the model with the tower): one query per shot with an ESC-50 clip, "the sound of {category}";
+  sound-only: the same queries with the filter segment=sound (only sound windows compete).
   Several shots may share a label, so a query's truth is every shot with that label: R@1 counts a per-file
   top-1 hit on any video with such a shot, overlap the fraction of those hits whose range overlaps one of
   that video's shots with the label.
@@ -174,26 +175,28 @@ def caption_metrics(outcomes: dict[int, list[dict]], chosen: range) -> dict:
     return {**out, "queries": len(rows), "top-1 on right video": sum("overlap" in r for r in rows)}
 
 
-def label_metrics(coll: Collection, videos: list, kind: str) -> dict:
+def label_metrics(coll: Collection, videos: list, kind: str, where: dict | None = None, name: str | None = None) -> dict:
     """Queries by a shot's sound label: the digit word for spoken digits ("digit"), "the sound of {label}" for
-    ESC-50 clips ("sound"). Truth is every shot with that label (several shots may share one)."""
+    ESC-50 clips ("sound"), optionally with a search filter. Truth is every shot with that label (several shots
+    may share one)."""
+    name = name or kind
     having = defaultdict(lambda: defaultdict(list))  # label -> video path -> true ranges
     for video in videos:
         for shot in video.shots:
             if shot.sound_label and (shot.sound_label in DIGITS) == (kind == "digit"):
                 having[shot.sound_label][str(Path(video.path).resolve())].append((shot.start, shot.end))
     hits, overlap, kinds = [], [], defaultdict(int)
-    for label, where in having.items():
+    for label, truth in having.items():
         query = label if kind == "digit" else f"the sound of {label}"
-        top = coll.search(text=query, k=1)[0]
-        for _ in range(sum(len(r) for r in where.values())):  # one query per shot with the label
-            hits.append(top.record.path in where)
+        top = coll.search(text=query, k=1, where=where)[0]
+        for _ in range(sum(len(r) for r in truth.values())):  # one query per shot with the label
+            hits.append(top.record.path in truth)
             kinds[top.record.metadata.get("segment", "file")] += 1
             if hits[-1]:
-                overlap.append(any(overlaps(span(top), r) for r in where[top.record.path]))
-    return {f"{kind} queries": len(hits), f"{kind} R@1": float(np.mean(hits)) if hits else float("nan"),
-            f"{kind} overlap": float(np.mean(overlap)) if overlap else float("nan"),
-            f"{kind} top-1 segment kinds": dict(kinds)}
+                overlap.append(any(overlaps(span(top), r) for r in truth[top.record.path]))
+    return {f"{name} queries": len(hits), f"{name} R@1": float(np.mean(hits)) if hits else float("nan"),
+            f"{name} overlap": float(np.mean(overlap)) if overlap else float("nan"),
+            f"{name} top-1 segment kinds": dict(kinds)}
 
 
 def sound_tower(videos: list, n: int, seed: int, encoder, epochs: int) -> Path:
@@ -215,7 +218,7 @@ def sound_tower(videos: list, n: int, seed: int, encoder, epochs: int) -> Path:
 
 
 COLUMNS = ("queries", "vid R@1", "vid R@5", "seg R@1", "seg R@5", "overlap", "IoU", "index v-s/s",
-           "digit R@1", "digit overlap", "sound R@1", "sound overlap")
+           "digit R@1", "digit overlap", "sound R@1", "sound overlap", "sound-only R@1", "sound-only overlap")
 
 
 def table(decoded: dict, rows: dict) -> str:
@@ -273,6 +276,7 @@ def main() -> None:
                 rows[f"{name} [all]"].update(label_metrics(coll, videos, "digit"))
             if model == "offline+speech+tower":
                 rows[f"{name} [all]"].update(label_metrics(coll, videos, "sound"))
+                rows[f"{name} [all]"].update(label_metrics(coll, videos, "sound", {"segment": "sound"}, "sound-only"))
     order = [k for k in rows if k.endswith("[all]")] + [k for k in rows if k.endswith("[2nd half]")]
     rows = {k: rows[k] for k in order}
     print(table(decoded, rows))
