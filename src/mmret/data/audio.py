@@ -160,14 +160,15 @@ def av_soundtrack(container, where: str, rate: int | None = None, piece_seconds:
         raise DecodeError(where, "audio stream has no sample rate")
     rate = int(rate or native)
     size = round(piece_seconds * rate) if piece_seconds else None
-    held, start = [], 0
+    held, count, start = [], 0, 0  # chunks of the piece being filled, their total length, its first sample
     for chunk in _av_chunks(container, stream, where, native, rate):
         held.append(chunk)
-        while size and sum(map(len, held)) >= size:
+        count += len(chunk)
+        while size and count >= size:
             samples = np.concatenate(held)
             yield Waveform(samples[:size], rate, start / rate)
-            held, start = [samples[size:]], start + size
-    if sum(map(len, held)):
+            held, count, start = [samples[size:]], count - size, start + size
+    if count:
         yield Waveform(np.concatenate(held), rate, start / rate)
 
 

@@ -33,7 +33,7 @@ def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
         kind, _, where = suffix.partition(":")
         if kind == "speech":
             speech = _speech(base, where)
-            named.append(f"speech:{Path(where).resolve()}" if where else "speech")
+            named.append(f"speech:{Path(where).expanduser().resolve()}" if where else "speech")
         else:
             sound = _audio_tower(base, where)
             named.append(f"audio-tower:{Path(where).expanduser().resolve()}")

@@ -46,7 +46,7 @@ class Transcriber:
             import faster_whisper  # noqa: F401 -- fail early, with the install hint
         except ImportError as e:
             raise ImportError(f"speech transcription needs 'faster-whisper': {INSTALL_HINT}") from e
-        self.model_dir = Path(model_dir) if model_dir else bundled_whisper_dir()
+        self.model_dir = Path(model_dir).expanduser() if model_dir else bundled_whisper_dir()
         if not self.model_dir.is_dir():
             raise ValueError(f"Whisper model directory {str(self.model_dir)!r} does not exist")
         self.name = str(self.model_dir.resolve()) if model_dir else "whisper-tiny.en"
