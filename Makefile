@@ -4,18 +4,27 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# every package version that `make setup` installs, resolved from pyproject's ranges by `make lock`
+LOCK := requirements.lock
+TORCH := torch==2.13.0+cpu
 
-.PHONY: setup demo test test-all bench lint clean
+.PHONY: setup demo test test-all bench lint lock clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	# the CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[offline-models,demo,dev]'
+	$(BIN)/pip install -q -c $(LOCK) $(TORCH)
+	$(BIN)/pip install -q -c $(LOCK) -e '.[offline-models,demo,dev]'
 	touch $(STAMP)
+
+# Re-resolve the lock after changing pyproject's dependencies: pins already in the lock are kept where they still
+# fit; `make lock UPGRADE=--upgrade` takes the newest releases the ranges allow.
+lock: setup
+	printf '%s\n' '$(TORCH)' > $(VENV)/torch-override.txt
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --find-links /opt/wheels \
+		--override $(VENV)/torch-override.txt --custom-compile-command 'make lock' $(UPGRADE) -o $(LOCK)
 
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/mmret demo --out demo-out

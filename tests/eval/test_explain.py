@@ -9,6 +9,8 @@ from mmret.eval.explain import class_shares, explain, occlusion_map
 
 TABLE = np.random.default_rng(1).standard_normal((256, 8)).astype(np.float32)
 TABLE /= np.linalg.norm(TABLE, axis=1, keepdims=True)
+# float32 rounding of a dot product of two unit vectors of 8 dimensions: a computed "zero" can be this far off
+ROUNDING = 16 * float(np.finfo(np.float32).eps)
 
 
 class CornerEncoder(Encoder):
@@ -50,7 +52,8 @@ def test_occlusion_marks_exactly_the_region_the_encoder_looks_at(corner_image):
     heat = occlusion_map(encoder, read_image(corner_image), TABLE[200], grid=7)
     assert heat.shape == (7, 7)
     assert (heat[:3, :3] > 0.1).all()  # hiding the red corner loses the match
-    assert (heat[4:, :] == 0).all() and (heat[:, 4:] == 0).all()  # the rest of the image never mattered
+    # the rest of the image never mattered: zero to within float32 rounding of a unit score
+    assert np.abs(heat[4:, :]).max() <= ROUNDING and np.abs(heat[:, 4:]).max() <= ROUNDING
 
 
 def test_the_word_that_carries_the_match_gets_the_share(corner_image):
@@ -58,7 +61,8 @@ def test_the_word_that_carries_the_match_gets_the_share(corner_image):
     assert explanation.score == pytest.approx(1.0)
     shares = {w.word: w.share for w in explanation.words}
     assert shares["200"] == pytest.approx(1 - TABLE[0] @ TABLE[200], abs=1e-6)
-    assert all(share == 0 for word, share in shares.items() if word != "200")
+    others = [share for word, share in shares.items() if word != "200"]
+    assert max(abs(share) for share in others) <= ROUNDING * explanation.score  # float32 rounding, not a share
     assert explanation.classes == []  # no class bridge: a heat map instead
     assert explanation.heatmap is not None and explanation.heatmap.shape == (7, 7)
     assert set(explanation.to_dict()) == {"text", "image", "score", "words", "classes", "heatmap"}
