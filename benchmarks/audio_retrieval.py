@@ -33,12 +33,11 @@ from mmret.encoders.audio_tower import (
     AudioTower,
     LogMel,
     TowerConfig,
-    TrainSettings,
-    train_tower,
 )
 from mmret.encoders.offline import OfflineEncoder
 from mmret.encoders.speech import SpeechEncoder
 from mmret.eval.metrics import Ranking, mean_metrics
+from mmret.training.audio_tower_fit import TrainSettings, train_tower
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))

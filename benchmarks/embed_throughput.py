@@ -38,7 +38,7 @@ from mmret.embed import embed_items
 from mmret.encoders.base import SHARED, Encoder
 from mmret.encoders.hf import HFEncoder
 from mmret.encoders.precision import min_cosine
-from mmret.encoders.registry import load_encoder
+from mmret.models import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))

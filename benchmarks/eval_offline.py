@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 from mmret.data.datasets import captions, folders
-from mmret.encoders.registry import load_encoder
 from mmret.eval.benchmark import evaluate, format_table
+from mmret.models import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {"flickr8k-500": (captions, "flickr8k-500"), "coco-mini": (captions, "coco-mini"),

@@ -22,11 +22,11 @@ import numpy as np
 from PIL import Image
 
 from mmret.data.datasets import load_dataset
-from mmret.encoders.registry import load_encoder
 from mmret.eval.benchmark import evaluate_in_detail, format_table
 from mmret.eval.metrics import REPORTED_METRICS, summarise, summary_function
 from mmret.eval.report import write_report
 from mmret.eval.stats import bootstrap_ci
+from mmret.models import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out" / "reports"

@@ -52,13 +52,14 @@ import torch
 from mmret import Collection
 from mmret.data.audio import Waveform
 from mmret.data.video import iter_shots
-from mmret.encoders.audio_tower import TrainSettings
+from mmret.encoders.audio_tower import is_audio_tower_dir
 from mmret.encoders.base import SHARED, l2_normalise
-from mmret.encoders.pooling import train_attention_pooling
-from mmret.encoders.registry import load_encoder
 from mmret.eval.video_set import DIGITS, build_video_set, load_video_set
+from mmret.models import load_encoder
 from mmret.timed import TimedSettings
-from mmret.training.audio_tower_run import is_audio_tower_dir, train_audio_tower
+from mmret.training.audio_tower_fit import TrainSettings
+from mmret.training.audio_tower_run import train_audio_tower
+from mmret.training.pooling_fit import train_attention_pooling
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))

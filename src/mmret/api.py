@@ -20,9 +20,9 @@ from .data.audio import read_audio
 from .data.decode import open_image, read_bytes
 from .data.sources import Skipped
 from .encoders.base import SHARED, Encoder
-from .encoders.registry import DEFAULT_MODEL, load_encoder
 from .index.collection import CollectionError, Hit, VectorCollection
 from .ingest import IndexReport, Ingest
+from .models import DEFAULT_MODEL, load_encoder
 from .timed import SEGMENT_OF, TimedSettings, source_id
 
 

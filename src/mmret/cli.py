@@ -244,16 +244,16 @@ def _short(metadata: dict) -> str:
 def _eval(args) -> int:
     from .eval.benchmark import evaluate, format_table
     from .eval.compare import compare_evaluations, evaluate_models, format_comparison
+    from .models import load_encoder
 
     dataset, models = _dataset(args), args.model or [DEFAULT_MODEL]
     if len(models) == 1:
-        from .encoders.registry import load_encoder
-
         result = evaluate(load_encoder(models[0], args.precision), dataset, batch_size=args.batch_size,
                           per_query=args.per_query)
         print(format_table(result))
     else:
-        evaluations = evaluate_models(models, dataset, batch_size=args.batch_size, precision=args.precision)
+        encoders = [load_encoder(name, args.precision) for name in models]  # trained directories too
+        evaluations = evaluate_models(encoders, dataset, batch_size=args.batch_size)
         result = compare_evaluations(evaluations, labels=models, resamples=args.resamples,
                                      permutations=args.permutations)
         print(format_comparison(result))
@@ -263,9 +263,9 @@ def _eval(args) -> int:
 
 
 def _report(args) -> int:
-    from .encoders.registry import load_encoder
     from .eval.compare import evaluate_models
     from .eval.report import write_report
+    from .models import load_encoder
 
     encoders = [load_encoder(name, args.precision) for name in args.model or [DEFAULT_MODEL]]
     evaluations = evaluate_models(encoders, _dataset(args), batch_size=args.batch_size)
@@ -299,7 +299,7 @@ def _train(args) -> int:
 
 
 def _train_audio(args) -> int:
-    from .encoders.audio_tower import TrainSettings
+    from .training.audio_tower_fit import TrainSettings
     from .training.audio_tower_run import train_audio_tower
 
     options = _options(args)

@@ -16,12 +16,11 @@ from mmret.encoders.audio_tower import (
     AudioTowerEncoder,
     LogMel,
     TowerConfig,
-    TrainSettings,
     mel_filterbank,
-    train_tower,
 )
 from mmret.encoders.base import SHARED, Encoder, l2_normalise
 from mmret.eval.metrics import Ranking, mean_metrics
+from mmret.training.audio_tower_fit import TrainSettings, train_tower
 
 SMALL = TowerConfig(channels=(8, 16), dim=12)
 

@@ -118,7 +118,7 @@ def test_not_a_clap_directory(tmp_path: Path):
 
 def test_registry_loads_a_clap_directory_as_clap(tiny, tmp_path):
     from mmret import Collection
-    from mmret.encoders.registry import load_encoder
+    from mmret.models import load_encoder
 
     folder = tiny[0]
     encoder = load_encoder(str(folder))

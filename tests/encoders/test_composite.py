@@ -4,8 +4,9 @@ import pytest
 
 from mmret.encoders.audio_tower import AudioTower, AudioTowerEncoder, TowerConfig
 from mmret.encoders.composite import CompositeEncoder, audio_paths
-from mmret.encoders.registry import load_encoder, split_audio_suffixes
+from mmret.encoders.registry import split_audio_suffixes
 from mmret.encoders.speech import SpeechEncoder
+from mmret.models import load_encoder
 
 
 def test_suffixes_are_split_from_any_base_name():

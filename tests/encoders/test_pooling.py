@@ -11,8 +11,8 @@ from mmret.encoders.pooling import (
     AttentionPooling,
     mean_pool,
     pad_shots,
-    train_attention_pooling,
 )
+from mmret.training.pooling_fit import train_attention_pooling
 
 DIM, SUBSPACE = 32, 8
 

@@ -12,15 +12,18 @@ import pytest
 import torch
 
 from mmret.data.audio import read_audio
-from mmret.encoders.audio_tower import TowerConfig, TrainSettings
+from mmret.encoders.audio_tower import (
+    TowerConfig,
+    is_audio_tower_dir,
+    load_audio_tower_encoder,
+)
 from mmret.encoders.base import SHARED, Encoder
+from mmret.training.audio_tower_fit import TrainSettings
 from mmret.training.audio_tower_run import (
     MANIFEST,
     decode_clips,
     holdout_split,
-    is_audio_tower_dir,
     labelled_clips,
-    load_audio_tower_encoder,
     scores,
     train_audio_tower,
 )

@@ -1,14 +1,13 @@
-"""A trainable audio tower: log-mel spectrogram + small CNN into the offline text tower's 384-d space.
+"""A trainable audio tower: log-mel spectrogram + small CNN into the offline text tower's 384-d space, and the
+encoder that loads a saved one beside its text model.
 
-Trained on labelled clips so that a clip lands near the text vector of its class name (cross-modal InfoNCE)
-and near other clips of its class (supervised contrastive InfoNCE between two augmented views). Text queries
-then go through the text tower unchanged, and audio queries through this tower.
+Trained (training/audio_tower_fit.py) on labelled clips so that a clip lands near the text vector of its class
+name. Text queries then go through the text tower unchanged, and audio queries through this tower.
 """
 from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -19,14 +18,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm import trange
 
 from ..data.audio import Waveform, resample
-from ..losses import InfoNCELoss
 from .base import SHARED, Encoder
 
 WEIGHTS = "audio_tower.pt"
 CONFIG = "audio_tower.json"
+MANIFEST = "mmret_audio_tower.json"  # written by training/audio_tower_run.py beside the tower
+FORMAT = 1
+PREFIX = "audio-tower"
 
 
 @dataclass(frozen=True)
@@ -121,66 +121,6 @@ class AudioTower(nn.Module):
         return tower.eval()
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    clip_weight: float = 1.0  # supervised contrastive among clips, beside the clip <-> class-name term
-    time_mask: float = 0.2  # fraction of frames one random mask may hide
-    seed: int = 0
-
-
-def augment(mels: Tensor, generator: torch.Generator, time_mask: float) -> Tensor:
-    """A random circular time shift and one random time mask per clip (SpecAugment-lite)."""
-    frames = mels.shape[-1]
-    out = torch.empty_like(mels)
-    for i in range(len(mels)):
-        shift = int(torch.randint(frames, (1,), generator=generator))
-        out[i] = torch.roll(mels[i], shift, dims=-1)
-        width = int(torch.randint(int(frames * time_mask) + 1, (1,), generator=generator))
-        start = int(torch.randint(frames - width + 1, (1,), generator=generator))
-        out[i, ..., start:start + width] = out[i].mean()
-    return out
-
-
-def train_tower(samples: Tensor, labels: Tensor, class_vectors: Tensor, settings: TrainSettings = TrainSettings(),
-                config: TowerConfig = TowerConfig(), progress: bool = False) -> AudioTower:
-    """A tower trained on (n, samples) clips at config.rate with integer labels; class_vectors (classes, dim)
-    are the text vectors of the class names, the targets in the shared space."""
-    torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
-    tower = AudioTower(config)
-    with torch.no_grad():
-        mels = tower.frontend(samples)  # the frontend has no parameters: compute once
-    to_text, among_clips = InfoNCELoss(), InfoNCELoss()
-    params = [*tower.parameters(), *to_text.parameters(), *among_clips.parameters()]
-    optimiser = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
-    steps = settings.epochs * math.ceil(len(mels) / settings.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.lr, total_steps=steps)
-    tower.train()
-    for _ in trange(settings.epochs, desc="training", unit="epoch", disable=not progress):
-        for batch in torch.randperm(len(mels), generator=generator).split(settings.batch_size):
-            loss = _step_loss(tower, mels[batch], labels[batch], class_vectors, (to_text, among_clips),
-                              settings, generator)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-    return tower.eval()
-
-
-def _step_loss(tower: AudioTower, mels: Tensor, labels: Tensor, class_vectors: Tensor, losses: tuple[nn.Module, nn.Module],
-               settings: TrainSettings, generator: torch.Generator) -> Tensor:
-    to_text, among_clips = losses
-    first = tower.embed_mels(augment(mels, generator, settings.time_mask))
-    second = tower.embed_mels(augment(mels, generator, settings.time_mask))
-    text = class_vectors[labels]
-    cross = (to_text(first, text, labels=labels) + to_text(second, text, labels=labels)) / 2
-    return cross + settings.clip_weight * among_clips(first, second, labels=labels)
-
-
 class AudioTowerEncoder(Encoder):
     """Text through a text tower, audio through a trained AudioTower in that tower's shared space."""
 
@@ -220,3 +160,34 @@ def _samples_at(wave: Waveform, rate: int, least: int) -> np.ndarray:
     """Samples at the tower's rate, zero-padded to the shortest length the tower accepts."""
     samples = resample(wave, rate).samples
     return np.pad(samples, (0, max(0, least - len(samples))))
+
+
+def is_audio_tower_dir(path: str | Path) -> bool:
+    path = Path(path)
+    return read_manifest(path).get("format") == FORMAT and (path / WEIGHTS).is_file() and (path / CONFIG).is_file()
+
+
+def load_audio_tower_encoder(path: str | Path, text_encoder: Encoder | None = None) -> AudioTowerEncoder:
+    """The saved tower with its text model (loaded by the recorded model id when not given)."""
+    folder = Path(path).expanduser().resolve()
+    if not is_audio_tower_dir(folder):
+        raise ValueError(f"{folder}: not an audio tower folder (needs {MANIFEST} of format {FORMAT}, {WEIGHTS}, "
+                         f"{CONFIG})")
+    recorded = read_manifest(folder)["text_model"]
+    if text_encoder is None:
+        from .registry import load_pretrained
+
+        text_encoder = load_pretrained(recorded)
+    if text_encoder.model_id != recorded:
+        raise ValueError(f"{folder}: the tower was trained against text model {recorded!r}, "
+                         f"not {text_encoder.model_id!r}")
+    return AudioTowerEncoder(AudioTower.load(folder), text_encoder, name=f"{PREFIX}:{folder}")
+
+
+def read_manifest(folder: Path) -> dict:
+    """The tower folder's manifest, or {} where it is missing or unreadable."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}

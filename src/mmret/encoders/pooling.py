@@ -3,7 +3,7 @@
 mean_pool is the parameter-free baseline. AttentionPooling scores each frame with a small MLP and takes the
 softmax-weighted mean over the real frames, so that uninformative frames (black frames, logos, transitions)
 can be down-weighted; its score layer starts at zero, so an untrained module is exactly mean pooling.
-train_attention_pooling fits it so that shots land near their targets (e.g. their captions' text vectors).
+(training/pooling_fit.py trains it.)
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..losses import InfoNCELoss
 from .base import l2_normalise
 
 
@@ -82,35 +81,6 @@ def pad_shots(shots: list[np.ndarray], dim: int | None = None) -> tuple[Tensor, 
         frames[i, :len(shot)] = torch.from_numpy(shot)
         mask[i, :len(shot)] = True
     return frames, mask
-
-
-def train_attention_pooling(shots: list[np.ndarray], targets: np.ndarray, labels: np.ndarray | None = None,
-                            epochs: int = 50, lr: float = 1e-2, batch_size: int = 64, temperature: float = 0.05,
-                            seed: int = 0) -> AttentionPooling:
-    """AttentionPooling trained with symmetric InfoNCE (fixed temperature) so that pooled shot i lands near
-    targets[i] among the batch's targets; shots with equal labels (e.g. one caption) count as positives."""
-    targets = np.asarray(targets, dtype=np.float32)
-    if targets.ndim != 2 or len(targets) != len(shots):
-        raise ValueError(f"targets must be ({len(shots)}, d), one per shot, got shape {targets.shape}")
-    frames, mask = pad_shots(shots, targets.shape[1])
-    goal = torch.from_numpy(targets)
-    ids = torch.as_tensor(labels) if labels is not None else torch.arange(len(shots))
-    if ids.shape != (len(shots),):
-        raise ValueError(f"labels must have shape ({len(shots)},), got {tuple(ids.shape)}")
-    with torch.random.fork_rng(devices=[]):  # seeded without disturbing the caller's global RNG
-        torch.manual_seed(seed)
-        model = AttentionPooling(targets.shape[1])
-    generator = torch.Generator().manual_seed(seed)
-    loss_fn = InfoNCELoss(init_temperature=temperature, learnable=False)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(shots), generator=generator).split(batch_size):
-            loss = loss_fn(model(frames[batch], mask[batch]), goal[batch], labels=ids[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    return model.eval()
 
 
 def _check_shot(frames: np.ndarray, dim: int | None = None) -> np.ndarray:

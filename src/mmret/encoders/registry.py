@@ -1,6 +1,6 @@
-"""Model names -> encoders. `offline` (the default) needs no network; a directory written by `mmret train` loads
-its trained heads over its base encoder; any other name is a Hugging Face hub id or a local model directory
-(CLIP, SigLIP, ChineseCLIP, CLAP).
+"""Pretrained model names -> encoders. `offline` (the default) needs no network; any other name is a Hugging Face
+hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP). Directories written by `mmret train` are
+resolved above this layer, in `mmret.models`, which then adds the audio paths with `with_audio_paths`.
 
 Audio paths into a text encoder's space are added with suffixes: `offline+speech` (Whisper transcripts, optionally
 `+speech:WHISPER_DIR`) and `offline+audio-tower:DIR` (a tower saved by `mmret train-audio`); both can be combined.
@@ -18,11 +18,15 @@ RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 _AUDIO_SUFFIX = re.compile(r"^(?P<rest>.+)\+(?P<path>speech(?::[^+]+)?|audio-tower:[^+]+)$")
 
 
-def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
-    """An encoder by name: "offline", an offline model id recorded in a collection, a hub id, or a directory,
-    optionally followed by audio paths ("+speech", "+audio-tower:DIR")."""
+def load_pretrained(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
+    """An encoder by name: "offline", an offline model id recorded in a collection, a hub id, or a model
+    directory, optionally followed by audio paths ("+speech", "+audio-tower:DIR")."""
     base_name, suffixes = split_audio_suffixes(name)
-    base = _load_base(base_name, precision)
+    return with_audio_paths(load_base(base_name, precision), suffixes)
+
+
+def with_audio_paths(base: Encoder, suffixes: list[str]) -> Encoder:
+    """`base` joined by the audio paths that `split_audio_suffixes` found, as one CompositeEncoder."""
     if not suffixes:
         return base
     from .composite import CompositeEncoder
@@ -51,7 +55,8 @@ def split_audio_suffixes(name: str) -> tuple[str, list[str]]:
     return name, suffixes
 
 
-def _load_base(name: str, precision: str) -> Encoder:
+def load_base(name: str, precision: str = "auto") -> Encoder:
+    """The encoder a pretrained name (no audio suffixes) stands for."""
     if name == DEFAULT_MODEL or name.startswith(f"{DEFAULT_MODEL}:"):
         from .offline import OfflineEncoder
 
@@ -60,10 +65,6 @@ def _load_base(name: str, precision: str) -> Encoder:
             raise ValueError(f"model {name!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
                              "re-index the collection")
         return encoder
-    from ..training.saved import TrainedEncoder, is_trained_model_dir
-
-    if is_trained_model_dir(name):
-        return TrainedEncoder(name, None if precision == "auto" else precision)
     path = Path(name).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"model {name!r}: is a file, expected a model directory, a hub id or 'offline'")
@@ -84,6 +85,6 @@ def _speech(base: Encoder, whisper_dir: str) -> Encoder:
 
 
 def _audio_tower(base: Encoder, folder: str) -> Encoder:
-    from ..training.audio_tower_run import load_audio_tower_encoder
+    from .audio_tower import load_audio_tower_encoder
 
     return load_audio_tower_encoder(folder, base)

@@ -1,7 +1,7 @@
 """Train the audio tower on a labelled audio data set, save it with a manifest, and load it back by folder.
 
     manifest = train_audio_tower("esc50:data/esc50", "towers/esc50", options={"folds": "4"})
-    encoder = load_audio_tower_encoder("towers/esc50")  # text: the recorded text model; audio: the tower
+    encoder = load_audio_tower_encoder("towers/esc50")  # encoders/audio_tower.py: text model + the tower
 
 Any spec `dataset_from_spec` reads works when it yields audio items with one class each and class queries
 (ESC-50, FSDD digits, a labels CSV/JSONL of audio files); clips without a label are left out. Clips are decoded
@@ -34,21 +34,17 @@ from ..data.layouts import dataset_from_spec
 from ..data.layouts.base import TEXT_TO_AUDIO
 from ..data.layouts.labels import DEFAULT_TEMPLATES
 from ..encoders.audio_tower import (
-    CONFIG,
-    WEIGHTS,
+    FORMAT,
+    MANIFEST,
     AudioTower,
-    AudioTowerEncoder,
     TowerConfig,
-    TrainSettings,
-    train_tower,
+    is_audio_tower_dir,
 )
 from ..encoders.base import SHARED, Encoder
-from ..encoders.registry import load_encoder
+from ..encoders.registry import load_pretrained
 from ..eval.metrics import Ranking, mean_metrics
+from .audio_tower_fit import TrainSettings, train_tower
 
-MANIFEST = "mmret_audio_tower.json"
-FORMAT = 1
-PREFIX = "audio-tower"
 DEFAULT_TEMPLATE = DEFAULT_TEMPLATES["audio"]
 METRICS = ("mAP", "R@1")
 DEFAULT_SETTINGS = TrainSettings()
@@ -66,7 +62,7 @@ def train_audio_tower(data_spec: str, out: str | Path, text_model: str | Encoder
         raise ValueError(f"holdout must be in [0, 1), got {holdout}")
     items, labels, classes = labelled_clips(data_spec, options)
     _check_classes(data_spec, labels, classes, holdout)
-    text_encoder = load_encoder(text_model) if isinstance(text_model, str) else text_model
+    text_encoder = load_pretrained(text_model) if isinstance(text_model, str) else text_model
     config = config or TowerConfig(dim=text_encoder.spaces[SHARED])
     clips, labels, skipped = decode_clips(items, labels, config, progress)
     _check_classes(data_spec, labels, classes, holdout)  # again: undecodable clips were left out
@@ -167,36 +163,9 @@ def scores(tower: AudioTower, clips: torch.Tensor, labels: np.ndarray, held: np.
     return {"audio->audio": mean_metrics(audio, METRICS), "text->audio": mean_metrics(named, METRICS)}
 
 
-def is_audio_tower_dir(path: str | Path) -> bool:
-    path = Path(path)
-    return _manifest(path).get("format") == FORMAT and (path / WEIGHTS).is_file() and (path / CONFIG).is_file()
-
-
-def load_audio_tower_encoder(path: str | Path, text_encoder: Encoder | None = None) -> AudioTowerEncoder:
-    """The saved tower with its text model (loaded by the recorded model id when not given)."""
-    folder = Path(path).expanduser().resolve()
-    if not is_audio_tower_dir(folder):
-        raise ValueError(f"{folder}: not an audio tower folder (needs {MANIFEST} of format {FORMAT}, {WEIGHTS}, "
-                         f"{CONFIG})")
-    recorded = _manifest(folder)["text_model"]
-    text_encoder = text_encoder or load_encoder(recorded)
-    if text_encoder.model_id != recorded:
-        raise ValueError(f"{folder}: the tower was trained against text model {recorded!r}, "
-                         f"not {text_encoder.model_id!r}")
-    return AudioTowerEncoder(AudioTower.load(folder), text_encoder, name=f"{PREFIX}:{folder}")
-
-
 def _check_out(out: Path) -> None:
     if out.exists() and not (is_audio_tower_dir(out) or (out.is_dir() and not any(out.iterdir()))):
         raise ValueError(f"{out}: exists and is not an audio tower folder; refusing to write over it")
-
-
-def _manifest(folder: Path) -> dict:
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
 
 
 def _write_json(file: Path, data: dict) -> None:
