@@ -14,16 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
-from .data.audio import read_audio
-from .data.decode import open_image, read_bytes
 from .data.sources import Skipped
-from .encoders.base import SHARED, Encoder
+from .encoders.base import Encoder
 from .index.collection import CollectionError, Hit, VectorCollection
 from .ingest import IndexReport, Ingest
 from .models import DEFAULT_MODEL, load_encoder
-from .timed import SEGMENT_OF, TimedSettings, source_id
+from .search import Query, search
+from .timed import SEGMENT_OF, TimedSettings
 
 
 class Collection:
@@ -88,46 +85,8 @@ class Collection:
                audio: str | Path | None = None, per_file: bool = True) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, or several at once (their unit query
         vectors averaged). With `per_file`, a file appears once: an audio or video file as its best-scoring segment."""
-        query, space = self.query_vector(text, image, space, audio)
-        if not per_file:
-            return self.store.search(space, query[None, :], k, where=where, exclude=exclude)[0]
-        fetch = 4 * k
-        while True:
-            hits = self.store.search(space, query[None, :], fetch, where=where, exclude=exclude)[0]
-            best = _best_per_file(hits)
-            if len(best) >= k or len(hits) < fetch:
-                return best[:k]
-            fetch *= 4
-
-    def query_vector(self, text: str | None, image: str | Path | None, space: str | None,
-                     audio: str | Path | None = None) -> tuple[np.ndarray, str]:
-        if text is None and image is None and audio is None:
-            raise ValueError("a query needs text, an image, an audio file, or several of them")
-        space = space or (self._image_space() if text is None and audio is None else SHARED)
-        parts = []
-        if text is not None:
-            parts.append(self.encoder.encode("text", [text], space)[0])
-        if image is not None:
-            image_path = str(Path(image).expanduser())
-            picture = open_image(read_bytes(image_path), image_path)
-            parts.append(self.encoder.encode("image", [picture], space)[0])
-        if audio is not None:
-            parts.append(self.encoder.encode("audio", [read_audio(Path(audio).expanduser())], space)[0])
-        query = np.mean(parts, axis=0)
-        return (query / max(np.linalg.norm(query), 1e-12)).astype(np.float32), space
-
-    def _image_space(self) -> str:
-        """Image queries use the image tower's own space when the model has one (it retrieves images better)."""
-        own = [s for s in self.encoder.spaces_for("image") if s != SHARED]
-        return own[0] if own else SHARED
-
-
-def _best_per_file(hits: list[Hit]) -> list[Hit]:
-    """Hits in score order, keeping each file's first (best) one: a photo, or an audio/video file's best segment."""
-    best: dict[str, Hit] = {}
-    for hit in hits:
-        best.setdefault(source_id(hit.record.item_id, hit.record.metadata), hit)
-    return list(best.values())
+        query = Query(text, image, audio, k, where, space, exclude, per_file)
+        return search(self.store, self.encoder, query)
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:

@@ -191,31 +191,19 @@ def _remove(args) -> int:
 
 def _search(args) -> int:
     from .api import Collection
+    from .search import format_row, result_rows
 
     collection = Collection.open(args.collection, precision=args.precision, create=False)
     hits = collection.search(text=args.text, image=args.image, audio=args.audio, k=args.k,
                              where=_filters(args.filter), space=args.space, per_file=not args.all_segments)
-    rows = [{"rank": r, "id": h.record.item_id, "path": h.record.path, "score": round(h.score, 6),
-             "modality": h.record.modality, "text": h.record.text, "metadata": h.record.metadata}
-            for r, h in enumerate(hits, 1)]
+    rows = result_rows(hits)
     if args.json:
         query = {"text": args.text, "image": args.image, "audio": args.audio}
         print(json.dumps({"query": query, "results": rows}, ensure_ascii=False))
     else:
         for row in rows:
-            print(f"{row['rank']:>3}  {row['score']:.4f}  {_what(row)}  {_short(row['metadata'])}")
+            print(format_row(row))
     return 0
-
-
-def _what(row: dict) -> str:
-    """The file (with the segment's time range) or the text a result stands for."""
-    meta = row["metadata"]
-    if row["path"] is None:
-        return row["text"]
-    if "start" not in meta:
-        return row["path"]
-    said = f' "{row["text"]}"' if row["text"] else ""
-    return f"{row['path']} @ {meta['start']:.1f}-{meta['end']:.1f} s ({meta['segment']}){said}"
 
 
 def _filters(pairs: list[str]) -> dict | None:
@@ -234,11 +222,6 @@ def _typed(value: str):
     except json.JSONDecodeError:
         return value
     return parsed if isinstance(parsed, (int, float, bool)) else value
-
-
-def _short(metadata: dict) -> str:
-    shown = {k: v for k, v in metadata.items() if k not in ("segment_of", "segment", "start", "end", "timed_settings")}
-    return json.dumps(shown, ensure_ascii=False) if shown else ""
 
 
 def _eval(args) -> int:
