@@ -13,6 +13,7 @@ FORBIDDEN = {  # package -> the mmret modules it must not import
     "encoders": {"index", "training", "eval", "losses", "pipeline"} | SURFACES,
     "eval": {"training", "index", "pipeline"} | SURFACES,
     "training": {"index", "pipeline"} | SURFACES,
+    "pipeline": {"training", "eval"} | SURFACES,
 }
 
 

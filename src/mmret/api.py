@@ -17,8 +17,8 @@ from pathlib import Path
 from .data.sources import Skipped
 from .encoders.base import Encoder
 from .index.collection import CollectionError, Hit, VectorCollection
-from .ingest import IndexReport, Ingest
 from .models import DEFAULT_MODEL, load_encoder
+from .pipeline import IndexReport, Ingest
 from .search import Query, search
 from .timed import SEGMENT_OF, TimedSettings
 

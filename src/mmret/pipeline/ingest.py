@@ -1,0 +1,50 @@
+"""Indexing as a pipeline: reader (new or changed items) -> mapper (embedded batches) -> writer (commits).
+
+Re-running on the same sources adds only new or changed items, and `sync` also drops stored files that have
+vanished from the folders given.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..data.sources import Skipped
+from ..encoders.base import Encoder
+from ..index.collection import VectorCollection
+from ..timed import SEGMENT_OF, TimedSettings
+from .mapper import embed_stream
+from .reader import ChangedItems, vanished
+from .report import IndexReport
+from .writer import CollectionWriter
+
+
+@dataclass
+class Ingest:
+    collection: VectorCollection
+    encoder: Encoder
+    batch_size: int = 32
+    workers: int | None = None
+    commit_every: int = 1024
+    progress: bool = True
+    on_skip: Callable[[Skipped], None] | None = None
+    timed: TimedSettings = field(default_factory=TimedSettings)
+
+    def run(self, sources: Iterable[str | Path], sync: bool = False) -> IndexReport:
+        sources = list(sources)
+        report = IndexReport()
+
+        def skip(skipped: Skipped) -> None:
+            report.skipped.append(skipped)
+            if self.on_skip:
+                self.on_skip(skipped)
+
+        reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip)
+        batches = embed_stream(self.encoder, reader.read(sources), self.timed, self.batch_size, self.workers,
+                               self.progress)
+        CollectionWriter(self.collection, report, skip, self.commit_every).write(batches, reader.stored)
+        if sync:
+            gone = vanished(self.collection, sources, reader.seen)
+            self.collection.remove(record.item_id for record in gone)
+            report.removed = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not segments
+        return report

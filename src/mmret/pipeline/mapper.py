@@ -1,0 +1,22 @@
+"""The mapper stage: items -> embedded batches. Runs of still images and texts go through `embed_items` (decoding
+in worker processes); audio and video files through `TimedEmbedder` (timed segments). A distributed runner maps
+its shards with this same function."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+
+from ..data.items import Item
+from ..embed import EmbeddedBatch, embed_items
+from ..encoders.base import Encoder
+from ..timed import TIMED_MODALITIES, TimedEmbedder, TimedSettings
+
+
+def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, batch_size: int = 32,
+                 workers: int | None = None, progress: bool = True) -> Iterator[EmbeddedBatch]:
+    timed_embedder = TimedEmbedder(encoder, timed)
+    for is_timed, run in groupby(items, key=lambda item: item.modality in TIMED_MODALITIES):
+        if is_timed:
+            yield from timed_embedder.embed(run, progress)
+        else:
+            yield from embed_items(encoder, run, batch_size, workers, progress)

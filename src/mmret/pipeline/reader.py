@@ -1,0 +1,74 @@
+"""The reader stage: sources -> the items that need embedding, i.e. the new or changed ones that the model can
+embed. A file whose size and mtime are unchanged is not read again; a text whose digest is unchanged is not
+embedded again. Also finds stored files that have vanished from the folders indexed."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from ..data.items import Item
+from ..data.sources import Skipped, iter_items
+from ..embed import text_digest
+from ..encoders.base import Encoder
+from ..index.collection import Record, VectorCollection
+from ..timed import TIMED_MODALITIES, TimedSettings, indexable_modalities, with_settings
+from .report import IndexReport
+
+
+class ChangedItems:
+    """Iterates the items of `sources` that differ from what `collection` stores, counting unchanged ones in
+    `report`; afterwards `seen` holds every item id reached and `stored` those of changed items already stored."""
+
+    def __init__(self, collection: VectorCollection, encoder: Encoder, timed: TimedSettings, report: IndexReport,
+                 skip: Callable[[Skipped], None]):
+        self.collection, self.encoder, self.timed = collection, encoder, timed
+        self.report, self.skip = report, skip
+        self.seen: set[str] = set()
+        self.stored: set[str] = set()
+
+    def read(self, sources: Iterable[str | Path]) -> Iterator[Item]:
+        for item in self._indexable(iter_items(sources, on_skip=self.skip)):
+            self.seen.add(item.id)
+            stored = self.collection.get(item.id)
+            if stored is not None and _same(stored, item):
+                self.report.unchanged += 1
+                continue
+            if stored is not None:
+                self.stored.add(item.id)
+            yield item
+
+    def _indexable(self, items: Iterable[Item]) -> Iterator[Item]:
+        accepted = indexable_modalities(self.encoder)
+        for item in items:
+            if item.modality in TIMED_MODALITIES and item.modality in accepted:
+                yield with_settings(item, self.timed)
+            elif item.modality in accepted:
+                yield item
+            else:
+                hint = "; add an audio path, e.g. --model offline+speech" if item.modality == "audio" else ""
+                self.skip(Skipped(item.path or item.id, f"the model does not embed {item.modality}{hint}"))
+
+
+def vanished(collection: VectorCollection, sources: Iterable[str | Path], seen: set[str]) -> list[Record]:
+    """Stored file items (and their segments) under the given folders that are gone."""
+    roots = [str(Path(s).resolve()) for s in sources if Path(s).is_dir()]
+    gone = []
+    for record in collection.records():
+        if record.item_id in seen or record.path is None:
+            continue
+        if any(record.path.startswith(root + os.sep) for root in roots) and not os.path.exists(record.path):
+            gone.append(record)
+    return gone
+
+
+def _same(stored: Record, item: Item) -> bool:
+    if stored.text != item.text or stored.metadata != item.metadata or stored.modality != item.modality:
+        return False
+    if item.path is None:
+        return stored.content_hash == text_digest(item.text or "")
+    try:
+        stat = os.stat(item.path)
+    except OSError:
+        return False
+    return stored.size == stat.st_size and stored.mtime == stat.st_mtime

@@ -1,0 +1,65 @@
+"""The writer stage: embedded batches -> collection commits of about `commit_every` items each, so an interrupted
+run keeps what it committed and the next run resumes from there. A changed file's old segments are replaced in
+the same commit as its new ones."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+from ..data.items import Item
+from ..data.sources import Skipped
+from ..embed import EmbeddedBatch
+from ..index.collection import Record, VectorCollection
+from ..timed import SEGMENT_OF
+from .report import IndexReport
+
+
+class CollectionWriter:
+    def __init__(self, collection: VectorCollection, report: IndexReport, skip: Callable[[Skipped], None],
+                 commit_every: int = 1024):
+        self.collection, self.report, self.skip = collection, report, skip
+        self.commit_every = commit_every
+
+    def write(self, batches: Iterable[EmbeddedBatch], stored_ids: set[str]) -> None:
+        """Commit the batches; `stored_ids` are the changed items that already had a record (updates)."""
+        for group in _chunked_batches(batches, self.commit_every):
+            with self.collection.transaction():
+                for batch in group:
+                    self._write(batch, stored_ids)
+
+    def _write(self, batch: EmbeddedBatch, stored_ids: set[str]) -> None:
+        for item, reason in batch.failures:
+            self.skip(Skipped(item.path or item.id, reason))
+        if not batch.items:
+            return
+        files = [item for item in batch.items if SEGMENT_OF not in item.metadata]
+        updated = [item for item in files if item.id in stored_ids]
+        self.report.updated += len(updated)
+        self.report.added += len(files) - len(updated)
+        for item in updated:  # a changed file's old segments go; its new ones follow in this commit
+            self.collection.remove(r.item_id for r in self.collection.find({SEGMENT_OF: item.id}))
+        records = [_record(item, digest) for item, digest in zip(batch.items, batch.digests)]
+        self.collection.upsert(records, batch.vectors)
+
+
+def _record(item: Item, digest: str) -> Record:
+    size = mtime = None
+    if item.path is not None:
+        stat = os.stat(item.path)
+        size, mtime = stat.st_size, stat.st_mtime
+    return Record(item_id=item.id, modality=item.modality, path=item.path, text=item.text,
+                  metadata=item.metadata, content_hash=digest, size=size, mtime=mtime)
+
+
+def _chunked_batches(batches: Iterable[EmbeddedBatch], commit_every: int) -> Iterator[list[EmbeddedBatch]]:
+    """Groups of embedded batches holding about `commit_every` items each: one commit per group."""
+    group: list[EmbeddedBatch] = []
+    count = 0
+    for batch in batches:
+        group.append(batch)
+        count += len(batch.items) + len(batch.failures)
+        if count >= commit_every:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
