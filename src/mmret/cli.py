@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -20,14 +21,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading bars drown the command's output
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.run(args) or 0
-    except KeyboardInterrupt:
-        print("interrupted: committed work is kept; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        cause = "terminated" if isinstance(stop, _Terminated) else "interrupted"
+        print(f"{cause}: committed work is kept; run the same command again to resume", file=sys.stderr)
+        return 143 if isinstance(stop, _Terminated) else 130
     except USER_ERRORS as e:  # these carry the file or field and the reason
         print(f"mmret: error: {e}", file=sys.stderr)
         return 2
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised wherever the run is, so that it stops as Ctrl-C does: the open commit is abandoned."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated
 
 
 def _parser() -> argparse.ArgumentParser:

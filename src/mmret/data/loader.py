@@ -14,6 +14,7 @@ from typing import Any
 
 from .decode import DEFAULT_LIMITS, DecodeError, DecodeLimits, open_image, read_bytes
 from .items import Item
+from .workers import init_worker, stop_workers
 
 
 @dataclass
@@ -72,7 +73,9 @@ def prepared_batches(items: Iterable[Item], prepare: Callable[[Any], Any], batch
         for chunk in chunks:
             yield prepare_batch(chunk, prepare, limits)
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=init_worker, initargs=(os.getpid(),))
+    try:
         pending: deque = deque()
         for chunk in chunks:
             pending.append(pool.submit(prepare_batch, chunk, prepare, limits))
@@ -80,3 +83,7 @@ def prepared_batches(items: Iterable[Item], prepare: Callable[[Any], Any], batch
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BaseException:  # interrupted, or the consumer stopped early: do not wait for batches nobody reads
+        stop_workers(pool)
+        raise
+    pool.shutdown()
