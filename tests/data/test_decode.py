@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -81,3 +86,39 @@ def test_loader_keeps_order_and_reports_every_bad_file(bad_files, workers):
     assert len(failed) == 15 and set(failed) == {str(p) for k, p in bad_files.items() if k != "good"}
     digests = {d for b in batches for d in b.digests}
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("size", [(1, 20_000), (20_000, 1), (3, 400)])
+def test_absurd_aspect_ratio_is_refused_from_the_header(tmp_path, size):
+    thin = tmp_path / "thin.png"
+    Image.new("RGB", size).save(thin)
+    with pytest.raises(DecodeError, match=r"thin.png: absurd aspect ratio \(\d+x\d+, more than 100:1\)"):
+        read_image(thin)
+
+
+def test_wide_but_sane_images_still_decode(tmp_path):
+    banner = write_photo(tmp_path / "banner.png", size=(1000, 12))
+    assert read_image(banner).size == (1000, 12)
+
+
+THIN_IMAGE_CHILD = """
+import resource, sys
+from PIL import Image
+from mmret.data.items import Item
+from mmret.data.loader import prepare_batch
+from mmret.encoders.offline import ImagePreparer
+Image.new("RGB", (20000, 1), (200, 30, 30)).save(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+batch = prepare_batch([Item(sys.argv[1], "image", sys.argv[1])], ImagePreparer())
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, batch.failures[0][1])
+"""
+
+
+def test_thin_image_costs_no_memory_in_the_offline_preparer(tmp_path):
+    """Before the aspect check this 60 KB PNG raised the child's peak RSS by about 4 GB (1x5000: 1 GB)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    out = subprocess.run([sys.executable, "-c", THIN_IMAGE_CHILD, str(tmp_path / "thin.png")], env=env,
+                         capture_output=True, text=True, check=True).stdout.split(maxsplit=2)
+    before_kib, peak_kib, reason = int(out[0]), int(out[1]), out[2]
+    assert reason.startswith("absurd aspect ratio")
+    assert peak_kib - before_kib < 20 * 1024

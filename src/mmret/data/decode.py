@@ -24,6 +24,9 @@ class DecodeError(ValueError):
 class DecodeLimits:
     max_bytes: int = 256 * 1024 * 1024
     max_pixels: int = 64_000_000  # a decompression bomb is refused before its pixels are decoded
+    # A preparer scales the shorter side up to its input size, so a 1x20000 strip would become gigapixels:
+    # past this ratio an image is refused from its header; below it a resized copy stays within ~100 x side^2.
+    max_aspect: float = 100.0
 
 
 DEFAULT_LIMITS = DecodeLimits()
@@ -59,6 +62,8 @@ def open_image(data: bytes, where: str, limits: DecodeLimits = DEFAULT_LIMITS) -
         raise DecodeError(where, f"image too large ({width}x{height} > {limits.max_pixels} pixels)")
     if width == 0 or height == 0:
         raise DecodeError(where, f"image has no pixels ({width}x{height})")
+    if max(width, height) > limits.max_aspect * min(width, height):
+        raise DecodeError(where, f"absurd aspect ratio ({width}x{height}, more than {limits.max_aspect:g}:1)")
     return image
 
 
