@@ -319,3 +319,45 @@ def test_caltech101_walk_finds_every_image_and_class(data_dir):
     assert {item.modality for item in items} == {"image"}
     assert len({item.metadata["folder"] for item in items}) == 101
     assert skipped == []
+
+
+def test_a_link_to_the_parent_is_not_followed_out_of_the_indexed_folder(tmp_path):
+    make_png(tmp_path / "imgs" / "x.png")
+    make_png(tmp_path / "sibling" / "private.png")
+    os.symlink("..", tmp_path / "imgs" / "up")
+    items, skipped = collect([tmp_path / "imgs"])
+    assert [Path(item.path).name for item in items] == ["x.png"]
+    assert [entry.where for entry in skipped] == [str(tmp_path / "imgs" / "up")]
+    assert skipped[0].reason.startswith(f"symlink leads outside the indexed folder (to {tmp_path.resolve()})")
+
+
+def test_links_to_files_outside_the_folder_are_reported_and_links_inside_followed(tmp_path):
+    make_png(tmp_path / "elsewhere.png")
+    inner = make_png(tmp_path / "imgs" / "sub" / "inner.png")
+    os.symlink(tmp_path / "elsewhere.png", tmp_path / "imgs" / "out.png")
+    os.symlink(inner.parent, tmp_path / "imgs" / "alias")
+    items, skipped = collect([tmp_path / "imgs"])
+    assert [item.id for item in items] == [str(inner.resolve())]
+    assert sorted((Path(e.where).name, e.reason.split(" (")[0]) for e in skipped) == [
+        ("inner.png", "duplicate of an item already read: " + str(inner.resolve())),
+        ("out.png", "symlink leads outside the indexed folder")]
+
+
+def test_a_self_referencing_link_chain_is_reported_as_a_loop(tmp_path):
+    make_png(tmp_path / "x.png")
+    os.symlink(tmp_path / "b", tmp_path / "a")
+    os.symlink(tmp_path / "a", tmp_path / "b")
+    items, skipped = collect([tmp_path])
+    assert [Path(item.path).name for item in items] == ["x.png"]
+    assert [(Path(e.where).name, e.reason) for e in skipped] == [
+        ("a", "symlink loop: the link never resolves"), ("b", "symlink loop: the link never resolves")]
+
+
+def test_unicode_and_newline_file_names_become_items_with_their_exact_paths(tmp_path):
+    names = ["café ☕.png", "line\nbreak.png", "日本語.jpg"]
+    for name in names:
+        make_png(tmp_path / name)
+    items, skipped = collect([tmp_path])
+    assert skipped == []
+    assert sorted(Path(item.path).name for item in items) == sorted(names)
+    assert all(Path(item.path).is_file() for item in items)

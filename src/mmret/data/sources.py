@@ -7,6 +7,7 @@ README or a bad manifest row costs one line of report, not the run.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -115,7 +116,7 @@ def _media_file_entries(path: Path, report: OnSkip) -> Iterator[Entry]:
 
 
 def _folder_entries(root: Path, report: OnSkip) -> Iterator[Entry]:
-    for path in _walk(root, frozenset({_identity(root)}), report):
+    for path in _walk(root, root.resolve(), frozenset({_identity(root)}), report):
         folder = path.parent.relative_to(root).as_posix()
         item = _media_item(path, {"folder": "" if folder == "." else folder}, report)
         if item is not None:
@@ -135,8 +136,9 @@ def _unsupported_type(path: Path) -> str:
     return f"unsupported file type {path.suffix!r}" if path.suffix else "unsupported file type (no extension)"
 
 
-def _walk(folder: Path, ancestors: frozenset[tuple[int, int]], report: OnSkip) -> Iterator[Path]:
-    """Files under `folder` in sorted depth-first order, skipping hidden names and symlink loops.
+def _walk(folder: Path, root: Path, ancestors: frozenset[tuple[int, int]], report: OnSkip) -> Iterator[Path]:
+    """Files under `folder` in sorted depth-first order, skipping hidden names, symlink loops and links that
+    lead out of `root` (the resolved folder being indexed; `ln -s .. up` must not index its siblings).
 
     Lists one folder at a time, so the first file comes without reading the whole tree.
     `ancestors` holds the (device, inode) of each folder on the way down, to catch loops.
@@ -145,16 +147,30 @@ def _walk(folder: Path, ancestors: frozenset[tuple[int, int]], report: OnSkip) -
         if entry.name.startswith("."):
             continue
         path = Path(entry.path)
-        if entry.is_dir():
+        if entry.is_symlink() and (refusal := _unfollowable_link(path, root)):
+            report(Skipped(str(path), refusal))
+        elif entry.is_dir():
             identity = _identity(path)
             if identity in ancestors:
                 report(Skipped(str(path), "symlink loop: leads back to a folder above it"))
             else:
-                yield from _walk(path, ancestors | {identity}, report)
+                yield from _walk(path, root, ancestors | {identity}, report)
         elif entry.is_file():
             yield path
         else:
-            report(Skipped(str(path), "not a regular file (broken symlink or special file)"))
+            report(Skipped(str(path), "not a regular file (a device, socket or pipe)"))
+
+
+def _unfollowable_link(link: Path, root: Path) -> str | None:
+    """Why a symlink is not followed, or None when its target exists inside `root`."""
+    try:
+        os.stat(link)
+    except OSError as err:
+        return "symlink loop: the link never resolves" if err.errno == errno.ELOOP else "broken symlink"
+    target = Path(os.path.realpath(link))
+    if not target.is_relative_to(root):
+        return f"symlink leads outside the indexed folder (to {target}); index that as a source of its own"
+    return None
 
 
 def _sorted_entries(folder: Path, report: OnSkip) -> list[os.DirEntry]:
