@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .data.sources import SourceError
+from .data.sources import SourceError, check_sources
 from .encoders.precision import PRECISIONS
 from .encoders.registry import DEFAULT_MODEL
 from .index.collection import CollectionError
@@ -164,9 +164,7 @@ def _print_skip(skipped) -> None:
 def _index(args) -> int:
     from .api import Collection
 
-    missing = [path for path in args.paths if not Path(path).expanduser().exists()]
-    if missing:  # checked before the collection is created, so a typo leaves nothing behind
-        raise ValueError(f"{missing[0]}: no such file or folder")
+    check_sources(Path(path).expanduser() for path in args.paths)  # before the collection is created
     collection = Collection.open(args.collection, args.model, args.precision)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=_print_skip, timed=_timed_settings(args))

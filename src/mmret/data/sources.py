@@ -68,6 +68,13 @@ def iter_items(
     return _unique_wanted_items(sources, wanted, on_skip or (lambda skipped: None))
 
 
+def check_sources(paths: Iterable[str | Path]) -> None:
+    """Raise SourceError if any source is unusable (missing, or a manifest whose header does not do), reading
+    no more than headers: the check to make before creating anything for them."""
+    for path in paths:
+        _open_source(Path(path))
+
+
 def _checked_modalities(modalities: Collection[str] | None) -> frozenset[str] | None:
     if modalities is None:
         return None
@@ -257,18 +264,35 @@ def _checked_item(item_id: str, modality: str, path: str | None, text: str | Non
 def _reading(path: Path) -> Iterator[None]:
     try:
         yield
-    except (OSError, ValueError, csv.Error) as err:  # ValueError covers decoding and pyarrow's ArrowInvalid
+    except (OSError, ValueError, csv.Error) as err:  # ValueError covers pyarrow's ArrowInvalid
         raise SourceError(f"{path}: cannot read manifest: {err}") from err
 
 
+# Bytes that are not UTF-8 are kept as lone surrogates while reading, so that a bad byte fails its row only.
+_TEXT = {"encoding": "utf-8-sig", "errors": "surrogateescape"}
+
+
+def _not_utf8(texts: Iterable[str]) -> str | None:
+    """The reason a text read with surrogateescape is unusable, or None when all of it was UTF-8."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            return f"not UTF-8 text: byte 0x{ord(err.object[err.start]) - 0xDC00:02x}"
+    return None
+
+
 def _csv_columns(path: Path) -> list[str]:
-    with _reading(path), path.open(newline="", encoding="utf-8-sig") as file:
-        return next(csv.reader(file), [])
+    with _reading(path), path.open(newline="", **_TEXT) as file:
+        header = next(csv.reader(file), [])
+    if reason := _not_utf8(header):
+        raise SourceError(f"{path}: header: {reason}")
+    return header
 
 
 def _csv_rows(path: Path) -> Iterator[Row]:
     """Rows keyed by the header; numbers are the file line where each row starts (header = line 1)."""
-    with _reading(path), path.open(newline="", encoding="utf-8-sig") as file:
+    with _reading(path), path.open(newline="", **_TEXT) as file:
         reader = csv.reader(file)
         header = next(reader, [])
         line = reader.line_num
@@ -276,32 +300,43 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             start, line = line + 1, reader.line_num
             if not fields:
                 continue
-            if len(fields) != len(header):
+            if reason := _not_utf8(fields):
+                yield start, reason
+            elif len(fields) != len(header):
                 yield start, f"expected {len(header)} fields as in the header, found {len(fields)}"
             else:
                 yield start, dict(zip(header, fields, strict=True))
 
 
+_FIRST_LINES = 100  # where a JSONL manifest's first record is looked for
+
+
 def _jsonl_columns(path: Path) -> Collection[str]:
-    """The keys of the first record: a first record that is not a JSON object means this is no JSONL manifest."""
-    with _reading(path), path.open(encoding="utf-8-sig") as file:
-        first = next((line for line in file if line.strip()), None)
-    if first is None:
+    """The keys of the first record that is a JSON object among the first lines; none there means this is
+    no JSONL manifest."""
+    first_error = None
+    with _reading(path), path.open(**_TEXT) as file:
+        lines = (line for line in file if line.strip())
+        for _, line in zip(range(_FIRST_LINES), lines):
+            record = _json_object(line)
+            if isinstance(record, dict):
+                return record.keys()
+            first_error = first_error or record
+    if first_error is None:
         return ()
-    record = _json_object(first)
-    if isinstance(record, str):
-        raise SourceError(f"{path}: not a JSONL manifest, first record: {record}")
-    return record.keys()
+    raise SourceError(f"{path}: not a JSONL manifest, first record: {first_error}")
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
-    with _reading(path), path.open(encoding="utf-8-sig") as file:
+    with _reading(path), path.open(**_TEXT) as file:
         for number, line in enumerate(file, start=1):
             if line.strip():
                 yield number, _json_object(line)
 
 
 def _json_object(line: str) -> dict[str, Any] | str:
+    if reason := _not_utf8([line]):
+        return reason
     try:
         record = json.loads(line)
     except json.JSONDecodeError as err:
