@@ -158,7 +158,7 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _print_skip(skipped) -> None:
-    print(f"skipped {skipped.where}: {skipped.reason}", file=sys.stderr)
+    print(f"skipped {skipped}", file=sys.stderr)
 
 
 def _index(args) -> int:

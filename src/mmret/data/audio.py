@@ -124,6 +124,9 @@ def _av_pieces(where: str, rate: int | None, piece_seconds: float) -> Iterator[W
 def _decode(data: bytes, where: str) -> tuple[np.ndarray, int]:
     soundfile = _require("soundfile")
     try:
+        info = soundfile.info(io.BytesIO(data))
+        if info.frames > MAX_SECONDS * info.samplerate:  # refused from the header, before decoding
+            raise DecodeError(where, f"audio longer than {MAX_SECONDS} s ({info.frames / info.samplerate:.0f} s)")
         frames, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         return _decode_with_av(data, where)

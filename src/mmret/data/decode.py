@@ -77,6 +77,8 @@ def load_rgb(image: Image.Image, min_side: int | None = None, where: str = "imag
         image = ImageOps.exif_transpose(image)
         if image.mode in ("RGBA", "LA", "P"):
             image = _flatten_on_white(image)
+        elif image.mode == "I" or image.mode.startswith("I;16"):  # PIL would clip 16-bit values to white
+            image = image.convert("I").point(lambda value: value / 256).convert("L")
         return image.convert("RGB")
     except (OSError, SyntaxError, ValueError) as e:
         raise DecodeError(where, f"truncated or corrupt image data: {e}") from e

@@ -10,6 +10,7 @@ import csv
 import errno
 import json
 import os
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,15 @@ class Skipped:
 
     where: str  # file path, or "manifest.csv:17" for a manifest row
     reason: str
+
+    @property
+    def kind(self) -> str:
+        """The reason without its particulars (sizes, paths, messages after a colon): what skips are counted by."""
+        return re.split(r"[:;(]", self.reason, maxsplit=1)[0].strip()
+
+    def __str__(self) -> str:
+        """One line: control characters (a newline in a file name) and undecodable bytes are escaped."""
+        return "".join(char if char.isprintable() else repr(char)[1:-1] for char in f"{self.where}: {self.reason}")
 
 
 class SourceError(Exception):
@@ -113,6 +123,16 @@ def _open_source(path: Path) -> Callable[[OnSkip], Iterator[Entry]]:
     return partial(_manifest_entries, path, reader.rows)
 
 
+def _not_utf8(texts: Iterable[str]) -> str | None:
+    """The reason a text read with surrogateescape is unusable, or None when all of it was UTF-8."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            return f"not UTF-8 text: byte 0x{ord(err.object[err.start]) - 0xDC00:02x}"
+    return None
+
+
 # --- media files and folders ---------------------------------------------------------------------
 
 
@@ -134,6 +154,9 @@ def _media_item(path: Path, metadata: dict[str, Any], report: OnSkip) -> Item | 
     modality = MEDIA_EXTENSIONS.get(path.suffix.lower())
     if modality is None:
         report(Skipped(str(path), _unsupported_type(path)))
+        return None
+    if reason := _not_utf8([str(path)]):  # os.scandir keeps such bytes as surrogates, which SQLite cannot store
+        report(Skipped(str(path), f"file name is {reason}; rename it"))
         return None
     resolved = str(path.resolve())
     return Item(id=resolved, modality=modality, path=resolved, metadata=metadata)
@@ -270,16 +293,6 @@ def _reading(path: Path) -> Iterator[None]:
 
 # Bytes that are not UTF-8 are kept as lone surrogates while reading, so that a bad byte fails its row only.
 _TEXT = {"encoding": "utf-8-sig", "errors": "surrogateescape"}
-
-
-def _not_utf8(texts: Iterable[str]) -> str | None:
-    """The reason a text read with surrogateescape is unusable, or None when all of it was UTF-8."""
-    for text in texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            return f"not UTF-8 text: byte 0x{ord(err.object[err.start]) - 0xDC00:02x}"
-    return None
 
 
 def _csv_columns(path: Path) -> list[str]:

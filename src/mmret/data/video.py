@@ -32,6 +32,7 @@ class VideoSettings:
     max_keyframes: int = 8  # per shot; more are thinned to an evenly spread subset
     frame_side: int = 256  # keyframes are scaled so the shorter side is at most this
     max_seconds: float = 4 * 3600  # a longer video is refused
+    max_frames: int = 4 * 3600 * 60  # and one with more frames (declared, or decoded), whatever its duration
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,19 @@ def _open(path):
 
 
 def _video_stream(container, where: str, settings: VideoSettings):
-    if not container.streams.video:
-        raise DecodeError(where, "no video stream")
+    if not container.streams.video:  # a cut MP4 that lost its index (moov) shows only an unreadable stream
+        reason = "no video stream" if container.streams.audio else "truncated or corrupt video (no readable stream)"
+        raise DecodeError(where, reason)
     stream = container.streams.video[0]
     w, h = stream.codec_context.width, stream.codec_context.height
     if w * h > DEFAULT_LIMITS.max_pixels:
         raise DecodeError(where, f"frame too large ({w}x{h} > {DEFAULT_LIMITS.max_pixels} pixels)")
     if w == 0 or h == 0:
         raise DecodeError(where, f"video has no pixels ({w}x{h})")
+    if max(w, h) > DEFAULT_LIMITS.max_aspect * min(w, h):
+        raise DecodeError(where, f"absurd aspect ratio ({w}x{h}, more than {DEFAULT_LIMITS.max_aspect:g}:1)")
+    if stream.frames > settings.max_frames:
+        raise DecodeError(where, f"too many frames ({stream.frames} > {settings.max_frames})")
     duration, _ = _duration(container, stream)
     if duration > settings.max_seconds:
         raise DecodeError(where, f"video longer than {settings.max_seconds:g} s ({duration:.0f} s)")
@@ -192,7 +198,9 @@ class _Frames:
         av = _require_av()
         self.stream.thread_type = "AUTO"
         try:
-            for frame in self.container.decode(self.stream):
+            for count, frame in enumerate(self.container.decode(self.stream), start=1):
+                if count > self.settings.max_frames:
+                    raise DecodeError(self.where, f"too many frames (more than {self.settings.max_frames})")
                 if frame.pts is None:
                     continue
                 t = float(frame.pts * frame.time_base) - self.origin

@@ -1,6 +1,7 @@
 """What one indexing run did: counts of added, updated, unchanged and removed files, and what was skipped."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..data.sources import Skipped
@@ -15,5 +16,8 @@ class IndexReport:
     skipped: list[Skipped] = field(default_factory=list)
 
     def summary(self) -> str:
+        """One line; skips are counted by reason, most frequent first: "3 skipped (2 empty file, 1 not an image)"."""
+        by_kind = Counter(skipped.kind for skipped in self.skipped).most_common()
+        kinds = f" ({', '.join(f'{count} {kind}' for kind, count in by_kind)})" if by_kind else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed, {len(self.skipped)} skipped")
+                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}")
