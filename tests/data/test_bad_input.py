@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from mmret.api import Collection
-from mmret.data import audio
-from mmret.data.decode import load_rgb, read_image
+from mmret.data import audio, video
+from mmret.data.decode import DecodeError, load_rgb, read_image
 from mmret.data.sources import Skipped
 from mmret.encoders.base import SHARED, Encoder, identity, l2_normalise
 from mmret.timed import TimedSettings
@@ -181,3 +181,26 @@ def test_unusual_image_modes_decode_to_the_right_rgb(tmp_path, name, colour):
     path = tmp_path / name
     path.write_bytes(good_files(tmp_path)[name])
     assert np.abs(np.subtract(read_image(path).getpixel((4, 4)), colour)).max() <= 2
+
+
+def test_a_too_long_sound_is_refused_from_its_header_by_the_whole_file_decoder(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio, "MAX_SECONDS", 2)
+    long = tmp_path / "long.flac"
+    long.write_bytes(wav_bytes(3.0, "FLAC"))
+    with pytest.raises(DecodeError, match=r"long.flac: audio longer than 2 s \(3 s\)"):
+        audio.read_audio(long)
+
+
+def test_frames_are_counted_while_decoding_where_the_container_declares_none(tmp_path):
+    clip = tmp_path / "clip.mkv"
+    with av.open(str(clip), "w", format="matroska") as out:
+        stream = out.add_stream("mpeg4", rate=12)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for i in range(12):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((16, 16, 3), i * 20, np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    with av.open(str(clip)) as container:
+        assert container.streams.video[0].frames == 0
+    with pytest.raises(DecodeError, match="too many frames \\(more than 6\\)"):
+        list(video.iter_shots(clip, video.VideoSettings(max_frames=6)))
