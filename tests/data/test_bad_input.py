@@ -204,3 +204,29 @@ def test_frames_are_counted_while_decoding_where_the_container_declares_none(tmp
         assert container.streams.video[0].frames == 0
     with pytest.raises(DecodeError, match="too many frames \\(more than 6\\)"):
         list(video.iter_shots(clip, video.VideoSettings(max_frames=6)))
+
+
+def test_a_wav_declaring_an_unknown_codec_is_a_decode_error(tmp_path):
+    """Found by benchmarks/fuzz_decoders.py: FFmpeg opens the stream but has no decoder for its format."""
+    data = bytearray(wav_bytes(0.5))
+    data[20:22] = (0xD101).to_bytes(2, "little")  # the fmt chunk's format tag: no such codec
+    path = tmp_path / "codec.wav"
+    path.write_bytes(bytes(data))
+    for decode in (audio.read_audio, lambda p: list(audio.iter_audio(p))):
+        with pytest.raises(DecodeError, match="codec.wav: truncated or corrupt audio"):
+            decode(path)
+
+
+def test_every_cut_of_a_small_mp4_is_shots_or_a_decode_error(tmp_path):
+    """Found by the fuzzing run: a cut inside the stream description left a stream FFmpeg cannot decode."""
+    whole = mp4_bytes(tmp_path, frames=4, size=16)
+    cut = tmp_path / "cut.mp4"
+    refused = 0
+    for length in range(1, len(whole), 3):
+        cut.write_bytes(whole[:length])
+        try:
+            list(video.iter_shots(cut))
+        except DecodeError as error:
+            assert error.where == str(cut)
+            refused += 1
+    assert refused > len(whole) // 6  # most cuts lose the index; those that only lose trailing tags still play

@@ -158,6 +158,8 @@ def av_soundtrack(container, where: str, rate: int | None = None, piece_seconds:
     if not container.streams.audio:
         return
     stream = container.streams.audio[0]
+    if stream.codec_context is None:  # FFmpeg found the stream but has no decoder for its format
+        raise DecodeError(where, "truncated or corrupt audio (undecodable stream)")
     native = stream.rate or stream.codec_context.sample_rate
     if not native:
         raise DecodeError(where, "audio stream has no sample rate")

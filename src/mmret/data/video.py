@@ -120,6 +120,8 @@ def _video_stream(container, where: str, settings: VideoSettings):
         reason = "no video stream" if container.streams.audio else "truncated or corrupt video (no readable stream)"
         raise DecodeError(where, reason)
     stream = container.streams.video[0]
+    if stream.codec_context is None:  # FFmpeg found the stream but has no decoder for what it declares
+        raise DecodeError(where, "truncated or corrupt video (undecodable stream)")
     w, h = stream.codec_context.width, stream.codec_context.height
     if w * h > DEFAULT_LIMITS.max_pixels:
         raise DecodeError(where, f"frame too large ({w}x{h} > {DEFAULT_LIMITS.max_pixels} pixels)")
