@@ -1,0 +1,38 @@
+"""The `mmret` command: parses arguments, validates them, calls the Python API and prints.
+
+One module per command group; each adds its subcommands with `add(commands)`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from . import collection, demo, evaluate, search, train
+from .common import USER_ERRORS
+
+COMMAND_GROUPS = (demo, collection, search, evaluate, train)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading bars drown the command's output
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted: committed work is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:  # these carry the file or field and the reason
+        print(f"mmret: error: {e}", file=sys.stderr)
+        return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mmret",
+                                   description="Multimodal retrieval: index and search text, images, audio and video.")
+    commands = root.add_subparsers(required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.add(commands)
+    return root

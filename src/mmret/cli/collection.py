@@ -1,0 +1,83 @@
+"""Commands on a stored collection: `index`, `remove`, `info`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .common import model_options, print_skip
+
+
+def add(commands) -> None:
+    index = commands.add_parser("index", help="index folders, files or CSV/JSONL/Parquet manifests")
+    index.add_argument("paths", nargs="+", metavar="PATH")
+    index.add_argument("--collection", required=True, metavar="DIR")
+    index.add_argument("--sync", action="store_true", help="also remove stored files that no longer exist")
+    index.add_argument("--batch-size", type=int, default=32)
+    index.add_argument("--workers", type=int, default=None, help="decoding processes (default: up to 4)")
+    index.add_argument("--window", type=float, default=10.0, help="seconds per sound window of audio and video")
+    index.add_argument("--keyframe-every", type=float, default=2.0, help="seconds between keyframes within a shot")
+    index.add_argument("--cut-threshold", type=float, default=None, help="frame difference (0-1) that starts a shot")
+    index.add_argument("--pooling", metavar="FILE", help="a trained attention pooling of shot keyframes (default: mean)")
+    index.add_argument("--ocr", action="store_true", help="also index text read in video keyframes (mmret[ocr])")
+    model_options(index, default=None)
+    index.set_defaults(run=_index)
+
+    remove = commands.add_parser("remove", help="remove items by id or file path")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    remove.add_argument("--collection", required=True, metavar="DIR")
+    remove.set_defaults(run=_remove)
+
+    info = commands.add_parser("info", help="what a collection holds")
+    info.add_argument("--collection", required=True, metavar="DIR")
+    info.set_defaults(run=_info)
+
+
+def _index(args) -> int:
+    from ..api import Collection
+
+    missing = [path for path in args.paths if not Path(path).expanduser().exists()]
+    if missing:  # checked before the collection is created, so a typo leaves nothing behind
+        raise ValueError(f"{missing[0]}: no such file or folder")
+    collection = Collection.open(args.collection, args.model, args.precision)
+    report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
+                            progress=True, on_skip=print_skip, timed=_timed_settings(args))
+    print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
+    return 0
+
+
+def _timed_settings(args):
+    from ..timed import TimedSettings
+
+    video = {"keyframe_every": args.keyframe_every}
+    if args.cut_threshold is not None:
+        video["cut_threshold"] = args.cut_threshold
+    return TimedSettings(window=args.window, video=video, pooling=_pooling(args.pooling), batch_size=args.batch_size,
+                         ocr=args.ocr)
+
+
+def _pooling(path: str | None):
+    if path is None:
+        return None
+    from ..encoders.pooling import AttentionPooling
+
+    return AttentionPooling.load(path)
+
+
+def _remove(args) -> int:
+    from ..api import Collection
+
+    collection = Collection.open(args.collection, create=False)
+    print(f"removed {collection.remove(args.ids)} items; {len(collection)} stored")
+    return 0
+
+
+def _info(args) -> int:
+    from collections import Counter
+
+    from ..api import Collection
+
+    store = Collection.open(args.collection, create=False).store
+    kinds = Counter(r.metadata["segment"] if "segment_of" in r.metadata else r.modality for r in store.records())
+    print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
+                      "by kind": dict(sorted(kinds.items()))}, indent=2))
+    return 0

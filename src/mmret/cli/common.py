@@ -1,0 +1,44 @@
+"""Options and checks shared by the subcommands."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..data.sources import SourceError
+from ..encoders.precision import PRECISIONS
+from ..encoders.registry import DEFAULT_MODEL
+from ..index.collection import CollectionError
+
+USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError)
+
+
+def model_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL) -> None:
+    parser.add_argument("--model", default=default,
+                        help="'offline' (default, no network), a Hugging Face hub id, or a model directory; "
+                             "add audio with '+speech' and/or '+audio-tower:DIR'")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
+
+
+def data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, metavar="LAYOUT:PATH",
+                        help="captions:, coco:, folders:, labels:, esc50:, fsdd:, qrels: followed by a path, or a path")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="layout option (repeatable)")
+    parser.add_argument("--start", type=int, default=0, help="first record (captions) or file per class (folders)")
+    parser.add_argument("--stop", type=int, default=None, help="end of the slice (exclusive)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
+
+
+def key_values(pairs: list[str], flag: str) -> dict[str, str]:
+    """KEY=VALUE arguments of a repeatable flag as a dict."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} {pair!r}: expected KEY=VALUE")
+        values[key] = value
+    return values
+
+
+def print_skip(skipped) -> None:
+    print(f"skipped {skipped.where}: {skipped.reason}", file=sys.stderr)

@@ -1,0 +1,72 @@
+"""Training commands: `train`, `tune`, `train-audio`, `train-pooling`."""
+from __future__ import annotations
+
+import json
+
+from ..encoders.registry import DEFAULT_MODEL
+from .common import key_values
+
+
+def add(commands) -> None:
+    train = commands.add_parser("train", help="train projection heads (or more) with a metric-learning loss")
+    train.add_argument("config", metavar="CONFIG.yaml")
+    train.set_defaults(run=_train)
+
+    tune = commands.add_parser("tune", help="search training hyperparameters with Optuna")
+    tune.add_argument("config", metavar="CONFIG.yaml")
+    tune.set_defaults(run=_tune)
+
+    train_audio = commands.add_parser("train-audio", help="train an audio tower into the text space on labelled clips")
+    train_audio.add_argument("--data", required=True, metavar="LAYOUT:PATH", help="esc50:, fsdd:, labels: and a path")
+    train_audio.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                             help="layout option, e.g. folds=4 (repeatable)")
+    train_audio.add_argument("--out", required=True, metavar="DIR", help="where the tower is saved")
+    train_audio.add_argument("--text-model", default=DEFAULT_MODEL, help="the text encoder whose space it joins")
+    train_audio.add_argument("--epochs", type=int, default=30)
+    train_audio.add_argument("--holdout", type=float, default=0.2, help="fraction of clips held out for validation")
+    train_audio.set_defaults(run=_train_audio)
+
+    train_pooling = commands.add_parser("train-pooling",
+                                        help="train attention pooling of video keyframes on captioned moments")
+    train_pooling.add_argument("--segments", required=True, metavar="TABLE",
+                               help="CSV/TSV/JSONL with path, start, end, text (one row per caption)")
+    train_pooling.add_argument("--out", required=True, metavar="FILE.pt")
+    train_pooling.add_argument("--model", default=DEFAULT_MODEL, help="the encoder whose image and text towers it uses")
+    train_pooling.add_argument("--epochs", type=int, default=50)
+    train_pooling.add_argument("--holdout", type=float, default=0.2, help="fraction of videos held out")
+    train_pooling.set_defaults(run=_train_pooling)
+
+
+def _train(args) -> int:
+    from ..training import train_from_config
+
+    print(f"model saved in {train_from_config(args.config, progress=True)}")
+    return 0
+
+
+def _tune(args) -> int:
+    from ..training import tune_from_config
+
+    print(f"trials in {tune_from_config(args.config, progress=True)}")
+    return 0
+
+
+def _train_audio(args) -> int:
+    from ..training.audio_tower_fit import TrainSettings
+    from ..training.audio_tower_run import train_audio_tower
+
+    manifest = train_audio_tower(args.data, args.out, text_model=args.text_model,
+                                 settings=TrainSettings(epochs=args.epochs), holdout=args.holdout,
+                                 options=key_values(args.option, "--option"))
+    print(json.dumps(manifest.get("validation", {}), indent=2))
+    print(f"audio tower saved in {args.out}; use it with --model '{args.text_model}+audio-tower:{args.out}'")
+    return 0
+
+
+def _train_pooling(args) -> int:
+    from ..training.pooling_run import train_pooling
+
+    report = train_pooling(args.segments, args.out, args.model, epochs=args.epochs, holdout=args.holdout)
+    print(json.dumps(report["validation"], indent=2))
+    print(f"pooling saved in {args.out}; use it with mmret index --pooling {args.out}")
+    return 0
