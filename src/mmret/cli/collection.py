@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import model_options, print_skip
+from . import common
+from .common import check_exist, check_models, model_options, print_skip
 
 
 def add(commands) -> None:
@@ -12,10 +13,10 @@ def add(commands) -> None:
     index.add_argument("paths", nargs="+", metavar="PATH")
     index.add_argument("--collection", required=True, metavar="DIR")
     index.add_argument("--sync", action="store_true", help="also remove stored files that no longer exist")
-    index.add_argument("--batch-size", type=int, default=32)
-    index.add_argument("--workers", type=int, default=None, help="decoding processes (default: up to 4)")
-    index.add_argument("--window", type=float, default=10.0, help="seconds per sound window of audio and video")
-    index.add_argument("--keyframe-every", type=float, default=2.0, help="seconds between keyframes within a shot")
+    index.add_argument("--batch-size", type=common.positive_int, default=32)
+    index.add_argument("--workers", type=common.positive_int, default=None, help="decoding processes (default: up to 4)")
+    index.add_argument("--window", type=common.positive_float, default=10.0, help="seconds per sound window of audio and video")
+    index.add_argument("--keyframe-every", type=common.positive_float, default=2.0, help="seconds between keyframes within a shot")
     index.add_argument("--cut-threshold", type=float, default=None, help="frame difference (0-1) that starts a shot")
     index.add_argument("--pooling", metavar="FILE", help="a trained attention pooling of shot keyframes (default: mean)")
     index.add_argument("--ocr", action="store_true", help="also index text read in video keyframes (mmret[ocr])")
@@ -35,14 +36,22 @@ def add(commands) -> None:
 def _index(args) -> int:
     from ..api import Collection
 
-    missing = [path for path in args.paths if not Path(path).expanduser().exists()]
-    if missing:  # checked before the collection is created, so a typo leaves nothing behind
-        raise ValueError(f"{missing[0]}: no such file or folder")
+    _check_index_args(args)  # before any model loads or the collection is created: a typo leaves nothing behind
     collection = Collection.open(args.collection, args.model, args.precision)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args))
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
+
+
+def _check_index_args(args) -> None:
+    missing = [path for path in args.paths if not Path(path).expanduser().exists()]
+    if missing:
+        raise ValueError(f"{missing[0]}: no such file or folder")
+    check_exist([args.pooling], "--pooling")
+    if args.cut_threshold is not None and not 0 <= args.cut_threshold <= 1:
+        raise ValueError(f"--cut-threshold {args.cut_threshold}: must be in [0, 1]")
+    check_models([args.model])
 
 
 def _timed_settings(args):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..data.sources import SourceError
 from ..encoders.precision import PRECISIONS
@@ -25,7 +26,7 @@ def data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="layout option (repeatable)")
     parser.add_argument("--start", type=int, default=0, help="first record (captions) or file per class (folders)")
     parser.add_argument("--stop", type=int, default=None, help="end of the slice (exclusive)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
 
 
@@ -42,3 +43,32 @@ def key_values(pairs: list[str], flag: str) -> dict[str, str]:
 
 def print_skip(skipped) -> None:
     print(f"skipped {skipped.where}: {skipped.reason}", file=sys.stderr)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def check_exist(paths, flag: str) -> None:
+    """Every path in `paths` (None entries skipped) exists, before anything is loaded."""
+    for path in paths:
+        if path is not None and not Path(path).expanduser().exists():
+            raise ValueError(f"{flag} {path}: no such file or folder")
+
+
+def check_models(names) -> None:
+    from ..models import check_model_name
+
+    for name in names:
+        if name is not None:
+            check_model_name(name)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..encoders.registry import DEFAULT_MODEL
-from .common import data_options, key_values
+from .common import check_models, data_options, key_values, positive_int
 
 
 def add(commands) -> None:
@@ -15,8 +15,8 @@ def add(commands) -> None:
     evaluate.add_argument("--model", action="append", metavar="NAME",
                           help="repeat to compare models (bootstrap CIs, paired tests vs the first); default offline")
     evaluate.add_argument("--per-query", action="store_true", help="include each query's metrics in the JSON")
-    evaluate.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for the CIs")
-    evaluate.add_argument("--permutations", type=int, default=10000, help="paired permutation test draws")
+    evaluate.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples for the CIs")
+    evaluate.add_argument("--permutations", type=positive_int, default=10000, help="paired permutation test draws")
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     evaluate.set_defaults(run=_eval)
 
@@ -24,8 +24,8 @@ def add(commands) -> None:
     data_options(report)
     report.add_argument("--model", action="append", metavar="NAME", help="repeat to compare models; default offline")
     report.add_argument("--out", required=True, metavar="DIR")
-    report.add_argument("--gallery-size", type=int, default=20, help="queries shown, worst first")
-    report.add_argument("--top-k", type=int, default=5, help="results shown per query")
+    report.add_argument("--gallery-size", type=positive_int, default=20, help="queries shown, worst first")
+    report.add_argument("--top-k", type=positive_int, default=5, help="results shown per query")
     report.add_argument("--heatmaps", action=argparse.BooleanOptionalAction, default=None,
                         help="patch heat maps in explanations (default: on for CLIP-like models)")
     report.add_argument("--map", choices=("auto", "pca", "tsne"), default="auto", help="2-D embedding map method")
@@ -37,7 +37,9 @@ def _eval(args) -> int:
     from ..eval.compare import compare_evaluations, evaluate_models, format_comparison
     from ..models import load_encoder
 
-    dataset, models = _dataset(args), args.model or [DEFAULT_MODEL]
+    models = args.model or [DEFAULT_MODEL]
+    check_models(models)  # all of them, before the first loads
+    dataset = _dataset(args)
     if len(models) == 1:
         result = evaluate(load_encoder(models[0], args.precision), dataset, batch_size=args.batch_size,
                           per_query=args.per_query)
@@ -58,8 +60,11 @@ def _report(args) -> int:
     from ..eval.report import write_report
     from ..models import load_encoder
 
-    encoders = [load_encoder(name, args.precision) for name in args.model or [DEFAULT_MODEL]]
-    evaluations = evaluate_models(encoders, _dataset(args), batch_size=args.batch_size)
+    models = args.model or [DEFAULT_MODEL]
+    check_models(models)
+    dataset = _dataset(args)
+    encoders = [load_encoder(name, args.precision) for name in models]
+    evaluations = evaluate_models(encoders, dataset, batch_size=args.batch_size)
     page = write_report(evaluations, args.out, encoders=encoders, gallery_size=args.gallery_size,
                         top_k=args.top_k, heatmaps=args.heatmaps, map_method=args.map)
     print(f"report: {page}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ..encoders.precision import PRECISIONS
+from .common import check_exist, check_models, positive_int
 
 
 def add(commands) -> None:
@@ -12,13 +13,14 @@ def add(commands) -> None:
     search.add_argument("--text")
     search.add_argument("--image", metavar="FILE")
     search.add_argument("--audio", metavar="FILE")
-    search.add_argument("-k", type=int, default=10)
+    search.add_argument("-k", type=positive_int, default=10)
     search.add_argument("--all-segments", action="store_true",
                         help="list every matching segment (default: each file once, at its best segment)")
     search.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                         help="keep items whose metadata KEY equals VALUE (repeatable; numbers and true/false are typed)")
     search.add_argument("--space", help="vector space to search (default: the best one for the query)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.add_argument("--model", help="the collection's model in another place (a moved trained model directory)")
     search.add_argument("--precision", choices=PRECISIONS, default="auto")
     search.set_defaults(run=_search)
 
@@ -27,9 +29,12 @@ def _search(args) -> int:
     from ..api import Collection
     from ..search import format_row, result_rows
 
-    collection = Collection.open(args.collection, precision=args.precision, create=False)
+    where = _filters(args.filter)  # every argument is checked before the model loads
+    check_exist([args.image, args.audio], "query file")
+    check_models([args.model])
+    collection = Collection.open(args.collection, args.model, args.precision, create=False)
     hits = collection.search(text=args.text, image=args.image, audio=args.audio, k=args.k,
-                             where=_filters(args.filter), space=args.space, per_file=not args.all_segments)
+                             where=where, space=args.space, per_file=not args.all_segments)
     rows = result_rows(hits)
     if args.json:
         query = {"text": args.text, "image": args.image, "audio": args.audio}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..encoders.registry import DEFAULT_MODEL
-from .common import key_values
+from .common import check_exist, check_models, key_values, positive_int
 
 
 def add(commands) -> None:
@@ -22,7 +22,7 @@ def add(commands) -> None:
                              help="layout option, e.g. folds=4 (repeatable)")
     train_audio.add_argument("--out", required=True, metavar="DIR", help="where the tower is saved")
     train_audio.add_argument("--text-model", default=DEFAULT_MODEL, help="the text encoder whose space it joins")
-    train_audio.add_argument("--epochs", type=int, default=30)
+    train_audio.add_argument("--epochs", type=positive_int, default=30)
     train_audio.add_argument("--holdout", type=float, default=0.2, help="fraction of clips held out for validation")
     train_audio.set_defaults(run=_train_audio)
 
@@ -32,7 +32,7 @@ def add(commands) -> None:
                                help="CSV/TSV/JSONL with path, start, end, text (one row per caption)")
     train_pooling.add_argument("--out", required=True, metavar="FILE.pt")
     train_pooling.add_argument("--model", default=DEFAULT_MODEL, help="the encoder whose image and text towers it uses")
-    train_pooling.add_argument("--epochs", type=int, default=50)
+    train_pooling.add_argument("--epochs", type=positive_int, default=50)
     train_pooling.add_argument("--holdout", type=float, default=0.2, help="fraction of videos held out")
     train_pooling.set_defaults(run=_train_pooling)
 
@@ -55,6 +55,9 @@ def _train_audio(args) -> int:
     from ..training.audio_tower_fit import TrainSettings
     from ..training.audio_tower_run import train_audio_tower
 
+    _, sep, path = args.data.partition(":")
+    check_exist([path if sep else args.data], "--data")
+    check_models([args.text_model])
     manifest = train_audio_tower(args.data, args.out, text_model=args.text_model,
                                  settings=TrainSettings(epochs=args.epochs), holdout=args.holdout,
                                  options=key_values(args.option, "--option"))
@@ -66,6 +69,8 @@ def _train_audio(args) -> int:
 def _train_pooling(args) -> int:
     from ..training.pooling_run import train_pooling
 
+    check_exist([args.segments], "--segments")
+    check_models([args.model])
     report = train_pooling(args.segments, args.out, args.model, epochs=args.epochs, holdout=args.holdout)
     print(json.dumps(report["validation"], indent=2))
     print(f"pooling saved in {args.out}; use it with mmret index --pooling {args.out}")
