@@ -17,7 +17,7 @@ from pathlib import Path
 from .data.sources import Skipped
 from .encoders.base import Encoder
 from .index.collection import CollectionError, Hit, VectorCollection
-from .models import DEFAULT_MODEL, load_encoder
+from .models import DEFAULT_MODEL, load_encoder, same_model
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
 from .timed import SEGMENT_OF, TimedSettings
@@ -90,6 +90,6 @@ class Collection:
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:
-    if encoder.model_id != store.model_id:
+    if not same_model(store.model_id, encoder.model_id):
         raise CollectionError(f"{store.path}: built with model {store.model_id!r}, not {encoder.model_id!r}; "
                               "a collection never mixes models (index into a new collection instead)")
