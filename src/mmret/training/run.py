@@ -15,7 +15,7 @@ from .config import TrainConfig, load_config, save_config
 from .experiment import fit, load_towers, prepare_data
 from .saved import save_model
 from .trainer import TrainResult
-from .tune import format_trials, tune
+from .tune import check_space, format_trials, tune
 
 
 @dataclass
@@ -49,6 +49,7 @@ def tune_from_config(path: str | Path, progress: bool = True) -> Path:
     """Run the config's hyperparameter search, print its table, and return the folder of its results
     (trials.csv, trials.json, best-config.yaml, study.db)."""
     config = load_config(path)
+    check_space(config)  # before the data are prepared
     result = tune(config, prepare_data(config, load_towers(config.model), progress), progress)
     print(format_trials(result.rows, config.tune.space, config.tune.metric or config.training.monitor))
     return result.directory
