@@ -42,7 +42,9 @@ def key_values(pairs: list[str], flag: str) -> dict[str, str]:
 
 
 def print_skip(skipped) -> None:
-    print(f"skipped {skipped.where}: {skipped.reason}", file=sys.stderr)
+    from tqdm import tqdm
+
+    tqdm.write(f"skipped {skipped.where}: {skipped.reason}", file=sys.stderr)  # above the bar, not through it
 
 
 def positive_int(text: str) -> int:
