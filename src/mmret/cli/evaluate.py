@@ -66,7 +66,7 @@ def _report(args) -> int:
     encoders = [load_encoder(name, args.precision) for name in models]
     evaluations = evaluate_models(encoders, dataset, batch_size=args.batch_size)
     page = write_report(evaluations, args.out, encoders=encoders, gallery_size=args.gallery_size,
-                        top_k=args.top_k, heatmaps=args.heatmaps, map_method=args.map)
+                        top_k=args.top_k, heatmaps=args.heatmaps, map_method=args.map, progress=True)
     print(f"report: {page}")
     return 0
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..encoders.offline import OfflineEncoder
-from .config import TrainConfig, load_config, save_config
+from .config import TrainConfig, TrainingConfig, load_config, save_config
 from .experiment import fit, load_towers, prepare_data
 from .saved import save_model
-from .trainer import TrainResult
+from .trainer import TrainResult, early_stop_note
 from .tune import check_space, format_trials, tune
 
 
@@ -40,8 +40,9 @@ def train(config: TrainConfig, progress: bool = False, encoder: OfflineEncoder |
 
 def train_from_config(path: str | Path, progress: bool = True) -> Path:
     """Train from a YAML config, print the validation metrics before and after, and return the model directory."""
-    run = train(load_config(path), progress)
-    print(format_validation(run.result))
+    config = load_config(path)
+    run = train(config, progress)
+    print(format_validation(run.result, config.training))
     return run.model_dir
 
 
@@ -55,9 +56,13 @@ def tune_from_config(path: str | Path, progress: bool = True) -> Path:
     return result.directory
 
 
-def format_validation(result: TrainResult) -> str:
+def format_validation(result: TrainResult, training: TrainingConfig | None = None) -> str:
+    """Validation before and after training; says so when training stopped early (with `training`, its settings)."""
     metrics = ("R@1", "R@5", "R@10")
     lines = [f"{'':<22}" + "".join(f"{task + ' ' + m:>18}" for task in result.validation for m in metrics)]
     for label, results in (("untrained", result.initial), (f"trained (epoch {result.best_epoch})", result.validation)):
         lines.append(f"{label:<22}" + "".join(f"{results[task][m]:>18.3f}" for task in results for m in metrics))
+    if result.stopped_early and training is not None:
+        lines.append(early_stop_note(len(result.history), training.epochs, training.patience, training.monitor,
+                                     result.best_epoch))
     return "\n".join(lines)
