@@ -19,7 +19,7 @@ from .encoders.registry import (
     with_audio_paths,
 )
 
-__all__ = ["DEFAULT_MODEL", "check_model_name", "load_encoder", "same_model"]
+__all__ = ["DEFAULT_MODEL", "audio_path_kinds", "check_model_name", "load_encoder", "query_paths", "same_model"]
 
 _HASHED_ID = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
@@ -59,6 +59,27 @@ def same_model(recorded: str, given: str) -> bool:
     (recorded_base, recorded_audio), (given_base, given_audio) = map(split_audio_suffixes, (recorded, given))
     a, b = _HASHED_ID.match(recorded_base), _HASHED_ID.match(given_base)
     return recorded_audio == given_audio and bool(a and b) and a["hash"] == b["hash"]
+
+
+def audio_path_kinds(model_id: str) -> set[str]:
+    """The audio paths a model id names: a subset of {"speech", "audio-tower"}."""
+    return {suffix.partition(":")[0] for suffix in split_audio_suffixes(model_id)[1]}
+
+
+def query_paths(model_id: str) -> dict[str, list[str]]:
+    """What a text, image or audio query can reach in a collection built with `model_id`, read from its audio
+    suffixes: without +audio-tower, audio is reached only through speech transcripts."""
+    kinds = audio_path_kinds(model_id)
+    text = ["images, video shots and texts (base model)"]
+    text += ["speech transcripts (+speech)"] if "speech" in kinds else []
+    text += ["sound windows (+audio-tower)"] if "audio-tower" in kinds else []
+    if "audio-tower" in kinds:
+        audio = ["sound windows, and texts in the shared space (+audio-tower)"]
+    elif "speech" in kinds:
+        audio = ["speech transcripts only: the query is transcribed, so it matches what is said, not sounds (+speech)"]
+    else:
+        audio = []
+    return {"text": text, "image": ["images and video shots (base model)"], "audio": audio}
 
 
 def _load_base(name: str, precision: str) -> Encoder:

@@ -84,9 +84,11 @@ def _info(args) -> int:
     from collections import Counter
 
     from ..api import Collection
+    from ..models import query_paths
 
     store = Collection.open(args.collection, create=False).store
     kinds = Counter(r.metadata["segment"] if "segment_of" in r.metadata else r.modality for r in store.records())
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
-                      "by kind": dict(sorted(kinds.items()))}, indent=2))
+                      "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id)},
+                     indent=2))
     return 0

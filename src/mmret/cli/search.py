@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from ..encoders.precision import PRECISIONS
 from .common import check_exist, check_models, positive_int
@@ -33,6 +34,8 @@ def _search(args) -> int:
     check_exist([args.image, args.audio], "query file")
     check_models([args.model])
     collection = Collection.open(args.collection, args.model, args.precision, create=False)
+    for warning in _transcript_only_warnings(collection.store, args):
+        print(f"mmret: warning: {warning}", file=sys.stderr)
     hits = collection.search(text=args.text, image=args.image, audio=args.audio, k=args.k,
                              where=where, space=args.space, per_file=not args.all_segments)
     rows = result_rows(hits)
@@ -43,6 +46,24 @@ def _search(args) -> int:
         for row in rows:
             print(format_row(row))
     return 0
+
+
+def _transcript_only_warnings(store, args) -> list[str]:
+    """Queries that can reach the collection's audio only through Whisper transcripts, not through its sound."""
+    from ..models import audio_path_kinds
+
+    kinds = audio_path_kinds(store.model_id)
+    if "speech" not in kinds or "audio-tower" in kinds:
+        return []
+    hint = ("to search by sound, index into a new collection with --model '...+audio-tower:DIR' "
+            "(a tower trained by mmret train-audio)")
+    warnings = []
+    if args.audio is not None:
+        warnings.append(f"{store.model_id} has no sound path: the audio query is transcribed and matches what is "
+                        f"said, not how it sounds; {hint}")
+    if args.text is not None and store.find({"segment": "speech"}):
+        warnings.append(f"the audio in this collection is reached by text only through speech transcripts; {hint}")
+    return warnings
 
 
 def _filters(pairs: list[str]) -> dict | None:
