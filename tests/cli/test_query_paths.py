@@ -39,8 +39,7 @@ def test_both_warnings_name_the_transcripts_and_the_sound_tower(speech_collectio
     from mmret.cli.search import _transcript_only_warnings
 
     with VectorCollection.open(speech_collection) as store:
-        args = type("Args", (), {"audio": str(tmp_path / "bark.wav"), "text": "a dog barking"})
-        warnings = _transcript_only_warnings(store, args)
+        warnings = _transcript_only_warnings(store, {"audio": str(tmp_path / "bark.wav"), "text": "a dog barking"})
     assert len(warnings) == 2
     assert "transcribed" in warnings[0] and "not how it sounds" in warnings[0]
     assert all("audio-tower" in w and "mmret train-audio" in w for w in warnings)

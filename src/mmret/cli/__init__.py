@@ -9,10 +9,13 @@ import logging
 import os
 import sys
 
+from .. import __version__
 from . import collection, demo, evaluate, search, train
-from .common import USER_ERRORS
+from .common import USER_ERRORS, CommandParser, HelpFormatter
 
 COMMAND_GROUPS = (demo, collection, search, evaluate, train)
+EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
+environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="mmret",
+    root = argparse.ArgumentParser(prog="mmret", epilog=EPILOG, formatter_class=HelpFormatter,
                                    description="Multimodal retrieval: index and search text, images, audio and video.")
-    commands = root.add_subparsers(required=True, metavar="COMMAND")
+    root.add_argument("--version", action="version", version=f"mmret {__version__}")
+    commands = root.add_subparsers(required=True, metavar="COMMAND", parser_class=CommandParser)
     for group in COMMAND_GROUPS:
         group.add(commands)
     return root

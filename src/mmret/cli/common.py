@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,10 +14,44 @@ from ..index.collection import CollectionError
 USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks and shows each option's default (when it has one worth showing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an unknown flag is reported with this subcommand's usage, not the top-level one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
+def collection_option(parser: argparse.ArgumentParser) -> None:
+    default = os.environ.get("MMRET_COLLECTION")
+    parser.add_argument("--collection", required=default is None, default=default, metavar="DIR",
+                        help="the collection's folder (environment: MMRET_COLLECTION)")
+
+
+def default_model() -> str:
+    return os.environ.get("MMRET_MODEL") or DEFAULT_MODEL
+
+
 def model_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL) -> None:
-    parser.add_argument("--model", default=default,
-                        help="'offline' (default, no network), a Hugging Face hub id, or a model directory; "
-                             "add audio with '+speech' and/or '+audio-tower:DIR'")
+    parser.add_argument("--model", default=default and default_model(),
+                        help="'offline' (no network), a Hugging Face hub id, or a model directory; add audio with "
+                             "'+speech' and/or '+audio-tower:DIR' (environment: MMRET_MODEL)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
 
 
@@ -26,7 +61,7 @@ def data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="layout option (repeatable)")
     parser.add_argument("--start", type=int, default=0, help="first record (captions) or file per class (folders)")
     parser.add_argument("--stop", type=int, default=None, help="end of the slice (exclusive)")
-    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="items embedded at once")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
 
 

@@ -5,25 +5,35 @@ import argparse
 import json
 from pathlib import Path
 
-from ..encoders.registry import DEFAULT_MODEL
-from .common import check_models, data_options, key_values, positive_int
+from .common import check_models, data_options, default_model, key_values, positive_int
+
+EVAL_EXAMPLES = """examples:
+  mmret eval --data captions:../shared/data/flickr8k-500 --stop 100 --json flickr.json
+  mmret eval --data folders:../shared/data/caltech101/images --option per_class=5
+  mmret eval --data captions:../shared/data/flickr8k-500 --start 400 --model offline --model runs/offline-heads/model"""
+REPORT_EXAMPLES = """example:
+  mmret report --data captions:../shared/data/flickr8k-500 --stop 100 --out flickr-report"""
 
 
 def add(commands) -> None:
-    evaluate = commands.add_parser("eval", help="retrieval metrics of one model, or a comparison of several")
+    evaluate = commands.add_parser("eval", help="retrieval metrics of one model, or a comparison of several",
+                                   epilog=EVAL_EXAMPLES)
     data_options(evaluate)
     evaluate.add_argument("--model", action="append", metavar="NAME",
-                          help="repeat to compare models (bootstrap CIs, paired tests vs the first); default offline")
+                          help="repeat to compare models (bootstrap CIs, paired tests vs the first); "
+                               "default: offline (environment: MMRET_MODEL)")
     evaluate.add_argument("--per-query", action="store_true", help="include each query's metrics in the JSON")
     evaluate.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples for the CIs")
     evaluate.add_argument("--permutations", type=positive_int, default=10000, help="paired permutation test draws")
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     evaluate.set_defaults(run=_eval)
 
-    report = commands.add_parser("report", help="an HTML report: curves, score plots, embedding map, query gallery")
+    report = commands.add_parser("report", help="an HTML report: curves, score plots, embedding map, query gallery",
+                                 epilog=REPORT_EXAMPLES)
     data_options(report)
-    report.add_argument("--model", action="append", metavar="NAME", help="repeat to compare models; default offline")
-    report.add_argument("--out", required=True, metavar="DIR")
+    report.add_argument("--model", action="append", metavar="NAME",
+                        help="repeat to compare models; default: offline (environment: MMRET_MODEL)")
+    report.add_argument("--out", required=True, metavar="DIR", help="the report's folder (index.html, plots/, media/)")
     report.add_argument("--gallery-size", type=positive_int, default=20, help="queries shown, worst first")
     report.add_argument("--top-k", type=positive_int, default=5, help="results shown per query")
     report.add_argument("--heatmaps", action=argparse.BooleanOptionalAction, default=None,
@@ -37,7 +47,7 @@ def _eval(args) -> int:
     from ..eval.compare import compare_evaluations, evaluate_models, format_comparison
     from ..models import load_encoder
 
-    models = args.model or [DEFAULT_MODEL]
+    models = args.model or [default_model()]
     check_models(models)  # all of them, before the first loads
     dataset = _dataset(args)
     if len(models) == 1:
@@ -60,7 +70,7 @@ def _report(args) -> int:
     from ..eval.report import write_report
     from ..models import load_encoder
 
-    models = args.model or [DEFAULT_MODEL]
+    models = args.model or [default_model()]
     check_models(models)
     dataset = _dataset(args)
     encoders = [load_encoder(name, args.precision) for name in models]

@@ -8,31 +8,37 @@ from .common import check_exist, check_models, key_values, positive_int
 
 
 def add(commands) -> None:
-    train = commands.add_parser("train", help="train projection heads (or more) with a metric-learning loss")
-    train.add_argument("config", metavar="CONFIG.yaml")
+    train = commands.add_parser("train", help="train projection heads (or more) with a metric-learning loss",
+                                epilog="example:\n  mmret train configs/train_offline_heads.yaml   # writes "
+                                       "runs/offline-heads/model")
+    train.add_argument("config", metavar="CONFIG.yaml", help="a training config (see configs/train_offline_heads.yaml)")
     train.set_defaults(run=_train)
 
-    tune = commands.add_parser("tune", help="search training hyperparameters with Optuna")
-    tune.add_argument("config", metavar="CONFIG.yaml")
+    tune = commands.add_parser("tune", help="search training hyperparameters with Optuna (the config's tune: space)",
+                               epilog="example:\n  mmret tune configs/train_offline_heads.yaml")
+    tune.add_argument("config", metavar="CONFIG.yaml", help="a training config with a tune: section")
     tune.set_defaults(run=_tune)
 
-    train_audio = commands.add_parser("train-audio", help="train an audio tower into the text space on labelled clips")
+    train_audio = commands.add_parser("train-audio", help="train an audio tower into the text space on labelled clips",
+                                      epilog="example:\n  mmret train-audio --data esc50:../shared/data/esc50 "
+                                             "--option folds=4 --out towers/esc50")
     train_audio.add_argument("--data", required=True, metavar="LAYOUT:PATH", help="esc50:, fsdd:, labels: and a path")
     train_audio.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                              help="layout option, e.g. folds=4 (repeatable)")
     train_audio.add_argument("--out", required=True, metavar="DIR", help="where the tower is saved")
     train_audio.add_argument("--text-model", default=DEFAULT_MODEL, help="the text encoder whose space it joins")
-    train_audio.add_argument("--epochs", type=positive_int, default=30)
+    train_audio.add_argument("--epochs", type=positive_int, default=30, help="passes over the training clips")
     train_audio.add_argument("--holdout", type=float, default=0.2, help="fraction of clips held out for validation")
     train_audio.set_defaults(run=_train_audio)
 
     train_pooling = commands.add_parser("train-pooling",
-                                        help="train attention pooling of video keyframes on captioned moments")
+                                        help="train attention pooling of video keyframes on captioned moments",
+                                        epilog="example:\n  mmret train-pooling --segments moments.csv --out pool.pt")
     train_pooling.add_argument("--segments", required=True, metavar="TABLE",
                                help="CSV/TSV/JSONL with path, start, end, text (one row per caption)")
-    train_pooling.add_argument("--out", required=True, metavar="FILE.pt")
+    train_pooling.add_argument("--out", required=True, metavar="FILE.pt", help="where the pooling is saved")
     train_pooling.add_argument("--model", default=DEFAULT_MODEL, help="the encoder whose image and text towers it uses")
-    train_pooling.add_argument("--epochs", type=positive_int, default=50)
+    train_pooling.add_argument("--epochs", type=positive_int, default=50, help="passes over the training videos")
     train_pooling.add_argument("--holdout", type=float, default=0.2, help="fraction of videos held out")
     train_pooling.set_defaults(run=_train_pooling)
 
