@@ -102,3 +102,15 @@ def test_every_subcommand_explains_every_option_with_defaults_and_an_example(nam
     for option in options:
         if option.default not in (None, False, [], argparse.SUPPRESS) and option.required is False:
             assert f"default: {option.default}" in " ".join(text.split()), (name, option.dest)
+
+
+def test_train_and_tune_overrides_reach_the_config(run, monkeypatch, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {train: 'captions:a', validation: 'captions:b'}\n")
+    seen = {}
+    monkeypatch.setattr("mmret.training.tune_from_config",
+                        lambda path, progress, overrides: seen.update(overrides) or tmp_path)
+    code, _, _ = run("tune", config, "--trials", "2", "--output", "out", "--set", "training.epochs=5",
+                     "--set", "loss.options={margin: 0.3}")
+    assert code == 0 and seen == {"tune.trials": 2, "output": str((tmp_path.cwd() / "out").resolve()),
+                                  "training.epochs": 5, "loss.options": {"margin": 0.3}}

@@ -109,3 +109,16 @@ def test_data_specs_parse_and_print_back(text, spec):
 def test_data_spec_expands_variables(monkeypatch, tmp_path):
     monkeypatch.setenv("MMR_TEST_DATA", str(tmp_path))
     assert DataSpec.parse("captions:$MMR_TEST_DATA/flickr[0:2]").resolved_path() == tmp_path / "flickr"
+
+
+def test_command_line_overrides_replace_fields_by_dotted_name(tmp_path):
+    (tmp_path / "c.yaml").write_text("data: {train: 'captions:a[0:5]', validation: 'captions:b'}\n"
+                                     "training: {epochs: 60}\n")
+    config = load_config(tmp_path / "c.yaml", {"training.epochs": 3, "tune.trials": 2, "loss.name": "vsepp",
+                                               "output": "/elsewhere/run"})
+    assert (config.training.epochs, config.tune.trials, config.loss.name) == (3, 2, "vsepp")
+    assert config.run_dir == Path("/elsewhere/run")
+    with pytest.raises(ConfigError, match="training.epoch: unknown field"):
+        load_config(tmp_path / "c.yaml", {"training.epoch": 3})
+    with pytest.raises(ConfigError, match="training.epochs: is not a section"):
+        load_config(tmp_path / "c.yaml", {"training.epochs.x": 3})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ..encoders.registry import DEFAULT_MODEL
 from .common import check_exist, check_models, key_values, positive_int
@@ -12,11 +13,14 @@ def add(commands) -> None:
                                 epilog="example:\n  mmret train configs/train_offline_heads.yaml   # writes "
                                        "runs/offline-heads/model")
     train.add_argument("config", metavar="CONFIG.yaml", help="a training config (see configs/train_offline_heads.yaml)")
+    _override_options(train)
     train.set_defaults(run=_train)
 
     tune = commands.add_parser("tune", help="search training hyperparameters with Optuna (the config's tune: space)",
                                epilog="example:\n  mmret tune configs/train_offline_heads.yaml")
     tune.add_argument("config", metavar="CONFIG.yaml", help="a training config with a tune: section")
+    tune.add_argument("--trials", type=positive_int, help="trials to run (default: the config's tune.trials)")
+    _override_options(tune)
     tune.set_defaults(run=_tune)
 
     train_audio = commands.add_parser("train-audio", help="train an audio tower into the text space on labelled clips",
@@ -43,17 +47,37 @@ def add(commands) -> None:
     train_pooling.set_defaults(run=_train_pooling)
 
 
+def _override_options(parser) -> None:
+    parser.add_argument("--output", metavar="DIR", help="the run directory (default: the config's output)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, e.g. training.epochs=5 or loss.name=vsepp (repeatable; "
+                             "VALUE is YAML)")
+
+
+def _overrides(args) -> dict:
+    import yaml
+
+    overrides = {key: yaml.safe_load(value) for key, value in key_values(args.set, "--set").items()}
+    if args.output is not None:  # a command-line path: relative to the working directory
+        overrides["output"] = str(Path(args.output).expanduser().resolve())
+    if getattr(args, "trials", None) is not None:
+        overrides["tune.trials"] = args.trials
+    return overrides
+
+
 def _train(args) -> int:
     from ..training import train_from_config
 
-    print(f"model saved in {train_from_config(args.config, progress=True)}")
+    check_exist([args.config], "config")
+    print(f"model saved in {train_from_config(args.config, progress=True, overrides=_overrides(args))}")
     return 0
 
 
 def _tune(args) -> int:
     from ..training import tune_from_config
 
-    print(f"trials in {tune_from_config(args.config, progress=True)}")
+    check_exist([args.config], "config")
+    print(f"trials in {tune_from_config(args.config, progress=True, overrides=_overrides(args))}")
     return 0
 
 

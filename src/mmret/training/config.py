@@ -229,19 +229,35 @@ class TrainConfig:
         return to_data(self)
 
 
-def load_config(path: str | Path) -> TrainConfig:
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """The config in a YAML file; its relative paths (data, output, cache_dir) are relative to the file's folder,
-    so a config runs the same from any working directory."""
+    so a config runs the same from any working directory. `overrides` maps dotted field names
+    ("training.epochs") to values that replace the file's."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read the config: {error}") from error
+    for name, value in (overrides or {}).items():
+        _override(data, name, value)
     try:
         config = TrainConfig.from_dict(data)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from error
     return relative_to(config, path.parent)
+
+
+def _override(data: Any, name: str, value: Any) -> None:
+    *sections, field_name = name.split(".")
+    for depth, section in enumerate(sections):
+        if not isinstance(data, dict):
+            break
+        data = data.setdefault(section, {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{'.'.join(sections[:depth + 1])}: is not a section, cannot set {name}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"cannot set {name}: the config is not a mapping")
+    data[field_name] = value
 
 
 def relative_to(config: TrainConfig, folder: Path) -> TrainConfig:

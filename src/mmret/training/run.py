@@ -38,18 +38,19 @@ def train(config: TrainConfig, progress: bool = False, encoder: OfflineEncoder |
     return TrainedRun(save_model(run_dir / "model", model, config, result, towers.encoder), result)
 
 
-def train_from_config(path: str | Path, progress: bool = True) -> Path:
-    """Train from a YAML config, print the validation metrics before and after, and return the model directory."""
-    config = load_config(path)
+def train_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None) -> Path:
+    """Train from a YAML config (with `overrides` of dotted field names, see load_config), print the validation
+    metrics before and after, and return the model directory."""
+    config = load_config(path, overrides)
     run = train(config, progress)
     print(format_validation(run.result, config.training))
     return run.model_dir
 
 
-def tune_from_config(path: str | Path, progress: bool = True) -> Path:
+def tune_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None) -> Path:
     """Run the config's hyperparameter search, print its table, and return the folder of its results
     (trials.csv, trials.json, best-config.yaml, study.db)."""
-    config = load_config(path)
+    config = load_config(path, overrides)
     check_space(config)  # before the data are prepared
     result = tune(config, prepare_data(config, load_towers(config.model), progress), progress)
     print(format_trials(result.rows, config.tune.space, config.tune.metric or config.training.monitor))
