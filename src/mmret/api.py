@@ -1,7 +1,7 @@
 """The public Python API: a Collection binds a stored index to the encoder that fills and queries it.
 
     from mmret import Collection
-    photos = Collection.open("my-photos")            # created on first use, with the default model
+    photos = Collection.open("my-photos")            # created by its first add(), with the default model
     photos.add(["~/Pictures"])                        # new and changed files only
     for hit in photos.search(text="a dog on a beach", k=5):
         print(hit.score, hit.record.path)
@@ -14,26 +14,30 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .data.sources import Skipped
+from .data.sources import Skipped, SourceError
 from .encoders.base import Encoder
 from .index.collection import CollectionError, Hit, VectorCollection
-from .models import DEFAULT_MODEL, load_encoder
+from .models import DEFAULT_MODEL, load_encoder, same_model
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
 from .timed import SEGMENT_OF, TimedSettings
 
 
 class Collection:
-    def __init__(self, store: VectorCollection, encoder: Encoder | None = None, precision: str = "auto"):
-        self.store = store
+    def __init__(self, store: VectorCollection | None, encoder: Encoder | None = None, precision: str = "auto",
+                 path: Path | None = None):
+        """`store` None: a collection that does not exist yet at `path`; the first add() creates it."""
+        self._store = store
         self._encoder = encoder
         self._precision = precision
+        self.path = store.path if store is not None else path
 
     @classmethod
     def open(cls, path: str | Path, model: str | Encoder | None = None, precision: str = "auto",
              create: bool = True) -> Collection:
-        """Open the collection in `path`; if there is none, create it (with `model`, default "offline") or,
-        with `create=False`, raise CollectionError.
+        """Open the collection in `path`. If there is none: with `create`, one that the first add() creates on
+        disk (with `model`, default "offline"), so a mistyped path searched is an error, not a new empty
+        collection; without `create`, raise CollectionError.
 
         An existing collection keeps the model it was built with; naming a different one is an error.
         """
@@ -46,7 +50,17 @@ class Collection:
             _check_same_model(store, encoder)
             return cls(store, encoder)
         encoder = model if isinstance(model, Encoder) else load_encoder(model or DEFAULT_MODEL, precision)
-        return cls(VectorCollection.create(path, encoder.model_id, dict(encoder.spaces)), encoder)
+        return cls(None, encoder, precision, path)
+
+    @property
+    def store(self) -> VectorCollection:
+        if self._store is None:
+            if not VectorCollection.exists(self.path):
+                raise CollectionError(f"{self.path}: no collection here yet (nothing has been added to it)")
+            self._store = VectorCollection.open(self.path)
+            if self._encoder is not None:  # created meanwhile by another process
+                _check_same_model(self._store, self._encoder)
+        return self._store
 
     @property
     def encoder(self) -> Encoder:
@@ -56,7 +70,7 @@ class Collection:
         return self._encoder
 
     def __len__(self) -> int:
-        return len(self.store)
+        return 0 if self._store is None and not VectorCollection.exists(self.path) else len(self.store)
 
     def add(self, sources: Iterable[str | Path], sync: bool = False, batch_size: int = 32,
             workers: int | None = None, progress: bool = False,
@@ -64,6 +78,11 @@ class Collection:
         """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
         `timed` sets how audio and video are cut into segments (window length, shot detection, pooling)."""
         sources = [Path(s).expanduser() for s in sources]
+        missing = [s for s in sources if not s.exists()]
+        if missing:  # before the collection is created
+            raise SourceError(f"{missing[0]}: no such file or folder")
+        if self._store is None and not VectorCollection.exists(self.path):
+            self._store = VectorCollection.create(self.path, self.encoder.model_id, dict(self.encoder.spaces))
         ingest = Ingest(self.store, self.encoder, batch_size, workers, progress=progress, on_skip=on_skip,
                         timed=timed or TimedSettings())
         return ingest.run(sources, sync=sync)
@@ -90,6 +109,6 @@ class Collection:
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:
-    if encoder.model_id != store.model_id:
+    if not same_model(store.model_id, encoder.model_id):
         raise CollectionError(f"{store.path}: built with model {store.model_id!r}, not {encoder.model_id!r}; "
                               "a collection never mixes models (index into a new collection instead)")

@@ -56,8 +56,15 @@ def test_folder_items_have_resolved_path_ids_and_folder_metadata(tmp_path, monke
     nested, top = list(iter_items(["photos"]))  # "cats" sorts before "top.png"
     assert top.id == top.path == str((tmp_path / "photos" / "top.png").resolve())
     assert Path(nested.id).is_absolute()
-    assert (top.metadata, nested.metadata) == ({"folder": ""}, {"folder": "cats/tabby"})
+    assert (top.metadata, nested.metadata) == ({"folder": "photos"}, {"folder": "tabby"})
     assert top.text is None
+
+
+def test_a_files_metadata_does_not_depend_on_the_root_it_was_reached_from(tmp_path):
+    leopard = tmp_path / "pics" / "Leopards" / "1.png"
+    make_png(leopard)
+    reached = [next(iter_items([root])).metadata for root in (tmp_path, tmp_path / "pics", leopard.parent, leopard)]
+    assert reached == [{"folder": "Leopards"}] * 4
 
 
 def test_hidden_files_and_folders_are_skipped_silently(tmp_path):
@@ -85,7 +92,7 @@ def test_unsupported_files_are_reported_once_each_and_the_walk_goes_on(tmp_path)
 def test_a_single_media_file_is_a_source(tmp_path):
     song = make_file(tmp_path / "song.flac")
     (item,) = iter_items([song])
-    assert (item.id, item.modality, item.metadata) == (str(song.resolve()), "audio", {})
+    assert (item.id, item.modality, item.metadata) == (str(song.resolve()), "audio", {"folder": tmp_path.name})
 
 
 def test_a_single_path_string_is_not_iterated_character_by_character(tmp_path):
@@ -299,7 +306,7 @@ def test_manifest_and_folder_reaching_the_same_file_yield_it_once(tmp_path):
     make_png(tmp_path / "img" / "a.png")
     manifest = write_csv(tmp_path / "m.csv", "path,label\nimg/a.png,x\n")
     items, skipped = collect([tmp_path / "img", manifest])
-    assert len(items) == 1 and items[0].metadata == {"folder": ""}
+    assert len(items) == 1 and items[0].metadata == {"folder": "img"}
     assert [entry.where for entry in skipped] == [f"{manifest}:2"]
 
 

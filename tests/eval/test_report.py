@@ -127,3 +127,13 @@ def screenshot_of(index: Path, tmp_path: Path) -> Path:
                     f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--screenshot={target}",
                     "--window-size=1280,1400", index.as_uri()], check=True, capture_output=True, timeout=120)
     return target
+
+
+def test_report_shows_its_stages_while_it_works(small_captions, make_encoder, tmp_path, capsys):
+    """Issue 10 defect 11: after embedding, the statistics, plots and galleries take minutes; a bar names each."""
+    write_report(detailed(make_encoder(0.5), small_captions), tmp_path / "report", gallery_size=2,
+                 map_method="pca", resamples=50, progress=True)
+    shown = capsys.readouterr().err
+    stages = 1 + len(small_captions.tasks) * 2
+    assert f"{stages}/{stages}" in shown and "written" in shown
+    assert all(f"{task} gallery of" in shown for task in small_captions.tasks)

@@ -1,6 +1,7 @@
 """Training configs: the example YAML loads and round-trips, and every bad value is reported by its field name."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,26 @@ def with_(section: str, **fields) -> dict:
 def test_example_config_loads_and_round_trips(tmp_path):
     config = load_config(EXAMPLE)
     assert config.loss.name == "infonce" and config.optimizer.lr == pytest.approx(1e-3)
-    assert [str(s) for s in config.data.train] == ["captions:../shared/data/flickr8k-500[0:400]",
-                                                   "captions:../shared/data/coco-mini"]
+    shared = os.path.normpath(EXAMPLE.parents[2] / "shared" / "data")
+    assert [str(s) for s in config.data.train] == [f"captions:{shared}/flickr8k-500[0:400]",
+                                                   f"captions:{shared}/coco-mini"]
+    assert config.run_dir == EXAMPLE.parents[1] / "runs" / "offline-heads"
     save_config(config, tmp_path / "again.yaml")
     assert load_config(tmp_path / "again.yaml") == config
+
+
+def test_paths_are_relative_to_the_config_files_folder_not_the_working_directory(tmp_path, monkeypatch):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "c.yaml").write_text("data: {train: 'captions:sets/a.json[0:5]', validation: 'captions:/abs/b.json'}\n"
+                                   "output: runs/x\ncache_dir: $FEATURES/cache\n")
+    monkeypatch.setenv("FEATURES", "/features")
+    monkeypatch.chdir(tmp_path)
+    config = load_config("experiments/c.yaml")
+    assert config.data.train[0].resolved_path() == folder / "sets" / "a.json"
+    assert config.data.train[0].start == 0 and config.data.train[0].stop == 5
+    assert config.data.validation.resolved_path() == Path("/abs/b.json")
+    assert config.run_dir == folder / "runs" / "x" and config.feature_dir == Path("/features/cache")
 
 
 def test_defaults_and_yaml_scientific_notation(tmp_path):
@@ -30,7 +47,7 @@ def test_defaults_and_yaml_scientific_notation(tmp_path):
                                      "optimizer: {lr: 1e-4}\n")  # YAML 1.1 reads 1e-4 as a string
     config = load_config(tmp_path / "c.yaml")
     assert config.optimizer.lr == 1e-4
-    assert config.data.train == (DataSpec("a", 0, 5),)
+    assert config.data.train == (DataSpec(str(tmp_path / "a"), 0, 5),)
     assert config.model.text_head == "identity" and config.training.monitor == "text->image R@5"
 
 
@@ -92,3 +109,16 @@ def test_data_specs_parse_and_print_back(text, spec):
 def test_data_spec_expands_variables(monkeypatch, tmp_path):
     monkeypatch.setenv("MMR_TEST_DATA", str(tmp_path))
     assert DataSpec.parse("captions:$MMR_TEST_DATA/flickr[0:2]").resolved_path() == tmp_path / "flickr"
+
+
+def test_command_line_overrides_replace_fields_by_dotted_name(tmp_path):
+    (tmp_path / "c.yaml").write_text("data: {train: 'captions:a[0:5]', validation: 'captions:b'}\n"
+                                     "training: {epochs: 60}\n")
+    config = load_config(tmp_path / "c.yaml", {"training.epochs": 3, "tune.trials": 2, "loss.name": "vsepp",
+                                               "output": "/elsewhere/run"})
+    assert (config.training.epochs, config.tune.trials, config.loss.name) == (3, 2, "vsepp")
+    assert config.run_dir == Path("/elsewhere/run")
+    with pytest.raises(ConfigError, match="training.epoch: unknown field"):
+        load_config(tmp_path / "c.yaml", {"training.epoch": 3})
+    with pytest.raises(ConfigError, match="training.epochs: is not a section"):
+        load_config(tmp_path / "c.yaml", {"training.epochs.x": 3})

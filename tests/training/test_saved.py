@@ -3,6 +3,7 @@ and `evaluate` of it on the validation data reproduces the trainer's own validat
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -78,3 +79,26 @@ def test_changed_weights_are_refused(trained_run, tmp_path):
         TrainedEncoder(copy)
     with pytest.raises(ValueError, match="not a trained model directory"):
         TrainedEncoder(tmp_path)
+
+
+def test_a_collection_follows_its_trained_model_to_a_new_folder(trained_run, tmp_path, data_dir):
+    """The collection records DIR@HASH; after the folder moves, --model NEWDIR with the same weights searches it."""
+    from mmret import Collection
+    from mmret.index.collection import CollectionError
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained_run.model_dir, model_dir)
+    photos = sorted((data_dir / "flickr8k-500" / "images").iterdir())[:3]
+    collection = Collection.open(tmp_path / "coll", str(model_dir))
+    collection.add(photos)
+    moved = tmp_path / "moved"
+    model_dir.rename(moved)
+    with pytest.raises(ValueError, match="--model NEWDIR"):
+        Collection.open(tmp_path / "coll", create=False).search(text="a dog", k=1)
+    reopened = Collection.open(tmp_path / "coll", str(moved), create=False)
+    assert reopened.search(image=photos[1], k=1)[0].record.path == str(photos[1].resolve())
+    other = tmp_path / "other"
+    shutil.copytree(moved, other)
+    (other / WEIGHTS).write_bytes((other / WEIGHTS).read_bytes()[:-8] + bytes(8))
+    with pytest.raises((ValueError, CollectionError)):
+        Collection.open(tmp_path / "coll", str(other), create=False)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from mmret.training.config import load_config
-from mmret.training.tune import apply_params, format_trials, tune
+from mmret.training.config import ConfigError, load_config
+from mmret.training.tune import apply_params, check_space, format_trials, tune
 
 pytest.importorskip("optuna")
 
@@ -56,3 +58,35 @@ def test_parameters_apply_only_to_the_losses_that_take_them(make_config):
     triplet = apply_params(config, {"loss": "triplet", "temperature": 0.03, "margin": 0.4, "miner": "semi_hard"})
     assert triplet.loss.name == "triplet" and triplet.loss.options == {"margin": 0.4, "miner": "semi_hard"}
     assert apply_params(config, {"hidden": 0}).model.image_head == "linear"
+
+
+def _no_training(monkeypatch, value=0.5):
+    results = {task: dict.fromkeys(("R@1", "R@5", "R@10"), value) for task in ("text->image", "image->text")}
+    monkeypatch.setattr("mmret.training.tune.fit", lambda *args, **kwargs: (None, SimpleNamespace(
+        validation=results, best_epoch=1)))
+
+
+def test_a_space_value_that_cannot_run_with_the_config_fails_before_trial_0(make_config, monkeypatch):
+    """Issue 10 defect 1: hidden > 0 makes an mlp head, which init: bridge cannot start from."""
+    monkeypatch.setattr("mmret.training.tune.fit", lambda *args, **kwargs: pytest.fail("trained a trial"))
+    config = make_config({"model": {"init": "bridge"}, "tune": {"sampler": "grid", "space": {"hidden": [0, 512]}}})
+    with pytest.raises(ConfigError, match=r"tune.space.hidden: 512 cannot run with this config: init: bridge needs"):
+        tune(config, data=None)
+    assert not (config.run_dir / "tune").exists()
+
+
+def test_the_shipped_config_search_space_fits_its_config():
+    check_space(load_config(Path(__file__).resolve().parents[2] / "configs" / "train_offline_heads.yaml"))
+
+
+def test_a_trial_whose_combination_is_invalid_is_pruned_with_its_reason(make_config, monkeypatch):
+    """0.005 is a fine smooth_ap temperature but below infonce's minimum: that one pair of choices is pruned."""
+    _no_training(monkeypatch)
+    config = make_config({"tune": {"sampler": "grid", "trials": 4,
+                                   "space": {"loss": ["infonce", "smooth_ap"], "temperature": [0.005, 0.05]}}})
+    result = tune(config, data=None)
+    states = {(row["loss"], row["temperature"]): (row["state"], row["pruned"]) for row in result.rows}
+    state, reason = states[("infonce", 0.005)]
+    assert state == "pruned" and "must be positive and within" in reason
+    assert [s for s, _ in states.values()].count("complete") == 3
+    assert "pruned: options: initial scale" in format_trials(result.rows, config.tune.space, "text->image R@5")

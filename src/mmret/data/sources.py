@@ -3,6 +3,9 @@
 `iter_items` validates every source up front (so a typo fails before hours of encoding), then yields
 items lazily. Entries that cannot become an item are reported through `on_skip`, never raised: a stray
 README or a bad manifest row costs one line of report, not the run.
+
+A media file's metadata is `folder`, the name of the folder that holds it: the same whichever root (or the file
+itself) was given, so indexing a subfolder again never relabels what a wider index stored.
 """
 from __future__ import annotations
 
@@ -137,20 +140,19 @@ def _not_utf8(texts: Iterable[str]) -> str | None:
 
 
 def _media_file_entries(path: Path, report: OnSkip) -> Iterator[Entry]:
-    item = _media_item(path, metadata={}, report=report)
+    item = _media_item(path, report)
     if item is not None:
         yield str(path), item
 
 
 def _folder_entries(root: Path, report: OnSkip) -> Iterator[Entry]:
     for path in _walk(root, root.resolve(), frozenset({_identity(root)}), report):
-        folder = path.parent.relative_to(root).as_posix()
-        item = _media_item(path, {"folder": "" if folder == "." else folder}, report)
+        item = _media_item(path, report)
         if item is not None:
             yield str(path), item
 
 
-def _media_item(path: Path, metadata: dict[str, Any], report: OnSkip) -> Item | None:
+def _media_item(path: Path, report: OnSkip) -> Item | None:
     modality = MEDIA_EXTENSIONS.get(path.suffix.lower())
     if modality is None:
         report(Skipped(str(path), _unsupported_type(path)))
@@ -158,8 +160,8 @@ def _media_item(path: Path, metadata: dict[str, Any], report: OnSkip) -> Item | 
     if reason := _not_utf8([str(path)]):  # os.scandir keeps such bytes as surrogates, which SQLite cannot store
         report(Skipped(str(path), f"file name is {reason}; rename it"))
         return None
-    resolved = str(path.resolve())
-    return Item(id=resolved, modality=modality, path=resolved, metadata=metadata)
+    resolved = path.resolve()
+    return Item(id=str(resolved), modality=modality, path=str(resolved), metadata={"folder": resolved.parent.name})
 
 
 def _unsupported_type(path: Path) -> str:

@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..encoders.base import Encoder
 from . import plots
@@ -38,11 +39,15 @@ def write_report(evaluations: Evaluation | Sequence[Evaluation], out_dir: str | 
                  encoders: Encoder | Sequence[Encoder | None] | None = None, comparison: dict | None = None,
                  gallery_size: int = SIZE, top_k: int = TOP_K, explain_top: int = 1, heatmaps: bool | None = None,
                  map_method: str = "auto", map_points: int = MAP_POINTS, resamples: int = RESAMPLES,
-                 seed: int = 0) -> Path:
+                 seed: int = 0, progress: bool = False) -> Path:
     """Write the report into `out_dir` and return the path of its index.html. `encoders` (one per evaluation,
-    or one for a single evaluation) enable explanations in the gallery; `heatmaps` as in `explain`."""
+    or one for a single evaluation) enable explanations in the gallery; `heatmaps` as in `explain`. `progress`
+    shows a bar over its stages (statistics, each task's plots and each model's gallery)."""
     evaluations = [evaluations] if isinstance(evaluations, Evaluation) else list(evaluations)
     encoders = _per_model(encoders, len(evaluations))
+    stages = tqdm(total=1 + len(evaluations[0].tasks) * (1 + len(evaluations)), desc="report", unit="stage",
+                  disable=not progress)
+    stages.set_postfix_str("statistics")
     out = Path(out_dir)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     if comparison is None and len(evaluations) > 1:
@@ -55,8 +60,10 @@ def write_report(evaluations: Evaluation | Sequence[Evaluation], out_dir: str | 
     for task in evaluations[0].tasks:
         runs = {e.model: e.tasks[task] for e in evaluations if task in e.tasks}
         sections.append(f"<h2>{escape(task)}</h2>")
+        _next_stage(stages, f"{task} plots")
         sections.append(_plots(task, runs, out, drawn_maps, map_method, map_points, seed))
         for index, (evaluation, encoder) in enumerate(zip(evaluations, encoders)):
+            _next_stage(stages, f"{task} gallery of {evaluation.model}")
             entries = gallery(evaluation.tasks[task], gallery_size, top_k, encoder, explain_top, heatmaps)
             saved = _save_heatmaps(entries, out, f"{task}-{index}")
             sections.append(f"<h3 id='gallery-{_slug(task)}-{index}'>Worst queries first: "
@@ -65,9 +72,16 @@ def write_report(evaluations: Evaluation | Sequence[Evaluation], out_dir: str | 
             f"{escape(evaluations[0].dataset)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(sections) + "</body></html>")
     (out / "index.html").write_text(page, encoding="utf-8")
+    _next_stage(stages, "written")
+    stages.close()
     results = {"evaluations": [e.summary() for e in evaluations], "comparison": comparison}
     (out / "results.json").write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
     return out / "index.html"
+
+
+def _next_stage(bar: tqdm, name: str) -> None:
+    bar.update()
+    bar.set_postfix_str(name)
 
 
 def _per_model(encoders: Encoder | Sequence[Encoder | None] | None, n: int) -> list[Encoder | None]:

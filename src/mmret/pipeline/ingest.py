@@ -40,7 +40,8 @@ class Ingest:
                 self.on_skip(skipped)
 
         reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip)
-        batches = embed_stream(self.encoder, reader.read(sources), self.timed, self.batch_size, self.workers,
+        items = list(reader.read(sources))  # listed first, so that progress bars know their total
+        batches = embed_stream(self.encoder, items, self.timed, self.batch_size, self.workers,
                                self.progress)
         CollectionWriter(self.collection, report, skip, self.commit_every).write(batches, reader.stored)
         if sync:

@@ -15,8 +15,9 @@ from ..timed import TIMED_MODALITIES, TimedEmbedder, TimedSettings
 def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, batch_size: int = 32,
                  workers: int | None = None, progress: bool = True) -> Iterator[EmbeddedBatch]:
     timed_embedder = TimedEmbedder(encoder, timed)
-    for is_timed, run in groupby(items, key=lambda item: item.modality in TIMED_MODALITIES):
+    for is_timed, group in groupby(items, key=lambda item: item.modality in TIMED_MODALITIES):
+        run = list(group)  # a bar with a total and an ETA
         if is_timed:
             yield from timed_embedder.embed(run, progress)
         else:
-            yield from embed_items(encoder, run, batch_size, workers, progress)
+            yield from embed_items(encoder, run, batch_size, workers, progress, len(run))

@@ -5,6 +5,8 @@ Unknown fields are errors (a typo must not silently fall back to a default).
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,16 +229,49 @@ class TrainConfig:
         return to_data(self)
 
 
-def load_config(path: str | Path) -> TrainConfig:
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The config in a YAML file; its relative paths (data, output, cache_dir) are relative to the file's folder,
+    so a config runs the same from any working directory. `overrides` maps dotted field names
+    ("training.epochs") to values that replace the file's."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read the config: {error}") from error
+    for name, value in (overrides or {}).items():
+        _override(data, name, value)
     try:
-        return TrainConfig.from_dict(data)
+        config = TrainConfig.from_dict(data)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from error
+    return relative_to(config, path.parent)
+
+
+def _override(data: Any, name: str, value: Any) -> None:
+    *sections, field_name = name.split(".")
+    for depth, section in enumerate(sections):
+        if not isinstance(data, dict):
+            break
+        data = data.setdefault(section, {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{'.'.join(sections[:depth + 1])}: is not a section, cannot set {name}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"cannot set {name}: the config is not a mapping")
+    data[field_name] = value
+
+
+def relative_to(config: TrainConfig, folder: Path) -> TrainConfig:
+    """`config` with its relative paths made absolute from `folder` ($VARS and ~ expanded first)."""
+    def rebase(value: str) -> str:
+        expanded = Path(os.path.expandvars(value)).expanduser()
+        return os.path.normpath(folder.resolve() / expanded)
+
+    def rebased_spec(spec: DataSpec) -> DataSpec:
+        return dataclasses.replace(spec, path=rebase(spec.path))
+
+    data = DataConfig(tuple(map(rebased_spec, config.data.train)), rebased_spec(config.data.validation))
+    return dataclasses.replace(config, data=data, output=rebase(config.output),
+                               cache_dir=rebase(config.cache_dir) if config.cache_dir else None)
 
 
 def save_config(config: TrainConfig, path: Path) -> None:

@@ -2,7 +2,8 @@
 
 `PATH` is a captions JSON file or a folder holding `captions.json`; `[start:stop]` slices its records in file
 order and may be left out (all records) or open on either side (`[400:]`). `$VARS` and `~` are expanded;
-relative paths are relative to the working directory.
+in a config file, relative paths are relative to the file's folder (see config.load_config), elsewhere to the
+working directory.
 """
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def image_features(towers: OfflineTowers, images: Sequence[Item], views: int, au
             else:
                 features[row, view] = cached
     prepare = towers.preparer()
-    with tqdm(total=len(todo), desc="image features", unit="view", disable=not progress) as bar:
+    with tqdm(total=len(todo), desc="image features", unit="view", disable=not progress or not todo) as bar:
         for chunk in batched(todo, IMAGE_BATCH):
             ready = []
             for row, view, digest, data in chunk:
@@ -117,7 +117,7 @@ def text_features(towers: OfflineTowers, texts: Sequence[str], views: int, dropo
                 todo.append((row, view, digest, dropout(text, view_rng(digest, view)) if view else text))
             else:
                 features[row, view] = cached
-    with tqdm(total=len(todo), desc="text features", unit="view", disable=not progress) as bar:
+    with tqdm(total=len(todo), desc="text features", unit="view", disable=not progress or not todo) as bar:
         for chunk in batched(todo, TEXT_BATCH):
             for (row, view, digest, _), vector in zip(chunk, towers.text_features([c[3] for c in chunk])):
                 features[row, view] = vector

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..encoders.offline import OfflineEncoder
-from .config import TrainConfig, load_config, save_config
+from .config import TrainConfig, TrainingConfig, load_config, save_config
 from .experiment import fit, load_towers, prepare_data
 from .saved import save_model
-from .trainer import TrainResult
-from .tune import format_trials, tune
+from .trainer import TrainResult, early_stop_note
+from .tune import check_space, format_trials, tune
 
 
 @dataclass
@@ -38,25 +38,32 @@ def train(config: TrainConfig, progress: bool = False, encoder: OfflineEncoder |
     return TrainedRun(save_model(run_dir / "model", model, config, result, towers.encoder), result)
 
 
-def train_from_config(path: str | Path, progress: bool = True) -> Path:
-    """Train from a YAML config, print the validation metrics before and after, and return the model directory."""
-    run = train(load_config(path), progress)
-    print(format_validation(run.result))
+def train_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None) -> Path:
+    """Train from a YAML config (with `overrides` of dotted field names, see load_config), print the validation
+    metrics before and after, and return the model directory."""
+    config = load_config(path, overrides)
+    run = train(config, progress)
+    print(format_validation(run.result, config.training))
     return run.model_dir
 
 
-def tune_from_config(path: str | Path, progress: bool = True) -> Path:
+def tune_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None) -> Path:
     """Run the config's hyperparameter search, print its table, and return the folder of its results
     (trials.csv, trials.json, best-config.yaml, study.db)."""
-    config = load_config(path)
+    config = load_config(path, overrides)
+    check_space(config)  # before the data are prepared
     result = tune(config, prepare_data(config, load_towers(config.model), progress), progress)
     print(format_trials(result.rows, config.tune.space, config.tune.metric or config.training.monitor))
     return result.directory
 
 
-def format_validation(result: TrainResult) -> str:
+def format_validation(result: TrainResult, training: TrainingConfig | None = None) -> str:
+    """Validation before and after training; says so when training stopped early (with `training`, its settings)."""
     metrics = ("R@1", "R@5", "R@10")
     lines = [f"{'':<22}" + "".join(f"{task + ' ' + m:>18}" for task in result.validation for m in metrics)]
     for label, results in (("untrained", result.initial), (f"trained (epoch {result.best_epoch})", result.validation)):
         lines.append(f"{label:<22}" + "".join(f"{results[task][m]:>18.3f}" for task in results for m in metrics))
+    if result.stopped_early and training is not None:
+        lines.append(early_stop_note(len(result.history), training.epochs, training.patience, training.monitor,
+                                     result.best_epoch))
     return "\n".join(lines)

@@ -151,6 +151,9 @@ class Trainer:
         else:
             state.bad_epochs += 1
             state.stopped = 0 < self.training.patience <= state.bad_epochs
+            if state.stopped and self.progress:
+                bar.write(early_stop_note(state.epoch, self.training.epochs, self.training.patience,
+                                          self.training.monitor, state.best_epoch))
         bar.set_postfix(_postfix(state, losses[-1] if losses else math.nan, self.training.monitor), refresh=True)
 
     def _record_best(self, state: _State, epoch: int, value: float) -> None:
@@ -180,6 +183,11 @@ class Trainer:
         self.scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["torch_rng"])
         return _State(**saved["state"])
+
+
+def early_stop_note(epoch: int, epochs: int, patience: int, monitor: str, best_epoch: int) -> str:
+    return (f"stopped early after epoch {epoch} of {epochs}: {monitor} did not improve for {patience} epochs "
+            f"(training.patience); keeping epoch {best_epoch}")
 
 
 def _parameter_groups(parameters: list[nn.Parameter], weight_decay: float) -> list[dict]:

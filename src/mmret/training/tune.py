@@ -10,7 +10,9 @@ The config's `tune.space` maps tunable parameters to a list of choices or a {low
     hidden        image head size: 0 for a linear head, else an MLP with this hidden width
     dim           the shared space's dimension (needs a text head other than identity)
 
-A parameter the trial's loss does not take is not suggested. The data are prepared once for all trials;
+A parameter the trial's loss does not take is not suggested. Before trial 0 (and before any data are prepared),
+`check_space` refuses a value that cannot run with the config under any loss of the space; a trial whose drawn
+combination is still invalid is pruned, with the reason in its row. The data are prepared once for all trials;
 each trial trains without checkpoints and scores its best validated epoch on `tune.metric`. The study is
 stored in OUTPUT/tune/study.db, so an interrupted search resumes with the trials it still lacks, and a
 trial whose effective config repeats an earlier one (a grid over a parameter its loss ignores) is not retrained.
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import TrainConfig, save_config
 from .experiment import PreparedData, fingerprint, fit
+from .mapping import ConfigError, FieldError
 from .validation import metric_value
 
 if TYPE_CHECKING:
@@ -52,15 +55,16 @@ class TuneResult:
 
 def tune(config: TrainConfig, data: PreparedData, progress: bool = False) -> TuneResult:
     optuna = _import_optuna()
+    check_space(config)
     directory = config.run_dir / "tune"
     directory.mkdir(parents=True, exist_ok=True)
     metric = config.tune.metric or config.training.monitor
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(storage=f"sqlite:///{directory / 'study.db'}", sampler=_sampler(config),
                                 study_name=_study_name(config), direction="maximize", load_if_exists=True)
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     seen = {t.user_attrs["fingerprint"]: t.user_attrs for t in finished}
     objective = _Objective(config, data, metric, seen)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(objective, n_trials=max(0, _budget(config) - len(finished)), catch=(FloatingPointError,),
                    show_progress_bar=progress)
     rows = [_row(trial, config.tune.space) for trial in study.trials]
@@ -77,7 +81,13 @@ class _Objective:
         self.config, self.data, self.metric, self.seen = config, data, metric, seen
 
     def __call__(self, trial: optuna.Trial) -> float:
-        trial_config = apply_params(self.config, suggest(trial, self.config.tune.space))
+        params = suggest(trial, self.config.tune.space)
+        try:
+            trial_config = apply_params(self.config, params)
+        except (ConfigError, FieldError) as error:
+            reason = _reason(error)
+            trial.set_user_attr("pruned", reason)
+            raise _import_optuna().TrialPruned(reason) from None
         key = fingerprint(trial_config)
         if key not in self.seen:
             started = time.perf_counter()
@@ -87,6 +97,31 @@ class _Objective:
         for name, value in self.seen[key].items():
             trial.set_user_attr(name, value)
         return metric_value(self.seen[key]["results"], self.metric)
+
+
+def check_space(config: TrainConfig) -> None:
+    """Raise ConfigError naming `tune.space.NAME` when one of its values cannot make a valid config with any loss
+    of the space it applies to (a range is checked at both ends)."""
+    space = config.tune.space
+    losses = space.get("loss", [config.loss.name])
+    for name, choices in space.items():
+        contexts = [{}] if name == "loss" else [{"loss": loss} for loss in losses if applies(name, loss)]
+        for value in choices if isinstance(choices, list) else [choices["low"], choices["high"]]:
+            reasons = [_invalid(config, {**context, name: value}) for context in contexts]
+            if reasons and all(reasons):
+                raise ConfigError(f"tune.space.{name}: {value!r} cannot run with this config: {reasons[0]}")
+
+
+def _invalid(config: TrainConfig, params: dict) -> str | None:
+    try:
+        apply_params(config, params)
+    except (ConfigError, FieldError) as error:
+        return _reason(error)
+    return None
+
+
+def _reason(error: Exception) -> str:
+    return f"{error.name}: {error}" if isinstance(error, FieldError) else str(error)
 
 
 def suggest(trial: optuna.Trial, space: dict) -> dict[str, Any]:
@@ -140,6 +175,7 @@ def format_trials(rows: list[dict], space: dict, metric: str) -> str:
         results = "".join(f"{_short(row.get(c)):>9}" for c in RESULT_COLUMNS)
         lines.append(f"{row['trial']:>5} {row['state']:<9}{params}{_short(row.get('value')):>8}{results}"
                      f"{_short(row.get('best_epoch')):>6}{_short(row.get('seconds')):>7}")
+    lines += [f"trial {row['trial']} pruned: {row['pruned']}" for row in rows if row.get("pruned")]
     return "\n".join(lines)
 
 
@@ -175,6 +211,7 @@ def _row(trial: optuna.trial.FrozenTrial, space: dict) -> dict:
         row[column] = results[task][metric] if results else None
     row["best_epoch"] = trial.user_attrs.get("best_epoch")
     row["seconds"] = trial.user_attrs.get("seconds")
+    row["pruned"] = trial.user_attrs.get("pruned")
     return row
 
 

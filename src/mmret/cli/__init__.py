@@ -1,0 +1,53 @@
+"""The `mmret` command: parses arguments, validates them, calls the Python API and prints.
+
+One module per command group; each adds its subcommands with `add(commands)`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from .. import __version__
+from . import collection, demo, evaluate, search, train
+from .common import USER_ERRORS, CommandParser, HelpFormatter
+
+COMMAND_GROUPS = (demo, collection, search, evaluate, train)
+EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
+environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading bars drown the command's output
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt as stop:
+        cause = "terminated" if isinstance(stop, _Terminated) else "interrupted"
+        print(f"{cause}: committed work is kept; run the same command again to resume", file=sys.stderr)
+        return 143 if isinstance(stop, _Terminated) else 130
+    except USER_ERRORS as e:  # these carry the file or field and the reason
+        print(f"mmret: error: {e}", file=sys.stderr)
+        return 2
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised wherever the run is, so that it stops as Ctrl-C does: the open commit is abandoned."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mmret", epilog=EPILOG, formatter_class=HelpFormatter,
+                                   description="Multimodal retrieval: index and search text, images, audio and video.")
+    root.add_argument("--version", action="version", version=f"mmret {__version__}")
+    commands = root.add_subparsers(required=True, metavar="COMMAND", parser_class=CommandParser)
+    for group in COMMAND_GROUPS:
+        group.add(commands)
+    return root

@@ -1,0 +1,113 @@
+"""Commands on a stored collection: `index`, `remove`, `info`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..data.sources import check_sources
+from . import common
+from .common import (
+    check_exist,
+    check_models,
+    collection_option,
+    default_model,
+    model_options,
+    print_skip,
+)
+
+INDEX_EXAMPLES = """examples:
+  mmret index ~/Pictures --collection photos               # again later: only new or changed files
+  mmret index manifest.csv --collection photos             # CSV/JSONL/Parquet: path, text, other columns = metadata
+  mmret index ~/Videos --collection media --model offline+speech --window 5"""
+
+
+def add(commands) -> None:
+    index = commands.add_parser("index", help="index folders, files or CSV/JSONL/Parquet manifests",
+                                epilog=INDEX_EXAMPLES)
+    index.add_argument("paths", nargs="+", metavar="PATH", help="folders, media files or manifests")
+    collection_option(index)
+    index.add_argument("--sync", action="store_true", help="also remove stored files that no longer exist")
+    index.add_argument("--batch-size", type=common.positive_int, default=32, help="items embedded at once")
+    index.add_argument("--workers", type=common.positive_int, default=None, help="decoding processes (default: up to 4)")
+    index.add_argument("--window", type=common.positive_float, default=10.0,
+                       help="seconds per sound window of audio and video")
+    index.add_argument("--keyframe-every", type=common.positive_float, default=2.0,
+                       help="seconds between keyframes within a shot")
+    index.add_argument("--cut-threshold", type=float, default=None,
+                       help="frame difference (0-1) that starts a shot (default: the shot detector's)")
+    index.add_argument("--pooling", metavar="FILE", help="a trained attention pooling of shot keyframes (default: mean)")
+    index.add_argument("--ocr", action="store_true", help="also index text read in video keyframes (mmret[ocr])")
+    model_options(index, default=None)
+    index.set_defaults(run=_index)
+
+    remove = commands.add_parser("remove", help="remove items by id or file path",
+                                 epilog="example:\n  mmret remove ~/Pictures/old.jpg --collection photos")
+    remove.add_argument("ids", nargs="+", metavar="ID", help="item ids or file paths (a file goes with its segments)")
+    collection_option(remove)
+    remove.set_defaults(run=_remove)
+
+    info = commands.add_parser("info", help="what a collection holds and what each kind of query reaches",
+                               epilog="example:\n  mmret info --collection photos")
+    collection_option(info)
+    info.set_defaults(run=_info)
+
+
+def _index(args) -> int:
+    from ..api import Collection
+    from ..index.collection import VectorCollection
+
+    _check_index_args(args)  # before any model loads or the collection is created: a typo leaves nothing behind
+    model = args.model or (None if VectorCollection.exists(Path(args.collection).expanduser()) else default_model())
+    collection = Collection.open(args.collection, model, args.precision)
+    report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
+                            progress=True, on_skip=print_skip, timed=_timed_settings(args))
+    print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
+    return 0
+
+
+def _check_index_args(args) -> None:
+    check_sources(Path(path).expanduser() for path in args.paths)  # missing paths, manifests without a path
+    check_exist([args.pooling], "--pooling")
+    if args.cut_threshold is not None and not 0 <= args.cut_threshold <= 1:
+        raise ValueError(f"--cut-threshold {args.cut_threshold}: must be in [0, 1]")
+    check_models([args.model])
+
+
+def _timed_settings(args):
+    from ..timed import TimedSettings
+
+    video = {"keyframe_every": args.keyframe_every}
+    if args.cut_threshold is not None:
+        video["cut_threshold"] = args.cut_threshold
+    return TimedSettings(window=args.window, video=video, pooling=_pooling(args.pooling), batch_size=args.batch_size,
+                         ocr=args.ocr)
+
+
+def _pooling(path: str | None):
+    if path is None:
+        return None
+    from ..encoders.pooling import AttentionPooling
+
+    return AttentionPooling.load(path)
+
+
+def _remove(args) -> int:
+    from ..api import Collection
+
+    collection = Collection.open(args.collection, create=False)
+    print(f"removed {collection.remove(args.ids)} items; {len(collection)} stored")
+    return 0
+
+
+def _info(args) -> int:
+    from collections import Counter
+
+    from ..api import Collection
+    from ..models import query_paths
+
+    store = Collection.open(args.collection, create=False).store
+    kinds = Counter(r.metadata["segment"] if "segment_of" in r.metadata else r.modality for r in store.records())
+    print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
+                      "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id)},
+                     indent=2))
+    return 0

@@ -1,0 +1,41 @@
+"""Fixtures for running the `mmret` command in-process, where loading a model can be forbidden."""
+from __future__ import annotations
+
+import pytest
+
+from mmret.cli import main
+from mmret.encoders.base import SHARED
+from mmret.index.collection import VectorCollection
+
+
+class ModelLoaded(AssertionError):
+    """Raised when a test that must fail before any model loads loads one."""
+
+
+@pytest.fixture
+def no_model_loads(monkeypatch):
+    def forbidden(name, *args, **kwargs):
+        raise ModelLoaded(f"model {name!r} was loaded")
+
+    for target in ("mmret.models.load_encoder", "mmret.api.load_encoder", "mmret.models.load_base"):
+        monkeypatch.setattr(target, forbidden)
+
+
+@pytest.fixture
+def run(capsys):
+    """mmret ARGS in this process: (exit code, stdout, stderr); argparse errors exit through SystemExit."""
+    def run_mmret(*args):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as stop:
+            code = stop.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run_mmret
+
+
+@pytest.fixture
+def empty_collection(tmp_path):
+    path = tmp_path / "coll"
+    VectorCollection.create(path, "offline", {SHARED: 384}).close()
+    return path

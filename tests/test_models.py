@@ -1,0 +1,33 @@
+"""Model names: a trained model is the same model wherever its folder is (its weights' hash names it), and a
+name that cannot be a model is refused without loading anything."""
+from __future__ import annotations
+
+import pytest
+
+from mmret.models import check_model_name, load_encoder, same_model
+
+
+def test_a_trained_model_is_identified_by_its_weights_hash_not_its_folder():
+    assert same_model("/old/place/model@4d1bd918daf2", "/new/place/model@4d1bd918daf2")
+    assert same_model("/a/m@4d1bd918daf2+speech", "/b/m@4d1bd918daf2+speech")
+    assert not same_model("/a/m@4d1bd918daf2", "/a/m@000000000000")
+    assert not same_model("/a/m@4d1bd918daf2+speech", "/b/m@4d1bd918daf2")
+    assert not same_model("offline:abc", "offline:abd")
+
+
+def test_a_moved_trained_model_says_how_to_point_at_its_new_place(tmp_path):
+    gone = f"{tmp_path / 'moved-away'}@4d1bd918daf2"
+    for attempt in (load_encoder, check_model_name):
+        with pytest.raises(ValueError, match="--model NEWDIR.*4d1bd918daf2"):
+            attempt(gone)
+
+
+@pytest.mark.parametrize("name", ["runs/none/model", "./nope", "offline+audio-tower:/no/such/tower"])
+def test_names_that_cannot_be_a_model_are_refused(name):
+    with pytest.raises(ValueError, match="does not exist|no such model directory"):
+        check_model_name(name)
+
+
+def test_names_that_can_be_a_model_pass(tmp_path):
+    for name in ("offline", "offline+speech", str(tmp_path)):
+        check_model_name(name)
