@@ -282,8 +282,11 @@ class VectorCollection:
             vectors = self._space(name)
             with self._writing("optimize"):
                 generation = self._generation + 1
-                segment, built, report = optimize_space(self._path, name, generation, vectors, factory,
-                                                        target_recall, memory_budget, progress)
+                try:
+                    segment, built, report = optimize_space(self._path, name, generation, vectors, factory,
+                                                            target_recall, memory_budget, progress)
+                except ValueError as error:
+                    raise CollectionError(f"{self._path}: cannot optimize space {name!r}: {error}") from None
                 self._commit_changes(generation, [], [], Changes(
                     {f"index:{name}": built.to_dict()}, [(segment.name, name, len(segment))],
                     [s.name for s in vectors.segments], [], [(name, int(i)) for i in vectors.dead]))
