@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
+
 from .data.sources import Skipped
-from .encoders.base import Encoder
-from .index.collection import CollectionError, Hit, VectorCollection
+from .encoders.base import SHARED, Encoder
+from .index.base import SearchParams
+from .index.collection import CollectionError, Hit, Record, VectorCollection
 from .models import DEFAULT_MODEL, load_encoder
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
@@ -48,6 +51,13 @@ class Collection:
         encoder = model if isinstance(model, Encoder) else load_encoder(model or DEFAULT_MODEL, precision)
         return cls(VectorCollection.create(path, encoder.model_id, dict(encoder.spaces)), encoder)
 
+    @classmethod
+    def create_for_vectors(cls, path: str | Path, model_id: str, spaces: dict[str, int],
+                           vector_dtype: str = "float32") -> Collection:
+        """An empty collection for precomputed vectors (`add_vectors`), from a model known by its id only;
+        text or image queries load that model when it is one mmret can load."""
+        return cls(VectorCollection.create(Path(path).expanduser(), model_id, spaces, vector_dtype))
+
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
@@ -68,6 +78,29 @@ class Collection:
                         timed=timed or TimedSettings())
         return ingest.run(sources, sync=sync)
 
+    def add_vectors(self, vectors: np.ndarray, ids: list[str] | None = None, metadata: list[dict] | None = None,
+                    space: str = SHARED, modality: str = "vector", batch_size: int = 65_536) -> int:
+        """Store precomputed unit vectors (an array or a memory-mapped .npy) with optional ids (default: the
+        metadata's "id", else row numbers) and metadata (a dict per row; "text" and "path" keys fill the record's
+        fields). Commits every `batch_size` rows, so an interrupted import keeps what it committed."""
+        count = len(vectors)
+        if ids is None and metadata and all(isinstance(m, dict) and "id" in m for m in metadata):
+            ids = [m["id"] for m in metadata]
+        for name, given in (("ids", ids), ("metadata", metadata)):
+            if given is not None and len(given) != count:
+                raise ValueError(f"{name}: {len(given)} entries for {count} vectors")
+        for start in range(0, count, batch_size):
+            stop = min(start + batch_size, count)
+            records = [_vector_record(str(ids[i]) if ids else str(i), metadata[i] if metadata else None, modality)
+                       for i in range(start, stop)]
+            self.store.upsert(records, {space: np.asarray(vectors[start:stop], dtype=np.float32)})
+        return count
+
+    def optimize(self, factory: str | None = None, target_recall: float = 0.95, space: str | None = None,
+                 memory_budget: int | None = None) -> dict[str, dict]:
+        """Merge segments and build each space's ANN index, tuned to `target_recall` (see index/optimize.py)."""
+        return self.store.optimize(space, factory, target_recall, memory_budget)
+
     def remove(self, item_ids: Iterable[str]) -> int:
         """Remove items by id, audio and video files with their segments; a file may also be named by a relative
         path, even once it is deleted (its id is its absolute path). Returns how many were stored."""
@@ -82,11 +115,19 @@ class Collection:
 
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
-               audio: str | Path | None = None, per_file: bool = True) -> list[Hit]:
+               audio: str | Path | None = None, per_file: bool = True, params: SearchParams | None = None) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, or several at once (their unit query
-        vectors averaged). With `per_file`, a file appears once: an audio or video file as its best-scoring segment."""
-        query = Query(text, image, audio, k, where, space, exclude, per_file)
+        vectors averaged). With `per_file`, a file appears once: an audio or video file as its best-scoring segment.
+        `where` is a filter (`{"folder": "cats", "width": {"$gte": 640}}`, see index/filters.py); `params`
+        overrides the ANN index's tuned search parameters (ef_search, nprobe, shortlist)."""
+        query = Query(text, image, audio, k, where, space, exclude, per_file, params)
         return search(self.store, self.encoder, query)
+
+
+def _vector_record(item_id: str, metadata: dict | None, modality: str) -> Record:
+    metadata = dict(metadata or {})
+    metadata.pop("id", None)
+    return Record(item_id, modality, path=metadata.pop("path", None), text=metadata.pop("text", None), metadata=metadata)
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:

@@ -68,7 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--all-segments", action="store_true",
                         help="list every matching segment (default: each file once, at its best segment)")
     search.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
-                        help="keep items whose metadata KEY equals VALUE (repeatable; numbers and true/false are typed)")
+                        help="keep items whose metadata KEY matches: KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, "
+                             "KEY<VALUE, KEY<=VALUE (also modality, path, path_prefix). Repeatable: filters on "
+                             "different keys must all hold (AND); several KEY=VALUE on one key mean any of the "
+                             "values (OR, an IN list), e.g. --filter folder=cats --filter folder=dogs "
+                             "--filter width>=640. Numbers and true/false are typed; a number also matches a "
+                             "stored text that spells it (CSV cells). A key that no item has is warned about")
+    search.add_argument("--ef-search", type=int, help="HNSW candidate list size (default: tuned by optimize)")
+    search.add_argument("--nprobe", type=int, help="IVF lists to visit (default: tuned by optimize)")
+    search.add_argument("--shortlist", type=int, help="IVF-PQ candidates re-ranked exactly (default: tuned)")
     search.add_argument("--space", help="vector space to search (default: the best one for the query)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
     search.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -122,6 +130,37 @@ def _parser() -> argparse.ArgumentParser:
     tune = commands.add_parser("tune", help="search training hyperparameters with Optuna")
     tune.add_argument("config", metavar="CONFIG.yaml")
     tune.set_defaults(run=_tune)
+
+    optimize = commands.add_parser("optimize", help="merge a collection's segments and build its ANN index")
+    optimize.add_argument("--collection", required=True, metavar="DIR")
+    optimize.add_argument("--index", metavar="FACTORY",
+                          help="FAISS factory string: Flat, HNSW32, IVF4096,PQ48, ... (default: chosen by size "
+                               "and --memory-budget)")
+    optimize.add_argument("--target-recall", type=float, default=0.95,
+                          help="recall@10 against exact search that the tuned parameters must reach (default 0.95)")
+    optimize.add_argument("--memory-budget", type=float, default=4.0, metavar="GIB",
+                          help="memory an index may take beside the stored vectors, for the automatic choice")
+    optimize.add_argument("--space", help="only this vector space (default: all)")
+    optimize.set_defaults(run=_optimize)
+
+    import_ = commands.add_parser("import", help="store precomputed vectors (.npy or Parquet) with metadata")
+    import_.add_argument("vectors", metavar="VECTORS", help=".npy (n, d) or .parquet with a vector column")
+    import_.add_argument("--collection", required=True, metavar="DIR")
+    import_.add_argument("--metadata", metavar="FILE",
+                         help=".jsonl, .csv or .parquet, one row per vector; an 'id' column names the items")
+    made_by = import_.add_mutually_exclusive_group()
+    made_by.add_argument("--model", metavar="NAME",
+                         help="the mmret model that made the vectors (to create the collection; text and image "
+                              "search then work)")
+    made_by.add_argument("--model-id", metavar="ID",
+                         help="a name for a model mmret cannot load (vectors from elsewhere; vector search only)")
+    import_.add_argument("--space", default="shared", help="vector space to fill (default shared)")
+    import_.add_argument("--vector-column", default="vector", help="Parquet column holding the vectors")
+    import_.set_defaults(run=_import)
+
+    migrate = commands.add_parser("migrate", help="convert an older collection to the current format")
+    migrate.add_argument("--collection", required=True, metavar="DIR")
+    migrate.set_defaults(run=_migrate)
 
     info = commands.add_parser("info", help="what a collection holds")
     info.add_argument("--collection", required=True, metavar="DIR")
@@ -191,11 +230,17 @@ def _remove(args) -> int:
 
 def _search(args) -> int:
     from .api import Collection
+    from .index.base import SearchParams
+    from .index.filters import parse_filters
     from .search import format_row, result_rows
 
+    where = parse_filters(args.filter)
+    params = SearchParams.from_dict({"ef_search": args.ef_search, "nprobe": args.nprobe, "shortlist": args.shortlist})
     collection = Collection.open(args.collection, precision=args.precision, create=False)
+    for key in collection.store.absent_filter_keys(where) if where else []:
+        print(f"mmret: warning: no item of {args.collection} has the metadata key {key!r}", file=sys.stderr)
     hits = collection.search(text=args.text, image=args.image, audio=args.audio, k=args.k,
-                             where=_filters(args.filter), space=args.space, per_file=not args.all_segments)
+                             where=where, space=args.space, per_file=not args.all_segments, params=params)
     rows = result_rows(hits)
     if args.json:
         query = {"text": args.text, "image": args.image, "audio": args.audio}
@@ -206,22 +251,43 @@ def _search(args) -> int:
     return 0
 
 
-def _filters(pairs: list[str]) -> dict | None:
-    where = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--filter {pair!r}: expected KEY=VALUE")
-        where[key] = _typed(value)
-    return where or None
+def _optimize(args) -> int:
+    from .api import Collection
+
+    collection = Collection.open(args.collection, create=False)
+    reports = collection.optimize(args.index, args.target_recall, args.space, int(args.memory_budget * (1 << 30)))
+    for space, report in reports.items():
+        print(f"{space}: {report['vectors']} vectors, {report['factory']}, params {report['params']}, "
+              f"recall@10 {report['recall@10']:.3f} on a sample, {report['seconds']:.1f} s")
+    return 0
 
 
-def _typed(value: str):
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return parsed if isinstance(parsed, (int, float, bool)) else value
+def _import(args) -> int:
+    from .api import Collection
+    from .data.vector_files import read_metadata, read_vectors
+    from .index.collection import VectorCollection
+
+    vectors, ids = read_vectors(args.vectors, args.vector_column)
+    metadata = read_metadata(args.metadata) if args.metadata else None
+    if VectorCollection.exists(args.collection):
+        collection = Collection.open(args.collection, create=False)
+    elif args.model:
+        collection = Collection.open(args.collection, args.model)
+    elif args.model_id:
+        collection = Collection.create_for_vectors(args.collection, args.model_id, {args.space: vectors.shape[1]})
+    else:
+        raise ValueError(f"{args.collection}: no collection here; give --model NAME or --model-id ID to create one")
+    count = collection.add_vectors(vectors, ids=ids, metadata=metadata, space=args.space)
+    print(f"{args.collection}: imported {count} vectors; {len(collection)} items stored")
+    return 0
+
+
+def _migrate(args) -> int:
+    from .index.collection import VectorCollection
+
+    with VectorCollection.open(args.collection) as collection:  # opening migrates an older format once
+        print(f"{args.collection}: format is current (generation {collection.generation})")
+    return 0
 
 
 def _eval(args) -> int:
