@@ -81,7 +81,7 @@ class VectorIndex(ABC):
     @classmethod
     @abstractmethod
     def load(cls, path: Path, factory: str, stored: np.ndarray, defaults: SearchParams) -> VectorIndex:
-        """Open a saved index, memory-mapped where FAISS can."""
+        """Open a saved index (memory-mapped where that does not slow searches down)."""
 
     def _live(self, allowed: np.ndarray | None, excluded: np.ndarray | None) -> np.ndarray | None:
         """Boolean mask of the positions a search may return, or None for all of them."""

@@ -20,6 +20,8 @@ class HNSWIndex(VectorIndex):
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
         super().__init__(factory, stored, defaults)
         self._index = index
+        # A graph over the float vectors scores exactly; one over quantised codes is re-ranked.
+        self._exact_scores = isinstance(faiss.downcast_index(index.storage), faiss.IndexFlat)
 
     @classmethod
     def build(cls, factory: str, stored: np.ndarray) -> HNSWIndex:
@@ -50,7 +52,10 @@ class HNSWIndex(VectorIndex):
             ef = min(int(ef / share**0.5), 4096)
         faiss_params = faiss.SearchParametersHNSW(efSearch=ef, sel=bitmap.selector if bitmap else None)
         fetch = min(k, len(self))
-        _, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch, params=faiss_params)
+        scores, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch,
+                                               params=faiss_params)
+        if self._exact_scores:
+            return [_sorted(row_positions, row_scores) for row_positions, row_scores in zip(positions, scores)]
         return ranked(queries, positions, self._stored, k)
 
     def save(self, path: Path) -> None:
@@ -60,3 +65,10 @@ class HNSWIndex(VectorIndex):
     def load(cls, path: Path, factory: str, stored: np.ndarray, defaults: SearchParams) -> HNSWIndex:
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         return cls(factory, stored, defaults.over(DEFAULTS), index)
+
+
+def _sorted(positions: np.ndarray, scores: np.ndarray) -> Neighbors:
+    found = positions >= 0
+    positions, scores = positions[found], scores[found]
+    order = np.lexsort((positions, -scores))
+    return Neighbors(positions[order].astype(np.int64), scores[order].astype(np.float32))
