@@ -37,7 +37,6 @@ def test_records_round_trip_exactly_after_reopen(filled, tmp_path):
     assert store.ids_of(["c", "nope", "a.jpg"]) == {"c": 4, "a.jpg": 1}
     assert store.file_state()["a.jpg"] == (123, 1700000000.25, "ab" * 32)
     assert store.count() == 4 and store.max_id() == 4
-    assert store.count_with_space("shared") == 3
     store.close()
 
 
@@ -53,7 +52,6 @@ def test_apply_replaces_and_removes_in_one_step(filled):
     new_a = Record("a.jpg", "image", metadata={"label": "lion"})
     filled.apply([Row(1, new_a, ())], [2, 3], Changes({"generation": 1}, [("shared.g000001-0", "shared", 1)]))
     assert [row.record for row in filled.rows()] == [new_a, RECORDS[3]]
-    assert filled.count_with_space("shared") == 0
     assert filled.get_meta("generation") == 1 and filled.segments() == [("shared.g000001-0", "shared", 1)]
 
 

@@ -199,10 +199,6 @@ class MetadataStore:
     def tombstones(self) -> list[tuple[str, int]]:
         return list(self._db.execute("SELECT space, id FROM tombstones"))
 
-    def count_with_space(self, space: str) -> int:
-        sql = "SELECT COUNT(*) FROM items, json_each(items.spaces) WHERE json_each.value = ?"
-        return self._db.execute(sql, (space,)).fetchone()[0]
-
     def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
         cursor = self._db.execute("SELECT item_id, size, mtime, content_hash FROM items")
         return {item_id: (size, mtime, digest) for item_id, size, mtime, digest in cursor}

@@ -59,12 +59,10 @@ def exact_search(stored: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: in
                  live: np.ndarray | None = None) -> list[Neighbors]:
     """Top-k of `stored` rows (ids `ids`) by inner product per query, only rows where `live` is True."""
     candidates: list[list[Neighbors]] = [[] for _ in queries]
-    rows = np.arange(len(stored)) if live is None else np.flatnonzero(live)
-    contiguous = live is None
-    for start in range(0, len(rows), _BLOCK):
-        block = rows[start : start + _BLOCK]
-        vectors = stored[block[0] : block[-1] + 1] if contiguous else stored[block]
-        scores = _inner_products(queries, vectors)
+    rows = None if live is None else np.flatnonzero(live)
+    for start in range(0, len(stored) if rows is None else len(rows), _BLOCK):
+        block = slice(start, start + _BLOCK) if rows is None else rows[start : start + _BLOCK]
+        scores = _inner_products(queries, stored[block])
         for query, row_scores in enumerate(scores):
             candidates[query].append(_top(ids[block], row_scores, k))
     return [merge_neighbors(found, k) for found in candidates]
