@@ -113,3 +113,24 @@ def test_auto_choice_by_size_and_budget():
     assert auto_factory(10_000_000, 384).startswith("IVF")
     assert auto_factory(1_000_000, 384, memory_budget=1 << 30).startswith("IVF")
     assert set(KINDS) == {"flat", "hnsw", "ivfpq"}
+
+
+@pytest.mark.parametrize("factory", ["HNSW16", "IVF32,PQ8"])
+def test_broad_filters_are_post_filtered_with_recall_and_full_k(factory, data, tmp_path, monkeypatch):
+    from mmret.index import space
+
+    monkeypatch.setattr(space, "PREFILTER_UP_TO", 0)  # every filter goes through the index
+    monkeypatch.setattr(space, "PREFILTER_SHARE", 0.0)
+    vectors, queries = data
+    buckets = np.arange(len(vectors)) % 100
+    with VectorCollection.create(tmp_path / "c", "m", {"shared": 32}) as coll:
+        coll.upsert([Record(f"v{i}", "text", metadata={"bucket": int(b)}) for i, b in enumerate(buckets)],
+                    {"shared": vectors})
+        coll.optimize(factory=factory, target_recall=0.95)
+        for where, keep in [({"bucket": {"$lt": 30}}, buckets < 30), ({"bucket": {"$lt": 10}}, buckets < 10),
+                            ({"bucket": 3}, buckets == 3)]:
+            hits = coll.search("shared", queries, k=10, where=where)
+            assert all(len(row) == 10 for row in hits)  # the exact fallback fills what the index misses
+            found = [[int(h.record.item_id[1:]) for h in row] for row in hits]
+            ids = np.flatnonzero(keep)
+            assert recall(found, exact_top(vectors[keep], ids, queries, 10)) >= 0.9, where

@@ -19,6 +19,7 @@ from mmret.index.vectors import Neighbors, merge_neighbors
 
 PREFILTER_UP_TO = 4096  # allowed vectors searched exactly whatever the segment size...
 PREFILTER_SHARE = 0.02  # ...and up to this share of an indexed segment
+POSTFILTER_MARGIN = 2.0  # a broad filter fetches this many times k/share candidates from the index
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class SpaceVectors:
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None, excluded: np.ndarray | None,
                params: SearchParams | None) -> list[Neighbors]:
-        """Top k per query; `allowed` is a boolean mask over row ids, `excluded` a list of row ids."""
+        """Top k per query (row ids); `allowed` is a boolean mask over row ids, `excluded` a list of row ids."""
         parts: list[list[Neighbors]] = [[] for _ in queries]
         for segment in self.segments:
             indexed = self.built is not None and segment.name == self.built.segment
@@ -79,11 +80,13 @@ class SpaceVectors:
             if excluded is not None and len(excluded):
                 live = np.ones(len(segment), bool) if live is None else live.copy()
                 live[segment.positions(excluded)] = False
-            if indexed and not self._prefiltered(segment, live, allowed):
-                found = self.index().search(queries, k, allowed=live, params=params)
-                found = [Neighbors(segment.ids[n.ids], n.scores) for n in found]
-            else:
+            if not indexed or self._prefiltered(segment, live, allowed):
                 found = segment.search(queries, k, live)
+            elif allowed is None:
+                found = [Neighbors(segment.ids[n.ids], n.scores)
+                         for n in self.index().search(queries, k, allowed=live, params=params)]
+            else:
+                found = self._postfiltered(segment, queries, k, live, params)
             for query, neighbors in enumerate(found):
                 parts[query].append(neighbors)
         return [merge_neighbors(found, k) for found in parts]
@@ -98,6 +101,21 @@ class SpaceVectors:
                                     SearchParams.from_dict(self.built.params))
             self._index.remove(segment.positions(self.dead))
         return self._index
+
+    def _postfiltered(self, segment: Segment, queries: np.ndarray, k: int, live: np.ndarray,
+                      params: SearchParams | None) -> list[Neighbors]:
+        """A broad filter: the index's top k/share (twice over), then the allowed ones among them. A query left
+        with fewer than k is answered exactly over the allowed vectors, so it gets k whenever k pass."""
+        share = max(float(live.mean()), 1e-6)
+        fetch = min(len(segment), int(np.ceil(POSTFILTER_MARGIN * k / share)))
+        found = []
+        for query, neighbors in zip(queries, self.index().search(queries, fetch, params=params)):
+            keep = live[neighbors.ids]
+            if keep.sum() >= k or fetch == len(segment):
+                found.append(Neighbors(segment.ids[neighbors.ids[keep][:k]], neighbors.scores[keep][:k]))
+            else:
+                found.append(segment.search(query[None, :], k, live)[0])
+        return found
 
     def _prefiltered(self, segment: Segment, live: np.ndarray | None, allowed: np.ndarray | None) -> bool:
         if allowed is None or live is None:
