@@ -15,6 +15,7 @@ import numpy as np
 from .data.audio import read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
+from .index.base import SearchParams
 from .index.collection import Hit, VectorCollection
 from .timed import source_id
 
@@ -32,6 +33,7 @@ class Query:
     space: str | None = None  # None: the best space for the query's parts
     exclude: list[str] | None = None
     per_file: bool = True
+    params: SearchParams | None = None  # ANN parameters for this query (default: those tuned by optimize)
 
     def __post_init__(self):
         if self.text is None and self.image is None and self.audio is None:
@@ -42,10 +44,12 @@ def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]
     """The query's k nearest items in `store`, whose vectors `encoder` made."""
     vector, space = query_vector(encoder, query)
     if not query.per_file:
-        return store.search(space, vector[None, :], query.k, where=query.where, exclude=query.exclude)[0]
+        return store.search(space, vector[None, :], query.k, where=query.where, exclude=query.exclude,
+                            params=query.params)[0]
     fetch = 4 * query.k
     while True:  # widen until k distinct files are found or the collection is exhausted
-        hits = store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude)[0]
+        hits = store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude,
+                            params=query.params)[0]
         best = best_per_file(hits)
         if len(best) >= query.k or len(hits) < fetch:
             return best[:query.k]
@@ -101,7 +105,7 @@ def _what(row: dict) -> str:
     """The file (with the segment's time range) or the text a result stands for."""
     meta = row["metadata"]
     if row["path"] is None:
-        return row["text"]
+        return row["text"] if row["text"] is not None else row["id"]
     if "start" not in meta:
         return row["path"]
     said = f' "{row["text"]}"' if row["text"] else ""

@@ -11,10 +11,10 @@ import signal
 import sys
 
 from .. import __version__
-from . import collection, demo, evaluate, search, train
+from . import collection, demo, evaluate, search, storage, train
 from .common import USER_ERRORS, CommandParser, HelpFormatter
 
-COMMAND_GROUPS = (demo, collection, search, evaluate, train)
+COMMAND_GROUPS = (demo, collection, search, storage, evaluate, train)
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""
 
