@@ -9,6 +9,7 @@ and index files that no committed generation lists are leftovers of an interrupt
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -36,6 +37,7 @@ __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "Record", "SearchParams",
 FORMAT_VERSION = 2
 DB_FILE = "collection.sqlite"
 _SPACE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_COMPILED_FILTERS = 16
 _DATA_FILE = re.compile(r"(?P<space>[A-Za-z0-9_-]+?)\.g\d{6}(-\d+)?(\.ids)?\.(npy|faiss)(\.tmp)?")
 
 
@@ -74,6 +76,7 @@ class VectorCollection:
         self._next_id = 1
         self._vectors: dict[str, SpaceVectors] = {}
         self._columns = MetadataColumns(store)
+        self._compiled: dict[str, np.ndarray] = {}  # JSON of a where -> its mask, for the committed state
         self._staged: dict[str, _Staged | None] = {}  # item_id -> new state, None = removed
         self._in_transaction = False
         self._load_committed()
@@ -306,10 +309,22 @@ class VectorCollection:
         return self._vectors[space]
 
     def _allowed(self, where: dict[str, Any], context: str) -> np.ndarray:
+        """The filter's mask, compiled once per committed state (a search repeats its filter per query)."""
         try:
-            return compile_where(where, self._columns)
+            key = json.dumps(where, sort_keys=True)
+        except (TypeError, ValueError):
+            key = None  # not JSON: compile_where names what is wrong with it
+        if key is not None and key in self._compiled:
+            return self._compiled[key]
+        try:
+            mask = compile_where(where, self._columns)
         except ValueError as error:
             raise CollectionError(f"{context}: {error}") from None
+        if key is not None:
+            if len(self._compiled) >= _COMPILED_FILTERS:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[key] = mask
+        return mask
 
     def _checked_vectors(self, space: str, array: np.ndarray, records: list[Record]) -> np.ndarray:
         dim = self._space(space).dim
@@ -381,6 +396,7 @@ class VectorCollection:
         self._generation = generation
         self._next_id = changes.meta.get("next_id", self._next_id)
         self._columns.update(rows, removed_ids)
+        self._compiled.clear()
 
     def _load_committed(self) -> None:
         """Load the committed generation; remove stale files if no writer is busy."""
@@ -391,6 +407,7 @@ class VectorCollection:
             self._vectors = {space: self._load_space(space, dim, segments, tombstones)
                              for space, dim in self._spaces.items()}
         self._columns = MetadataColumns(self._store)
+        self._compiled = {}
         with locked(self._path, exclusive=True, blocking=False) as held:
             if held:
                 self._remove_stale_files()

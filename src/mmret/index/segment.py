@@ -45,6 +45,13 @@ class Segment:
     def files(self) -> tuple[str, str]:
         return f"{self.name}.npy", f"{self.name}.ids.npy"
 
+    def select(self, mask: np.ndarray) -> np.ndarray:
+        """`mask` (over row ids) at this segment's ids; a view when the ids are one unbroken run, as after an
+        import or a merge of consecutive commits, so a filter costs no gather there."""
+        if len(self.ids) and int(self.ids[-1]) - int(self.ids[0]) == len(self.ids) - 1:
+            return mask[int(self.ids[0]) : int(self.ids[-1]) + 1]
+        return mask[self.ids]
+
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Positions in this segment of those `ids` it holds."""
         at = np.searchsorted(self.ids, ids)
