@@ -7,12 +7,15 @@ ascending order. They are written once, before the SQLite commit that lists them
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mmret.index.vectors import Neighbors, exact_search
+
+_DATA_FILE = re.compile(r"(?P<space>[A-Za-z0-9_-]+?)\.g\d{6}(-\d+)?(\.ids)?\.(npy|faiss)(\.tmp)?")
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,13 @@ def merge(directory: Path, name: str, segments: list[Segment], dead: np.ndarray)
     os.replace(temp, directory / f"{name}.npy")
     _write_npy(directory / f"{name}.ids.npy", np.ascontiguousarray(ids[order]))
     return Segment.open(directory, name, len(ids), dim)
+
+
+def remove_unlisted(directory: Path, spaces: set[str], segments: list[str], index_files: list[str]) -> None:
+    """Delete the data files of `spaces` (segments, indexes, temp files) that the committed lists do not name:
+    leftovers of interrupted commits and the files that merges replaced. Other files are never touched."""
+    live = {f"{name}{suffix}" for name in segments for suffix in (".npy", ".ids.npy")} | set(index_files)
+    for file in directory.iterdir():
+        match = _DATA_FILE.fullmatch(file.name)
+        if match and match["space"] in spaces and file.name not in live:
+            file.unlink(missing_ok=True)

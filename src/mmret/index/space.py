@@ -48,6 +48,21 @@ class SpaceVectors:
         self._index: VectorIndex | None = None
         self._live: dict[str, np.ndarray | None] = {}
 
+    @classmethod
+    def open(cls, directory: Path, space: str, dim: int, segments: list[tuple[str, str, int]],
+             tombstones: list[tuple[str, int]], built: dict | None) -> SpaceVectors:
+        """A space as committed: `segments` and `tombstones` are the store's rows for every space."""
+        opened = []
+        for name, owner, count in segments:
+            if owner == space:
+                try:
+                    opened.append(Segment.open(directory, name, count, dim))
+                except (OSError, ValueError) as error:
+                    raise ValueError(f"{directory / name}.npy: cannot load a segment of space {space!r}: "
+                                     f"{error}") from error
+        dead = np.array([i for owner, i in tombstones if owner == space], dtype=np.int64)
+        return cls(directory, dim, opened, dead, BuiltIndex(**built) if built else None)
+
     def __len__(self) -> int:
         return sum(len(segment) for segment in self.segments) - len(self.dead)
 
