@@ -15,7 +15,7 @@ Single-threaded (FAISS and BLAS), as the issue's figures were. Usage:
 
     python benchmarks/index_scale.py --sizes 10000,100000 [--queries 200] [--kinds flat,hnsw,ivfpq] [--real]
 
-Prints a table and writes benchmarks/out/index_scale.json.
+Prints a table and writes benchmarks/out/index_scale.json (or --out NAME).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from mmret.index.collection import Record, VectorCollection
 from mmret.index.kinds import auto_factory
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out" / "index_scale.json"
+OUT_DIR = ROOT / "benchmarks" / "out"
 DIM, K, BATCH, IMPORT_BATCH = 384, 10, 1024, 65_536
 FILTERS = {"1%": ({"bucket": 7}, lambda b: b == 7), "10%": ({"bucket": {"$lt": 10}}, lambda b: b < 10)}
 
@@ -236,6 +236,7 @@ def main() -> None:
     parser.add_argument("--kinds", default="flat,hnsw,ivfpq")
     parser.add_argument("--real", action="store_true", help="offline-pack caption embeddings instead of clusters")
     parser.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--out", default="index_scale.json", help="file name in benchmarks/out/")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     make = real_replicated if args.real else clustered
@@ -250,13 +251,14 @@ def main() -> None:
                   f"{result['segments_before_optimize']} segments before optimize")
             results.append(result)
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({
+    out = OUT_DIR / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or
         platform.machine(), "python": platform.python_version(), "faiss": faiss.__version__,
         "data": "real-replicated" if args.real else "clustered", "dim": DIM, "k": K, "queries": args.queries,
         "threads": 1, "peak_rss_gib": round(rss_gib, 2), "sizes": results}, indent=2) + "\n")
-    print(f"\npeak RSS {rss_gib:.2f} GiB; wrote {OUT}")
+    print(f"\npeak RSS {rss_gib:.2f} GiB; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@ and index files that no committed generation lists are leftovers of an interrupt
 
 from __future__ import annotations
 
+import json
 import os
-import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,22 +20,27 @@ from typing import Any
 import numpy as np
 
 from mmret.index.base import SearchParams
+from mmret.index.checks import (
+    DB_FILE,
+    FORMAT_VERSION,
+    CollectionError,
+    as_queries,
+    check_format,
+    check_settings,
+)
 from mmret.index.columns import MetadataColumns
 from mmret.index.filters import compile_where, keys_of
 from mmret.index.locking import fsync_directory, locked
 from mmret.index.merging import segments_to_merge
-from mmret.index.migrate import migrate_version_1
-from mmret.index.segment import Segment, merge
+from mmret.index.migrate import migrate_if_older
+from mmret.index.segment import Segment, merge, remove_unlisted
 from mmret.index.space import BuiltIndex, SpaceVectors
 from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
 from mmret.index.vectors import STORAGE_DTYPES, checked_unit_vectors, encode
 
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "Record", "SearchParams", "VectorCollection"]
 
-FORMAT_VERSION = 2
-DB_FILE = "collection.sqlite"
-_SPACE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_DATA_FILE = re.compile(r"(?P<space>[A-Za-z0-9_-]+?)\.g\d{6}(-\d+)?(\.ids)?\.(npy|faiss)(\.tmp)?")
+_COMPILED_FILTERS = 16
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,6 @@ class Hit:
     record: Record
     score: float  # inner product (cosine for unit vectors), higher is better
     space: str
-
-
-class CollectionError(Exception):
-    """A collection cannot be opened, created or written as asked."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class VectorCollection:
         self._next_id = 1
         self._vectors: dict[str, SpaceVectors] = {}
         self._columns = MetadataColumns(store)
+        self._compiled: dict[str, np.ndarray] = {}  # JSON of a where -> its mask, for the committed state
         self._staged: dict[str, _Staged | None] = {}  # item_id -> new state, None = removed
         self._in_transaction = False
         self._load_committed()
@@ -85,7 +86,7 @@ class VectorCollection:
                vector_dtype: str = "float32") -> VectorCollection:
         """A new, empty collection; `vector_dtype` (float32, float16 or int8) is how vectors are stored."""
         path = Path(path)
-        _check_settings(model_id, spaces)
+        check_settings(model_id, spaces)
         if vector_dtype not in STORAGE_DTYPES:
             raise CollectionError(f"vector_dtype must be one of {STORAGE_DTYPES}, got {vector_dtype!r}")
         if (path / DB_FILE).exists():
@@ -107,8 +108,8 @@ class VectorCollection:
             raise CollectionError(f"{path}: no collection here (missing {DB_FILE})")
         store = MetadataStore(path / DB_FILE)
         try:
-            if _check_format(path, store) < FORMAT_VERSION:
-                _migrate(path, store)
+            if check_format(path, store) < FORMAT_VERSION:
+                migrate_if_older(path, store)
             return cls(path, store)
         except BaseException:
             store.close()
@@ -208,7 +209,7 @@ class VectorCollection:
         `exclude` lists item_ids to skip; `params` overrides the tuned ANN parameters for this search.
         """
         vectors = self._space(space)
-        queries = _as_queries(queries, space, self._spaces[space])
+        queries = as_queries(queries, space, self._spaces[space])
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise CollectionError(f"search k must be a positive integer, got {k!r}")
         allowed = self._allowed(where, "bad search filter") if where else None
@@ -306,10 +307,22 @@ class VectorCollection:
         return self._vectors[space]
 
     def _allowed(self, where: dict[str, Any], context: str) -> np.ndarray:
+        """The filter's mask, compiled once per committed state (a search repeats its filter per query)."""
         try:
-            return compile_where(where, self._columns)
+            key = json.dumps(where, sort_keys=True)
+        except (TypeError, ValueError):
+            key = None  # not JSON: compile_where names what is wrong with it
+        if key is not None and key in self._compiled:
+            return self._compiled[key]
+        try:
+            mask = compile_where(where, self._columns)
         except ValueError as error:
             raise CollectionError(f"{context}: {error}") from None
+        if key is not None:
+            if len(self._compiled) >= _COMPILED_FILTERS:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[key] = mask
+        return mask
 
     def _checked_vectors(self, space: str, array: np.ndarray, records: list[Record]) -> np.ndarray:
         dim = self._space(space).dim
@@ -381,6 +394,7 @@ class VectorCollection:
         self._generation = generation
         self._next_id = changes.meta.get("next_id", self._next_id)
         self._columns.update(rows, removed_ids)
+        self._compiled.clear()
 
     def _load_committed(self) -> None:
         """Load the committed generation; remove stale files if no writer is busy."""
@@ -388,25 +402,17 @@ class VectorCollection:
             self._generation = self._store.get_meta("generation")
             self._next_id = self._store.get_meta("next_id")
             segments, tombstones = self._store.segments(), self._store.tombstones()
-            self._vectors = {space: self._load_space(space, dim, segments, tombstones)
-                             for space, dim in self._spaces.items()}
+            try:
+                self._vectors = {space: SpaceVectors.open(self._path, space, dim, segments, tombstones,
+                                                          self._store.get_meta(f"index:{space}"))
+                                 for space, dim in self._spaces.items()}
+            except ValueError as error:
+                raise CollectionError(str(error)) from error
         self._columns = MetadataColumns(self._store)
+        self._compiled = {}
         with locked(self._path, exclusive=True, blocking=False) as held:
             if held:
                 self._remove_stale_files()
-
-    def _load_space(self, space: str, dim: int, segments: list, tombstones: list) -> SpaceVectors:
-        opened = []
-        for name, owner, count in segments:
-            if owner == space:
-                try:
-                    opened.append(Segment.open(self._path, name, count, dim))
-                except (OSError, ValueError) as error:
-                    raise CollectionError(f"{self._path / name}.npy: cannot load a segment of space {space!r}: "
-                                          f"{error}") from error
-        built = self._store.get_meta(f"index:{space}")
-        dead = np.array([i for owner, i in tombstones if owner == space], dtype=np.int64)
-        return SpaceVectors(self._path, dim, opened, dead, BuiltIndex(**built) if built else None)
 
     def _check_current(self) -> None:
         committed = self._store.get_meta("generation")
@@ -418,18 +424,9 @@ class VectorCollection:
 
     def _remove_stale_files(self) -> None:
         """Delete data files that no committed generation lists (the caller holds the exclusive lock)."""
-        live = set()
-        for name, _, _ in self._store.segments():
-            live.update((f"{name}.npy", f"{name}.ids.npy"))
-        for space in self._spaces:
-            built = self._store.get_meta(f"index:{space}")
-            if built and built["file"]:
-                live.add(built["file"])
-        for file in self._path.iterdir():
-            match = _DATA_FILE.fullmatch(file.name)
-            if match and match["space"] in self._spaces and file.name not in live:
-                file.unlink(missing_ok=True)
-
+        built = [self._store.get_meta(f"index:{space}") for space in self._spaces]
+        remove_unlisted(self._path, set(self._spaces), [name for name, _, _ in self._store.segments()],
+                        [b["file"] for b in built if b and b["file"]])
 
 def _id_list(item_ids: Iterable[str]) -> list[str]:
     if isinstance(item_ids, str):  # a lone id would otherwise be read as its characters
@@ -437,51 +434,3 @@ def _id_list(item_ids: Iterable[str]) -> list[str]:
     return list(item_ids)
 
 
-def _check_settings(model_id: str, spaces: dict[str, int]) -> None:
-    if not isinstance(model_id, str) or not model_id:
-        raise CollectionError(f"model_id must be a non-empty string, got {model_id!r}")
-    if not isinstance(spaces, dict) or not spaces:
-        raise CollectionError(f"spaces must be a non-empty dict of name -> dimension, got {spaces!r}")
-    for name, dim in spaces.items():
-        if not isinstance(name, str) or not _SPACE_NAME.fullmatch(name):
-            raise CollectionError(f"space name {name!r} must use only letters, digits, '_' and '-'")
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise CollectionError(f"space {name!r}: dimension must be a positive integer, got {dim!r}")
-
-
-def _check_format(path: Path, store: MetadataStore) -> int:
-    try:
-        version = store.get_meta("format_version")
-    except (sqlite3.DatabaseError, ValueError) as error:
-        raise CollectionError(f"{path / DB_FILE}: not a collection database ({error})") from error
-    if not isinstance(version, int):
-        raise CollectionError(f"{path / DB_FILE}: not a collection database (no format version)")
-    if version > FORMAT_VERSION:
-        raise CollectionError(
-            f"{path}: collection format version {version} is newer than this mmret supports ({FORMAT_VERSION})"
-        )
-    return version
-
-
-def _migrate(path: Path, store: MetadataStore) -> None:
-    with locked(path, exclusive=True) as held:
-        if not held:
-            raise CollectionError(f"{path}: collection format version 1 must be migrated once, which needs a "
-                                  f"writable directory; run `mmret migrate --collection {path}` where it is writable")
-        if store.get_meta("format_version") < FORMAT_VERSION:  # another process may have just done it
-            try:
-                migrate_version_1(path, store)
-            except (OSError, ValueError, RuntimeError) as error:
-                raise CollectionError(f"{path}: cannot migrate from format version 1: {error}") from error
-
-
-def _as_queries(queries: np.ndarray, space: str, dim: int) -> np.ndarray:
-    queries = np.asarray(queries)
-    if queries.ndim != 2 or queries.shape[1] != dim or not np.issubdtype(queries.dtype, np.floating):
-        raise CollectionError(
-            f"queries for space {space!r} must be a float array of shape (q, {dim}), "
-            f"got {queries.dtype} {queries.shape}"
-        )
-    if not np.isfinite(queries).all():
-        raise CollectionError(f"queries for space {space!r} contain non-finite values")
-    return np.ascontiguousarray(queries, dtype=np.float32)

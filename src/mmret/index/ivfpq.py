@@ -52,7 +52,7 @@ class IVFPQIndex(VectorIndex):
         params = (params or SearchParams()).over(self.defaults)
         live = self._live(allowed, excluded)
         bitmap = Bitmap(live) if live is not None else None
-        faiss_params = faiss.SearchParametersIVF(nprobe=params.nprobe, sel=bitmap.selector if bitmap else None)
+        faiss_params = faiss.SearchParametersIVF(nprobe=min(params.nprobe, self.nlist), sel=bitmap.selector if bitmap else None)
         fetch = min(max(params.shortlist, k), len(self))
         _, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch, params=faiss_params)
         return ranked(queries, positions, self._stored, k)

@@ -12,9 +12,23 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from mmret.index.locking import fsync_directory
+from mmret.index.checks import FORMAT_VERSION, CollectionError
+from mmret.index.locking import fsync_directory, locked
 from mmret.index.segment import Segment
 from mmret.index.store import MetadataStore
+
+
+def migrate_if_older(path: Path, store: MetadataStore) -> None:
+    """Migrate under the exclusive lock, unless another process just did."""
+    with locked(path, exclusive=True) as held:
+        if not held:
+            raise CollectionError(f"{path}: collection format version 1 must be migrated once, which needs a "
+                                  f"writable directory; run `mmret migrate --collection {path}` where it is writable")
+        if store.get_meta("format_version") < FORMAT_VERSION:  # another process may have just done it
+            try:
+                migrate_version_1(path, store)
+            except (OSError, ValueError, RuntimeError) as error:
+                raise CollectionError(f"{path}: cannot migrate from format version 1: {error}") from error
 
 
 def migrate_version_1(directory: Path, store: MetadataStore) -> None:

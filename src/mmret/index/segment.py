@@ -7,12 +7,15 @@ ascending order. They are written once, before the SQLite commit that lists them
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mmret.index.vectors import Neighbors, exact_search
+
+_DATA_FILE = re.compile(r"(?P<space>[A-Za-z0-9_-]+?)\.g\d{6}(-\d+)?(\.ids)?\.(npy|faiss)(\.tmp)?")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,13 @@ class Segment:
 
     def files(self) -> tuple[str, str]:
         return f"{self.name}.npy", f"{self.name}.ids.npy"
+
+    def select(self, mask: np.ndarray) -> np.ndarray:
+        """`mask` (over row ids) at this segment's ids; a view when the ids are one unbroken run, as after an
+        import or a merge of consecutive commits, so a filter costs no gather there."""
+        if len(self.ids) and int(self.ids[-1]) - int(self.ids[0]) == len(self.ids) - 1:
+            return mask[int(self.ids[0]) : int(self.ids[-1]) + 1]
+        return mask[self.ids]
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Positions in this segment of those `ids` it holds."""
@@ -91,3 +101,13 @@ def merge(directory: Path, name: str, segments: list[Segment], dead: np.ndarray)
     os.replace(temp, directory / f"{name}.npy")
     _write_npy(directory / f"{name}.ids.npy", np.ascontiguousarray(ids[order]))
     return Segment.open(directory, name, len(ids), dim)
+
+
+def remove_unlisted(directory: Path, spaces: set[str], segments: list[str], index_files: list[str]) -> None:
+    """Delete the data files of `spaces` (segments, indexes, temp files) that the committed lists do not name:
+    leftovers of interrupted commits and the files that merges replaced. Other files are never touched."""
+    live = {f"{name}{suffix}" for name in segments for suffix in (".npy", ".ids.npy")} | set(index_files)
+    for file in directory.iterdir():
+        match = _DATA_FILE.fullmatch(file.name)
+        if match and match["space"] in spaces and file.name not in live:
+            file.unlink(missing_ok=True)

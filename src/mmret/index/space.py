@@ -7,7 +7,7 @@ arrives as a boolean mask over row ids: narrow ones are searched exactly over th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from mmret.index.kinds import kind_of
 from mmret.index.segment import Segment
 from mmret.index.vectors import Neighbors, merge_neighbors
 
-PREFILTER_UP_TO = 4096  # allowed vectors searched exactly whatever the segment size...
+PREFILTER_UP_TO = 16_384  # allowed vectors searched exactly whatever the segment size...
 PREFILTER_SHARE = 0.02  # ...and up to this share of an indexed segment
 POSTFILTER_MARGIN = 2.0  # a broad filter fetches this many times k/share candidates from the index
 
@@ -48,6 +48,21 @@ class SpaceVectors:
         self._index: VectorIndex | None = None
         self._live: dict[str, np.ndarray | None] = {}
 
+    @classmethod
+    def open(cls, directory: Path, space: str, dim: int, segments: list[tuple[str, str, int]],
+             tombstones: list[tuple[str, int]], built: dict | None) -> SpaceVectors:
+        """A space as committed: `segments` and `tombstones` are the store's rows for every space."""
+        opened = []
+        for name, owner, count in segments:
+            if owner == space:
+                try:
+                    opened.append(Segment.open(directory, name, count, dim))
+                except (OSError, ValueError) as error:
+                    raise ValueError(f"{directory / name}.npy: cannot load a segment of space {space!r}: "
+                                     f"{error}") from error
+        dead = np.array([i for owner, i in tombstones if owner == space], dtype=np.int64)
+        return cls(directory, dim, opened, dead, BuiltIndex(**built) if built else None)
+
     def __len__(self) -> int:
         return sum(len(segment) for segment in self.segments) - len(self.dead)
 
@@ -76,7 +91,7 @@ class SpaceVectors:
             indexed = self.built is not None and segment.name == self.built.segment
             live = self._live_mask(segment)
             if allowed is not None:
-                live = allowed[segment.ids] if live is None else live & allowed[segment.ids]
+                live = segment.select(allowed) if live is None else live & segment.select(allowed)
             if excluded is not None and len(excluded):
                 live = np.ones(len(segment), bool) if live is None else live.copy()
                 live[segment.positions(excluded)] = False
@@ -109,7 +124,8 @@ class SpaceVectors:
         share = max(float(live.mean()), 1e-6)
         fetch = min(len(segment), int(np.ceil(POSTFILTER_MARGIN * k / share)))
         found = []
-        for query, neighbors in zip(queries, self.index().search(queries, fetch, params=params)):
+        for query, neighbors in zip(queries, self.index().search(queries, fetch, params=_widened(
+                (params or SearchParams()).over(self.index().defaults), share))):
             keep = live[neighbors.ids]
             if keep.sum() >= k or fetch == len(segment):
                 found.append(Neighbors(segment.ids[neighbors.ids[keep][:k]], neighbors.scores[keep][:k]))
@@ -134,3 +150,10 @@ class SpaceVectors:
                 live[dead] = False
             self._live[segment.name] = live
         return self._live[segment.name]
+
+
+
+def _widened(params: SearchParams, share: float) -> SearchParams:
+    """Search wider for a filter that keeps `share` of the vectors: its k-th allowed neighbour lies deeper."""
+    return replace(params, ef_search=params.ef_search and min(int(np.ceil(params.ef_search / share)), 4096),
+                   nprobe=params.nprobe and int(np.ceil(params.nprobe / share**0.5)))

@@ -11,6 +11,7 @@ NORM_TOLERANCE = 1e-3
 STORAGE_DTYPES = ("float32", "float16", "int8")
 _INT8_SCALE = 127.0  # unit vectors have components in [-1, 1]
 _BLOCK = 65_536  # stored rows scored per matrix product, to bound memory on large segments
+DENSE_SHARE = 0.05  # above this share of live rows an exact search scans every row and masks the rest
 
 
 class Neighbors(NamedTuple):
@@ -59,10 +60,14 @@ def exact_search(stored: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: in
                  live: np.ndarray | None = None) -> list[Neighbors]:
     """Top-k of `stored` rows (ids `ids`) by inner product per query, only rows where `live` is True."""
     candidates: list[list[Neighbors]] = [[] for _ in queries]
-    rows = None if live is None else np.flatnonzero(live)
+    # Gathering scattered rows costs more than scanning them all once a few percent are wanted.
+    dense = live is None or live.mean() > DENSE_SHARE
+    rows = None if dense else np.flatnonzero(live)
     for start in range(0, len(stored) if rows is None else len(rows), _BLOCK):
         block = slice(start, start + _BLOCK) if rows is None else rows[start : start + _BLOCK]
         scores = _inner_products(queries, stored[block])
+        if dense and live is not None:
+            scores[:, ~live[block]] = -np.inf
         for query, row_scores in enumerate(scores):
             candidates[query].append(_top(ids[block], row_scores, k))
     return [merge_neighbors(found, k) for found in candidates]
@@ -96,4 +101,5 @@ def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> Neighbors:
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]
         keep = scores >= kth
         ids, scores = ids[keep], scores[keep]
-    return Neighbors(ids, scores)
+    kept = scores > -np.inf  # rows masked out of a dense scan
+    return Neighbors(ids[kept], scores[kept])
