@@ -11,7 +11,7 @@ import sys
 
 from .. import __version__
 from . import collection, demo, evaluate, search, train
-from .common import USER_ERRORS, CommandParser, HelpFormatter
+from .common import CommandParser, HelpFormatter, is_user_error
 
 COMMAND_GROUPS = (demo, collection, search, evaluate, train)
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: committed work is kept; run the same command again to resume", file=sys.stderr)
         return 130
-    except USER_ERRORS as e:  # these carry the file or field and the reason
+    except Exception as e:
+        if not is_user_error(e):
+            raise
         print(f"mmret: error: {e}", file=sys.stderr)
         return 2
 
