@@ -10,10 +10,10 @@ import os
 import sys
 
 from .. import __version__
-from . import collection, demo, evaluate, search, train
+from . import collection, demo, embed, evaluate, search, train
 from .common import CommandParser, HelpFormatter, is_user_error
 
-COMMAND_GROUPS = (demo, collection, search, evaluate, train)
+COMMAND_GROUPS = (demo, collection, search, embed, evaluate, train)
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""
 

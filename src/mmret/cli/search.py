@@ -46,7 +46,7 @@ def _search(args) -> int:
     from ..api import Collection
     from ..search import result_rows
 
-    text, where = _query_text(args), _filters(args.filter)  # every argument is checked before the model loads
+    text, where = _query_text(args), filters(args.filter)  # every argument is checked before the model loads
     check_exist([args.image, args.audio], "query file")
     check_models([args.model])
     if text is None and args.image is None and args.audio is None and args.like is None:
@@ -138,7 +138,7 @@ def _transcript_only_warnings(store, parts: dict) -> list[str]:
     return warnings
 
 
-def _filters(pairs: list[str]) -> dict | None:
+def filters(pairs: list[str]) -> dict | None:
     where = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
