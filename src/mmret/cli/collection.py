@@ -113,10 +113,9 @@ def _remove(args) -> int:
 def _info(args) -> int:
     from collections import Counter
 
-    from ..api import Collection
     from ..models import query_paths
 
-    store = Collection.open(args.collection, create=False).store
+    store = common.open_store(args.collection)
     kinds = Counter(r.metadata["segment"] if "segment_of" in r.metadata else r.modality for r in store.records())
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
                       "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id)},
@@ -125,11 +124,10 @@ def _info(args) -> int:
 
 
 def _ls(args) -> int:
-    from ..api import Collection
     from .search import filters
 
     where = filters(args.filter)
-    store = Collection.open(args.collection, create=False).store
+    store = common.open_store(args.collection)
     for record in store.find(where) if where else store.records():
         if "segment_of" in record.metadata and not args.segments:
             continue

@@ -113,3 +113,10 @@ def check_models(names) -> None:
     for name in names:
         if name is not None:
             check_model_name(name)
+
+
+def open_store(path: str):
+    """The stored collection alone, for commands that need no model (and so no torch)."""
+    from ..index.collection import VectorCollection
+
+    return VectorCollection.open(Path(path).expanduser())
