@@ -3,7 +3,8 @@ at decision level (pure functions: several ranked lists -> one).
 
 Feature level, one call convention (fusion/base.py): `fusion(parts, mask)` with parts a list of m (n, d_m)
 tensors and mask an (n, m) bool tensor, True where the item has the modality; returns (n, dim), not normalised.
-Every module is built as `build_fusion(name, in_dims, dim, **options)`.
+Every module is built as `build_fusion(name, in_dims, dim, **options)`; `residual=True` adds it to the mean of the
+parts (fusion/residual.py).
 
 Decision level (fusion/rank.py): `DECISION_FUSIONS[name](lists, weights, norm=...)` over (queries, items) score
 arrays with NaN for unretrieved items; `fuse_runs` over {id: score} lists.
@@ -18,6 +19,7 @@ from .concat import ConcatFusion
 from .low_rank import LowRankTensorFusion
 from .mean import WeightedMeanFusion
 from .rank import DECISION_FUSIONS, comb_mnz, comb_sum, fuse_runs, rrf
+from .residual import ResidualFusion
 from .scores import NORMS, SpaceCalibration, normalise
 from .tensor import TensorFusion
 from .vectors import fuse_vectors
@@ -31,12 +33,13 @@ FUSIONS: dict[str, type[FeatureFusion]] = {
 }
 
 
-def build_fusion(name: str, in_dims: Sequence[int], dim: int, **options) -> FeatureFusion:
+def build_fusion(name: str, in_dims: Sequence[int], dim: int, residual: bool = False, **options) -> FeatureFusion:
     """The feature-level fusion registered under name: build_fusion("low_rank", (384, 384), 384, rank=16)."""
     if name not in FUSIONS:
         raise ValueError(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)} (decision level: "
                          f"{sorted(DECISION_FUSIONS)})")
-    return FUSIONS[name](in_dims, dim, **options)
+    fusion = FUSIONS[name](in_dims, dim, **options)
+    return ResidualFusion(fusion) if residual else fusion
 
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "ConcatFusion",
     "FeatureFusion",
     "LowRankTensorFusion",
+    "ResidualFusion",
     "SpaceCalibration",
     "TensorFusion",
     "WeightedMeanFusion",
