@@ -9,13 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..encoders.fused import FUSED_MODALITIES
 from ..fusion import FeatureFusion, build_fusion
 from .config import FusionConfig, TrainConfig
 from .model import RetrievalModel, build_model
 from .towers import OfflineTowers
 
-#: the parts of an item, in the order the fusion module takes them
-FUSED_MODALITIES = ("image", "text")
+__all__ = ["FUSED_MODALITIES", "FusedItemModel", "build_trained_model", "pack_items", "unpack_items"]
 
 
 def pack_items(image_features: Tensor, title_features: Tensor, mask: Tensor) -> Tensor:
