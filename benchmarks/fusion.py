@@ -13,7 +13,8 @@ Methods, all over the same frozen offline-pack features with the same budget (ep
   image only         a trained linear image head (LiT style, InfoNCE; the existing training stack)
   mean (untrained)   the mean of the ConSE-bridge image vector and the title vector
   mean, concat, tensor, low_rank, attention: fusion models trained with `fusion:` (residual on the mean)
-  rrf, combsum, combmnz: decision-level fusion of the image-only and title-only score lists
+  rrf, combsum, combmnz: decision-level fusion of the image-only and title-only top-20 lists (min-max norm),
+                     weighted: the title's weight picked on the tune split (from 0.5-0.9), the image's 1 - that
 
 Usage: python benchmarks/fusion.py [--split tune|flickr|coco-heldout ...] [--seeds 3]
 Prints a table per split and writes benchmarks/out/fusion.json (data: $MMR_DATA_DIR, default ../shared/data).
@@ -65,6 +66,8 @@ BUDGET = {
     "training": {"epochs": 8, "batch_size": 128, "patience": 0, "checkpoint_every": 0, "threads": 1,
                  "monitor": "text->image R@1"},
 }
+DECISION_DEPTH = 20  # each path's list, as a search fetches it
+TITLE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 FUSIONS = {"mean": {}, "concat": {"hidden": 768}, "tensor": {"reduce": 32}, "low_rank": {"rank": 16},
            "attention": {"heads": 4}}
 
@@ -96,6 +99,8 @@ class ReportSet:
 
 
 def metrics(scores: np.ndarray, relevance: np.ndarray) -> dict:
+    """Metrics of a score matrix; items no list retrieved (NaN) rank below every retrieved one."""
+    scores = np.where(np.isnan(scores), np.nanmin(scores) - 1, scores)
     found = mean_metrics(Ranking.from_scores(scores, relevance), REPORTED_METRICS)
     return {name: float(found[name]) for name in METRICS}
 
@@ -107,7 +112,31 @@ def scores_of(model, report: ReportSet, fused: bool) -> np.ndarray:
         return (model.embed_texts(report.queries) @ items.T).numpy()
 
 
-def run_split(split: str, seeds: int, towers) -> dict:
+def top(scores: np.ndarray, depth: int = DECISION_DEPTH) -> np.ndarray:
+    """Each row's top `depth` scores, NaN elsewhere (not retrieved)."""
+    kept = np.full(scores.shape, np.nan)
+    rows = np.arange(len(scores))[:, None]
+    best = np.argsort(-scores, axis=1)[:, :depth]
+    kept[rows, best] = scores[rows, best]
+    return kept
+
+
+def decision_fused(name: str, image_scores: np.ndarray, title_scores: np.ndarray, title_weight: float) -> np.ndarray:
+    return DECISION_FUSIONS[name]([top(image_scores), top(title_scores)], [1 - title_weight, title_weight],
+                                  norm="min-max")
+
+
+def choose_title_weights(towers) -> dict:
+    """Per decision-level method, the title weight with the best R@1 on the tune split (image model seed 0)."""
+    report = ReportSet(towers, *SPLITS["tune"]["report"])
+    image_model, _ = fit(config("tune", 0, None), prepare_data(config("tune", 0, None), towers))
+    image_scores, title_scores = scores_of(image_model, report, fused=False), (report.queries @ report.titles.T).numpy()
+    return {name: max(TITLE_WEIGHTS, key=lambda w: metrics(decision_fused(name, image_scores, title_scores, w),
+                                                             report.relevance)["R@1"])
+            for name in DECISION_FUSIONS}
+
+
+def run_split(split: str, seeds: int, towers, title_weights: dict) -> dict:
     report = ReportSet(towers, *SPLITS[split]["report"])
     rows: dict[str, list[dict]] = {}
     title_scores = (report.queries @ report.titles.T).numpy()
@@ -125,8 +154,8 @@ def run_split(split: str, seeds: int, towers) -> dict:
         timings["image only"] = timings.get("image only", 0) + time.perf_counter() - started
         image_scores = scores_of(image_model, report, fused=False)
         rows.setdefault("image only", []).append(metrics(image_scores, report.relevance))
-        for name, method in DECISION_FUSIONS.items():
-            fused = method([image_scores, title_scores], norm="min-max")
+        for name, weight in title_weights.items():
+            fused = decision_fused(name, image_scores, title_scores, weight)
             rows.setdefault(name, []).append(metrics(fused, report.relevance))
         for name, options in FUSIONS.items():
             started = time.perf_counter()
@@ -169,11 +198,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     towers = load_towers(config("flickr", 0, None).model, OfflineEncoder(precision="fp32"))
+    title_weights = choose_title_weights(towers)
     output = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
-              "budget": BUDGET, "fusion_options": FUSIONS, "trainer_validation": TRAINER_VALIDATION, "splits": {}}
+              "budget": BUDGET, "fusion_options": FUSIONS, "trainer_validation": TRAINER_VALIDATION,
+              "decision_title_weights": title_weights, "decision_depth": DECISION_DEPTH, "splits": {}}
+    print(f"decision-level title weights (chosen on the tune split): {title_weights}")
     for split in args.split:
         started = time.perf_counter()
-        result = run_split(split, args.seeds, towers)
+        result = run_split(split, args.seeds, towers, title_weights)
         result["seconds"] = round(time.perf_counter() - started, 1)
         output["splits"][split] = result
         print(format_table(split, result), "\n" + target(result), f"\n({result['seconds']} s)\n", flush=True)
