@@ -11,7 +11,9 @@ import torch
 from mmret.data.datasets import captions
 from mmret.data.decode import open_image, read_bytes
 from mmret.data.items import Item
+from mmret.encoders.fused import FusedEncoder
 from mmret.fusion import fuse_vectors
+from mmret.models import load_encoder, with_fusion
 from mmret.training import TrainConfig, TrainedEncoder, train
 from mmret.training.corpus import CaptionCorpus
 from mmret.training.fusion_data import FusedItems, split_titles
@@ -37,6 +39,18 @@ def test_saved_fusion_model_reproduces_its_validation_figures(trained_run, data_
     results = retrieval_results(items, encoder.encode("text", queries.texts), queries.relevance())
     assert results["text->image"]["R@1"] == pytest.approx(trained_run.result.validation["text->image"]["R@1"], abs=1e-6)
     assert results["text->image"]["mAP"] == pytest.approx(trained_run.result.validation["text->image"]["mAP"], abs=1e-4)
+
+
+def test_indexing_with_the_model_uses_its_trained_fusion(trained_run):
+    encoder = with_fusion(TrainedEncoder(trained_run.model_dir), "attention")
+    assert encoder.model_id.endswith("+fusion:attention")
+    reloaded = load_encoder(encoder.model_id)  # as a collection reopens it from the model id it records
+    assert isinstance(reloaded, FusedEncoder) and reloaded.model_id == encoder.model_id
+    parts = [np.eye(384, dtype=np.float32)[:2], np.eye(384, dtype=np.float32)[2:4]]
+    assert np.allclose(reloaded.fuse({"image": parts[0], "text": parts[1]}, 2),
+                       fuse_vectors(encoder.fusion, parts), atol=1e-6)
+    untrained = with_fusion(TrainedEncoder(trained_run.model_dir), "mean")
+    assert not np.allclose(untrained.fuse({"image": parts[0], "text": parts[1]}, 2), fuse_vectors(encoder.fusion, parts))
 
 
 def test_the_record_names_the_fusion(trained_run):
