@@ -108,13 +108,14 @@ class Collection:
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
                audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
-               fusion: str | None = None) -> list[Hit]:
+               fusion: str | None = None, norm: str = "min-max") -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, or several at once, plus any weighted
         `parts` (QueryPart("text", "people", -1.0) pulls away from people). The parts make one query vector (through
         the collection's fusion, if it has one), or with `fusion` rrf, combsum or combmnz each part is searched
-        on its own and the result lists fused. With `per_file`, a file appears once: an audio or video file as its
+        on its own and the result lists fused (combsum and combmnz after `norm`: min-max, z-score or none). With
+        `per_file`, a file appears once: an audio or video file as its
         best-scoring segment."""
-        query = Query(text, image, audio, k, where, space, exclude, per_file, tuple(parts), fusion)
+        query = Query(text, image, audio, k, where, space, exclude, per_file, tuple(parts), fusion, norm)
         return search(self.store, self.encoder, query)
 
 

@@ -21,7 +21,7 @@ from .data.audio import read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import PART_SPACES, FusedEncoder
-from .fusion import DECISION_FUSIONS, fuse_runs
+from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.collection import Hit, VectorCollection
 from .timed import source_id
 
@@ -47,6 +47,8 @@ class Query:
         check_parts(self.all_parts)
         if self.fusion is not None and self.fusion not in DECISION_FUSIONS:
             raise ValueError(f"unknown decision-level fusion {self.fusion!r}; choose from {sorted(DECISION_FUSIONS)}")
+        if self.norm not in NORMS:
+            raise ValueError(f"unknown score normalisation {self.norm!r}; choose from {NORMS}")
 
     @property
     def all_parts(self) -> list[QueryPart]:

@@ -159,3 +159,15 @@ def test_a_fusion_that_needs_training_names_the_way_to_train_it(offline_encoder)
         with_fusion(offline_encoder, "attention")
     with pytest.raises(ValueError, match="unknown fusion 'sum'"):
         with_fusion(offline_encoder, "sum")
+
+
+def test_batches_no_fusion_touched_count_no_missing_parts():
+    from mmret.embed import EmbeddedBatch
+    from mmret.pipeline.fused import missing_parts
+
+    items = [object()] * 3
+    unit = np.ones((3, 4), np.float32) / 2
+    assert missing_parts(EmbeddedBatch("image", items, vectors={SHARED: unit})) == 0
+    assert missing_parts(EmbeddedBatch("image", items, vectors={SHARED: unit, PART_SPACES["image"]: unit})) == 3
+    both = {SHARED: unit, **{space: unit for space in PART_SPACES.values()}}
+    assert missing_parts(EmbeddedBatch("image", items, vectors=both)) == 0
