@@ -1,12 +1,12 @@
-"""A small real photo+title problem: flickr8k-500 images 0-47 to train, 48-63 to validate; caption 0 is the title."""
+"""A small real photo+title problem: flickr8k-500 images 0-31 to train, 32-47 to validate; caption 0 is the title."""
 from __future__ import annotations
 
 import os
 
 import pytest
 
-TRAIN = (0, 48)
-VALIDATION = (48, 64)
+TRAIN = (0, 32)
+VALIDATION = (32, 48)
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,13 @@ def trained_run(fusion_config, fp32_encoder):
     return train(fusion_config("attention", options={"heads": 4}), encoder=fp32_encoder)
 
 
-def test_saved_fusion_model_reproduces_its_validation_figures(trained_run, data_dir):
-    encoder = TrainedEncoder(trained_run.model_dir)
+@pytest.fixture(scope="module")
+def trained_encoder(trained_run):
+    return TrainedEncoder(trained_run.model_dir)
+
+
+def test_saved_fusion_model_reproduces_its_validation_figures(trained_run, trained_encoder, data_dir):
+    encoder = trained_encoder
     assert encoder.fusion is not None
     dataset = captions(data_dir / "flickr8k-500", *VALIDATION)
     titles, queries = split_titles(CaptionCorpus.from_datasets([dataset]), 0)
@@ -41,15 +46,15 @@ def test_saved_fusion_model_reproduces_its_validation_figures(trained_run, data_
     assert results["text->image"]["mAP"] == pytest.approx(trained_run.result.validation["text->image"]["mAP"], abs=1e-4)
 
 
-def test_indexing_with_the_model_uses_its_trained_fusion(trained_run):
-    encoder = with_fusion(TrainedEncoder(trained_run.model_dir), "attention")
+def test_indexing_with_the_model_uses_its_trained_fusion(trained_encoder):
+    encoder = with_fusion(trained_encoder, "attention")
     assert encoder.model_id.endswith("+fusion:attention")
     reloaded = load_encoder(encoder.model_id)  # as a collection reopens it from the model id it records
     assert isinstance(reloaded, FusedEncoder) and reloaded.model_id == encoder.model_id
     parts = [np.eye(384, dtype=np.float32)[:2], np.eye(384, dtype=np.float32)[2:4]]
     assert np.allclose(reloaded.fuse({"image": parts[0], "text": parts[1]}, 2),
                        fuse_vectors(encoder.fusion, parts), atol=1e-6)
-    untrained = with_fusion(TrainedEncoder(trained_run.model_dir), "mean")
+    untrained = with_fusion(trained_encoder, "mean")
     assert not np.allclose(untrained.fuse({"image": parts[0], "text": parts[1]}, 2), fuse_vectors(encoder.fusion, parts))
 
 
