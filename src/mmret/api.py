@@ -17,7 +17,7 @@ from pathlib import Path
 from .composed import QueryPart
 from .data.sources import Skipped, SourceError
 from .encoders.base import Encoder
-from .encoders.fused import split_fusion_suffix
+from .encoders.fused import FusedEncoder, split_fusion_suffix
 from .index.collection import CollectionError, Hit, VectorCollection
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
@@ -52,7 +52,9 @@ class Collection:
             if model is None and fusion is None:
                 return cls(store, precision=precision)
             recorded_model, recorded_fusion = split_fusion_suffix(store.model_id)
-            encoder = _encoder(model or recorded_model, precision, fusion or recorded_fusion)
+            if fusion is None and not isinstance(model, FusedEncoder):
+                fusion = recorded_fusion
+            encoder = _encoder(model or recorded_model, precision, fusion)
             _check_same_model(store, encoder)
             return cls(store, encoder)
         encoder = _encoder(model or DEFAULT_MODEL, precision, fusion)
