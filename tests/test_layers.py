@@ -11,6 +11,7 @@ FORBIDDEN = {  # package -> the mmret modules it must not import
     "index": {"data", "encoders", "training", "eval", "fusion", "losses", "pipeline"} | SURFACES,
     "losses": {"data", "encoders", "index", "training", "eval", "pipeline"} | SURFACES,
     "encoders": {"index", "training", "eval", "losses", "pipeline"} | SURFACES,
+    "fusion": {"data", "encoders", "index", "training", "eval", "losses", "pipeline"} | SURFACES,
     "eval": {"training", "index", "pipeline"} | SURFACES,
     "training": {"index", "pipeline"} | SURFACES,
     "pipeline": {"training", "eval"} | SURFACES,

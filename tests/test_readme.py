@@ -57,7 +57,7 @@ def run_block(project: Path, body: str) -> subprocess.CompletedProcess:
 
 
 def test_the_readme_has_the_blocks_this_test_runs():
-    assert len(FAST_BLOCKS) == 1 and len(SLOW_BLOCKS) == 2 and [lang for lang, _ in BLOCKS].count("python") == 1
+    assert len(FAST_BLOCKS) == 1 and len(SLOW_BLOCKS) == 3 and [lang for lang, _ in BLOCKS].count("python") == 1
 
 
 def test_everyday_examples_run_as_shown(project):

@@ -5,7 +5,7 @@ an argument error) does not pay for torch and the models' libraries.
 """
 from __future__ import annotations
 
-__all__ = ["Collection", "SearchParams", "load_encoder"]
+__all__ = ["Collection", "QueryPart", "SearchParams", "load_encoder"]
 __version__ = "0.1.0"
 
 
@@ -14,6 +14,10 @@ def __getattr__(name: str):
         from .api import Collection
 
         return Collection
+    if name == "QueryPart":
+        from .composed import QueryPart
+
+        return QueryPart
     if name == "SearchParams":
         from .index.base import SearchParams
 

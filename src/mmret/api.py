@@ -11,16 +11,18 @@ Audio and video files are stored with timed segments (shots, sound windows, spee
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .composed import QueryPart
 from .data.sources import Skipped, SourceError
 from .encoders.base import SHARED, Encoder
+from .encoders.fused import FusedEncoder, split_fusion_suffix
 from .index.base import SearchParams
 from .index.collection import CollectionError, Hit, Record, VectorCollection
-from .models import DEFAULT_MODEL, load_encoder, same_model
+from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
 from .timed import SEGMENT_OF, TimedSettings
@@ -37,22 +39,28 @@ class Collection:
 
     @classmethod
     def open(cls, path: str | Path, model: str | Encoder | None = None, precision: str = "auto",
-             create: bool = True) -> Collection:
+             create: bool = True, fusion: str | None = None) -> Collection:
         """Open the collection in `path`. If there is none: with `create`, one that the first add() creates on
         disk (with `model`, default "offline"), so a mistyped path searched is an error, not a new empty
         collection; without `create`, raise CollectionError.
 
-        An existing collection keeps the model it was built with; naming a different one is an error.
+        `fusion` (mean, or the method a trained fusion model was trained with) makes a collection of multimodal
+        items: each part's vector is stored beside the fused item vector. An existing collection keeps the model
+        and fusion it was built with (a `model` given alone gets the recorded fusion); naming different ones is an
+        error.
         """
         path = Path(path).expanduser()
         if not create or VectorCollection.exists(path):
             store = VectorCollection.open(path)
-            if model is None:
+            if model is None and fusion is None:
                 return cls(store, precision=precision)
-            encoder = model if isinstance(model, Encoder) else load_encoder(model, precision)
+            recorded_model, recorded_fusion = split_fusion_suffix(store.model_id)
+            if fusion is None and not isinstance(model, FusedEncoder):
+                fusion = recorded_fusion
+            encoder = _encoder(model or recorded_model, precision, fusion)
             _check_same_model(store, encoder)
             return cls(store, encoder)
-        encoder = model if isinstance(model, Encoder) else load_encoder(model or DEFAULT_MODEL, precision)
+        encoder = _encoder(model or DEFAULT_MODEL, precision, fusion)
         return cls(None, encoder, precision, path)
 
     @property
@@ -138,12 +146,17 @@ class Collection:
 
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
-               audio: str | Path | None = None, per_file: bool = True, params: SearchParams | None = None) -> list[Hit]:
-        """The k nearest items to a text, an image file, an audio file, or several at once (their unit query
-        vectors averaged). With `per_file`, a file appears once: an audio or video file as its best-scoring segment.
-        `where` is a filter (`{"folder": "cats", "width": {"$gte": 640}}`, see index/filters.py); `params`
-        overrides the ANN index's tuned search parameters (ef_search, nprobe, shortlist)."""
-        query = Query(text, image, audio, k, where, space, exclude, per_file, params)
+               audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
+               fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None) -> list[Hit]:
+        """The k nearest items to a text, an image file, an audio file, or several at once, plus any weighted
+        `parts` (QueryPart("text", "people", -1.0) pulls away from people). The parts make one query vector (through
+        the collection's fusion, if it has one), or with `fusion` rrf, combsum or combmnz each part is searched
+        on its own and the result lists fused (combsum and combmnz after `norm`: min-max, z-score or none). With
+        `per_file`, a file appears once: an audio or video file as its best-scoring segment. `where` is a filter
+        (`{"folder": "cats", "width": {"$gte": 640}}`, see index/filters.py); `params` overrides the ANN index's
+        tuned search parameters (ef_search, nprobe, shortlist)."""
+        query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
+                      fusion=fusion, norm=norm)
         return search(self.store, self.encoder, query)
 
 
@@ -151,6 +164,11 @@ def _vector_record(item_id: str, metadata: dict | None, modality: str) -> Record
     metadata = dict(metadata or {})
     metadata.pop("id", None)
     return Record(item_id, modality, path=metadata.pop("path", None), text=metadata.pop("text", None), metadata=metadata)
+
+
+def _encoder(model: str | Encoder, precision: str, fusion: str | None) -> Encoder:
+    encoder = model if isinstance(model, Encoder) else load_encoder(model, precision)
+    return encoder if fusion is None else with_fusion(encoder, fusion)
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:

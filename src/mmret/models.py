@@ -1,6 +1,7 @@
 """Model names -> encoders, for the surfaces (API, CLI, server): a directory written by `mmret train` loads its
 trained model (training/), any other name goes to the pretrained registry (encoders/registry.py); either can be
-followed by audio paths ("+speech", "+audio-tower:DIR"). It sits above both layers so neither imports the other.
+followed by audio paths ("+speech", "+audio-tower:DIR"), and then by a fusion of multimodal items ("+fusion:NAME",
+see `with_fusion`). It sits above both layers so neither imports the other.
 
 A trained model is identified by the hash of its weights, not by where its folder is: a collection records
 "DIR@HASH", and after the folder moves, `--model NEWDIR` is the same model when its weights hash the same.
@@ -12,6 +13,7 @@ import re
 from pathlib import Path
 
 from .encoders.base import Encoder
+from .encoders.fused import FusedEncoder, split_fusion_suffix
 from .encoders.registry import (
     DEFAULT_MODEL,
     load_base,
@@ -19,7 +21,8 @@ from .encoders.registry import (
     with_audio_paths,
 )
 
-__all__ = ["DEFAULT_MODEL", "audio_path_kinds", "check_model_name", "load_encoder", "query_paths", "same_model"]
+__all__ = ["DEFAULT_MODEL", "audio_path_kinds", "check_model_name", "load_encoder", "query_paths", "same_model",
+           "with_fusion"]
 
 _HASHED_ID = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
@@ -28,14 +31,36 @@ _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
     """An encoder by name: "offline", a trained model directory (or the "DIR@HASH" id a collection records), a
     hub id or a pretrained model directory, optionally followed by audio paths."""
+    name, fusion = split_fusion_suffix(name)
     base_name, suffixes = split_audio_suffixes(name)
-    return with_audio_paths(_load_base(base_name, precision), suffixes)
+    encoder = with_audio_paths(_load_base(base_name, precision), suffixes)
+    return encoder if fusion is None else with_fusion(encoder, fusion)
+
+
+def with_fusion(encoder: Encoder, name: str) -> FusedEncoder:
+    """`encoder` fusing items' image and text vectors with the fusion `name`: the trained module of a model trained
+    with a `fusion:` section of that method, or (name "mean" on any model) the untrained mean of the parts."""
+    from .fusion import FUSIONS
+
+    if isinstance(encoder, FusedEncoder):
+        encoder = encoder.base
+    trained = getattr(encoder, "fusion", None)
+    method = encoder.record["fusion"]["method"] if trained is not None else None
+    if name == method:
+        return FusedEncoder(encoder, name, trained)
+    if name == "mean":
+        return FusedEncoder(encoder, name)
+    if name not in FUSIONS:
+        raise ValueError(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)}")
+    held = f"holds a trained {method!r} fusion" if method else "has no trained fusion"
+    raise ValueError(f"fusion {name!r} must be trained: model {encoder.model_id} {held}; train one with "
+                     f"`mmret train` and a `fusion: {{method: {name}}}` section, or use --fusion mean")
 
 
 def check_model_name(name: str) -> None:
     """Raise ValueError when `name` cannot name a model, without loading anything: a missing directory, an audio
     path that is not there, or (offline) a hub id that is not in the local Hugging Face cache."""
-    base, suffixes = split_audio_suffixes(name)
+    base, suffixes = split_audio_suffixes(split_fusion_suffix(name)[0])
     for suffix in suffixes:
         kind, _, where = suffix.partition(":")
         if where and not Path(where).expanduser().is_dir():
@@ -56,6 +81,9 @@ def same_model(recorded: str, given: str) -> bool:
     """Whether two model ids name the same model: equal, or the same trained weights (hash) in another folder."""
     if recorded == given:
         return True
+    (recorded, recorded_fusion), (given, given_fusion) = split_fusion_suffix(recorded), split_fusion_suffix(given)
+    if recorded_fusion != given_fusion:
+        return False
     (recorded_base, recorded_audio), (given_base, given_audio) = map(split_audio_suffixes, (recorded, given))
     a, b = _HASHED_ID.match(recorded_base), _HASHED_ID.match(given_base)
     return recorded_audio == given_audio and bool(a and b) and a["hash"] == b["hash"]
@@ -63,7 +91,7 @@ def same_model(recorded: str, given: str) -> bool:
 
 def audio_path_kinds(model_id: str) -> set[str]:
     """The audio paths a model id names: a subset of {"speech", "audio-tower"}."""
-    return {suffix.partition(":")[0] for suffix in split_audio_suffixes(model_id)[1]}
+    return {suffix.partition(":")[0] for suffix in split_audio_suffixes(split_fusion_suffix(model_id)[0])[1]}
 
 
 def query_paths(model_id: str) -> dict[str, list[str]]:

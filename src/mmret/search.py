@@ -1,20 +1,27 @@
 """One search path for the API, the CLI and the server: query parts -> one query vector -> index search ->
 per-file collapsing -> result rows.
 
-A query has a text, an image file, an audio file, or several of them (their unit vectors averaged). By default a
-file appears once in the results: a photo as itself, an audio or video file as its best-scoring segment.
+A query has a text, an image file, an audio file, or several parts of each kind with weights, negative parts
+included (mmret.composed). Its parts are fused into one query vector (through the collection's fusion when it
+was built with one), or, with a decision-level `fusion` (rrf, combsum, combmnz), searched one list per part and
+space and the lists fused. By default a file appears once in the results: a photo as itself, an audio or video
+file as its best-scoring segment.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .composed import QueryPart, check_parts, compose_vector
 from .data.audio import read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
+from .encoders.fused import PART_SPACES, FusedEncoder
+from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
 from .index.collection import Hit, VectorCollection
 from .timed import source_id
@@ -34,48 +41,101 @@ class Query:
     exclude: list[str] | None = None
     per_file: bool = True
     params: SearchParams | None = None  # ANN parameters for this query (default: those tuned by optimize)
+    parts: tuple[QueryPart, ...] = ()  # more parts, with weights and negatives, beside text, image and audio
+    fusion: str | None = None  # None: one fused query vector; rrf, combsum, combmnz: fuse result lists
+    norm: str = "min-max"  # of each list's scores for combsum and combmnz
 
     def __post_init__(self):
-        if self.text is None and self.image is None and self.audio is None:
-            raise ValueError("a query needs text, an image, an audio file, or several of them")
+        check_parts(self.all_parts)
+        if self.fusion is not None and self.fusion not in DECISION_FUSIONS:
+            raise ValueError(f"unknown decision-level fusion {self.fusion!r}; choose from {sorted(DECISION_FUSIONS)}")
+        if self.norm not in NORMS:
+            raise ValueError(f"unknown score normalisation {self.norm!r}; choose from {NORMS}")
+
+    @property
+    def all_parts(self) -> list[QueryPart]:
+        given = [QueryPart(m, v) for m, v in (("text", self.text), ("image", self.image), ("audio", self.audio))
+                 if v is not None]
+        return given + list(self.parts)
 
 
 def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]:
     """The query's k nearest items in `store`, whose vectors `encoder` made."""
+    if query.fusion is not None:
+        return _search_lists(store, encoder, query)
     vector, space = query_vector(encoder, query)
+    return _collapsed(lambda fetch: store.search(space, vector[None, :], fetch, where=query.where,
+                                                 exclude=query.exclude, params=query.params)[0], query)
+
+
+def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:
+    """The unit query vector of the query's parts and the space it searches."""
+    parts = query.all_parts
+    space = query.space or _default_space(encoder, parts)
+    vectors = np.stack([part_vector(encoder, part, space) for part in parts])
+    fusing = encoder if isinstance(encoder, FusedEncoder) and space == SHARED else None
+    return compose_vector(parts, vectors, fusing), space
+
+
+def part_vector(encoder: Encoder, part: QueryPart, space: str) -> np.ndarray:
+    """The unit vector of one query part in a space (in a part space of a fusion collection: its shared vector,
+    as the parts are the items' shared vectors)."""
+    space = SHARED if space in PART_SPACES.values() else space
+    if part.modality == "text":
+        return encoder.encode("text", [str(part.value)], space)[0]
+    path = Path(part.value).expanduser()
+    if part.modality == "image":
+        return encoder.encode("image", [open_image(read_bytes(str(path)), str(path))], space)[0]
+    return encoder.encode("audio", [read_audio(path)], space)[0]
+
+
+def _search_lists(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]:
+    """Decision-level fusion: one ranked list per (part, space), the part's weight on its lists (negative parts
+    push their neighbours down), fused by query.fusion. The spaces: query.space if given, else a fusion
+    collection's part spaces, else each part's own default space."""
+    lists = [(part, space) for part in query.all_parts for space in _list_spaces(encoder, part, query.space)]
+    vectors = [part_vector(encoder, part, space) for part, space in lists]
+
+    def fused(fetch: int) -> list[Hit]:
+        records, runs = {}, []
+        for (part, space), vector in zip(lists, vectors):
+            hits = store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude,
+                                params=query.params)[0]
+            records.update((hit.record.item_id, hit.record) for hit in hits)
+            runs.append({hit.record.item_id: hit.score for hit in hits})
+        ranked = fuse_runs(runs, query.fusion, [part.weight for part, _ in lists], query.norm)
+        return [Hit(records[item], score, query.fusion) for item, score in ranked[:fetch]]
+
+    return _collapsed(fused, query)
+
+
+def _list_spaces(encoder: Encoder, part: QueryPart, space: str | None) -> list[str]:
+    if space is not None:
+        return [space]
+    if isinstance(encoder, FusedEncoder):
+        return list(PART_SPACES.values())
+    return [_default_space(encoder, [part])]
+
+
+def _collapsed(search_top: Callable[[int], list[Hit]], query: Query) -> list[Hit]:
+    """The top k of search_top(fetch), one hit per file with per_file (widening the fetch until k distinct
+    files are found or the collection is exhausted)."""
     if not query.per_file:
-        return store.search(space, vector[None, :], query.k, where=query.where, exclude=query.exclude,
-                            params=query.params)[0]
+        return search_top(query.k)
     fetch = 4 * query.k
-    while True:  # widen until k distinct files are found or the collection is exhausted
-        hits = store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude,
-                            params=query.params)[0]
+    while True:
+        hits = search_top(fetch)
         best = best_per_file(hits)
         if len(best) >= query.k or len(hits) < fetch:
             return best[:query.k]
         fetch *= 4
 
 
-def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:
-    """The unit query vector of the query's parts and the space it searches."""
-    space = query.space or _default_space(encoder, query)
-    parts = []
-    if query.text is not None:
-        parts.append(encoder.encode("text", [query.text], space)[0])
-    if query.image is not None:
-        image_path = str(Path(query.image).expanduser())
-        parts.append(encoder.encode("image", [open_image(read_bytes(image_path), image_path)], space)[0])
-    if query.audio is not None:
-        parts.append(encoder.encode("audio", [read_audio(Path(query.audio).expanduser())], space)[0])
-    vector = np.mean(parts, axis=0)
-    return (vector / max(np.linalg.norm(vector), 1e-12)).astype(np.float32), space
-
-
-def _default_space(encoder: Encoder, query: Query) -> str:
+def _default_space(encoder: Encoder, parts: list[QueryPart]) -> str:
     """Image-only queries use the image tower's own space when the model has one (it retrieves images better)."""
-    if query.text is not None or query.audio is not None:
+    if any(part.modality != "image" for part in parts):
         return SHARED
-    own = [s for s in encoder.spaces_for("image") if s != SHARED]
+    own = [s for s in encoder.spaces_for("image") if s != SHARED and s not in PART_SPACES.values()]
     return own[0] if own else SHARED
 
 

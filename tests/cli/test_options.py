@@ -44,8 +44,8 @@ def results(out: str) -> list[dict]:
 def test_a_positional_query_is_the_text_query(run, notes):
     code, out, _ = run("search", "red car", "--collection", notes, "--json")
     assert code == 0 and results(out)[0]["id"] == "car"
-    code, _, err = run("search", "red car", "--text", "red car", "--collection", notes)
-    assert code == 2 and "not both" in err
+    code, out, _ = run("search", "red car", "--text", "-blue", "--collection", notes, "--json")  # both: composed
+    assert code == 0 and [p["weight"] for p in json.loads(out)["query"]["parts"]] == [1.0, -1.0]
 
 
 def test_paths_min_score_and_exclude(run, notes):

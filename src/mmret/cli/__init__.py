@@ -20,7 +20,7 @@ environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --mod
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(search.attached_part_values(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading bars drown the command's output
     signal.signal(signal.SIGTERM, _raise_terminated)

@@ -18,7 +18,8 @@ from .common import (
 INDEX_EXAMPLES = """examples:
   mmret index ~/Pictures --collection photos               # again later: only new or changed files
   mmret index manifest.csv --collection photos             # CSV/JSONL/Parquet: path, text, other columns = metadata
-  mmret index ~/Videos --collection media --model offline+speech --window 5"""
+  mmret index ~/Videos --collection media --model offline+speech --window 5
+  mmret index catalogue.csv --collection shop --fusion mean  # path+text rows: each part's vector and the fused one"""
 
 
 def add(commands) -> None:
@@ -37,6 +38,9 @@ def add(commands) -> None:
                        help="frame difference (0-1) that starts a shot (default: the shot detector's)")
     index.add_argument("--pooling", metavar="FILE", help="a trained attention pooling of shot keyframes (default: mean)")
     index.add_argument("--ocr", action="store_true", help="also index text read in video keyframes (mmret[ocr])")
+    index.add_argument("--fusion", metavar="NAME",
+                       help="items of several parts (a manifest row's image and text): store each part's vector and "
+                            "the fused one; 'mean', or the method a trained --model DIR was trained with")
     model_options(index, default=None)
     index.set_defaults(run=_index)
 
@@ -68,7 +72,7 @@ def _index(args) -> int:
 
     _check_index_args(args)  # before any model loads or the collection is created: a typo leaves nothing behind
     model = args.model or (None if VectorCollection.exists(Path(args.collection).expanduser()) else default_model())
-    collection = Collection.open(args.collection, model, args.precision)
+    collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args))
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
@@ -81,6 +85,11 @@ def _check_index_args(args) -> None:
     if args.cut_threshold is not None and not 0 <= args.cut_threshold <= 1:
         raise ValueError(f"--cut-threshold {args.cut_threshold}: must be in [0, 1]")
     check_models([args.model])
+    if args.fusion is not None:
+        from ..fusion import FUSIONS
+
+        if args.fusion not in FUSIONS:
+            raise ValueError(f"--fusion {args.fusion!r}: unknown; choose from {sorted(FUSIONS)}")
 
 
 def _timed_settings(args):

@@ -12,7 +12,12 @@ EXAMPLES = """examples:
   mmret search "a dog on a beach" --collection photos -k 5
   mmret search --collection photos --image query.jpg --filter folder=holidays --json
   mmret search "a red car" --collection photos --paths --min-score 0.3 | xargs -d '\\n' ls -l
-  mmret search --collection photos --like ~/Pictures/cat.jpg --exclude ~/Pictures/cat2.jpg"""
+  mmret search --collection photos --like ~/Pictures/cat.jpg --exclude ~/Pictures/cat2.jpg
+  mmret search --collection shop --image shoe.jpg --text "in red^0.5" --text -people   # composed: weights, negatives
+  mmret search "red running shoes" --collection shop --fusion rrf                      # one list per part space
+
+Query parts repeat; each may be written -PART (pull away from it) and PART^WEIGHT."""
+QUERY_PART_FLAGS = ("--text", "--image", "--audio")
 
 
 def add(commands) -> None:
@@ -20,9 +25,13 @@ def add(commands) -> None:
                                  epilog=EXAMPLES)
     search.add_argument("query", nargs="?", help="text to search for (the same as --text)")
     collection_option(search)
-    search.add_argument("--text", help="text to search for")
-    search.add_argument("--image", metavar="FILE", help="an image to search by")
-    search.add_argument("--audio", metavar="FILE", help="an audio file to search by")
+    search.add_argument("--text", action="append", default=[], help="text to search for (repeatable)")
+    search.add_argument("--image", action="append", default=[], metavar="FILE", help="an image to search by")
+    search.add_argument("--audio", action="append", default=[], metavar="FILE", help="an audio file to search by")
+    search.add_argument("--fusion", metavar="rrf|combsum|combmnz",
+                        help="fuse one result list per query part and space (default: one fused query vector)")
+    search.add_argument("--norm", default="min-max", metavar="min-max|z-score|none",
+                        help="score normalisation of each list for --fusion combsum and combmnz")
     search.add_argument("--like", metavar="ID", help="a stored item (id or file path) to search by; it is left out")
     search.add_argument("-k", type=positive_int, default=10, help="results to return")
     search.add_argument("--min-score", type=float, metavar="S", help="leave out results scoring below S")
@@ -52,40 +61,60 @@ def add(commands) -> None:
 
 def _search(args) -> int:
     from ..api import Collection
+    from ..composed import QueryPart
     from ..index.base import SearchParams
     from ..index.filters import parse_filters
     from ..search import result_rows
 
-    text, where = _query_text(args), parse_filters(args.filter)  # every argument is checked before the model loads
+    where = parse_filters(args.filter)  # every argument is checked before the model loads
     params = SearchParams.from_dict({"ef_search": args.ef_search, "nprobe": args.nprobe, "shortlist": args.shortlist})
-    check_exist([args.image, args.audio], "query file")
+    query_parts = _query_parts(args)
+    check_exist([str(p.value) for p in query_parts if p.modality != "text"], "query file")
     check_models([args.model])
-    if text is None and args.image is None and args.audio is None and args.like is None:
+    if not query_parts and args.like is None:
         raise ValueError("search needs a query: text, --image, --audio or --like")
     collection = Collection.open(args.collection, args.model, args.precision, create=False)
-    parts = {"text": text, "image": args.image, "audio": args.audio}
+    parts = {m: next((p.value for p in query_parts if p.modality == m and not p.negative), None)
+             for m in ("text", "image", "audio")}  # the first positive part of each kind
     exclude = _ids(args.exclude)
     if args.like is not None:
         item_id, like = _like(collection.store, args.like)
-        parts.update({part: value for part, value in like.items() if parts[part] is None})
+        query_parts += [QueryPart(m, value) for m, value in like.items() if parts[m] is None]
+        parts.update({m: value for m, value in like.items() if parts[m] is None})
         exclude.append(item_id)
     for warning in _transcript_only_warnings(collection.store, parts):
         print(f"mmret: warning: {warning}", file=sys.stderr)
     for key in collection.store.absent_filter_keys(where) if where else []:
         print(f"mmret: warning: no item of {args.collection} has the metadata key {key!r}", file=sys.stderr)
-    hits = collection.search(**parts, k=args.k, where=where, space=args.space, exclude=exclude or None,
-                             per_file=not args.all_segments, params=params)
+    hits = collection.search(parts=query_parts, k=args.k, where=where, space=args.space, exclude=exclude or None,
+                             per_file=not args.all_segments, fusion=args.fusion, norm=args.norm, params=params)
     rows = [row for row in result_rows(hits) if args.min_score is None or row["score"] >= args.min_score]
-    _print(rows, parts, args)
+    query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion,
+             "parts": [{"modality": p.modality, "value": str(p.value), "weight": p.weight} for p in query_parts]}
+    _print(rows, query, args)
     if args.open and rows:
         _open(rows[0])
     return 0
 
 
-def _query_text(args) -> str | None:
-    if args.query is not None and args.text is not None:
-        raise ValueError("give the text query once: as the first argument or with --text, not both")
-    return args.query if args.query is not None else args.text
+def _query_parts(args) -> list:
+    """The query parts as written: the positional text and every --text, --image and --audio."""
+    from ..composed import QUERY_MODALITIES, parse_part
+
+    texts = ([args.query] if args.query is not None else []) + args.text
+    written = {"text": texts, "image": args.image, "audio": args.audio}
+    return [parse_part(modality, value) for modality in QUERY_MODALITIES for value in written[modality]]
+
+
+def attached_part_values(argv: list[str]) -> list[str]:
+    """["--text", "-people"] -> ["--text=-people"]: a negative query part is a value, not an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in QUERY_PART_FLAGS and arg.startswith("-") and len(arg) > 1:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _print(rows: list[dict], parts: dict, args) -> None:

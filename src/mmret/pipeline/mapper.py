@@ -1,6 +1,7 @@
 """The mapper stage: items -> embedded batches. Runs of still images and texts go through `embed_items` (decoding
 in worker processes); audio and video files through `TimedEmbedder` (timed segments). A distributed runner maps
-its shards with this same function."""
+its shards with this same function. With a FusedEncoder, image and text items also get their part vectors and the
+fused vector (fused.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -9,7 +10,9 @@ from itertools import groupby
 from ..data.items import Item
 from ..embed import EmbeddedBatch, embed_items
 from ..encoders.base import Encoder
+from ..encoders.fused import FusedEncoder
 from ..timed import TIMED_MODALITIES, TimedEmbedder, TimedSettings
+from .fused import with_fused_vectors
 
 
 def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, batch_size: int = 32,
@@ -19,5 +22,8 @@ def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, 
         run = list(group)  # a bar with a total and an ETA
         if is_timed:
             yield from timed_embedder.embed(run, progress)
+        elif isinstance(encoder, FusedEncoder):
+            for batch in embed_items(encoder, run, batch_size, workers, progress):
+                yield from with_fused_vectors(encoder, batch)
         else:
             yield from embed_items(encoder, run, batch_size, workers, progress, len(run))

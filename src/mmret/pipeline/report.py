@@ -1,4 +1,5 @@
-"""What one indexing run did: counts of added, updated, unchanged and removed files, and what was skipped."""
+"""What one indexing run did: counts of added, updated, unchanged and removed files, what was skipped, and how many
+fused items missed one of their parts."""
 from __future__ import annotations
 
 from collections import Counter
@@ -14,10 +15,12 @@ class IndexReport:
     unchanged: int = 0
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    missing_parts: int = 0  # fused items indexed without one of their parts (an image without text, or the reverse)
 
     def summary(self) -> str:
         """One line; skips are counted by reason, most frequent first: "3 skipped (2 empty file, 1 not an image)"."""
         by_kind = Counter(skipped.kind for skipped in self.skipped).most_common()
         kinds = f" ({', '.join(f'{count} {kind}' for kind, count in by_kind)})" if by_kind else ""
+        missing = f", {self.missing_parts} fused without one of their parts" if self.missing_parts else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}")
+                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}{missing}")

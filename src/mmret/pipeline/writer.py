@@ -11,6 +11,7 @@ from ..data.sources import Skipped
 from ..embed import EmbeddedBatch
 from ..index.collection import Record, VectorCollection
 from ..timed import SEGMENT_OF
+from .fused import missing_parts
 from .report import IndexReport
 
 
@@ -36,6 +37,7 @@ class CollectionWriter:
         updated = [item for item in files if item.id in stored_ids]
         self.report.updated += len(updated)
         self.report.added += len(files) - len(updated)
+        self.report.missing_parts += missing_parts(batch)
         for item in updated:  # a changed file's old segments go; its new ones follow in this commit
             self.collection.remove(r.item_id for r in self.collection.find({SEGMENT_OF: item.id}))
         records = [_record(item, digest) for item, digest in zip(batch.items, batch.digests)]

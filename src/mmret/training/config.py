@@ -16,6 +16,7 @@ import yaml
 from ..encoders.offline import TEXT_DIM
 from ..eval.benchmark import REPORTED_METRICS
 from ..eval.metrics import LOWER_IS_BETTER
+from ..fusion import FUSIONS, build_fusion
 from ..losses import LOSSES, build_loss
 from ..losses.triplet import MINERS
 from .dataspec import DataSpec
@@ -198,6 +199,26 @@ def _check_dimension(where: str, name: str, choices: Any, sampler: str) -> None:
 
 
 @dataclass(frozen=True)
+class FusionConfig:
+    """Train a fusion model of photo+title items: caption `title_caption` of each image is its title (the item's
+    text part), its other captions are the queries that must find the item. The model fuses the item's image
+    vector (the image head's) and title vector (the text head's, as queries) with `method`."""
+
+    method: str = "attention"
+    options: dict = field(default_factory=dict)  # constructor arguments of the fusion module
+    residual: bool = True  # the module corrects the mean of the parts instead of replacing it
+    title_caption: int = 0
+    # training only: the chance that an item loses one part (image or title, at random), so that the model
+    # learns to fuse items that miss a modality
+    modality_dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        require(self.method in FUSIONS, "method", f"must be one of {sorted(FUSIONS)}, got {self.method!r}")
+        require(self.title_caption >= 0, "title_caption", f"must be >= 0, got {self.title_caption}")
+        require(0 <= self.modality_dropout < 1, "modality_dropout", f"must be in [0, 1), got {self.modality_dropout}")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig
     output: str = "runs/train"  # the run directory: checkpoints, history, the saved model in output/model
@@ -208,10 +229,22 @@ class TrainConfig:
     training: TrainingConfig = TrainingConfig()
     augment: AugmentConfig = AugmentConfig()
     tune: TuneConfig = TuneConfig()
+    fusion: FusionConfig | None = None  # set: train a fusion model of photo+title items
 
     def __post_init__(self) -> None:
         require("dim" not in self.tune.space or self.model.text_head != "identity", "tune.space.dim",
                  "an identity text head fixes the dimension; tune dim with a linear or mlp text head")
+        if self.fusion is not None:
+            self._check_fusion(self.fusion)
+
+    def _check_fusion(self, fusion: FusionConfig) -> None:
+        require(not self.model.unfreeze_last_block, "fusion", "trains over frozen tower features only; "
+                "set model.unfreeze_last_block to false")
+        try:
+            build_fusion(fusion.method, (self.model.dim, self.model.dim), self.model.dim, fusion.residual,
+                         **fusion.options)
+        except (TypeError, ValueError) as error:
+            raise FieldError("fusion.options", f"{fusion.method}: {error}") from error
 
     @property
     def run_dir(self) -> Path:

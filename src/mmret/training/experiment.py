@@ -17,7 +17,9 @@ from .batches import CachedFeatures, LiveImages, PairBatches, Source
 from .config import ModelConfig, TrainConfig
 from .corpus import CaptionCorpus
 from .features import image_features, prepare_view, read_images, text_features
-from .model import RetrievalModel, build_model
+from .fused_model import FusedItemModel, build_trained_model
+from .fusion_data import fused_item_data
+from .model import RetrievalModel
 from .sampler import EpochSampler
 from .towers import OfflineTowers
 from .trainer import Trainer, TrainResult
@@ -50,6 +52,8 @@ def load_towers(config: ModelConfig, encoder: OfflineEncoder | None = None) -> O
 def prepare_data(config: TrainConfig, towers: OfflineTowers, progress: bool = False) -> PreparedData:
     train = CaptionCorpus.from_datasets(spec.load() for spec in config.data.train)
     validation = CaptionCorpus.from_datasets([config.data.validation.load()])
+    if config.fusion is not None:
+        return _fused_items(config, towers, train, validation, progress)
     if config.model.unfreeze_last_block:
         train, images = _live_images(config, towers, train, progress)
         validation, validation_images = _prepared_pixels(towers, validation, progress)
@@ -65,13 +69,21 @@ def prepare_data(config: TrainConfig, towers: OfflineTowers, progress: bool = Fa
     return PreparedData(data_key(config), towers, train, validation, images, CachedFeatures(texts), validator)
 
 
+def _fused_items(config: TrainConfig, towers: OfflineTowers, train: CaptionCorpus, validation: CaptionCorpus,
+                 progress: bool) -> PreparedData:
+    train, images = _cached_images(config, towers, train, config.augment.image_views, progress)
+    validation, validation_images = _cached_images(config, towers, validation, 1, progress)
+    return PreparedData(data_key(config), towers, *fused_item_data(config, towers, train, images.features, validation,
+                                                                    validation_images.features, progress))
+
+
 def fit(config: TrainConfig, data: PreparedData, checkpoint: Path | None = None,
-        progress: bool = False) -> tuple[RetrievalModel, TrainResult]:
+        progress: bool = False) -> tuple[RetrievalModel | FusedItemModel, TrainResult]:
     """A model built (seeded) and trained as `config` says; it ends holding its best validated weights."""
     if data_key(config) != data.key:
         raise ValueError("the data were prepared for another config (data, towers or augmentation differ)")
     torch.manual_seed(config.training.seed)
-    model = build_model(config.model, data.towers)
+    model = build_trained_model(config, data.towers)
     loss = build_loss(config.loss.name, **config.loss.options)
     trainer = Trainer(model, loss, data.batches(config.training.batch_size, config.training.seed), data.validator,
                       config.training, config.optimizer, checkpoint, fingerprint(config), progress)
@@ -81,14 +93,17 @@ def fit(config: TrainConfig, data: PreparedData, checkpoint: Path | None = None,
 def fingerprint(config: TrainConfig) -> str:
     """Identifies what a checkpoint depends on: the config less where things are written, and tuning."""
     relevant = {k: v for k, v in config.to_dict().items() if k not in ("output", "cache_dir", "tune")}
+    if config.fusion is None:
+        del relevant["fusion"]  # the fingerprints of runs from before fusion existed stay valid
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
 def data_key(config: TrainConfig) -> str:
     """Identifies what prepare_data depends on."""
     model = config.model
+    fusion = config.fusion
     relevant = [config.to_dict()["data"], model.base, model.precision, model.image_inputs, model.unfreeze_last_block,
-                config.to_dict()["augment"], str(config.feature_dir)]
+                config.to_dict()["augment"], str(config.feature_dir), fusion and fusion.title_caption]
     return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()
 
 

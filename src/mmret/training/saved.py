@@ -1,10 +1,12 @@
 """A trained model on disk, and the encoder that loads it.
 
-The directory holds `model.safetensors` (the heads, and the image tower's trainable block if it had one) and
+The directory holds `model.safetensors` (the heads, the image tower's trainable block if it had one, the fusion
+module of a model trained with a `fusion:` section) and
 `mmret-model.json`: the base encoder, the full training config, the data it was trained and validated on,
 its validation metrics and the code version. `TrainedEncoder(DIR)` is an Encoder like any other: it loads
 the base encoder recorded there and applies the trained parts, so `evaluate(TrainedEncoder(DIR), validation
-data)` reproduces the validation metrics recorded at training time.
+data)` reproduces the validation metrics recorded at training time. A fusion model's encoder also has `fusion`,
+which fuses an item's shared-space image and text vectors into one (`mmret.fusion.fuse_vectors`).
 """
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ from safetensors.torch import load_file, save_file
 
 from ..encoders.base import SHARED, Encoder, l2_normalise
 from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, BridgeSettings, OfflineEncoder
+from ..fusion import FeatureFusion
 from .config import TrainConfig
-from .model import RetrievalModel, build_model
+from .fused_model import FUSED_MODALITIES, FusedItemModel, build_trained_model
+from .model import RetrievalModel
 from .towers import OfflineTowers
 from .trainer import TrainResult
 
@@ -39,7 +43,7 @@ FORMAT_VERSION = 1
 _HASHED_NAME = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
 
 
-def save_model(directory: Path, model: RetrievalModel, config: TrainConfig, result: TrainResult,
+def save_model(directory: Path, model: RetrievalModel | FusedItemModel, config: TrainConfig, result: TrainResult,
                base: OfflineEncoder) -> Path:
     """Writes the model directory (replacing an older one whole) and returns it."""
     directory = Path(directory)
@@ -53,6 +57,7 @@ def save_model(directory: Path, model: RetrievalModel, config: TrainConfig, resu
         "base": {"name": config.model.base, "model_id": base.model_id, "precision": config.model.precision,
                  "options": bridge_options(base)},
         "dim": config.model.dim,
+        "fusion": fusion_record(config),
         "weights_sha256": _sha256(partial / WEIGHTS),
         "data": {"train": [str(s) for s in config.data.train], "validation": str(config.data.validation)},
         "validation": {"results": result.validation, "best_epoch": result.best_epoch, "untrained": result.initial},
@@ -66,6 +71,14 @@ def save_model(directory: Path, model: RetrievalModel, config: TrainConfig, resu
     shutil.rmtree(directory, ignore_errors=True)
     os.replace(partial, directory)
     return directory
+
+
+def fusion_record(config: TrainConfig) -> dict | None:
+    """What a trained fusion model fuses and how (None for a model without one)."""
+    if config.fusion is None:
+        return None
+    return {"method": config.fusion.method, "modalities": list(FUSED_MODALITIES), "residual": config.fusion.residual,
+            "options": config.fusion.options}
 
 
 def bridge_options(encoder: OfflineEncoder) -> dict:
@@ -130,13 +143,18 @@ class TrainedEncoder(Encoder):
             raise ValueError(f"{directory}: trained on {base['model_id']}, which this mmret's offline encoder cannot "
                              f"rebuild (it makes {self.base.model_id})")
         self.towers = OfflineTowers(self.base, config.model.image_inputs)
-        self.model = build_model(config.model, self.towers)
+        self.model = build_trained_model(config, self.towers)
         self.model.load_state_dict(load_file(str(directory / WEIGHTS)))
         self.model.eval()
         self.record = record
         self.model_id = f"{directory}@{digest[:12]}"
         self.modalities = self.base.modalities
         self.spaces = {SHARED: config.model.dim, IMAGE_SPACE: IMAGE_DIM}
+
+    @property
+    def fusion(self) -> FeatureFusion | None:
+        """The trained fusion module over the shared vectors of FUSED_MODALITIES, if the model has one."""
+        return self.model.fusion if isinstance(self.model, FusedItemModel) else None
 
     def preparer(self, modality: str) -> Callable[[Any], Any]:
         return self.base.preparer(modality)

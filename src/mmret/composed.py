@@ -1,0 +1,91 @@
+"""Composed queries: several parts (texts, images, audio files), each with a weight, negative parts pulling away
+("-people": not this), fused into one query vector or searched part by part and fused at decision level.
+
+On the command line a part is written as its value, optionally prefixed by "-" (negative) and suffixed by "^W"
+(its weight): `--image shoe.jpg --text "in red^0.5" --text "-people"`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .encoders.fused import FUSED_MODALITIES, FusedEncoder
+
+QUERY_MODALITIES = ("text", "image", "audio")
+_WEIGHT = re.compile(r"^(?P<value>.*?)\^(?P<weight>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class QueryPart:
+    modality: str
+    value: str | Path  # the text, or the path of the file
+    weight: float = 1.0  # negative: results should be unlike this part
+
+    def __post_init__(self) -> None:
+        if self.modality not in QUERY_MODALITIES:
+            raise ValueError(f"query part {self.value!r}: unknown modality {self.modality!r}; "
+                             f"choose from {QUERY_MODALITIES}")
+        if self.weight == 0 or not np.isfinite(self.weight):
+            raise ValueError(f"query part {self.value!r}: weight must be a non-zero number, got {self.weight}")
+        if self.modality == "text" and not str(self.value).strip():
+            raise ValueError("a text query part is empty")
+
+    @property
+    def negative(self) -> bool:
+        return self.weight < 0
+
+
+def parse_part(modality: str, written: str) -> QueryPart:
+    """A part as written on the command line: "[-]VALUE[^WEIGHT]"."""
+    weight = 1.0
+    match = _WEIGHT.match(written)
+    if match:
+        written, weight = match["value"], float(match["weight"])
+    if written.startswith("-") and len(written) > 1:
+        written, weight = written[1:], -weight
+    value = written if modality == "text" else Path(written).expanduser()
+    return QueryPart(modality, value, weight)
+
+
+def check_parts(parts: Sequence[QueryPart]) -> list[QueryPart]:
+    parts = list(parts)
+    if not parts:
+        raise ValueError("a query needs text, an image, an audio file, or several of them")
+    if all(part.negative for part in parts):
+        raise ValueError("a query needs at least one positive part; every part given is negative")
+    return parts
+
+
+def compose_vector(parts: Sequence[QueryPart], vectors: np.ndarray, encoder: FusedEncoder | None = None) -> np.ndarray:
+    """One unit query vector from the parts' unit vectors (rows of `vectors`, in one space).
+
+    Without a fusing encoder: the weighted sum of the parts (negative weights subtract). With one, the positive
+    image and text parts (each modality's weighted mean) go through its fusion as an item's parts would, then
+    the other positive parts are added and the negative ones subtracted, with their weights.
+    """
+    parts = check_parts(parts)
+    weights = np.array([part.weight for part in parts], dtype=np.float32)[:, None]
+    if encoder is None:
+        return _unit((weights * vectors).sum(axis=0))
+    fusable = [i for i, part in enumerate(parts) if part.modality in FUSED_MODALITIES and not part.negative]
+    if not fusable:
+        return _unit((weights * vectors).sum(axis=0))
+    by_modality = {}
+    for modality in FUSED_MODALITIES:
+        rows = [i for i in fusable if parts[i].modality == modality]
+        if rows:
+            by_modality[modality] = _unit((weights[rows] * vectors[rows]).sum(axis=0))[None, :]
+    fused = encoder.fuse(by_modality, 1)[0] * float(weights[fusable].sum())
+    rest = [i for i in range(len(parts)) if i not in fusable]
+    return _unit(fused + (weights[rest] * vectors[rest]).sum(axis=0))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    if norm < 1e-6:
+        raise ValueError("the query parts cancel out (their weighted vectors sum to zero)")
+    return (vector / norm).astype(np.float32)

@@ -1,0 +1,68 @@
+"""An encoder of multimodal items: a base encoder plus a feature-level fusion of an item's image and text vectors.
+
+Its model id is the base's with `+fusion:NAME`, which is how a collection records the fusion with the model.
+Besides the base's spaces it has one space per part (`part-image`, `part-text`: the base's shared vectors of
+that part), so search can target a part or fuse the parts' result lists. Its shared space holds the fused item
+vectors: `fuse` makes them from the parts an item has.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..fusion import FeatureFusion, WeightedMeanFusion, fuse_vectors
+from .base import SHARED, Encoder
+
+#: the parts of an item, in the order a fusion module takes them
+FUSED_MODALITIES = ("image", "text")
+PART_SPACES = {modality: f"part-{modality}" for modality in FUSED_MODALITIES}
+FUSION_SUFFIX = "+fusion:"
+
+
+class FusedEncoder(Encoder):
+    def __init__(self, base: Encoder, name: str, fusion: FeatureFusion | None = None):
+        missing = [m for m in FUSED_MODALITIES if m not in base.modalities]
+        if missing:
+            raise ValueError(f"fusion {name!r}: model {base.model_id} does not embed {missing}")
+        dim = base.spaces[SHARED]
+        self.fusion = fusion if fusion is not None else WeightedMeanFusion((dim, dim), dim, learnable=False)
+        if self.fusion.in_dims != (dim, dim) or self.fusion.dim != dim:
+            raise ValueError(f"fusion {name!r}: fuses {list(self.fusion.in_dims)} -> {self.fusion.dim}, but model "
+                             f"{base.model_id} embeds into {dim} dimensions")
+        self.base, self.name = base, name
+        self.model_id = f"{base.model_id}{FUSION_SUFFIX}{name}"
+        self.modalities = base.modalities
+        self.spaces = {**base.spaces, **{space: dim for space in PART_SPACES.values()}}
+
+    def preparer(self, modality: str) -> Callable[[Any], Any]:
+        return self.base.preparer(modality)
+
+    def collate(self, modality: str, prepared: Sequence[Any]) -> Any:
+        return self.base.collate(modality, prepared)
+
+    def spaces_for(self, modality: str) -> tuple[str, ...]:
+        part = (PART_SPACES[modality],) if modality in PART_SPACES else ()
+        return self.base.spaces_for(modality) + part
+
+    def embed_prepared(self, modality: str, batch: Any) -> dict[str, np.ndarray]:
+        """The base's vectors, plus the shared vector again in the modality's part space (a query in a part
+        space is the query's shared vector)."""
+        vectors = self.base.embed_prepared(modality, batch)
+        if modality in PART_SPACES:
+            vectors[PART_SPACES[modality]] = vectors[SHARED]
+        return vectors
+
+    def fuse(self, parts: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """(n, dim) fused vectors of n items from {modality: (n, dim) shared vectors} of the parts they all have."""
+        dim = self.spaces[SHARED]
+        arrays = [parts.get(m, np.zeros((n, dim), np.float32)) for m in FUSED_MODALITIES]
+        mask = np.array([[m in parts for m in FUSED_MODALITIES]] * n, dtype=bool).reshape(n, len(FUSED_MODALITIES))
+        return fuse_vectors(self.fusion, arrays, mask)
+
+
+def split_fusion_suffix(name: str) -> tuple[str, str | None]:
+    """("BASE", "NAME") of a model id "BASE+fusion:NAME"; (name, None) without the suffix."""
+    base, found, fusion = name.rpartition(FUSION_SUFFIX)
+    return (base, fusion) if found and base else (name, None)
