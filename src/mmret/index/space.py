@@ -17,7 +17,7 @@ from mmret.index.kinds import kind_of
 from mmret.index.segment import Segment
 from mmret.index.vectors import Neighbors, merge_neighbors
 
-PREFILTER_UP_TO = 16_384  # allowed vectors searched exactly whatever the segment size...
+PREFILTER_UP_TO = 4096  # allowed vectors searched exactly whatever the segment size...
 PREFILTER_SHARE = 0.02  # ...and up to this share of an indexed segment
 POSTFILTER_MARGIN = 2.0  # a broad filter fetches this many times k/share candidates from the index
 
