@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 BLOCKS = [(m["lang"], m["body"]) for m in re.finditer(r"```(?P<lang>sh|python)\n(?P<body>.*?)```", README, re.DOTALL)]
 SHELL_BLOCKS = [body for lang, body in BLOCKS if lang == "sh" and "make demo" not in body]  # not the Makefile
-SLOW = re.compile(r"^mmret (eval|report|train|tune|train-audio|train-pooling|demo)\b", re.MULTILINE)
+SLOW = re.compile(r"^mmret (eval|report|train|tune|train-audio|train-pooling|demo|embed)\b", re.MULTILINE)
 FAST_BLOCKS = [body for body in SHELL_BLOCKS if not SLOW.search(body)]
 SLOW_BLOCKS = [body for body in SHELL_BLOCKS if SLOW.search(body)]
 

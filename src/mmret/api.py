@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from .composed import QueryPart
 from .data.sources import Skipped, SourceError
-from .encoders.base import Encoder
+from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder, split_fusion_suffix
-from .index.collection import CollectionError, Hit, VectorCollection
+from .index.base import SearchParams
+from .index.collection import CollectionError, Hit, Record, VectorCollection
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
@@ -70,6 +73,13 @@ class Collection:
                 _check_same_model(self._store, self._encoder)
         return self._store
 
+    @classmethod
+    def create_for_vectors(cls, path: str | Path, model_id: str, spaces: dict[str, int],
+                           vector_dtype: str = "float32") -> Collection:
+        """An empty collection for precomputed vectors (`add_vectors`), from a model known by its id only;
+        text or image queries load that model when it is one mmret can load."""
+        return cls(VectorCollection.create(Path(path).expanduser(), model_id, spaces, vector_dtype))
+
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
@@ -89,11 +99,38 @@ class Collection:
         missing = [s for s in sources if not s.exists()]
         if missing:  # before the collection is created
             raise SourceError(f"{missing[0]}: no such file or folder")
-        if self._store is None and not VectorCollection.exists(self.path):
-            self._store = VectorCollection.create(self.path, self.encoder.model_id, dict(self.encoder.spaces))
-        ingest = Ingest(self.store, self.encoder, batch_size, workers, progress=progress, on_skip=on_skip,
+        ingest = Ingest(self._created(), self.encoder, batch_size, workers, progress=progress, on_skip=on_skip,
                         timed=timed or TimedSettings())
         return ingest.run(sources, sync=sync)
+
+    def add_vectors(self, vectors: np.ndarray, ids: list[str] | None = None, metadata: list[dict] | None = None,
+                    space: str = SHARED, modality: str = "vector", batch_size: int = 65_536) -> int:
+        """Store precomputed unit vectors (an array or a memory-mapped .npy) with optional ids (default: the
+        metadata's "id", else row numbers) and metadata (a dict per row; "text" and "path" keys fill the record's
+        fields). Commits every `batch_size` rows, so an interrupted import keeps what it committed."""
+        count = len(vectors)
+        if ids is None and metadata and all(isinstance(m, dict) and "id" in m for m in metadata):
+            ids = [m["id"] for m in metadata]
+        for name, given in (("ids", ids), ("metadata", metadata)):
+            if given is not None and len(given) != count:
+                raise ValueError(f"{name}: {len(given)} entries for {count} vectors")
+        for start in range(0, count, batch_size):
+            stop = min(start + batch_size, count)
+            records = [_vector_record(str(ids[i]) if ids else str(i), metadata[i] if metadata else None, modality)
+                       for i in range(start, stop)]
+            self._created().upsert(records, {space: np.asarray(vectors[start:stop], dtype=np.float32)})
+        return count
+
+    def _created(self) -> VectorCollection:
+        """The store, created on disk with this collection's model if it does not exist yet."""
+        if self._store is None and not VectorCollection.exists(self.path):
+            self._store = VectorCollection.create(self.path, self.encoder.model_id, dict(self.encoder.spaces))
+        return self.store
+
+    def optimize(self, factory: str | None = None, target_recall: float = 0.95, space: str | None = None,
+                 memory_budget: int | None = None) -> dict[str, dict]:
+        """Merge segments and build each space's ANN index, tuned to `target_recall` (see index/optimize.py)."""
+        return self.store.optimize(space, factory, target_recall, memory_budget)
 
     def remove(self, item_ids: Iterable[str]) -> int:
         """Remove items by id, audio and video files with their segments; a file may also be named by a relative
@@ -109,21 +146,28 @@ class Collection:
 
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
-               audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
-               fusion: str | None = None, norm: str = "min-max") -> list[Hit]:
+               audio: str | Path | None = None, per_file: bool = True, params: SearchParams | None = None,
+               parts: Sequence[QueryPart] = (), fusion: str | None = None, norm: str = "min-max") -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, or several at once, plus any weighted
         `parts` (QueryPart("text", "people", -1.0) pulls away from people). The parts make one query vector (through
         the collection's fusion, if it has one), or with `fusion` rrf, combsum or combmnz each part is searched
         on its own and the result lists fused (combsum and combmnz after `norm`: min-max, z-score or none). With
-        `per_file`, a file appears once: an audio or video file as its
-        best-scoring segment."""
-        query = Query(text, image, audio, k, where, space, exclude, per_file, tuple(parts), fusion, norm)
+        `per_file`, a file appears once: an audio or video file as its best-scoring segment.
+        `where` is a filter (`{"folder": "cats", "width": {"$gte": 640}}`, see index/filters.py); `params`
+        overrides the ANN index's tuned search parameters (ef_search, nprobe, shortlist)."""
+        query = Query(text, image, audio, k, where, space, exclude, per_file, params, tuple(parts), fusion, norm)
         return search(self.store, self.encoder, query)
 
 
 def _encoder(model: str | Encoder, precision: str, fusion: str | None) -> Encoder:
     encoder = model if isinstance(model, Encoder) else load_encoder(model, precision)
     return encoder if fusion is None else with_fusion(encoder, fusion)
+
+
+def _vector_record(item_id: str, metadata: dict | None, modality: str) -> Record:
+    metadata = dict(metadata or {})
+    metadata.pop("id", None)
+    return Record(item_id, modality, path=metadata.pop("path", None), text=metadata.pop("text", None), metadata=metadata)
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:

@@ -22,6 +22,7 @@ from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import PART_SPACES, FusedEncoder
 from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
+from .index.base import SearchParams
 from .index.collection import Hit, VectorCollection
 from .timed import source_id
 
@@ -39,6 +40,7 @@ class Query:
     space: str | None = None  # None: the best space for the query's parts
     exclude: list[str] | None = None
     per_file: bool = True
+    params: SearchParams | None = None  # ANN parameters for this query (default: those tuned by optimize)
     parts: tuple[QueryPart, ...] = ()  # more parts, with weights and negatives, beside text, image and audio
     fusion: str | None = None  # None: one fused query vector; rrf, combsum, combmnz: fuse result lists
     norm: str = "min-max"  # of each list's scores for combsum and combmnz
@@ -63,7 +65,7 @@ def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]
         return _search_lists(store, encoder, query)
     vector, space = query_vector(encoder, query)
     return _collapsed(lambda fetch: store.search(space, vector[None, :], fetch, where=query.where,
-                                                 exclude=query.exclude)[0], query)
+                                                 exclude=query.exclude, params=query.params)[0], query)
 
 
 def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:
@@ -97,7 +99,8 @@ def _search_lists(store: VectorCollection, encoder: Encoder, query: Query) -> li
     def fused(fetch: int) -> list[Hit]:
         records, runs = {}, []
         for (part, space), vector in zip(lists, vectors):
-            hits = store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude)[0]
+            hits = store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude,
+                                params=query.params)[0]
             records.update((hit.record.item_id, hit.record) for hit in hits)
             runs.append({hit.record.item_id: hit.score for hit in hits})
         ranked = fuse_runs(runs, query.fusion, [part.weight for part, _ in lists], query.norm)
@@ -162,7 +165,7 @@ def _what(row: dict) -> str:
     """The file (with the segment's time range) or the text a result stands for."""
     meta = row["metadata"]
     if row["path"] is None:
-        return row["text"]
+        return row["text"] if row["text"] is not None else row["id"]
     if "start" not in meta:
         return row["path"]
     said = f' "{row["text"]}"' if row["text"] else ""

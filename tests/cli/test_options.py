@@ -114,3 +114,27 @@ def test_train_and_tune_overrides_reach_the_config(run, monkeypatch, tmp_path):
                      "--set", "loss.options={margin: 0.3}")
     assert code == 0 and seen == {"tune.trials": 2, "output": str((tmp_path.cwd() / "out").resolve()),
                                   "training.epochs": 5, "loss.options": {"margin": 0.3}}
+
+
+def test_ls_lists_the_items_and_filters_them(run, notes):
+    code, out, _ = run("ls", "--collection", notes, "--json")
+    assert code == 0 and sorted(json.loads(line)["id"] for line in out.splitlines()) == sorted(NOTES)
+    code, out, _ = run("ls", "--collection", notes, "--filter", "modality=text")
+    assert code == 0 and len(out.splitlines()) == 4 and "a red bike" in out
+
+
+def test_embed_writes_vectors_with_their_ids_without_a_collection(run, monkeypatch, tmp_path):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr("mmret.models.load_encoder", lambda name, precision="auto": BagOfWords())
+    texts = ["a red car", "green trees"]
+    code, _, _ = run("embed", "--text", texts[0], "--text", texts[1], "--out", tmp_path / "v.npy")
+    vectors = np.load(tmp_path / "v.npy")
+    assert code == 0 and vectors.shape == (2, len(WORDS) + 1)
+    assert np.allclose(vectors, BagOfWords().encode("text", texts))
+    assert json.loads((tmp_path / "v.ids.json").read_text()) == ["text:0", "text:1"]
+    code, _, _ = run("embed", "--text", texts[0], "--out", tmp_path / "v.parquet")
+    table = pq.read_table(tmp_path / "v.parquet").to_pylist()
+    assert code == 0 and table[0]["text"] == texts[0] and np.allclose(table[0]["vector"], vectors[0])
+    code, _, err = run("embed", "--text", "x", "--out", tmp_path / "v.csv")
+    assert code == 2 and ".npy or .parquet" in err

@@ -108,7 +108,9 @@ def test_where_filters_metadata_and_modality_with_full_k(coll, rng):
         assert all(h.record.modality == "image" and h.record.metadata["group"] == 1 for h in hits)
     for hits in coll.search("shared", queries, k=100, where={"even": True}):
         assert sorted(ids(hits)) == sorted(f"img{i}" for i in range(0, 30, 2))
-    assert coll.search("shared", queries, k=3, where={"group": "1"}) == [[], [], []]
+    # a text that spells a number matches the stored number (issue 10: never silently empty)
+    assert coll.search("shared", queries, k=3, where={"group": "1"}) == coll.search("shared", queries, k=3,
+                                                                                   where={"group": 1})
     with pytest.raises(CollectionError, match="unsupported value type"):
         coll.search("shared", queries, where={"group": [1]})
 
@@ -209,6 +211,7 @@ def test_a_rolled_back_transaction_leaks_nothing_into_the_next_commit(coll, rng)
 
 def test_transaction_commits_all_writes_as_one_generation(coll, rng):
     generation = coll.generation
+    before_files = data_files(coll.path)
     with coll.transaction():
         coll.upsert(text_records(100, 102), {"shared": unit(rng, 2, 8)})
         coll.remove(["txt100", "img0"])  # a staged item can be removed again before commit
@@ -217,16 +220,21 @@ def test_transaction_commits_all_writes_as_one_generation(coll, rng):
     assert coll.generation == generation + 1
     assert coll.get("txt100") is None and coll.get("img0") is None and coll.get("txt101") is not None
     assert len(coll) == 50 and coll.vector_count("shared") == 50
-    assert faiss_files(coll.path) == [f"image.g{coll.generation:06d}.faiss", f"shared.g{coll.generation:06d}.faiss"]
+    # one commit wrote one segment (the space that got vectors), and only it
+    assert data_files(coll.path) == before_files + [f"shared.g{coll.generation:06d}-0{ext}" for ext in EXTS]
 
 
-def faiss_files(path):
-    return sorted(name for name in os.listdir(path) if ".faiss" in name)
+EXTS = (".ids.npy", ".npy")
+
+
+def data_files(path):
+    return sorted(name for name in os.listdir(path) if name.endswith((".npy", ".faiss", ".tmp")))
 
 
 def test_failed_sqlite_commit_keeps_the_previous_generation(coll, rng, monkeypatch, tmp_path):
     queries = unit(rng, 3, 8)
     before = snapshot(coll, queries)
+    files = data_files(tmp_path / "c")
 
     def failing_apply(*args, **kwargs):
         raise OSError("disk full")
@@ -236,7 +244,7 @@ def test_failed_sqlite_commit_keeps_the_previous_generation(coll, rng, monkeypat
         coll.upsert(text_records(100, 110), {"shared": unit(rng, 10, 8)})
     monkeypatch.undo()
     assert snapshot(coll, queries) == before
-    assert faiss_files(tmp_path / "c") == [f"image.g{before[1]:06d}.faiss", f"shared.g{before[1]:06d}.faiss"]
+    assert data_files(tmp_path / "c") == files
     coll.upsert(text_records(100, 101), {"shared": unit(rng, 1, 8)})  # still writable
     assert len(coll) == 51
 
@@ -244,6 +252,7 @@ def test_failed_sqlite_commit_keeps_the_previous_generation(coll, rng, monkeypat
 def test_kill_between_faiss_files_and_sqlite_commit(coll, rng, tmp_path):
     queries = unit(rng, 3, 8)
     before = snapshot(coll, queries)
+    files = data_files(tmp_path / "c")
     coll.close()
     script = textwrap.dedent(f"""
         import os, numpy as np
@@ -255,23 +264,24 @@ def test_kill_between_faiss_files_and_sqlite_commit(coll, rng, tmp_path):
     """)
     assert subprocess.run([sys.executable, "-c", script], check=False, timeout=60).returncode == 17
     stale = before[1] + 1
-    assert f"shared.g{stale:06d}.faiss" in faiss_files(tmp_path / "c")
+    assert f"shared.g{stale:06d}-0.npy" in data_files(tmp_path / "c")
     with VectorCollection.open(tmp_path / "c") as reopened:
         assert snapshot(reopened, queries) == before
         assert reopened.get("late") is None
-    assert faiss_files(tmp_path / "c") == [f"image.g{before[1]:06d}.faiss", f"shared.g{before[1]:06d}.faiss"]
+    assert data_files(tmp_path / "c") == files
 
 
 def test_open_removes_leftovers_but_not_foreign_files(coll, tmp_path):
     directory = tmp_path / "c"
     generation = coll.generation
-    for name in (f"shared.g{generation + 3:06d}.faiss", f"image.g{generation:06d}.faiss.tmp", "shared.g000000.faiss"):
+    files = data_files(directory)
+    for name in (f"shared.g{generation + 3:06d}-0.npy", f"image.g{generation:06d}-0.ids.npy.tmp",
+                 "shared.g000000.faiss", f"shared.g{generation + 1:06d}.faiss"):
         (directory / name).write_bytes(b"junk")
-    (directory / "other.g000001.faiss").write_bytes(b"not ours")
+    (directory / "other.g000001-0.npy").write_bytes(b"not ours")
     coll.close()
     VectorCollection.open(directory).close()
-    assert faiss_files(directory) == [f"image.g{generation:06d}.faiss", "other.g000001.faiss",
-                                      f"shared.g{generation:06d}.faiss"]
+    assert data_files(directory) == sorted([*files, "other.g000001-0.npy"])
 
 
 def test_second_reader_sees_commits_only_after_reopen_and_cannot_write_stale(coll, rng, tmp_path):
@@ -318,10 +328,12 @@ def test_open_refuses_missing_foreign_and_newer_collections(tmp_path):
 
 
 def test_open_refuses_an_index_that_disagrees_with_the_rows(coll, tmp_path):
-    generation = coll.generation
     coll.close()
-    os.remove(tmp_path / "c" / f"image.g{generation:06d}.faiss")
-    with pytest.raises(CollectionError, match=r"image\.g\d+\.faiss: cannot load the index of space 'image'"):
+    os.remove(tmp_path / "c" / "image.g000001-0.npy")
+    with pytest.raises(CollectionError, match=r"image\.g000001-0\.npy: cannot load a segment of space 'image'"):
+        VectorCollection.open(tmp_path / "c")
+    np.save(tmp_path / "c" / "image.g000001-0.npy", np.zeros((29, 4), np.float32))
+    with pytest.raises(CollectionError, match=r"expected 30 vectors of dimension 4"):
         VectorCollection.open(tmp_path / "c")
 
 

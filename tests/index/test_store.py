@@ -1,6 +1,6 @@
 import pytest
 
-from mmret.index.store import MetadataStore, Record, Row
+from mmret.index.store import Changes, MetadataStore, Record, Row
 
 
 @pytest.fixture
@@ -22,7 +22,8 @@ RECORDS = [
 
 @pytest.fixture
 def filled(store):
-    store.apply([Row(i + 1, r, ("shared",) if r.modality != "audio" else ()) for i, r in enumerate(RECORDS)], [], {})
+    store.apply([Row(i + 1, r, ("shared",) if r.modality != "audio" else ()) for i, r in enumerate(RECORDS)], [],
+                 Changes({}))
     return store
 
 
@@ -36,7 +37,6 @@ def test_records_round_trip_exactly_after_reopen(filled, tmp_path):
     assert store.ids_of(["c", "nope", "a.jpg"]) == {"c": 4, "a.jpg": 1}
     assert store.file_state()["a.jpg"] == (123, 1700000000.25, "ab" * 32)
     assert store.count() == 4 and store.max_id() == 4
-    assert store.count_with_space("shared") == 3
     store.close()
 
 
@@ -48,47 +48,16 @@ def test_meta_values_keep_their_json_types(store):
     assert store.get_meta("absent") is None
 
 
-@pytest.mark.parametrize(
-    "where, expected",
-    [
-        ({"label": "cat"}, [1, 3, 4]),
-        ({"year": 2020}, [1]),  # the string "2020" does not match the number
-        ({"year": "2020"}, [4]),
-        ({"ok": True}, [1]),  # True is not the number 1
-        ({"ok": False}, [2]),
-        ({"ok": 1}, [4]),
-        ({"none": None}, [4]),
-        ({"label": "cat", "modality": "image"}, [1]),
-        ({"modality": "text"}, [3]),
-        ({"path_prefix": "/d/photos/"}, [1, 2]),
-        ({"path": "/d/notes/文.txt"}, [3]),
-        ({"label": "cow"}, []),
-        ({"missing": 1}, []),
-        ({}, [1, 2, 3, 4]),
-    ],
-)
-def test_filters_match_exactly_the_equal_values(filled, where, expected):
-    assert filled.ids_matching(where) == expected
-
-
-def test_unsupported_filter_values_are_refused(filled):
-    with pytest.raises(ValueError, match="unsupported value type list"):
-        filled.ids_matching({"label": ["cat"]})
-    with pytest.raises(ValueError, match="must not contain"):
-        filled.ids_matching({'la"bel': "cat"})
-
-
 def test_apply_replaces_and_removes_in_one_step(filled):
     new_a = Record("a.jpg", "image", metadata={"label": "lion"})
-    filled.apply([Row(1, new_a, ())], [2, 3], {"generation": 1})
+    filled.apply([Row(1, new_a, ())], [2, 3], Changes({"generation": 1}, [("shared.g000001-0", "shared", 1)]))
     assert [row.record for row in filled.rows()] == [new_a, RECORDS[3]]
-    assert filled.count_with_space("shared") == 0
-    assert filled.get_meta("generation") == 1
+    assert filled.get_meta("generation") == 1 and filled.segments() == [("shared.g000001-0", "shared", 1)]
 
 
 def test_failed_apply_changes_nothing(filled):
     unserialisable = Record("z", "text", metadata={"bad": object()})
     with pytest.raises(TypeError):
-        filled.apply([Row(9, unserialisable, ())], [1, 2], {"generation": 5})
+        filled.apply([Row(9, unserialisable, ())], [1, 2], Changes({"generation": 5}, [("s.g5-0", "s", 1)]))
     assert [row.record for row in filled.rows()] == RECORDS
-    assert filled.get_meta("generation") == 0
+    assert filled.get_meta("generation") == 0 and filled.segments() == []

@@ -11,10 +11,10 @@ import signal
 import sys
 
 from .. import __version__
-from . import collection, demo, evaluate, search, train
-from .common import USER_ERRORS, CommandParser, HelpFormatter
+from . import collection, demo, embed, evaluate, search, storage, train
+from .common import CommandParser, HelpFormatter, is_user_error
 
-COMMAND_GROUPS = (demo, collection, search, evaluate, train)
+COMMAND_GROUPS = (demo, collection, search, storage, embed, evaluate, train)
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""
 
@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         cause = "terminated" if isinstance(stop, _Terminated) else "interrupted"
         print(f"{cause}: committed work is kept; run the same command again to resume", file=sys.stderr)
         return 143 if isinstance(stop, _Terminated) else 130
-    except USER_ERRORS as e:  # these carry the file or field and the reason
+    except Exception as e:
+        if not is_user_error(e):
+            raise
         print(f"mmret: error: {e}", file=sys.stderr)
         return 2
 

@@ -1,4 +1,4 @@
-"""Commands on a stored collection: `index`, `remove`, `info`."""
+"""Commands on a stored collection: `index`, `remove`, `info`, `ls`."""
 from __future__ import annotations
 
 import json
@@ -54,6 +54,16 @@ def add(commands) -> None:
                                epilog="example:\n  mmret info --collection photos")
     collection_option(info)
     info.set_defaults(run=_info)
+
+    ls = commands.add_parser("ls", help="list a collection's items (files and texts; segments with --segments)",
+                             epilog="examples:\n  mmret ls --collection photos --filter folder=holidays\n"
+                                    "  mmret ls --collection media --segments --json | head")
+    collection_option(ls)
+    ls.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                    help="only items whose metadata KEY equals VALUE (as in search)")
+    ls.add_argument("--segments", action="store_true", help="also list audio and video segments")
+    ls.add_argument("--json", action="store_true", help="one JSON object a line")
+    ls.set_defaults(run=_ls)
 
 
 def _index(args) -> int:
@@ -111,12 +121,28 @@ def _remove(args) -> int:
 def _info(args) -> int:
     from collections import Counter
 
-    from ..api import Collection
     from ..models import query_paths
 
-    store = Collection.open(args.collection, create=False).store
+    store = common.open_store(args.collection)
     kinds = Counter(r.metadata["segment"] if "segment_of" in r.metadata else r.modality for r in store.records())
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
                       "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id)},
                      indent=2))
+    return 0
+
+
+def _ls(args) -> int:
+    from ..index.filters import parse_filters
+
+    where = parse_filters(args.filter)
+    store = common.open_store(args.collection)
+    for record in store.find(where) if where else store.records():
+        if "segment_of" in record.metadata and not args.segments:
+            continue
+        if args.json:
+            print(json.dumps({"id": record.item_id, "modality": record.modality, "path": record.path,
+                              "text": record.text, "metadata": record.metadata}, ensure_ascii=False))
+        else:
+            print(f"{record.modality:<6} {record.path or record.text!s}  "
+                  f"{json.dumps(record.metadata, ensure_ascii=False) if record.metadata else ''}".rstrip())
     return 0

@@ -6,12 +6,16 @@ import os
 import sys
 from pathlib import Path
 
-from ..data.sources import SourceError
 from ..encoders.precision import PRECISIONS
 from ..encoders.registry import DEFAULT_MODEL
-from ..index.collection import CollectionError
 
-USER_ERRORS = (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError)
+
+def is_user_error(error: Exception) -> bool:
+    """Errors whose message names the file or field and the reason: shown as one line, not a traceback."""
+    from ..data.sources import SourceError
+    from ..index.collection import CollectionError
+
+    return isinstance(error, (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError))
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -109,3 +113,10 @@ def check_models(names) -> None:
     for name in names:
         if name is not None:
             check_model_name(name)
+
+
+def open_store(path: str):
+    """The stored collection alone, for commands that need no model (and so no torch)."""
+    from ..index.collection import VectorCollection
+
+    return VectorCollection.open(Path(path).expanduser())

@@ -40,7 +40,15 @@ def add(commands) -> None:
     search.add_argument("--all-segments", action="store_true",
                         help="list every matching segment (default: each file once, at its best segment)")
     search.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
-                        help="keep items whose metadata KEY equals VALUE (repeatable; numbers and true/false are typed)")
+                        help="keep items whose metadata KEY matches: KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, "
+                             "KEY<VALUE, KEY<=VALUE (also modality, path, path_prefix). Repeatable: filters on "
+                             "different keys must all hold (AND); several KEY=VALUE on one key mean any of the "
+                             "values (OR, an IN list), e.g. --filter folder=cats --filter folder=dogs "
+                             "--filter width>=640. Numbers and true/false are typed; a number also matches a "
+                             "stored text that spells it (CSV cells). A key that no item has is warned about")
+    search.add_argument("--ef-search", type=positive_int, help="HNSW candidate list size (default: tuned by optimize)")
+    search.add_argument("--nprobe", type=positive_int, help="IVF lists to visit (default: tuned by optimize)")
+    search.add_argument("--shortlist", type=positive_int, help="IVF-PQ candidates re-ranked exactly (default: tuned)")
     search.add_argument("--space", help="vector space to search (default: the best one for the query)")
     output = search.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output")
@@ -54,9 +62,12 @@ def add(commands) -> None:
 def _search(args) -> int:
     from ..api import Collection
     from ..composed import QueryPart
+    from ..index.base import SearchParams
+    from ..index.filters import parse_filters
     from ..search import result_rows
 
-    where = _filters(args.filter)  # every argument is checked before the model loads
+    where = parse_filters(args.filter)  # every argument is checked before the model loads
+    params = SearchParams.from_dict({"ef_search": args.ef_search, "nprobe": args.nprobe, "shortlist": args.shortlist})
     query_parts = _query_parts(args)
     check_exist([str(p.value) for p in query_parts if p.modality != "text"], "query file")
     check_models([args.model])
@@ -73,8 +84,10 @@ def _search(args) -> int:
         exclude.append(item_id)
     for warning in _transcript_only_warnings(collection.store, parts):
         print(f"mmret: warning: {warning}", file=sys.stderr)
+    for key in collection.store.absent_filter_keys(where) if where else []:
+        print(f"mmret: warning: no item of {args.collection} has the metadata key {key!r}", file=sys.stderr)
     hits = collection.search(parts=query_parts, k=args.k, where=where, space=args.space, exclude=exclude or None,
-                             per_file=not args.all_segments, fusion=args.fusion, norm=args.norm)
+                             per_file=not args.all_segments, params=params, fusion=args.fusion, norm=args.norm)
     rows = [row for row in result_rows(hits) if args.min_score is None or row["score"] >= args.min_score]
     query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion,
              "parts": [{"modality": p.modality, "value": str(p.value), "weight": p.weight} for p in query_parts]}
@@ -165,21 +178,3 @@ def _transcript_only_warnings(store, parts: dict) -> list[str]:
     if parts.get("text") is not None and store.find({"segment": "speech"}):
         warnings.append(f"the audio in this collection is reached by text only through speech transcripts; {hint}")
     return warnings
-
-
-def _filters(pairs: list[str]) -> dict | None:
-    where = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--filter {pair!r}: expected KEY=VALUE")
-        where[key] = _typed(value)
-    return where or None
-
-
-def _typed(value: str):
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return parsed if isinstance(parsed, (int, float, bool)) else value

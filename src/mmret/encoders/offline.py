@@ -276,6 +276,8 @@ class OfflineEncoder(Encoder):
         self._dtypes: dict[str, torch.dtype] = {}
         self._precision_lock = threading.Lock()
         cache_path = self._cache_path(cache_dir, pack.text_version) if cache else None
+        self._probe_cache = cache_path.with_name(cache_path.name.replace("-class-text.npy", "-precision.json")) \
+            if cache_path else None
         # computed before the text tower's precision is resolved, so always in fp32
         class_embeddings = cached_array(cache_path, lambda: self.embed_class_names(bridge.templates),
                                         (N_CLASSES, TEXT_DIM))
@@ -359,7 +361,7 @@ class OfflineEncoder(Encoder):
         with self._precision_lock:
             if tower not in self._dtypes:
                 probe = self._probe_text if tower == "text" else self._probe_images
-                dtype = resolve_dtype(self.precision, probe, f"offline {tower} tower")
+                dtype = resolve_dtype(self.precision, probe, f"offline {tower} tower", self._probe_cache)
                 (self._text_model if tower == "text" else self._image_model).to(dtype)
                 self._dtypes[tower] = dtype
             return self._dtypes[tower]

@@ -1,16 +1,16 @@
-"""A directory holding one collection: SQLite records plus one FAISS index per vector space.
+"""A directory holding one collection: SQLite records plus, per vector space, immutable vector segments.
 
-Every commit writes a new generation of FAISS files (`<space>.g000007.faiss`), then records the rows
-and the generation number in a single SQLite transaction. The generation in SQLite is the commit
-point: files of any other generation are leftovers of an interrupted commit and are removed.
+A commit writes only its own batch: one memory-mapped segment per space (`<space>.g000007-0.npy` and its
+`.ids.npy`), and records the rows, the new segment and tombstones (the ids of replaced and removed vectors)
+with the generation number in a single SQLite transaction. That transaction is the commit point: segment
+and index files that no committed generation lists are leftovers of an interrupted commit and are removed.
+`optimize` merges a space's segments, drops its tombstones and builds its ANN index (see optimize.py).
 """
 
 from __future__ import annotations
 
-import fcntl
+import json
 import os
-import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,16 +19,28 @@ from typing import Any
 
 import numpy as np
 
-from mmret.index.faiss_index import FaissIndex, checked_unit_vectors
-from mmret.index.store import MetadataStore, Record, Row, check_records
+from mmret.index.base import SearchParams
+from mmret.index.checks import (
+    DB_FILE,
+    FORMAT_VERSION,
+    CollectionError,
+    as_queries,
+    check_format,
+    check_settings,
+)
+from mmret.index.columns import MetadataColumns
+from mmret.index.filters import compile_where, keys_of
+from mmret.index.locking import fsync_directory, locked
+from mmret.index.merging import segments_to_merge
+from mmret.index.migrate import migrate_if_older
+from mmret.index.segment import Segment, merge, remove_unlisted
+from mmret.index.space import BuiltIndex, SpaceVectors
+from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
+from mmret.index.vectors import STORAGE_DTYPES, checked_unit_vectors, encode
 
-__all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "Record", "VectorCollection"]
+__all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "Record", "SearchParams", "VectorCollection"]
 
-FORMAT_VERSION = 1
-DB_FILE = "collection.sqlite"
-LOCK_FILE = "collection.lock"
-_SPACE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_FAISS_FILE = re.compile(r"(?P<space>[A-Za-z0-9_-]+)\.g(?P<generation>\d+)\.faiss(?P<temp>\.tmp)?")
+_COMPILED_FILTERS = 16
 
 
 @dataclass(frozen=True)
@@ -36,10 +48,6 @@ class Hit:
     record: Record
     score: float  # inner product (cosine for unit vectors), higher is better
     space: str
-
-
-class CollectionError(Exception):
-    """A collection cannot be opened, created or written as asked."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,12 @@ class VectorCollection:
         self._store = store
         self._model_id: str = store.get_meta("model_id")
         self._spaces: dict[str, int] = store.get_meta("spaces")
+        self._dtype: str = store.get_meta("vector_dtype") or "float32"
         self._generation = 0
-        self._indexes: dict[str, FaissIndex] = {}
+        self._next_id = 1
+        self._vectors: dict[str, SpaceVectors] = {}
+        self._columns = MetadataColumns(store)
+        self._compiled: dict[str, np.ndarray] = {}  # JSON of a where -> its mask, for the committed state
         self._staged: dict[str, _Staged | None] = {}  # item_id -> new state, None = removed
         self._in_transaction = False
         self._load_committed()
@@ -70,18 +82,21 @@ class VectorCollection:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike, model_id: str, spaces: dict[str, int]) -> VectorCollection:
+    def create(cls, path: str | os.PathLike, model_id: str, spaces: dict[str, int],
+               vector_dtype: str = "float32") -> VectorCollection:
+        """A new, empty collection; `vector_dtype` (float32, float16 or int8) is how vectors are stored."""
         path = Path(path)
-        _check_settings(model_id, spaces)
+        check_settings(model_id, spaces)
+        if vector_dtype not in STORAGE_DTYPES:
+            raise CollectionError(f"vector_dtype must be one of {STORAGE_DTYPES}, got {vector_dtype!r}")
         if (path / DB_FILE).exists():
             raise CollectionError(f"{path}: already holds a collection")
         path.mkdir(parents=True, exist_ok=True)
-        for space, dim in spaces.items():
-            FaissIndex(dim).save(path / _faiss_name(space, 0))
         # Build the database under a temporary name so a half-created collection is never seen.
         temp = path / (DB_FILE + ".tmp")
         temp.unlink(missing_ok=True)
-        meta = {"format_version": FORMAT_VERSION, "model_id": model_id, "spaces": dict(spaces), "generation": 0}
+        meta = {"format_version": FORMAT_VERSION, "model_id": model_id, "spaces": dict(spaces), "generation": 0,
+                "next_id": 1, "vector_dtype": vector_dtype}
         MetadataStore.create(temp, meta).close()
         os.replace(temp, path / DB_FILE)
         return cls.open(path)
@@ -93,7 +108,8 @@ class VectorCollection:
             raise CollectionError(f"{path}: no collection here (missing {DB_FILE})")
         store = MetadataStore(path / DB_FILE)
         try:
-            _check_format(path, store)
+            if check_format(path, store) < FORMAT_VERSION:
+                migrate_if_older(path, store)
             return cls(path, store)
         except BaseException:
             store.close()
@@ -140,6 +156,10 @@ class VectorCollection:
         return dict(self._spaces)
 
     @property
+    def vector_dtype(self) -> str:
+        return self._dtype
+
+    @property
     def generation(self) -> int:
         """Number of the last commit (0 for a new collection)."""
         return self._generation
@@ -148,7 +168,14 @@ class VectorCollection:
         return self._store.count()
 
     def vector_count(self, space: str) -> int:
-        return len(self._index(space))
+        return len(self._space(space))
+
+    def segment_count(self, space: str) -> int:
+        return len(self._space(space).segments)
+
+    def built_index(self, space: str) -> BuiltIndex | None:
+        """What the last `optimize` built for `space` (factory, tuned params, measured recall), if anything."""
+        return self._space(space).built
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -160,46 +187,39 @@ class VectorCollection:
         return (row.record for row in self._store.rows())
 
     def find(self, where: dict[str, Any]) -> list[Record]:
-        """Committed records matching `where` (the search filter's syntax), in storage order."""
-        try:
-            ids = self._store.ids_matching(where)
-        except ValueError as error:
-            raise CollectionError(f"bad filter: {error}") from None
+        """Committed records matching `where` (the search filter's syntax, see filters.py), in storage order."""
+        ids = np.flatnonzero(self._allowed(where, "bad filter")).tolist()
         found = self._store.records_by_id(ids)
-        return [found[i] for i in ids]
+        return [found[i] for i in ids if i in found]
+
+    def absent_filter_keys(self, where: dict[str, Any]) -> list[str]:
+        """Metadata keys of `where` that no stored item has (a likely typo)."""
+        alive = self._columns.alive
+        return sorted(key for key in keys_of(where) if not self._columns.column(key).kind[alive].any())
 
     def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
         """item_id -> (size, mtime, content_hash), to decide what needs re-indexing."""
         return self._store.file_state()
 
-    def search(
-        self,
-        space: str,
-        queries: np.ndarray,
-        k: int = 10,
-        where: dict[str, Any] | None = None,
-        exclude: list[str] | None = None,
-    ) -> list[list[Hit]]:
+    def search(self, space: str, queries: np.ndarray, k: int = 10, where: dict[str, Any] | None = None,
+               exclude: list[str] | None = None, params: SearchParams | None = None) -> list[list[Hit]]:
         """The k best records per query row, by inner product in `space`.
 
-        `where` maps metadata keys to required values (all must match); the keys `modality`,
-        `path` and `path_prefix` filter the record's own fields. `exclude` lists item_ids to skip.
+        `where` filters on metadata and on `modality`, `path`, `path_prefix` (syntax in filters.py);
+        `exclude` lists item_ids to skip; `params` overrides the tuned ANN parameters for this search.
         """
-        index = self._index(space)
-        queries = _as_queries(queries, space, self._spaces[space])
+        vectors = self._space(space)
+        queries = as_queries(queries, space, self._spaces[space])
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise CollectionError(f"search k must be a positive integer, got {k!r}")
-        try:
-            allowed = np.asarray(self._store.ids_matching(where), dtype=np.int64) if where else None
-        except ValueError as error:
-            raise CollectionError(f"bad search filter: {error}") from None
-        excluded = np.asarray(list(self._store.ids_of(_id_list(exclude)).values()), dtype=np.int64) if exclude else None
-        neighbors = index.search(queries, k, allowed, excluded)
+        allowed = self._allowed(where, "bad search filter") if where else None
+        excluded = None
+        if exclude:
+            excluded = np.fromiter(self._store.ids_of(_id_list(exclude)).values(), dtype=np.int64)
+        neighbors = vectors.search(queries, k, allowed, excluded, params)
         records = self._store.records_by_id(int(i) for found in neighbors for i in found.ids)
-        return [
-            [Hit(records[i], score, space) for i, score in zip(found.ids.tolist(), found.scores.tolist())]
-            for found in neighbors
-        ]
+        return [[Hit(records[i], score, space) for i, score in zip(found.ids.tolist(), found.scores.tolist())
+                 if i in records] for found in neighbors]
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -250,17 +270,30 @@ class VectorCollection:
         if not self._staged:
             return
         staged, self._staged = self._staged, {}
-        try:
-            with self._lock(exclusive=True) as locked:
-                if not locked:
-                    raise CollectionError(f"{self._path}: cannot commit, the directory is read-only")
-                self._check_current()
-                self._write_generation(staged)
-                self._remove_stale_files(self._generation)
-        except BaseException:
-            # The in-memory indexes may hold part of the failed commit: reload the committed state.
-            self._load_committed()
-            raise
+        with self._writing("commit"):
+            self._write_generation(staged)
+
+    def optimize(self, space: str | None = None, factory: str | None = None, target_recall: float = 0.95,
+                 memory_budget: int | None = None, progress: bool = False) -> dict[str, dict]:
+        """Merge each space's segments, drop tombstones, build and tune its ANN index; see optimize.py."""
+        from mmret.index.optimize import optimize_space
+
+        reports = {}
+        for name in [space] if space else sorted(self._spaces):
+            vectors = self._space(name)
+            with self._writing("optimize"):
+                generation = self._generation + 1
+                try:
+                    segment, built, report = optimize_space(self._path, name, generation, vectors, factory,
+                                                            target_recall, memory_budget, progress)
+                except ValueError as error:
+                    raise CollectionError(f"{self._path}: cannot optimize space {name!r}: {error}") from None
+                self._commit_changes(generation, [], [], Changes(
+                    {f"index:{name}": built.to_dict()}, [(segment.name, name, len(segment))],
+                    [s.name for s in vectors.segments], [], [(name, int(i)) for i in vectors.dead]))
+                vectors.changed([segment], [s.name for s in vectors.segments], np.empty(0), vectors.dead, built)
+            reports[name] = report
+        return reports
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -268,58 +301,118 @@ class VectorCollection:
         if not self._in_transaction:
             self.commit()
 
-    def _index(self, space: str) -> FaissIndex:
-        if space not in self._indexes:
+    def _space(self, space: str) -> SpaceVectors:
+        if space not in self._vectors:
             raise CollectionError(f"{self._path}: unknown vector space {space!r}; spaces are {sorted(self._spaces)}")
-        return self._indexes[space]
+        return self._vectors[space]
+
+    def _allowed(self, where: dict[str, Any], context: str) -> np.ndarray:
+        """The filter's mask, compiled once per committed state (a search repeats its filter per query)."""
+        try:
+            key = json.dumps(where, sort_keys=True)
+        except (TypeError, ValueError):
+            key = None  # not JSON: compile_where names what is wrong with it
+        if key is not None and key in self._compiled:
+            return self._compiled[key]
+        try:
+            mask = compile_where(where, self._columns)
+        except ValueError as error:
+            raise CollectionError(f"{context}: {error}") from None
+        if key is not None:
+            if len(self._compiled) >= _COMPILED_FILTERS:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[key] = mask
+        return mask
 
     def _checked_vectors(self, space: str, array: np.ndarray, records: list[Record]) -> np.ndarray:
-        dim = self._index(space).dim
+        dim = self._space(space).dim
         try:
             return checked_unit_vectors(array, dim, [record.item_id for record in records])
         except ValueError as error:
             raise CollectionError(f"vectors[{space!r}]: {error}") from None
 
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """The exclusive lock, a check that this handle is current, and a reload if the write fails."""
+        try:
+            with locked(self._path, exclusive=True) as held:
+                if not held:
+                    raise CollectionError(f"{self._path}: cannot {what}, the directory is read-only")
+                self._check_current()
+                yield
+                self._remove_stale_files()
+        except BaseException:
+            self._load_committed()  # the in-memory view may hold part of the failed write
+            raise
+
     def _write_generation(self, staged: dict[str, _Staged | None]) -> None:
         generation = self._generation + 1
-        stored = self._store.ids_of(staged)
-        rows = _new_rows(staged, stored, first_free_id=self._store.max_id() + 1)
-        # Every stored item touched by this commit loses its old vectors: removed or replaced.
-        touched = np.fromiter(stored.values(), dtype=np.int64, count=len(stored))
-        for space, index in self._indexes.items():
-            index.remove(touched)
-            added = [(row.id, vectors[space]) for row, vectors in rows if space in vectors]
-            if added:
-                row_ids, arrays = zip(*added)
-                index.add(np.asarray(row_ids, dtype=np.int64), np.stack(arrays))
-            index.save(self._path / _faiss_name(space, generation))
-        _fsync_directory(self._path)
-        removed = [stored[item_id] for item_id, item in staged.items() if item is None and item_id in stored]
-        self._store.apply([row for row, _ in rows], removed, {"generation": generation})
+        stored = self._store.ids_of(staged)  # replaced and removed items: their old ids die
+        old_spaces = self._store.spaces_of(stored.values())
+        rows, batches, next_id = [], {space: ([], []) for space in self._spaces}, self._next_id
+        for item in staged.values():
+            if item is not None:
+                rows.append(Row(next_id, item.record, tuple(sorted(item.vectors))))
+                for space, vector in item.vectors.items():
+                    batches[space][0].append(next_id)
+                    batches[space][1].append(vector)
+                next_id += 1
+        changes = Changes({"next_id": next_id})
+        updates = []
+        for space, (ids, vectors) in batches.items():
+            dead = np.array([old for old, spaces in old_spaces.items() if space in spaces], dtype=np.int64)
+            updates.append((space, *self._write_space(space, generation, ids, vectors, dead, changes)))
+        self._commit_changes(generation, rows, list(stored.values()), changes)
+        for space, added, removed, dead, undead in updates:
+            self._vectors[space].changed(added, removed, dead, undead, self._vectors[space].built)
+
+    def _write_space(self, space: str, generation: int, ids: list[int], vectors: list[np.ndarray],
+                     dead: np.ndarray, changes: Changes) -> tuple[list[Segment], list[str], np.ndarray, np.ndarray]:
+        """Write a space's new segment (and a tiered merge if one is due); record it in `changes`."""
+        current = self._vectors[space]
+        added, removed, undead = [], [], np.empty(0, np.int64)
+        if ids:
+            stored = encode(np.stack(vectors), self._dtype)
+            added.append(Segment.write(self._path, f"{space}.g{generation:06d}-0", np.asarray(ids, np.int64), stored))
+        group = segments_to_merge(current.unindexed() + added)
+        if group:
+            all_dead = np.union1d(current.dead, dead)
+            merged = merge(self._path, f"{space}.g{generation:06d}-1", group, all_dead)
+            undead = np.concatenate([g.ids[np.isin(g.ids, all_dead)] for g in group])
+            removed = [g.name for g in group]
+            added = [s for s in added if s.name not in removed] + [merged]
+        changes.segments_added.extend((s.name, space, len(s)) for s in added)
+        changes.segments_removed.extend(name for name in removed if name in {s.name for s in current.segments})
+        changes.tombstones_added.extend((space, int(i)) for i in dead)
+        changes.tombstones_dropped.extend((space, int(i)) for i in undead)
+        return added, removed, dead, undead
+
+    def _commit_changes(self, generation: int, rows: list[Row], removed_ids: list[int], changes: Changes) -> None:
+        fsync_directory(self._path)
+        changes.meta["generation"] = generation
+        self._store.apply(rows, removed_ids, changes)
         self._generation = generation
+        self._next_id = changes.meta.get("next_id", self._next_id)
+        self._columns.update(rows, removed_ids)
+        self._compiled.clear()
 
     def _load_committed(self) -> None:
         """Load the committed generation; remove stale files if no writer is busy."""
-        with self._lock(exclusive=False):
+        with locked(self._path, exclusive=False):
             self._generation = self._store.get_meta("generation")
-            self._indexes = {space: self._load_index(space, dim) for space, dim in self._spaces.items()}
-        with self._lock(exclusive=True, blocking=False) as locked:
-            if locked:
-                self._remove_stale_files(self._store.get_meta("generation"))
-
-    def _load_index(self, space: str, dim: int) -> FaissIndex:
-        file = self._path / _faiss_name(space, self._generation)
-        try:
-            index = FaissIndex.load(file)
-        except (OSError, ValueError, RuntimeError) as error:
-            raise CollectionError(f"{file}: cannot load the index of space {space!r}: {error}") from error
-        expected = self._store.count_with_space(space)
-        if index.dim != dim or len(index) != expected:
-            raise CollectionError(
-                f"{file}: holds {len(index)} vectors of dimension {index.dim}, "
-                f"but the collection expects {expected} of dimension {dim}"
-            )
-        return index
+            self._next_id = self._store.get_meta("next_id")
+            segments, tombstones = self._store.segments(), self._store.tombstones()
+            try:
+                self._vectors = {space: SpaceVectors.open(self._path, space, dim, segments, tombstones,
+                                                          self._store.get_meta(f"index:{space}"))
+                                 for space, dim in self._spaces.items()}
+            except ValueError as error:
+                raise CollectionError(str(error)) from error
+        self._columns = MetadataColumns(self._store)
+        self._compiled = {}
+        with locked(self._path, exclusive=True, blocking=False) as held:
+            if held:
+                self._remove_stale_files()
 
     def _check_current(self) -> None:
         committed = self._store.get_meta("generation")
@@ -329,51 +422,11 @@ class VectorCollection:
                 f"loaded generation {self._generation}; the staged changes were discarded"
             )
 
-    def _remove_stale_files(self, committed: int) -> None:
-        for file in self._path.iterdir():
-            match = _FAISS_FILE.fullmatch(file.name)
-            stale = match and (match["temp"] or int(match["generation"]) != committed)
-            if stale and match["space"] in self._spaces:
-                file.unlink(missing_ok=True)
-
-    @contextmanager
-    def _lock(self, exclusive: bool, blocking: bool = True) -> Iterator[bool]:
-        """flock on the lock file: exclusive for commits and cleanup, shared for loading.
-
-        Yields whether the lock is held. In a read-only directory nobody can write, so a shared
-        lock is not needed there and an exclusive one is refused.
-        """
-        try:
-            handle = open(self._path / LOCK_FILE, "a")  # noqa: SIM115 -- held across the yield, closed below
-        except PermissionError:
-            handle = None
-        if handle is None:
-            yield not exclusive
-            return
-        with handle:
-            mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if blocking else fcntl.LOCK_NB)
-            try:
-                fcntl.flock(handle, mode)
-                locked = True
-            except BlockingIOError:
-                locked = False
-            yield locked
-
-
-def _new_rows(
-    staged: dict[str, _Staged | None], stored: dict[str, int], first_free_id: int
-) -> list[tuple[Row, dict[str, np.ndarray]]]:
-    """Rows to write with their vectors: stored items keep their id, new ones get the next free."""
-    rows, next_id = [], first_free_id
-    for item_id, item in staged.items():
-        if item is None:
-            continue
-        row_id = stored.get(item_id)
-        if row_id is None:
-            row_id, next_id = next_id, next_id + 1
-        rows.append((Row(row_id, item.record, tuple(sorted(item.vectors))), item.vectors))
-    return rows
-
+    def _remove_stale_files(self) -> None:
+        """Delete data files that no committed generation lists (the caller holds the exclusive lock)."""
+        built = [self._store.get_meta(f"index:{space}") for space in self._spaces]
+        remove_unlisted(self._path, set(self._spaces), [name for name, _, _ in self._store.segments()],
+                        [b["file"] for b in built if b and b["file"]])
 
 def _id_list(item_ids: Iterable[str]) -> list[str]:
     if isinstance(item_ids, str):  # a lone id would otherwise be read as its characters
@@ -381,51 +434,3 @@ def _id_list(item_ids: Iterable[str]) -> list[str]:
     return list(item_ids)
 
 
-def _faiss_name(space: str, generation: int) -> str:
-    return f"{space}.g{generation:06d}.faiss"
-
-
-def _check_settings(model_id: str, spaces: dict[str, int]) -> None:
-    if not isinstance(model_id, str) or not model_id:
-        raise CollectionError(f"model_id must be a non-empty string, got {model_id!r}")
-    if not isinstance(spaces, dict) or not spaces:
-        raise CollectionError(f"spaces must be a non-empty dict of name -> dimension, got {spaces!r}")
-    for name, dim in spaces.items():
-        if not isinstance(name, str) or not _SPACE_NAME.fullmatch(name):
-            raise CollectionError(f"space name {name!r} must use only letters, digits, '_' and '-'")
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise CollectionError(f"space {name!r}: dimension must be a positive integer, got {dim!r}")
-
-
-def _check_format(path: Path, store: MetadataStore) -> None:
-    try:
-        version = store.get_meta("format_version")
-    except (sqlite3.DatabaseError, ValueError) as error:
-        raise CollectionError(f"{path / DB_FILE}: not a collection database ({error})") from error
-    if not isinstance(version, int):
-        raise CollectionError(f"{path / DB_FILE}: not a collection database (no format version)")
-    if version > FORMAT_VERSION:
-        raise CollectionError(
-            f"{path}: collection format version {version} is newer than this mmret supports ({FORMAT_VERSION})"
-        )
-
-
-def _as_queries(queries: np.ndarray, space: str, dim: int) -> np.ndarray:
-    queries = np.asarray(queries)
-    if queries.ndim != 2 or queries.shape[1] != dim or not np.issubdtype(queries.dtype, np.floating):
-        raise CollectionError(
-            f"queries for space {space!r} must be a float array of shape (q, {dim}), "
-            f"got {queries.dtype} {queries.shape}"
-        )
-    if not np.isfinite(queries).all():
-        raise CollectionError(f"queries for space {space!r} contain non-finite values")
-    return queries
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make the renames of new files durable before the database points at them."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

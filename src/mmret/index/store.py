@@ -1,6 +1,7 @@
-"""SQLite metadata store: one row per item, plus a small key/value `meta` table.
+"""SQLite metadata store: one row per item, the live vector segments, tombstones and a key/value `meta` table.
 
-The integer primary key of `items` is the id the item's vectors carry in FAISS.
+The integer primary key of `items` is the id the item's vectors carry in the segments. A replaced item gets
+a new id; the vectors of its old id (and of removed items) are tombstoned until a merge drops them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-# Filter keys naming built-in columns instead of metadata entries.
-COLUMN_FILTERS = ("modality", "path", "path_prefix")
+import numpy as np
 
 _SCHEMA = """
 CREATE TABLE items (
@@ -32,6 +32,11 @@ CREATE INDEX items_modality ON items(modality);
 CREATE INDEX items_path ON items(path);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Added by format version 2 (a version 1 database gains them when it is migrated).
+SEGMENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, space TEXT NOT NULL, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tombstones (space TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (space, id));
+"""
 
 _RECORD_COLUMNS = "item_id, modality, path, text, metadata, content_hash, size, mtime"
 _CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter limit
@@ -49,6 +54,17 @@ class Record:
     content_hash: str | None = None
     size: int | None = None
     mtime: float | None = None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one commit writes besides the item rows."""
+
+    meta: dict[str, Any]
+    segments_added: list[tuple[str, str, int]] = field(default_factory=list)  # (name, space, count)
+    segments_removed: list[str] = field(default_factory=list)
+    tombstones_added: list[tuple[str, int]] = field(default_factory=list)  # (space, id)
+    tombstones_dropped: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,7 @@ class MetadataStore:
     @classmethod
     def create(cls, path: str | os.PathLike, meta: dict[str, Any]) -> MetadataStore:
         store = cls(path)
-        store._db.executescript(_SCHEMA)
+        store._db.executescript(_SCHEMA + SEGMENT_SCHEMA)
         store.set_meta(meta)
         return store
 
@@ -155,19 +171,33 @@ class MetadataStore:
             found.update(cursor)
         return found
 
-    def ids_matching(self, where: dict[str, Any]) -> list[int]:
-        """Ids, ascending, of the items whose fields equal every value in `where` (see `_condition`)."""
-        clauses, params = ["1"], []
-        for key, value in where.items():
-            clause, values = _condition(key, value)
-            clauses.append(clause)
-            params.extend(values)
-        sql = f"SELECT id FROM items WHERE {' AND '.join(clauses)} ORDER BY id"
-        return [row[0] for row in self._db.execute(sql, params)]
+    def all_ids(self) -> np.ndarray:
+        return np.fromiter((row[0] for row in self._db.execute("SELECT id FROM items")), dtype=np.int64)
 
-    def count_with_space(self, space: str) -> int:
-        sql = "SELECT COUNT(*) FROM items, json_each(items.spaces) WHERE json_each.value = ?"
-        return self._db.execute(sql, (space,)).fetchone()[0]
+    def column_values(self, key: str, is_field: bool) -> Iterator[tuple[int, str | None, Any]]:
+        """(id, JSON type, value) of one metadata key, or (id, None, value) of a record field, per item."""
+        if is_field:
+            return ((row_id, None, value) for row_id, value in self._db.execute(f"SELECT id, {key} FROM items"))
+        if '"' in key:
+            raise ValueError(f"metadata filter key {key!r} must not contain '\"'")
+        path = f'$."{key}"'
+        return iter(self._db.execute(
+            "SELECT id, json_type(metadata, ?), json_extract(metadata, ?) FROM items", (path, path)))
+
+    def spaces_of(self, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        found = {}
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            cursor = self._db.execute(f"SELECT id, spaces FROM items WHERE id IN ({marks})", chunk)
+            found.update((row_id, tuple(json.loads(spaces))) for row_id, spaces in cursor)
+        return found
+
+    def segments(self) -> list[tuple[str, str, int]]:
+        """(name, space, count) of the live segments, oldest first."""
+        return list(self._db.execute("SELECT name, space, count FROM segments ORDER BY rowid"))
+
+    def tombstones(self) -> list[tuple[str, int]]:
+        return list(self._db.execute("SELECT space, id FROM tombstones"))
 
     def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
         cursor = self._db.execute("SELECT item_id, size, mtime, content_hash FROM items")
@@ -175,8 +205,8 @@ class MetadataStore:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def apply(self, upserts: list[Row], removed_ids: list[int], meta: dict[str, Any]) -> None:
-        """In one transaction: delete `removed_ids`, insert or replace `upserts`, write `meta`."""
+    def apply(self, upserts: list[Row], removed_ids: list[int], changes: Changes) -> None:
+        """In one transaction: delete `removed_ids`, insert or replace `upserts`, record `changes`."""
         with self._transaction():
             for chunk in _chunks(removed_ids):
                 self._db.execute(f"DELETE FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)
@@ -185,6 +215,20 @@ class MetadataStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_to_params(row) for row in upserts],
             )
+            self._db.executemany("DELETE FROM segments WHERE name = ?", [(name,) for name in changes.segments_removed])
+            self._db.executemany("INSERT INTO segments (name, space, count) VALUES (?, ?, ?)", changes.segments_added)
+            # Added before dropped: a tombstone of a vector that this same commit merged away must not stay.
+            self._db.executemany("INSERT OR IGNORE INTO tombstones (space, id) VALUES (?, ?)", changes.tombstones_added)
+            self._db.executemany("DELETE FROM tombstones WHERE space = ? AND id = ?", changes.tombstones_dropped)
+            self._write_meta(changes.meta)
+
+    def migrate_schema(self, meta: dict[str, Any], segments: list[tuple[str, str, int]]) -> None:
+        """Give a version 1 database the segment tables and its first segments, in one transaction."""
+        with self._transaction():
+            for statement in SEGMENT_SCHEMA.strip().split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.executemany("INSERT INTO segments (name, space, count) VALUES (?, ?, ?)", segments)
             self._write_meta(meta)
 
     def _transaction(self):
@@ -202,30 +246,6 @@ class _Transaction:
 
     def __exit__(self, error_type, error, traceback):
         self._db.execute("ROLLBACK" if error_type else "COMMIT")
-
-
-def _condition(key: str, value: Any) -> tuple[str, tuple]:
-    """SQL clause and parameters requiring the item's `key` to equal `value`.
-
-    `modality` and `path` compare columns, `path_prefix` matches the start of `path`; any other key
-    is a top-level metadata entry whose JSON type must match too (True never equals 1).
-    """
-    if key in ("modality", "path"):
-        return f"{key} = ?", (value,)
-    if key == "path_prefix":
-        return "substr(path, 1, length(?)) = ?", (value, value)
-    if '"' in key:
-        raise ValueError(f"metadata filter key {key!r} must not contain '\"'")
-    path = f'$."{key}"'
-    if value is None:
-        return "json_type(metadata, ?) = 'null'", (path,)
-    if isinstance(value, bool):
-        return "json_type(metadata, ?) = ?", (path, "true" if value else "false")
-    if isinstance(value, (int, float)):
-        return "json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) = ?", (path, path, value)
-    if isinstance(value, str):
-        return "json_type(metadata, ?) = 'text' AND json_extract(metadata, ?) = ?", (path, path, value)
-    raise ValueError(f"metadata filter {key!r}: unsupported value type {type(value).__name__}")
 
 
 def _to_row(row: tuple) -> Row:

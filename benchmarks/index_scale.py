@@ -1,0 +1,265 @@
+"""The index engine at scale: commits, import, optimize, search latency/QPS/recall with and without filters,
+open time and size; mmret's VectorCollection next to raw FAISS running the same index with the same parameters.
+
+For each size N (clustered synthetic 384-d unit vectors; `--real` adds offline-pack text embeddings of the
+flickr8k-500 captions replicated with noise), in one run:
+  - commit time of a 1,024-item batch once N items are stored (median of 5), next to a v1-style commit, which
+    re-serialised and fsynced the whole flat FAISS index of the space (measured here on the same N vectors);
+  - bulk import time (`Collection.add_vectors`-style upserts of 65,536) and `optimize` time per index kind;
+  - recall@10 against exact search, single-query p50/p99 latency and batched QPS (all queries in one call),
+    unfiltered and with filters keeping 1% and 10% of the items, for mmret and for raw FAISS (the same index
+    file, the same efSearch/nprobe, FAISS's own IndexRefineFlat re-ranking for IVF-PQ, an IDSelectorBitmap
+    for filters);
+  - open time (to the first query's answer), bytes per vector on disk, peak RSS.
+Single-threaded (FAISS and BLAS), as the issue's figures were. Usage:
+
+    python benchmarks/index_scale.py --sizes 10000,100000 [--queries 200] [--kinds flat,hnsw,ivfpq] [--real]
+
+Prints a table and writes benchmarks/out/index_scale.json (or --out NAME).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS
+
+import argparse
+import json
+import platform
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from mmret.index.base import Bitmap, SearchParams
+from mmret.index.collection import Record, VectorCollection
+from mmret.index.kinds import auto_factory
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "benchmarks" / "out"
+DIM, K, BATCH, IMPORT_BATCH = 384, 10, 1024, 65_536
+FILTERS = {"1%": ({"bucket": 7}, lambda b: b == 7), "10%": ({"bucket": {"$lt": 10}}, lambda b: b < 10)}
+
+
+def clustered(n: int, seed: int, centers: int = 2000, noise: float = 0.08) -> np.ndarray:
+    middles = np.random.default_rng(12345).standard_normal((centers, DIM)).astype(np.float32)
+    middles /= np.linalg.norm(middles, axis=1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, DIM), np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(start + 100_000, n)
+        block = middles[rng.integers(centers, size=stop - start)] + noise * rng.standard_normal(
+            (stop - start, DIM)).astype(np.float32)
+        out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def real_replicated(n: int, seed: int) -> np.ndarray:
+    """Offline-pack embeddings of the flickr8k-500 captions, each replicated with small noise."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mmret.encoders.offline import OfflineEncoder
+
+    data = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data")) / "flickr8k-500" / "captions.json"
+    captions = [c for record in json.loads(data.read_text()) for c in record["captions"]]
+    base = OfflineEncoder().encode("text", captions)
+    rng = np.random.default_rng(seed)
+    out = base[rng.integers(len(base), size=n)] + 0.03 * rng.standard_normal((n, base.shape[1])).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def records(start: int, stop: int) -> list[Record]:
+    return [Record(f"v{i}", "vector", metadata={"bucket": i % 100}) for i in range(start, stop)]
+
+
+def timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def v1_commit_seconds(vectors: np.ndarray, directory: Path) -> float:
+    """What a format-1 commit cost: the whole IndexIDMap2(IndexFlatIP) serialised, written and fsynced."""
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    started = time.perf_counter()
+    with open(directory / "v1.faiss.tmp", "wb") as file:
+        file.write(faiss.serialize_index(index).tobytes())
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(directory / "v1.faiss.tmp", directory / "v1.faiss")
+    seconds = time.perf_counter() - started
+    (directory / "v1.faiss").unlink()
+    return seconds
+
+
+def exact_truth(vectors: np.ndarray, queries: np.ndarray, mask: np.ndarray | None) -> list[set]:
+    index = faiss.IndexFlatIP(DIM)
+    ids = np.arange(len(vectors)) if mask is None else np.flatnonzero(mask)
+    index.add(vectors[ids])
+    _, found = index.search(queries, K)
+    return [set(ids[row].tolist()) for row in found]
+
+
+def recall(found: list[list[int]], truth: list[set]) -> float:
+    return float(np.mean([len(set(f) & t) / len(t) for f, t in zip(found, truth)]))
+
+
+def latency(search, queries: np.ndarray) -> tuple[list[list[int]], dict]:
+    """Single-query latencies, then one batched call."""
+    found, times = [], []
+    for query in queries:
+        result, seconds = timed(search, query[None, :])
+        found.append(result[0])
+        times.append(seconds)
+    _, batch_seconds = timed(search, queries)
+    times_ms = np.array(times) * 1000
+    return found, {"p50_ms": round(float(np.percentile(times_ms, 50)), 3),
+                   "p99_ms": round(float(np.percentile(times_ms, 99)), 3),
+                   "qps_batched": round(len(queries) / batch_seconds, 1)}
+
+
+def mmret_search(coll: VectorCollection, where):
+    def search(queries):
+        return [[int(h.record.item_id[1:]) for h in hits] for hits in coll.search("shared", queries, K, where=where)]
+    return search
+
+
+def raw_faiss_search(kind: str, path: Path | None, vectors: np.ndarray, params: SearchParams, mask):
+    """Raw FAISS on the same index file (or an in-memory flat index), the same parameters, ids = row numbers."""
+    if kind == "flat":
+        index = faiss.IndexFlatIP(DIM)
+        index.add(vectors)
+    else:
+        index = faiss.read_index(str(path))
+    bitmap = Bitmap(mask) if mask is not None else None
+    selector = bitmap.selector if bitmap else None
+    if kind == "hnsw":
+        search_params = faiss.SearchParametersHNSW(efSearch=params.ef_search, sel=selector)
+    elif kind == "ivfpq":
+        refine = faiss.IndexRefineFlat(index, faiss.swig_ptr(vectors))
+        refine.k_factor = params.shortlist / K
+        index = refine
+        search_params = faiss.IndexRefineSearchParameters(
+            k_factor=params.shortlist / K, base_index_params=faiss.SearchParametersIVF(nprobe=params.nprobe,
+                                                                                        sel=selector))
+    else:
+        search_params = faiss.SearchParameters(sel=selector) if selector else None
+
+    def search(queries):
+        _, found = index.search(queries, K, params=search_params)
+        return [[int(i) for i in row if i >= 0] for row in found]
+    search.keep = (bitmap, index)  # the selector's bits and the wrapped index must outlive the searches
+    return search
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+
+
+def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path) -> dict:
+    vectors = make(n, seed=1)
+    buckets = np.arange(n) % 100
+    path = work / f"c{n}"
+    coll = VectorCollection.create(path, "bench", {"shared": DIM})
+    _, import_seconds = timed(bulk_import, coll, vectors[: n - 5 * BATCH])
+    commits = []
+    for start in range(n - 5 * BATCH, n, BATCH):
+        _, seconds = timed(coll.upsert, records(start, start + BATCH), {"shared": vectors[start : start + BATCH]})
+        commits.append(seconds)
+    result = {"n": n, "import_seconds": round(import_seconds, 2),
+              "commit_1024_ms": round(1000 * statistics.median(commits), 1),
+              "v1_commit_1024_ms": round(1000 * v1_commit_seconds(vectors, work), 1),
+              "segments_before_optimize": coll.segment_count("shared"), "kinds": {}}
+    truths = {"none": exact_truth(vectors, queries, None)}
+    truths.update({name: exact_truth(vectors, queries, keep(buckets)) for name, (_, keep) in FILTERS.items()})
+    for kind in kinds:
+        factory = {"flat": "Flat", "hnsw": "HNSW32", "ivfpq": auto_factory(10 ** 9, DIM).split(",")[1]}[kind]
+        if kind == "ivfpq":
+            factory = f"IVF{2 ** round(np.log2(4 * np.sqrt(n)))},{factory}"
+        report, optimize_seconds = timed(coll.optimize, factory=factory, target_recall=0.95)
+        coll.close()
+        coll, open_seconds = timed(VectorCollection.open, path)
+        _, first_seconds = timed(coll.search, "shared", queries[:1], K)
+        built = coll.built_index("shared")
+        params = SearchParams.from_dict(built.params).over(
+            SearchParams(ef_search=64, nprobe=16, shortlist=100))
+        row = {"factory": factory, "optimize_seconds": round(optimize_seconds, 1),
+               "tuned": built.params, "tuning_recall": built.recall,
+               "open_ms": round(1000 * open_seconds, 1), "first_query_ms": round(1000 * first_seconds, 1),
+               "bytes_per_vector": round(directory_bytes(path) / n, 1)}
+        index_file = path / built.file if built.file else None
+        for name, where in [("none", None)] + [(name, w) for name, (w, _) in FILTERS.items()]:
+            mask = None if where is None else FILTERS[name][1](buckets)
+            found, mine = latency(mmret_search(coll, where), queries)
+            mine["recall@10"] = round(recall(found, truths[name]), 4)
+            raw_found, raw = latency(raw_faiss_search(kind, index_file, vectors, params, mask), queries)
+            raw["recall@10"] = round(recall(raw_found, truths[name]), 4)
+            row[f"filter {name}"] = {"mmret": mine, "faiss": raw,
+                                     "p50_ratio": round(mine["p50_ms"] / raw["p50_ms"], 2)}
+        result["kinds"][kind] = row
+        print_row(n, kind, row, report["shared"])
+    coll.close()
+    shutil.rmtree(path)
+    return result
+
+
+def bulk_import(coll: VectorCollection, vectors: np.ndarray) -> None:
+    for start in range(0, len(vectors), IMPORT_BATCH):
+        stop = min(start + IMPORT_BATCH, len(vectors))
+        coll.upsert(records(start, stop), {"shared": vectors[start:stop]})
+
+
+def print_row(n: int, kind: str, row: dict, report: dict) -> None:
+    print(f"\n{n:>9,} {kind:<6} {row['factory']:<14} optimize {row['optimize_seconds']:>7.1f} s  tuned "
+          f"{row['tuned']} (sample recall {row['tuning_recall']:.3f})  open {row['open_ms']} ms, first query "
+          f"{row['first_query_ms']} ms, {row['bytes_per_vector']} B/vector")
+    print(f"{'':>17}{'filter':<7}{'who':<7}{'recall@10':>10}{'p50 ms':>9}{'p99 ms':>9}{'QPS batch':>11}{'p50 ratio':>11}")
+    for name in ["none", *FILTERS]:
+        cell = row[f"filter {name}"]
+        for who in ("mmret", "faiss"):
+            m = cell[who]
+            ratio = f"{cell['p50_ratio']:>11.2f}" if who == "mmret" else ""
+            print(f"{'':>17}{name:<7}{who:<7}{m['recall@10']:>10.4f}{m['p50_ms']:>9.3f}{m['p99_ms']:>9.3f}"
+                  f"{m['qps_batched']:>11.1f}{ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--kinds", default="flat,hnsw,ivfpq")
+    parser.add_argument("--real", action="store_true", help="offline-pack caption embeddings instead of clusters")
+    parser.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--out", default="index_scale.json", help="file name in benchmarks/out/")
+    args = parser.parse_args()
+    faiss.omp_set_num_threads(1)
+    make = real_replicated if args.real else clustered
+    queries = make(args.queries, seed=2)
+    kinds = args.kinds.split(",")
+    results = []
+    with tempfile.TemporaryDirectory(dir=args.work) as work:
+        for n in map(int, args.sizes.split(",")):
+            result = run_size(n, kinds, queries, make, Path(work))
+            print(f"\n{n:>9,} items: import {result['import_seconds']} s; commit of 1,024: {result['commit_1024_ms']} ms "
+                  f"(v1-style full rewrite: {result['v1_commit_1024_ms']} ms); "
+                  f"{result['segments_before_optimize']} segments before optimize")
+            results.append(result)
+    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
+    out = OUT_DIR / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or
+        platform.machine(), "python": platform.python_version(), "faiss": faiss.__version__,
+        "data": "real-replicated" if args.real else "clustered", "dim": DIM, "k": K, "queries": args.queries,
+        "threads": 1, "peak_rss_gib": round(rss_gib, 2), "sizes": results}, indent=2) + "\n")
+    print(f"\npeak RSS {rss_gib:.2f} GiB; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

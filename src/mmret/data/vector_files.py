@@ -1,0 +1,71 @@
+"""Precomputed vectors and their metadata from files: `.npy` (memory-mapped) or Parquet, plus JSONL, CSV or
+Parquet metadata with one row per vector. Errors name the file and the reason."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def read_vectors(path: str | Path, column: str = "vector") -> tuple[np.ndarray, list[str] | None]:
+    """(n, d) float vectors and, for Parquet with an `id` column, their ids."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{path}: no such vectors file")
+    if path.suffix == ".npy":
+        vectors = np.load(path, mmap_mode="r")
+        if vectors.ndim != 2:
+            raise ValueError(f"{path}: expected a 2-D array of vectors, got shape {vectors.shape}")
+        return vectors, None
+    if path.suffix == ".parquet":
+        table = _parquet(path)
+        if column not in table.column_names:
+            raise ValueError(f"{path}: no {column!r} column (columns: {table.column_names})")
+        vectors = np.asarray(table.column(column).to_pylist(), dtype=np.float32)
+        ids = [str(i) for i in table.column("id").to_pylist()] if "id" in table.column_names else None
+        return vectors, ids
+    raise ValueError(f"{path}: vectors must be a .npy or .parquet file")
+
+
+def read_metadata(path: str | Path) -> list[dict]:
+    """One dict per row; CSV cells that spell numbers or true/false are typed as such."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{path}: no such metadata file")
+    if path.suffix == ".jsonl":
+        rows = []
+        with open(path, encoding="utf-8") as file:
+            for line_number, line in enumerate(file, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as error:
+                        raise ValueError(f"{path}:{line_number}: not JSON ({error.msg})") from None
+        if not all(isinstance(row, dict) for row in rows):
+            raise ValueError(f"{path}: every line must be a JSON object")
+        return rows
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as file:
+            return [{key: _typed(value) for key, value in row.items()} for row in csv.DictReader(file)]
+    if path.suffix == ".parquet":
+        return _parquet(path).to_pylist()
+    raise ValueError(f"{path}: metadata must be a .jsonl, .csv or .parquet file")
+
+
+def _parquet(path: Path):
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise ImportError(f"{path}: reading Parquet needs pyarrow (pip install 'mmret[parquet]')") from error
+    return pq.read_table(path)
+
+
+def _typed(value: str):
+    try:
+        parsed = json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        return value
+    return parsed if isinstance(parsed, (int, float, bool)) else value

@@ -1,0 +1,121 @@
+"""The VectorIndex interface: one ANN (or exact) index over the vectors of one merged segment.
+
+An index's ids are the positions 0..n-1 of the vectors in the segment it was built from; the space layer
+maps them to row ids. Removal is by tombstone (FAISS graph indexes cannot delete), dropped at the next build.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import faiss
+import numpy as np
+
+from mmret.index.vectors import Neighbors, decode
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Per-query knobs of the ANN kinds; None means the index's tuned (or default) value."""
+
+    ef_search: int | None = None  # HNSW candidate list size
+    nprobe: int | None = None  # IVF lists visited
+    shortlist: int | None = None  # IVF-PQ candidates re-ranked exactly against the stored vectors
+
+    def over(self, defaults: SearchParams) -> SearchParams:
+        """These params, with the unset ones taken from `defaults`."""
+        return replace(defaults, **{f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SearchParams:
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise ValueError(f"unknown search parameters {sorted(unknown)}; known are {sorted(names)}")
+        for key, value in values.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"search parameter {key} must be a positive integer, got {value!r}")
+        return cls(**values)
+
+
+class VectorIndex(ABC):
+    kind: ClassVar[str]
+
+    def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams):
+        self.factory = factory
+        self.defaults = defaults
+        self._stored = stored  # the segment's vectors, for exact scores and re-ranking
+        self._dead = np.zeros(len(stored), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+    @classmethod
+    @abstractmethod
+    def build(cls, factory: str, stored: np.ndarray) -> VectorIndex:
+        """Train (if the kind needs it) and add every row of `stored`."""
+
+    @abstractmethod
+    def add(self, vectors: np.ndarray) -> None:
+        """Append vectors; they get the next positions."""
+
+    def remove(self, ids: np.ndarray) -> None:
+        self._dead[np.asarray(ids, dtype=np.int64)] = True
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:
+        """Top-k positions per query; `allowed` is a boolean mask over positions, `excluded` a list of them."""
+
+    @abstractmethod
+    def save(self, path: Path) -> None:
+        """Write the index durably (a temp file, fsync, rename)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path, factory: str, stored: np.ndarray, defaults: SearchParams) -> VectorIndex:
+        """Open a saved index (memory-mapped where that does not slow searches down)."""
+
+    def _live(self, allowed: np.ndarray | None, excluded: np.ndarray | None) -> np.ndarray | None:
+        """Boolean mask of the positions a search may return, or None for all of them."""
+        live = None if not self._dead.any() else ~self._dead
+        if allowed is not None:
+            live = allowed.copy() if live is None else live & allowed
+        if excluded is not None and len(excluded):
+            live = np.ones(len(self), dtype=bool) if live is None else live
+            live[excluded] = False
+        return live
+
+
+class Bitmap:
+    """A FAISS IDSelectorBitmap over positions, holding the bits it points to alive."""
+
+    def __init__(self, mask: np.ndarray):
+        self._bits = np.packbits(mask, bitorder="little")
+        self.selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(self._bits))
+
+
+def write_faiss(index: faiss.Index, path: Path) -> None:
+    temp = path.with_name(path.name + ".tmp")
+    faiss.write_index(index, str(temp))
+    with open(temp, "rb") as file:
+        os.fsync(file.fileno())
+    os.replace(temp, path)
+
+
+def ranked(queries: np.ndarray, positions: np.ndarray, stored: np.ndarray, k: int) -> list[Neighbors]:
+    """Exact scores of each query's candidate positions (-1 = none), best k first, ties by position."""
+    found = []
+    for query, candidates in zip(queries, positions):
+        candidates = np.unique(candidates[candidates >= 0])
+        scores = decode(stored[candidates]) @ query if len(candidates) else np.empty(0, np.float32)
+        order = np.lexsort((candidates, -scores))[:k]
+        found.append(Neighbors(candidates[order].astype(np.int64), scores[order].astype(np.float32)))
+    return found

@@ -1,0 +1,74 @@
+"""HNSW graph index (FAISS IndexHNSW*): fast and accurate, memory-hungry; tombstones via the selector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from mmret.index.base import Bitmap, SearchParams, VectorIndex, ranked, write_faiss
+from mmret.index.vectors import Neighbors, decode
+
+DEFAULTS = SearchParams(ef_search=64)
+_ADD_BLOCK = 65_536
+
+
+class HNSWIndex(VectorIndex):
+    kind = "hnsw"
+
+    def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
+        super().__init__(factory, stored, defaults)
+        self._index = index
+        # A graph over the float vectors scores exactly; one over quantised codes is re-ranked.
+        self._exact_scores = isinstance(faiss.downcast_index(index.storage), faiss.IndexFlat)
+
+    @classmethod
+    def build(cls, factory: str, stored: np.ndarray) -> HNSWIndex:
+        index = faiss.index_factory(stored.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+        built = cls(factory, stored[:0], DEFAULTS, index)
+        if not index.is_trained:  # e.g. HNSW32,SQ8
+            index.train(decode(stored[: 100_000]))
+        built.add(stored)
+        built._stored = stored
+        return built
+
+    def add(self, vectors: np.ndarray) -> None:
+        for start in range(0, len(vectors), _ADD_BLOCK):
+            self._index.add(decode(vectors[start : start + _ADD_BLOCK]))
+        self._stored = np.concatenate([self._stored, vectors]) if len(self._stored) else vectors
+        self._dead = np.concatenate([self._dead, np.zeros(len(vectors), dtype=bool)])
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:
+        params = (params or SearchParams()).over(self.defaults)
+        live = self._live(allowed, excluded)
+        ef = max(params.ef_search, k)
+        bitmap = None
+        if live is not None:
+            bitmap = Bitmap(live)
+            # A selective filter leaves fewer passing candidates in the list: widen it.
+            share = max(float(live.mean()), 1e-3)
+            ef = min(int(ef / share**0.5), 4096)
+        faiss_params = faiss.SearchParametersHNSW(efSearch=ef, sel=bitmap.selector if bitmap else None)
+        fetch = min(k, len(self))
+        scores, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch,
+                                               params=faiss_params)
+        if self._exact_scores:
+            return [_sorted(row_positions, row_scores) for row_positions, row_scores in zip(positions, scores)]
+        return ranked(queries, positions, self._stored, k)
+
+    def save(self, path: Path) -> None:
+        write_faiss(self._index, path)
+
+    @classmethod
+    def load(cls, path: Path, factory: str, stored: np.ndarray, defaults: SearchParams) -> HNSWIndex:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        return cls(factory, stored, defaults.over(DEFAULTS), index)
+
+
+def _sorted(positions: np.ndarray, scores: np.ndarray) -> Neighbors:
+    found = positions >= 0
+    positions, scores = positions[found], scores[found]
+    order = np.lexsort((positions, -scores))
+    return Neighbors(positions[order].astype(np.int64), scores[order].astype(np.float32))

@@ -1,0 +1,87 @@
+"""`optimize`: merge a space's segments into one (dropping tombstoned vectors), build its ANN index, and
+tune the index's search parameters on a sample against exact ground truth.
+
+The merged segment and the index file are written under the next generation's names; the caller's
+SQLite commit makes them live, so a process killed mid-way leaves the last committed state.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mmret.index.base import SearchParams, VectorIndex
+from mmret.index.kinds import DEFAULT_MEMORY_BUDGET, auto_factory, kind_of
+from mmret.index.segment import Segment, merge
+from mmret.index.space import BuiltIndex, SpaceVectors
+from mmret.index.vectors import decode, exact_search
+
+TUNING_QUERIES = 200
+TUNING_K = 10
+
+
+def optimize_space(directory: Path, space: str, generation: int, vectors: SpaceVectors, factory: str | None,
+                   target_recall: float, memory_budget: int | None, progress: bool = False) -> tuple[
+                       Segment, BuiltIndex, dict]:
+    if not 0 < target_recall <= 1:
+        raise ValueError(f"target recall must be in (0, 1], got {target_recall}")
+    started = time.perf_counter()
+    name = f"{space}.g{generation:06d}-0"
+    if vectors.segments:
+        merged = merge(directory, name, vectors.segments, vectors.dead)
+    else:
+        merged = Segment.write(directory, name, np.empty(0, np.int64), np.empty((0, vectors.dim), np.float32))
+    factory = factory or auto_factory(len(merged), vectors.dim, memory_budget or DEFAULT_MEMORY_BUDGET)
+    kind = kind_of(factory)
+    if kind.kind != "flat" and len(merged) < 2:
+        factory, kind = "Flat", kind_of("Flat")
+    try:
+        index = kind.build(factory, merged.vectors)
+    except RuntimeError as error:  # FAISS reports bad factory strings and too few training vectors this way
+        raise ValueError(f"index factory {factory!r} on {len(merged)} vectors of space {space!r}: {error}") from None
+    file = None if kind.kind == "flat" else f"{space}.g{generation:06d}.faiss"
+    if file:
+        index.save(directory / file)
+    built_seconds = time.perf_counter() - started
+    params, recall = tune(index, merged.vectors, target_recall)
+    built = BuiltIndex(merged.name, factory, file, params.to_dict(), recall)
+    report = {"vectors": len(merged), "factory": factory, "params": params.to_dict(), "recall@10": recall,
+              "build_seconds": round(built_seconds, 3), "seconds": round(time.perf_counter() - started, 3)}
+    if progress:
+        print(f"{space}: {report}")
+    return merged, built, report
+
+
+def tune(index: VectorIndex, stored: np.ndarray, target_recall: float) -> tuple[SearchParams, float]:
+    """The cheapest candidate params whose recall@10 on sampled stored vectors reaches the target
+    (or the best reachable ones), and that recall. A query's own vector is left out of both rankings."""
+    if index.kind == "flat" or len(stored) <= TUNING_K + 1:
+        return SearchParams(), 1.0
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(stored), min(TUNING_QUERIES, len(stored)), replace=False))
+    queries = decode(stored[sample])
+    truth = _without_self(exact_search(stored, np.arange(len(stored)), queries, TUNING_K + 1), sample)
+    best = (SearchParams(), -1.0)
+    for params in candidate_params(index):
+        found = _without_self(index.search(queries, TUNING_K + 1, params=params), sample)
+        recall = float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth) if len(t)]))
+        if recall > best[1]:
+            best = (params, recall)
+        if recall >= target_recall:
+            return params, recall
+    return best
+
+
+def candidate_params(index: VectorIndex) -> list[SearchParams]:
+    """Parameter settings in roughly ascending search cost."""
+    if index.kind == "hnsw":
+        return [SearchParams(ef_search=ef) for ef in (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024)]
+    nlist = index.nlist
+    probes = [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if p <= nlist] + [nlist]
+    return [SearchParams(nprobe=p, shortlist=s) for p in dict.fromkeys(probes) for s in (50, 100, 200, 400)]
+
+
+def _without_self(found, sample: np.ndarray) -> list[np.ndarray]:
+    return [neighbors.ids[neighbors.ids != own][:TUNING_K] for neighbors, own in zip(found, sample)]

@@ -1,0 +1,159 @@
+"""One vector space of a collection: its segments, the ANN index over its merged segment, its tombstones.
+
+A search covers the built index plus the small unmerged segments (exact), merging their top k. A filter
+arrives as a boolean mask over row ids: narrow ones are searched exactly over the allowed vectors
+(pre-filtering), broad ones inside the ANN index with a selector and a widened candidate list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from mmret.index.base import SearchParams, VectorIndex
+from mmret.index.kinds import kind_of
+from mmret.index.segment import Segment
+from mmret.index.vectors import Neighbors, merge_neighbors
+
+PREFILTER_UP_TO = 16_384  # allowed vectors searched exactly whatever the segment size...
+PREFILTER_SHARE = 0.02  # ...and up to this share of an indexed segment
+POSTFILTER_MARGIN = 2.0  # a broad filter fetches this many times k/share candidates from the index
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    """What `optimize` recorded about a space's ANN index (stored as JSON in the collection's meta)."""
+
+    segment: str
+    factory: str
+    file: str | None
+    params: dict = field(default_factory=dict)
+    recall: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"segment": self.segment, "factory": self.factory, "file": self.file, "params": self.params,
+                "recall": self.recall}
+
+
+class SpaceVectors:
+    def __init__(self, directory: Path, dim: int, segments: list[Segment], dead: np.ndarray,
+                 built: BuiltIndex | None):
+        self.directory = directory
+        self.dim = dim
+        self.segments = list(segments)
+        self.dead = np.unique(np.asarray(dead, dtype=np.int64))
+        self.built = built
+        self._index: VectorIndex | None = None
+        self._live: dict[str, np.ndarray | None] = {}
+
+    @classmethod
+    def open(cls, directory: Path, space: str, dim: int, segments: list[tuple[str, str, int]],
+             tombstones: list[tuple[str, int]], built: dict | None) -> SpaceVectors:
+        """A space as committed: `segments` and `tombstones` are the store's rows for every space."""
+        opened = []
+        for name, owner, count in segments:
+            if owner == space:
+                try:
+                    opened.append(Segment.open(directory, name, count, dim))
+                except (OSError, ValueError) as error:
+                    raise ValueError(f"{directory / name}.npy: cannot load a segment of space {space!r}: "
+                                     f"{error}") from error
+        dead = np.array([i for owner, i in tombstones if owner == space], dtype=np.int64)
+        return cls(directory, dim, opened, dead, BuiltIndex(**built) if built else None)
+
+    def __len__(self) -> int:
+        return sum(len(segment) for segment in self.segments) - len(self.dead)
+
+    def indexed_segment(self) -> Segment | None:
+        return next((s for s in self.segments if self.built and s.name == self.built.segment), None)
+
+    def unindexed(self) -> list[Segment]:
+        return [s for s in self.segments if not (self.built and s.name == self.built.segment)]
+
+    def changed(self, added: list[Segment], removed: list[str], dead: np.ndarray, undead: np.ndarray,
+                built: BuiltIndex | None) -> None:
+        """Apply a commit (or merge) to the in-memory view."""
+        self.segments = [s for s in self.segments if s.name not in removed] + added
+        self.dead = np.setdiff1d(np.union1d(self.dead, dead), undead)
+        if built is not self.built:
+            self.built, self._index = built, None
+        self._live.clear()
+        if self._index is not None:
+            self._index.remove(self.indexed_segment().positions(dead))
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None, excluded: np.ndarray | None,
+               params: SearchParams | None) -> list[Neighbors]:
+        """Top k per query (row ids); `allowed` is a boolean mask over row ids, `excluded` a list of row ids."""
+        parts: list[list[Neighbors]] = [[] for _ in queries]
+        for segment in self.segments:
+            indexed = self.built is not None and segment.name == self.built.segment
+            live = self._live_mask(segment)
+            if allowed is not None:
+                live = segment.select(allowed) if live is None else live & segment.select(allowed)
+            if excluded is not None and len(excluded):
+                live = np.ones(len(segment), bool) if live is None else live.copy()
+                live[segment.positions(excluded)] = False
+            if not indexed or self._prefiltered(segment, live, allowed):
+                found = segment.search(queries, k, live)
+            elif allowed is None:
+                found = [Neighbors(segment.ids[n.ids], n.scores)
+                         for n in self.index().search(queries, k, allowed=live, params=params)]
+            else:
+                found = self._postfiltered(segment, queries, k, live, params)
+            for query, neighbors in enumerate(found):
+                parts[query].append(neighbors)
+        return [merge_neighbors(found, k) for found in parts]
+
+    def index(self) -> VectorIndex:
+        """The built index, loaded (memory-mapped) on first use so that opening stays instant."""
+        if self._index is None:
+            segment = self.indexed_segment()
+            kind = kind_of(self.built.factory)
+            file = self.directory / self.built.file if self.built.file else None
+            self._index = kind.load(file, self.built.factory, segment.vectors,
+                                    SearchParams.from_dict(self.built.params))
+            self._index.remove(segment.positions(self.dead))
+        return self._index
+
+    def _postfiltered(self, segment: Segment, queries: np.ndarray, k: int, live: np.ndarray,
+                      params: SearchParams | None) -> list[Neighbors]:
+        """A broad filter: the index's top k/share (twice over), then the allowed ones among them. A query left
+        with fewer than k is answered exactly over the allowed vectors, so it gets k whenever k pass."""
+        share = max(float(live.mean()), 1e-6)
+        fetch = min(len(segment), int(np.ceil(POSTFILTER_MARGIN * k / share)))
+        found = []
+        for query, neighbors in zip(queries, self.index().search(queries, fetch, params=_widened(
+                (params or SearchParams()).over(self.index().defaults), share))):
+            keep = live[neighbors.ids]
+            if keep.sum() >= k or fetch == len(segment):
+                found.append(Neighbors(segment.ids[neighbors.ids[keep][:k]], neighbors.scores[keep][:k]))
+            else:
+                found.append(segment.search(query[None, :], k, live)[0])
+        return found
+
+    def _prefiltered(self, segment: Segment, live: np.ndarray | None, allowed: np.ndarray | None) -> bool:
+        if allowed is None or live is None:
+            return False
+        return int(live.sum()) <= max(PREFILTER_UP_TO, PREFILTER_SHARE * len(segment))
+
+    def _live_mask(self, segment: Segment) -> np.ndarray | None:
+        """Mask of a segment's positions not tombstoned (None: all live)."""
+        if not len(self.dead):
+            return None
+        if segment.name not in self._live:
+            dead = segment.positions(self.dead)
+            live = None
+            if len(dead):
+                live = np.ones(len(segment), bool)
+                live[dead] = False
+            self._live[segment.name] = live
+        return self._live[segment.name]
+
+
+
+def _widened(params: SearchParams, share: float) -> SearchParams:
+    """Search wider for a filter that keeps `share` of the vectors: its k-th allowed neighbour lies deeper."""
+    return replace(params, ef_search=params.ef_search and min(int(np.ceil(params.ef_search / share)), 4096),
+                   nprobe=params.nprobe and int(np.ceil(params.nprobe / share**0.5)))

@@ -1,0 +1,101 @@
+"""A process SIGKILLed mid-commit, mid-optimize, or at a random moment of a stream of commits leaves the last
+committed state, and the next open removes what the dead process left behind."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from mmret.index.collection import Record, VectorCollection
+
+SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
+
+
+def run(script, **kwargs):
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(SRC)}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env, **kwargs)
+
+
+def unit(rng, n, dim=8):
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def state(coll):
+    query = np.eye(1, 8, dtype=np.float32)
+    return (coll.generation, len(coll), coll.vector_count("shared"), sorted(r.item_id for r in coll.records()),
+            [(h.record.item_id, round(h.score, 5)) for h in coll.search("shared", query, k=20)[0]])
+
+
+def data_files(path):
+    return sorted(name for name in os.listdir(path) if name.endswith((".npy", ".faiss", ".tmp")))
+
+
+@pytest.fixture
+def filled(tmp_path):
+    rng = np.random.default_rng(0)
+    with VectorCollection.create(tmp_path / "c", "m", {"shared": 8}) as coll:
+        for start in range(0, 600, 100):
+            coll.upsert([Record(f"r{i}", "text") for i in range(start, start + 100)], {"shared": unit(rng, 100)})
+        coll.remove([f"r{i}" for i in range(0, 600, 9)])
+        before, files = state(coll), data_files(coll.path)
+    return tmp_path / "c", before, files
+
+
+KILL_AT_COMMIT_POINT = """
+    import os, signal, numpy as np
+    from mmret.index.store import MetadataStore
+    from mmret.index.collection import Record, VectorCollection
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+    MetadataStore.apply = die
+    coll = VectorCollection.open({path!r})
+    {action}
+"""
+
+
+@pytest.mark.parametrize("action, writes_files", [
+    ('coll.upsert([Record("late", "text")], {"shared": np.eye(1, 8, dtype=np.float32)})', True),
+    ('coll.remove(["r1", "r2"])', False),  # only tombstones, which live in SQLite
+    ('coll.optimize(factory="HNSW8")', True),
+    ('coll.optimize(factory="Flat")', True),
+])
+def test_sigkill_just_before_the_commit_point_keeps_the_last_commit(filled, action, writes_files):
+    path, before, files = filled
+    process = run(KILL_AT_COMMIT_POINT.format(path=str(path), action=action))
+    assert process.wait(timeout=120) == -signal.SIGKILL
+    assert (set(data_files(path)) > set(files)) == writes_files  # what the dead process had written
+    with VectorCollection.open(path) as reopened:
+        assert state(reopened) == before
+    assert data_files(path) == files
+
+
+def test_sigkill_at_a_random_moment_of_a_commit_stream_loses_no_committed_batch(tmp_path):
+    VectorCollection.create(tmp_path / "c", "m", {"shared": 8}).close()
+    writer = run(f"""
+        import sys, numpy as np
+        from mmret.index.collection import Record, VectorCollection
+        rng = np.random.default_rng(1)
+        coll = VectorCollection.open({str(tmp_path / "c")!r})
+        for batch in range(10_000):
+            vectors = rng.standard_normal((64, 8)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            coll.upsert([Record(f"b{{batch}}-{{i}}", "text") for i in range(64)], {{"shared": vectors}})
+            print(coll.generation, flush=True)
+    """, stdout=subprocess.PIPE, text=True)
+    committed = [writer.stdout.readline() for _ in range(40)]  # the tiered merges have run by now
+    time.sleep(0.05)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=60)
+    last_reported = int(committed[-1])
+    with VectorCollection.open(tmp_path / "c") as reopened:
+        assert reopened.generation >= last_reported
+        assert len(reopened) == reopened.vector_count("shared") == 64 * reopened.generation
+        batches = {r.item_id.split("-")[0] for r in reopened.records()}
+        assert batches == {f"b{i}" for i in range(reopened.generation)}
+        hits = reopened.search("shared", np.eye(1, 8, dtype=np.float32), k=5)[0]
+        assert len(hits) == 5
