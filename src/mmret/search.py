@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from .data.audio import read_audio
+from .data.audio import Waveform, read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
 from .index.base import SearchParams
@@ -26,8 +27,8 @@ SEGMENT_KEYS = ("segment_of", "segment", "start", "end", "timed_settings")
 @dataclass(frozen=True)
 class Query:
     text: str | None = None
-    image: str | Path | None = None
-    audio: str | Path | None = None
+    image: str | Path | Image.Image | None = None  # a file, or a picture already decoded (a video's frame)
+    audio: str | Path | Waveform | None = None
     k: int = 10
     where: dict | None = None
     space: str | None = None  # None: the best space for the query's parts
@@ -63,12 +64,19 @@ def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:
     if query.text is not None:
         parts.append(encoder.encode("text", [query.text], space)[0])
     if query.image is not None:
-        image_path = str(Path(query.image).expanduser())
-        parts.append(encoder.encode("image", [open_image(read_bytes(image_path), image_path)], space)[0])
+        parts.append(encoder.encode("image", [_image(query.image)], space)[0])
     if query.audio is not None:
-        parts.append(encoder.encode("audio", [read_audio(Path(query.audio).expanduser())], space)[0])
+        audio = query.audio if isinstance(query.audio, Waveform) else read_audio(Path(query.audio).expanduser())
+        parts.append(encoder.encode("audio", [audio], space)[0])
     vector = np.mean(parts, axis=0)
     return (vector / max(np.linalg.norm(vector), 1e-12)).astype(np.float32), space
+
+
+def _image(image: str | Path | Image.Image) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    path = str(Path(image).expanduser())
+    return open_image(read_bytes(path), path)
 
 
 def _default_space(encoder: Encoder, query: Query) -> str:
