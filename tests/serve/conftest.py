@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ class ColourEncoder(Encoder):
 
     model_id = "test-colour"
     modalities = ("text", "image")
-    spaces = {SHARED: 3}
+    spaces = MappingProxyType({SHARED: 3})
 
     def preparer(self, modality):
         self._check(modality)
@@ -73,9 +74,8 @@ def media_root(tmp_path_factory, data_dir) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory, media_root):
-    """(TestClient, collection dir, media root) for a server with one write key and a small upload limit."""
+def client_for(folder: Path, media_root: Path, thumbnails: Path, **overrides):
+    """A TestClient (as a context manager) of a server over a new collection of `media_root`."""
     from fastapi.testclient import TestClient
 
     from mmret.api import Collection
@@ -83,11 +83,28 @@ def served(tmp_path_factory, media_root):
     from mmret.serve.security import digest
     from mmret.serve.settings import ServeSettings
 
-    folder = tmp_path_factory.mktemp("collection") / "c"
     collection = Collection.open(folder, model=ColourEncoder())
     report = collection.add([media_root], workers=0)
     assert not report.skipped, report.skipped
-    settings = ServeSettings(roots=[media_root], api_keys=[digest(KEY)], max_upload_bytes=UPLOAD_LIMIT,
-                             thumbnail_dir=tmp_path_factory.mktemp("thumbs"), refresh_interval=0.0)
-    with TestClient(create_app(collection, settings)) as client:
+    options = {"roots": [media_root], "api_keys": [digest(KEY)], "max_upload_bytes": UPLOAD_LIMIT,
+               "thumbnail_dir": thumbnails, "refresh_interval": 0.0, **overrides}
+    return TestClient(create_app(collection, ServeSettings(**options)))
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, media_root):
+    """(TestClient, collection dir, media root): read-only use, shared by the session."""
+    folder = tmp_path_factory.mktemp("collection") / "c"
+    with client_for(folder, media_root, tmp_path_factory.mktemp("thumbs")) as client:
         yield client, folder, media_root
+
+
+@pytest.fixture
+def writable(tmp_path):
+    """(TestClient, collection dir, media root) over three squares, for tests that write."""
+    root = tmp_path / "media"
+    root.mkdir()
+    for name, colour in COLOURS.items():
+        square(root / f"{name}.png", colour)
+    with client_for(tmp_path / "c", root, tmp_path / "thumbs") as client:
+        yield client, tmp_path / "c", root
