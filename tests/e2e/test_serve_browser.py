@@ -188,6 +188,7 @@ def test_bad_upload_shows_the_reason(page, tmp_path):
     error = page.locator("#error")
     error.wait_for(state="visible")
     assert "415" in error.inner_text() and "not a supported image" in error.inner_text()
+    assert page.locator("#more").is_hidden() and page.locator(".card").count() == 0
     page.screenshot(path=ARTIFACTS / "06-bad-upload.png")
 
 

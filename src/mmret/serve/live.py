@@ -56,6 +56,8 @@ class StoreThread:
 
     def retire(self) -> None:
         with self._lock:
+            if self._retired:
+                return
             self._retired = True
             self._executor.submit(self.store.close)
         self._executor.shutdown(wait=False)
