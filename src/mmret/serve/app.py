@@ -73,7 +73,8 @@ def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
         ctx.metrics.observe(request.method, getattr(route, "path", "unmatched"), response.status_code,
                             time.perf_counter() - started)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        if request.url.path.startswith("/static/"):  # the page; /docs loads Swagger UI from its CDN
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         return response
 
     if ctx.settings.cors_origins:
