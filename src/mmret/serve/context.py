@@ -9,7 +9,7 @@ from fastapi import Request
 from ..api import Collection
 from ..encoders.base import Encoder
 from ..index.collection import Record, VectorCollection
-from ..ingest import IndexReport
+from ..pipeline import IndexReport
 from .jobs import CountingStore, JobBoard, JobState
 from .live import LiveCollection
 from .metrics import Metrics
