@@ -75,3 +75,14 @@ def test_status_endpoints_and_metrics(writable):
     text = client.get("/metrics").text
     assert 'mmret_http_requests_total{method="GET",route="/api/search",status="200"}' in text
     assert "mmret_index_items 3.0" in text
+
+
+def test_page_is_served_with_its_policy_and_the_api_documented(writable):
+    client, _, _ = writable
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>mmret search</title>" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/search", "/api/items", "/api/media", "/api/thumbnail", "/api/jobs/reindex", "/metrics"} <= set(paths)
+    assert "413" in paths["/api/search"]["post"]["responses"]
