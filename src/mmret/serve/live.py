@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..index.collection import DB_FILE, VectorCollection
+from ..index.checks import DB_FILE
+from ..index.collection import VectorCollection
 
 T = TypeVar("T")
 
