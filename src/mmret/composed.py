@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ _WEIGHT = re.compile(r"^(?P<value>.*?)\^(?P<weight>[-+]?(?:\d+\.?\d*|\.\d+)(?:[e
 @dataclass(frozen=True)
 class QueryPart:
     modality: str
-    value: str | Path  # the text, or the path of the file
+    value: Any  # the text; the path of the file, or (from the server) an image or Waveform decoded already
     weight: float = 1.0  # negative: results should be unlike this part
 
     def __post_init__(self) -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .composed import QueryPart, check_parts, compose_vector
-from .data.audio import read_audio
+from .data.audio import Waveform, read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import PART_SPACES, FusedEncoder
@@ -33,8 +34,8 @@ SEGMENT_KEYS = ("segment_of", "segment", "start", "end", "timed_settings")
 @dataclass(frozen=True)
 class Query:
     text: str | None = None
-    image: str | Path | None = None
-    audio: str | Path | None = None
+    image: str | Path | Image.Image | None = None  # a file, or a picture already decoded (a video's frame)
+    audio: str | Path | Waveform | None = None
     k: int = 10
     where: dict | None = None
     space: str | None = None  # None: the best space for the query's parts
@@ -83,10 +84,18 @@ def part_vector(encoder: Encoder, part: QueryPart, space: str) -> np.ndarray:
     space = SHARED if space in PART_SPACES.values() else space
     if part.modality == "text":
         return encoder.encode("text", [str(part.value)], space)[0]
-    path = Path(part.value).expanduser()
     if part.modality == "image":
-        return encoder.encode("image", [open_image(read_bytes(str(path)), str(path))], space)[0]
-    return encoder.encode("audio", [read_audio(path)], space)[0]
+        return encoder.encode("image", [_image(part.value)], space)[0]
+    audio = part.value if isinstance(part.value, Waveform) else read_audio(Path(part.value).expanduser())
+    return encoder.encode("audio", [audio], space)[0]
+
+
+def _image(image: str | Path | Image.Image) -> Image.Image:
+    """A query image: already decoded (an upload), or a file to open."""
+    if isinstance(image, Image.Image):
+        return image
+    path = str(Path(image).expanduser())
+    return open_image(read_bytes(path), path)
 
 
 def _search_lists(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]:

@@ -1,0 +1,39 @@
+"""`mmret serve`: the HTTP server and web page over one collection (mmret[serve]); FastAPI loads only when it runs."""
+from __future__ import annotations
+
+import argparse
+
+from .common import collection_option, positive_float, positive_int
+
+EXAMPLES = """examples:
+  mmret serve --collection photos                           # then open http://127.0.0.1:8000/
+  mmret serve --collection photos --root ~/Pictures --api-key-file keys.txt   # uploads, adds, re-index"""
+
+
+def add(commands) -> None:
+    serve = commands.add_parser("serve", help="serve a collection over HTTP with a search page (mmret[serve])",
+                                epilog=EXAMPLES)
+    collection_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=positive_int, default=8000)
+    serve.add_argument("--root", action="append", default=[], metavar="DIR",
+                       help="a server-side folder that adds, re-indexing and media may use (repeatable)")
+    serve.add_argument("--api-key-file", metavar="FILE",
+                       help="keys for write endpoints, one per line (also $MMRET_API_KEYS, comma-separated)")
+    serve.add_argument("--keys-for-reads", action="store_true", help="require a key for searches and media too")
+    serve.add_argument("--max-upload-mb", type=positive_float, default=64, help="largest upload accepted")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="allow this origin to call the API from a browser (default: none)")
+    serve.add_argument("--request-timeout", type=positive_float, default=60.0, metavar="SECONDS")
+    serve.add_argument("--precision", default="auto", help="model precision: auto, fp32 or bf16")
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from ..serve.run import serve
+    except ImportError as error:
+        raise ImportError(f"mmret serve needs the server packages: pip install 'mmret[serve]' ({error})") from error
+    serve(args.collection, args.host, args.port, args.root, args.api_key_file, args.keys_for_reads,
+          args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision)
+    return 0

@@ -1,0 +1,100 @@
+"""The FastAPI app of one collection: `create_app(collection, settings)`.
+
+The model is loaded and the collection opened once; requests run concurrently on FastAPI's thread pool and
+reach the store through `LiveCollection`, which also picks up commits made by other processes.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..api import Collection
+from ..data.decode import DecodeError
+from ..data.sources import SourceError
+from ..index.collection import CollectionError
+from .context import ServerContext
+from .jobs import JobBoard
+from .live import LiveCollection
+from .metrics import Metrics
+from .paths import OutsideRoots
+from .routes import items, jobs, media, search, status
+from .settings import ServeSettings
+
+STATIC = Path(__file__).parent / "static"
+PAGE_POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+               "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+
+
+def create_app(collection: Collection, settings: ServeSettings | None = None) -> FastAPI:
+    settings = settings or ServeSettings()
+    encoder = collection.encoder  # loads the model now, not on the first request
+    live = LiveCollection(collection.store.path, settings.refresh_interval)
+    board = JobBoard(lambda job: ctx.add(job.sources, sync=job.sync, job=job))  # runs once ctx exists
+    ctx = ServerContext(live, encoder, settings, settings.all_roots(live.path), board,
+                        Metrics(lambda: live.read(len), lambda: live.generation))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        ctx.jobs.shutdown()
+        live.close()
+
+    app = FastAPI(title="mmret", version="0.1.0", lifespan=lifespan,
+                  description="Search a multimodal collection (text, images, audio, video) by text, by an "
+                              "uploaded file or by a stored item. Write endpoints need an API key (X-API-Key).")
+    app.state.context, app.state.settings = ctx, settings
+    for router in (search.router, items.router, media.router, jobs.router, status.router):
+        app.include_router(router)
+    _add_error_handlers(app)
+    _add_middleware(app, ctx)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_api_route("/", lambda: RedirectResponse("/static/index.html"), include_in_schema=False)
+    return app
+
+
+def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
+    @app.middleware("http")
+    async def measured_and_bounded(request: Request, call_next):
+        started = time.perf_counter()
+        try:
+            response = await asyncio.wait_for(call_next(request), ctx.settings.request_timeout)
+        except asyncio.TimeoutError:
+            response = JSONResponse({"detail": f"the request took longer than {ctx.settings.request_timeout:g} s"},
+                                    status_code=504)
+        route = request.scope.get("route")
+        ctx.metrics.observe(request.method, getattr(route, "path", "unmatched"), response.status_code,
+                            time.perf_counter() - started)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.url.path.startswith("/static/"):  # the page; /docs loads Swagger UI from its CDN
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        return response
+
+    if ctx.settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=ctx.settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["X-API-Key", "Authorization", "Content-Type", "Range"])
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Bad input is a 4xx that says why; nothing a client sends should become a 500."""
+    def reply(status_code: int):
+        async def handler(_request: Request, error: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(error)}, status_code=status_code)
+        return handler
+
+    app.add_exception_handler(OutsideRoots, reply(403))
+    for error_type in (DecodeError, CollectionError, SourceError, ValueError, ImportError, OSError):
+        app.add_exception_handler(error_type, reply(422))
+
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -1,0 +1,59 @@
+"""A stored item's file (audio and video with HTTP Range requests, so the page can seek) and its thumbnail."""
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse
+
+from ..context import ServerContext, context
+from ..media import THUMBNAIL_SIDES, thumbnail
+from ..paths import within
+from ..security import require_read_key
+from .search import ERRORS
+
+router = APIRouter(prefix="/api", tags=["media"], dependencies=[Depends(require_read_key)], responses=ERRORS)
+ItemId = Annotated[str, Query(min_length=1, max_length=4000, description="the item's id")]
+MEDIA = {200: {"description": "the file (206 with a Range header)",
+               "content": {"image/*": {}, "audio/*": {}, "video/*": {}}},
+         206: {"description": "the requested byte range"}, 416: {"description": "the range is not satisfiable"}}
+
+
+@router.get("/media", response_class=FileResponse, responses=MEDIA, summary="The item's file")
+def media(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> FileResponse:
+    path, _ = _file_of(ctx, id)
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/thumbnail", response_class=FileResponse, summary="A JPEG of a photo or of a video at a time",
+            responses={200: {"content": {"image/jpeg": {}}, "description": "the thumbnail"}})
+def item_thumbnail(ctx: Annotated[ServerContext, Depends(context)], id: ItemId,
+                   side: Annotated[int, Query(description=f"longest side in pixels, one of {THUMBNAIL_SIDES}")]
+                   = 256,
+                   at: Annotated[float, Query(ge=0, le=86_400, description="seconds into a video")] = 0.0
+                   ) -> FileResponse:
+    if side not in THUMBNAIL_SIDES:
+        raise HTTPException(422, f"side must be one of {THUMBNAIL_SIDES}, got {side}")
+    path, modality = _file_of(ctx, id)
+    if modality not in ("image", "video"):
+        raise HTTPException(404, f"item {id!r} is {modality}: it has no picture")
+    made = thumbnail(path, modality, side, at, ctx.settings.thumbnail_dir)
+    return FileResponse(made, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
+def _file_of(ctx: ServerContext, item_id: str) -> tuple[Path, str]:
+    """The stored item's file; it must still exist and, when roots are configured, lie inside them."""
+    record = ctx.get(item_id)
+    if record is None:
+        raise HTTPException(404, f"no stored item has id {item_id!r}")
+    if record.path is None:
+        raise HTTPException(404, f"item {item_id!r} is a text: it has no file")
+    path = Path(record.path)
+    if not path.is_file():
+        raise HTTPException(404, f"{record.path}: the item's file is gone")
+    if ctx.settings.roots and not within(path, ctx.roots):
+        raise HTTPException(403, f"{record.path}: outside the server's roots")
+    return path.resolve(), record.modality

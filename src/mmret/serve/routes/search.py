@@ -1,0 +1,120 @@
+"""Search by text, by an uploaded image, audio or video file, or by a stored item ("more like this")."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+
+from ...data.video import probe_video
+from ...eval.explain import explain
+from ...search import Query as SearchQuery
+from ..context import ServerContext, context
+from ..media import frame_at
+from ..querying import like_parts, run_search
+from ..schemas import ErrorBody, Explanation, SearchResponse
+from ..security import require_read_key
+from ..uploads import save_upload
+
+MAX_K = 500
+MAX_OFFSET = 10_000
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in {
+        401: "an API key is needed", 403: "the API key is not valid", 404: "no stored item has that id",
+        413: "the upload is too large", 415: "the upload is not a supported media type (by its content)",
+        422: "a parameter or the uploaded file is not valid (the reason is given)",
+        504: "the search took longer than the server's request timeout"}.items()}
+
+router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_read_key)], responses=ERRORS)
+
+K = Annotated[int, Query(ge=1, le=MAX_K, description="results per page")]
+OFFSET = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="results to skip (pagination)")]
+WHERE = Annotated[str | None, Query(max_length=4000, description='JSON object of metadata filters, e.g. '
+                                    '{"folder": "beach", "modality": "image"}')]
+
+
+@router.get("/search", response_model=SearchResponse, summary="Search by text or by a stored item")
+def search_get(ctx: Annotated[ServerContext, Depends(context)],
+               q: Annotated[str | None, Query(max_length=2000, description="query text")] = None,
+               like: Annotated[str | None, Query(max_length=4000, description="id of a stored item: more like it")]
+               = None,
+               k: K = 10, offset: OFFSET = 0, where: WHERE = None,
+               per_file: Annotated[bool, Query(description="each file once, at its best segment")] = True,
+               space: Annotated[str | None, Query(max_length=64)] = None) -> SearchResponse:
+    return _search(ctx, q, like, None, k, offset, where, per_file, space)
+
+
+@router.post("/search", response_model=SearchResponse, summary="Search by an uploaded file (and text)")
+def search_post(ctx: Annotated[ServerContext, Depends(context)],
+                file: Annotated[UploadFile | None, File(description="an image, audio or video file")] = None,
+                text: Annotated[str | None, Form(max_length=2000)] = None,
+                like: Annotated[str | None, Form(max_length=4000)] = None,
+                k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
+                offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
+                where: Annotated[str | None, Form(max_length=4000)] = None,
+                per_file: Annotated[bool, Form()] = True,
+                space: Annotated[str | None, Form(max_length=64)] = None) -> SearchResponse:
+    return _search(ctx, text, like, file, k, offset, where, per_file, space)
+
+
+@router.get("/explain", response_model=Explanation, summary="Why a text matched a stored photo")
+def explain_match(ctx: Annotated[ServerContext, Depends(context)],
+                  id: Annotated[str, Query(max_length=4000)],
+                  text: Annotated[str, Query(min_length=1, max_length=2000)]) -> Explanation:
+    record = ctx.get(id)
+    if record is None:
+        raise HTTPException(404, f"no stored item has id {id!r}")
+    if record.modality != "image" or record.path is None:
+        raise HTTPException(422, f"item {id!r} is {record.modality}: explanations are for photos")
+    found = explain(ctx.encoder, text, record.path, heatmap=False)
+    data = found.to_dict()
+    return Explanation(text=text, id=id, score=found.score, words=data["words"], classes=data["classes"])
+
+
+def _search(ctx: ServerContext, text: str | None, like: str | None, upload: UploadFile | None, k: int,
+            offset: int, where: str | None, per_file: bool, space: str | None) -> SearchResponse:
+    text = text.strip() if text and text.strip() else None
+    if text is None and like is None and upload is None:
+        raise HTTPException(422, "a search needs q/text, like (a stored item's id) or an uploaded file")
+    if space is not None and space not in ctx.live.spaces:
+        raise HTTPException(422, f"space {space!r} is not one of this collection's: {sorted(ctx.live.spaces)}")
+    saved: Path | None = None
+    try:
+        parts, exclude = {"text": text}, None
+        if upload is not None:
+            saved, kind = save_upload(upload, "file", ctx.settings.max_upload_bytes, ("image", "audio", "video"))
+            parts.update(_upload_parts(saved, kind.modality))
+        if like is not None:
+            record = ctx.get(like)
+            if record is None:
+                raise HTTPException(404, f"like: no stored item has id {like!r}")
+            liked, exclude = like_parts(ctx.live, record)
+            parts.update({name: part for name, part in liked.items() if parts.get(name) is None})
+        query = SearchQuery(**parts, k=k, where=_filters(where), space=space, exclude=exclude, per_file=per_file)
+        return run_search(ctx.live, ctx.encoder, query, offset)
+    finally:
+        if saved is not None:
+            saved.unlink(missing_ok=True)
+
+
+def _upload_parts(path: Path, modality: str) -> dict:
+    """The query part of an uploaded file; a video stands for its middle frame."""
+    if modality == "audio":
+        return {"audio": path}
+    return {"image": path if modality == "image" else frame_at(path, probe_video(path).duration / 2)}
+
+
+def _filters(where: str | None) -> dict | None:
+    if not where:
+        return None
+    try:
+        parsed = json.loads(where)
+    except json.JSONDecodeError as error:
+        raise HTTPException(422, f"where: not valid JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(parsed, dict) or not all(isinstance(k, str) for k in parsed):
+        raise HTTPException(422, "where: expected a JSON object of metadata key -> value")
+    bad = [k for k, v in parsed.items() if isinstance(v, (dict, list)) or v is None]
+    if bad:
+        raise HTTPException(422, f"where: the value of {bad[0]!r} must be a string, number or boolean")
+    return parsed or None

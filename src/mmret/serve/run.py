@@ -1,0 +1,44 @@
+"""`mmret serve`: settings from flags, the app, uvicorn; 127.0.0.1 unless told otherwise."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+from ..api import Collection
+from .security import load_key_digests
+from .settings import MB, ServeSettings
+
+log = logging.getLogger("mmret.serve")
+
+
+def serve(collection: str | Path, host: str = "127.0.0.1", port: int = 8000, roots: list[str] | None = None,
+          api_key_file: str | None = None, keys_for_reads: bool = False, max_upload_mb: float = 64,
+          cors_origins: list[str] | None = None, request_timeout: float = 60.0, precision: str = "auto") -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    settings = ServeSettings(roots=[Path(r).expanduser().resolve() for r in roots or []],
+                             api_keys=load_key_digests(api_key_file), keys_for_reads=keys_for_reads,
+                             max_upload_bytes=int(max_upload_mb * MB), cors_origins=list(cors_origins or []),
+                             request_timeout=request_timeout)
+    for root in settings.roots:
+        if not root.is_dir():
+            raise ValueError(f"--root {root}: not a folder")
+    if not is_loopback(host) and not settings.keys_for_reads:
+        log.warning("serving on %s: anyone who can reach it can search and view the collection's files; "
+                    "add --api-key-file FILE --keys-for-reads to require a key", host)
+    app = create_app(Collection.open(collection, precision=precision, create=False), settings)
+    print(f"mmret: serving {collection} on http://{host}:{port}/ (writes {'need a key' if settings.api_keys else 'off'})",
+          flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,119 @@
+"""Request and response bodies of the HTTP API, as they appear in its OpenAPI document."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="what was wrong, naming the field or file and the reason")
+
+
+class Segment(BaseModel):
+    kind: str = Field(description="shot, sound, speech or ocr")
+    start: float = Field(description="seconds from the file's start")
+    end: float
+    file_id: str = Field(description="id of the audio or video file this segment belongs to")
+
+
+class Result(BaseModel):
+    rank: int
+    id: str
+    score: float = Field(description="cosine similarity to the query, higher is closer")
+    modality: str
+    path: str | None
+    text: str | None
+    metadata: dict[str, Any] = Field(description="the item's metadata, without a segment's place in its file")
+    segment: Segment | None = None
+    thumbnail_url: str | None = Field(None, description="a JPEG of the photo or the shot's frame")
+    media_url: str | None = Field(None, description="the file itself; audio and video honour HTTP Range requests")
+
+
+class SearchResponse(BaseModel):
+    results: list[Result]
+    offset: int
+    k: int
+    has_more: bool = Field(description="whether another page follows")
+    took_ms: float
+
+
+class SpaceInfo(BaseModel):
+    dimension: int
+    vectors: int
+
+
+class Info(BaseModel):
+    path: str
+    model: str
+    items: int
+    generation: int = Field(description="the committed generation this server is reading")
+    spaces: dict[str, SpaceInfo]
+    modalities: list[str] = Field(description="what the model can search by")
+    writes_enabled: bool
+    keys_for_reads: bool
+    max_upload_bytes: int
+    roots: list[str]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class WordShare(BaseModel):
+    word: str
+    share: float
+
+
+class ClassShare(BaseModel):
+    name: str
+    probability: float
+    weight: float
+    similarity: float
+    share: float
+
+
+class Explanation(BaseModel):
+    text: str
+    id: str
+    score: float
+    words: list[WordShare] = Field(description="score minus the score without each word")
+    classes: list[ClassShare] = Field(description="exact shares of the score per ImageNet class (offline pack)")
+
+
+class AddPaths(BaseModel):
+    paths: list[str] = Field(min_length=1, max_length=1000,
+                             description="files or folders inside the server's roots (relative: to the first root)")
+
+
+class AddReport(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    skipped: list[str] = Field(description="'path: reason' for each file that could not be indexed")
+    ids: list[str] = Field(default_factory=list, description="ids of the uploaded items")
+
+
+class RemoveReport(BaseModel):
+    removed: int
+
+
+class MetadataUpdate(BaseModel):
+    id: str
+    metadata: dict[str, Any] = Field(description="keys to set; a null value removes the key")
+
+
+class ReindexRequest(BaseModel):
+    root: str | None = Field(None, description="a folder inside the roots (default: every root)")
+    sync: bool = Field(True, description="also remove stored files that are gone")
+
+
+class Job(BaseModel):
+    id: str
+    state: str = Field(description="queued, running, done or failed")
+    sources: list[str]
+    files_total: int | None = Field(description="media files found under the sources")
+    files_done: int
+    skipped: int
+    message: str | None = None
+    report: AddReport | None = None

@@ -1,0 +1,27 @@
+"""What a server is allowed to do and with which limits; the CLI flags map onto these fields."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+@dataclass
+class ServeSettings:
+    roots: list[Path] = field(default_factory=list)  # server-side folders that adds, re-indexes and media may use
+    upload_dir: Path | None = None  # where uploaded items are kept (default: <collection>/uploads); always a root
+    api_keys: list[str] = field(default_factory=list)  # sha256 hex digests of accepted keys
+    keys_for_reads: bool = False  # also require a key to search and read
+    max_upload_bytes: int = 64 * MB
+    cors_origins: list[str] = field(default_factory=list)  # empty: no CORS headers (same origin only)
+    request_timeout: float = 60.0  # seconds until a request is answered 504
+    thumbnail_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmret-thumbnails")
+    refresh_interval: float = 0.5  # seconds between checks for commits made by other processes
+
+    def upload_root(self, collection_path: Path) -> Path:
+        return (self.upload_dir or collection_path / "uploads").resolve()
+
+    def all_roots(self, collection_path: Path) -> list[Path]:
+        return [root.resolve() for root in self.roots] + [self.upload_root(collection_path)]

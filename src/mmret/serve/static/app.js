@@ -1,0 +1,239 @@
+// The search page: plain browser JavaScript, no build step. It only calls the server's /api endpoints.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { file: null, like: null, likeName: "", offset: 0, timer: null, request: 0 };
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+function headers() {
+  const key = $("key").value.trim() || localStorage.getItem("mmret-key") || "";
+  return key ? { "X-API-Key": key } : {};
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+function filters() {
+  const where = {};
+  for (const pair of $("where").value.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new Error(`Metadata filter "${pair}": write it as key=value`);
+    const raw = pair.slice(at + 1).trim();
+    let value = raw;
+    try { value = JSON.parse(raw); } catch { /* a plain string */ }
+    where[pair.slice(0, at).trim()] = value;
+  }
+  if ($("modality").value) where.modality = $("modality").value;
+  return Object.keys(where).length ? JSON.stringify(where) : null;
+}
+
+async function search(append = false) {
+  const text = $("q").value.trim();
+  if (!text && !state.file && !state.like) {
+    $("results").replaceChildren();
+    $("more").hidden = true;
+    $("status").textContent = "Type a description, drop a file, or pick “More like this” on a result.";
+    return;
+  }
+  const request = ++state.request;
+  state.offset = append ? state.offset + Number($("k").value) : 0;
+  const form = new FormData();
+  if (text) form.append("text", text);
+  if (state.file) form.append("file", state.file);
+  if (state.like) form.append("like", state.like);
+  form.append("k", $("k").value);
+  form.append("offset", String(state.offset));
+  form.append("per_file", String(!$("segments").checked));
+  $("status").textContent = "Searching…";
+  try {
+    const where = filters();
+    if (where) form.append("where", where);
+    const response = await fetch("/api/search", { method: "POST", body: form, headers: headers() });
+    const body = await response.json().catch(() => ({ detail: response.statusText }));
+    if (request !== state.request) return; // a newer search was started meanwhile
+    if (!response.ok) throw new Error(`${response.status}: ${body.detail || "the search failed"}`);
+    showError("");
+    render(body, append);
+  } catch (error) {
+    if (request !== state.request) return;
+    showError(error.message);
+    $("status").textContent = "";
+  }
+}
+
+function render(page, append) {
+  const cards = page.results.map(card);
+  if (append) $("results").append(...cards); else $("results").replaceChildren(...cards);
+  const shown = $("results").children.length;
+  $("status").textContent = shown ? `${shown} result${shown === 1 ? "" : "s"} (${page.took_ms.toFixed(0)} ms)` : "No results.";
+  $("more").hidden = !page.has_more;
+}
+
+function fileName(result) {
+  return result.path ? result.path.split("/").pop() : result.id;
+}
+
+function timeRange(segment) {
+  return segment ? `${segment.start.toFixed(1)}–${segment.end.toFixed(1)} s (${segment.kind})` : "";
+}
+
+function metadataText(metadata) {
+  return Object.entries(metadata).filter(([, value]) => value !== "" && value != null)
+    .map(([key, value]) => `${key}: ${value}`).join(" · ");
+}
+
+function preview(result) {
+  const start = result.segment ? result.segment.start : 0;
+  if (result.modality === "audio") {
+    return el("audio", { controls: true, preload: "none", src: `${result.media_url}#t=${start}` });
+  }
+  if (!result.thumbnail_url) return el("div", { className: "textcard", textContent: result.text || "" });
+  const picture = el("img", { className: "thumb", src: result.thumbnail_url, loading: "lazy",
+                              alt: `${result.modality} ${fileName(result)}` });
+  if (result.modality !== "video") {
+    picture.addEventListener("click", () => details(result));
+    return picture;
+  }
+  const play = el("button", { className: "thumb play", type: "button", title: `Play from ${start.toFixed(1)} s` }, picture);
+  play.setAttribute("aria-label", `Play ${fileName(result)} from ${start.toFixed(1)} s`);
+  play.addEventListener("click", () => play.replaceWith(player(result, start)));
+  return play;
+}
+
+function player(result, start) {
+  const video = el("video", { controls: true, autoplay: true, muted: true, preload: "metadata",
+                              src: `${result.media_url}#t=${start}` });
+  video.addEventListener("loadedmetadata", () => { if (video.currentTime < start) video.currentTime = start; });
+  return video;
+}
+
+function card(result) {
+  const like = el("button", { type: "button", textContent: "More like this" });
+  like.addEventListener("click", () => moreLike(result));
+  const more = el("button", { type: "button", textContent: "Details" });
+  more.addEventListener("click", () => details(result));
+  const segment = timeRange(result.segment);
+  return el("article", { className: "card" }, preview(result),
+    el("div", { className: "body" },
+      el("span", { className: "name", textContent: fileName(result) }),
+      el("span", { className: "score", textContent: `score ${result.score.toFixed(3)}${segment ? " · " + segment : ""}` }),
+      result.text && result.thumbnail_url ? el("span", { className: "meta", textContent: `“${result.text}”` }) : null,
+      el("span", { className: "meta", textContent: metadataText(result.metadata) }),
+      el("div", { className: "actions" }, like, more)));
+}
+
+function moreLike(result) {
+  state.like = result.id;
+  state.likeName = `like ${fileName(result)}${result.segment ? " @ " + result.segment.start.toFixed(1) + " s" : ""}`;
+  state.file = null;
+  $("q").value = "";
+  showChip();
+  if ($("detail").open) $("detail").close();
+  search();
+}
+
+function showChip() {
+  const label = state.file ? `file: ${state.file.name}` : state.like ? state.likeName : "";
+  const chip = $("query-file");
+  chip.hidden = !label;
+  const clear = el("button", { type: "button", textContent: "×", title: "Clear" });
+  clear.setAttribute("aria-label", "Clear this query part");
+  clear.addEventListener("click", () => { state.file = null; state.like = null; $("file").value = ""; showChip(); search(); });
+  chip.replaceChildren(label, clear);
+}
+
+async function details(result) {
+  $("detail-title").textContent = fileName(result);
+  const start = result.segment ? result.segment.start : 0;
+  let media = null;
+  if (result.modality === "video") media = player(result, start);
+  else if (result.modality === "audio") media = el("audio", { controls: true, src: `${result.media_url}#t=${start}` });
+  else if (result.thumbnail_url) media = el("img", { src: `${result.thumbnail_url}&side=512`, alt: fileName(result) });
+  $("detail-media").replaceChildren(...(media ? [media] : []));
+  const rows = [["score", result.score.toFixed(4)], ["kind", result.modality], ["path", result.path || "—"],
+                ["segment", timeRange(result.segment) || "—"], ["text", result.text || "—"],
+                ...Object.entries(result.metadata).map(([k, v]) => [k, String(v)])];
+  $("detail-meta").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v })]));
+  $("detail-like").onclick = () => moreLike(result);
+  $("explanation").replaceChildren();
+  $("detail").showModal();
+  const text = $("q").value.trim();
+  if (text && result.modality === "image") explain(result, text);
+}
+
+async function explain(result, text) {
+  $("explanation").replaceChildren(el("p", { className: "muted", textContent: "Explaining the match…" }));
+  const params = new URLSearchParams({ id: result.id, text });
+  const response = await fetch(`/api/explain?${params}`, { headers: headers() });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    $("explanation").replaceChildren(el("p", { className: "error", textContent: `No explanation: ${body.detail || response.status}` }));
+    return;
+  }
+  const parts = [el("h3", { textContent: `Why “${text}” matched (score ${body.score.toFixed(3)})` })];
+  parts.push(shareTable("Word", body.words.map((w) => [w.word, w.share])));
+  if (body.classes.length) parts.push(shareTable("What the image model saw", body.classes.map((c) => [c.name, c.share])));
+  $("explanation").replaceChildren(...parts);
+}
+
+function shareTable(title, rows) {
+  const largest = Math.max(1e-6, ...rows.map(([, share]) => Math.abs(share)));
+  const body = rows.map(([name, share]) => {
+    const bar = el("span", { className: share < 0 ? "bar neg" : "bar" });
+    bar.style.width = `${Math.round(80 * Math.abs(share) / largest)}px`;
+    return el("tr", {}, el("td", { textContent: name }), el("td", { textContent: share.toFixed(3) }), el("td", {}, bar));
+  });
+  return el("table", { className: "shares" },
+    el("thead", {}, el("tr", {}, el("th", { textContent: title }), el("th", { textContent: "share of score" }), el("th"))),
+    el("tbody", {}, ...body));
+}
+
+function takeFile(file) {
+  if (!file) return;
+  state.file = file;
+  state.like = null;
+  showChip();
+  search();
+}
+
+function later() {
+  clearTimeout(state.timer);
+  state.timer = setTimeout(() => search(), 250);
+}
+
+async function loadInfo() {
+  const response = await fetch("/api/info", { headers: headers() });
+  const info = await response.json().catch(() => ({}));
+  if (!response.ok) { $("collection").textContent = `Collection: ${info.detail || response.status}`; return; }
+  $("collection").textContent = `${info.items} items · model ${info.model}`;
+  $("file").accept = info.modalities.map((m) => (m === "text" ? "" : `${m}/*`)).filter(Boolean).join(",");
+}
+
+function setUp() {
+  $("search").addEventListener("submit", (event) => { event.preventDefault(); search(); });
+  $("q").addEventListener("input", later);
+  for (const id of ["k", "modality", "segments"]) $(id).addEventListener("change", () => search());
+  $("where").addEventListener("change", () => search());
+  $("key").addEventListener("change", () => { localStorage.setItem("mmret-key", $("key").value.trim()); loadInfo(); search(); });
+  $("file").addEventListener("change", () => takeFile($("file").files[0]));
+  $("more").addEventListener("click", () => search(true));
+  const drop = $("drop");
+  drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("file").click(); } });
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => { event.preventDefault(); drop.classList.remove("over"); takeFile(event.dataTransfer.files[0]); });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "/" && document.activeElement !== $("q") && !$("detail").open) { event.preventDefault(); $("q").focus(); }
+  });
+  loadInfo();
+  search();
+}
+
+setUp();
