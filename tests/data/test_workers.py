@@ -3,6 +3,7 @@ they die with a SIGKILLed parent, and SIGTERM or Ctrl-C stop the run with one li
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,16 +40,17 @@ def alive(pids: set[int]) -> set[int]:
     return living
 
 
-def start_index(photos: Path, collection: Path, model: Path) -> tuple[subprocess.Popen, set[int]]:
-    """A running `mmret index` and its decode workers, once they are up."""
-    process = subprocess.Popen([sys.executable, "-m", "mmret.cli", "index", str(photos), "--collection",
-                                str(collection), "--model", str(model), "--workers", "2", "--batch-size", "4"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                               start_new_session=True)
-    deadline = time.monotonic() + 120
+def start_index(photos: Path, collection: Path, model: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mmret.cli", "index", str(photos), "--collection", str(collection),
+                             "--model", str(model), "--workers", "2", "--batch-size", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+
+
+def wait_for_workers(process: subprocess.Popen) -> set[int]:
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None:
         if len(workers := children(process.pid)) >= 2:
-            return process, workers
+            return workers
         time.sleep(0.05)
     process.kill()
     pytest.fail(f"no decode workers appeared: {process.communicate()[1][-2000:]}")
@@ -61,36 +63,55 @@ def wait_gone(pids: set[int], seconds: float) -> set[int]:
     return alive(pids)
 
 
-@pytest.fixture
-def caltech(data_dir) -> Path:
-    return data_dir / "caltech101" / "images"
-
-
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+FIRST_COMMIT = "ant"  # a class folder indexed before each run, so there is a last commit to keep
+RUNS = ("kill", "term", "int")
 
 
-def test_workers_exit_when_the_indexing_parent_is_killed(tmp_path, caltech, tiny_clip):
-    process, workers = start_index(caltech, tmp_path / "coll", tiny_clip)
+@pytest.fixture(scope="module")
+def runs(data_dir, tiny_clip, tmp_path_factory) -> dict[str, tuple[subprocess.Popen, set[int], Path]]:
+    """Three `mmret index` runs over all Caltech-101 photos, started at once (their start-up is most of the
+    cost), each over a collection already holding one commit; returned once each one's workers are up."""
+    from mmret.api import Collection
+
+    root = tmp_path_factory.mktemp("runs")
+    photos = data_dir / "caltech101" / "images"
+    Collection.open(root / "seed", str(tiny_clip)).add([photos / FIRST_COMMIT], workers=0)
+    processes = {}
+    for name in RUNS:
+        shutil.copytree(root / "seed", root / name)
+        processes[name] = start_index(photos, root / name, tiny_clip)
+    started = {name: (process, wait_for_workers(process), root / name) for name, process in processes.items()}
+    yield started
+    for process, workers, _ in started.values():  # pipes are closed, not read: orphans would hold them open
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+        for pid in alive(workers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_exit_when_the_indexing_parent_is_killed(runs):
+    process, workers, _ = runs["kill"]
     process.kill()
     process.wait()
     assert wait_gone(workers, 5) == set(), "decode workers outlived their SIGKILLed parent"
-    process.stdout.close()
-    process.stderr.close()
 
 
-@pytest.mark.parametrize("stop, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
-def test_sigterm_and_ctrl_c_stop_cleanly_with_one_line_and_keep_the_last_commit(
-        tmp_path, caltech, tiny_clip, stop, code, word):
+@pytest.mark.parametrize("run, stop, code, word", [("term", signal.SIGTERM, 143, "terminated"),
+                                                   ("int", signal.SIGINT, 130, "interrupted")])
+def test_sigterm_and_ctrl_c_stop_cleanly_with_one_line_and_keep_the_last_commit(data_dir, runs, run, stop, code,
+                                                                               word):
     from mmret.api import Collection
 
-    first = sorted(caltech.glob("ant/*.jpg"))
-    Collection.open(tmp_path / "coll", str(tiny_clip)).add(first, workers=0)
-    process, workers = start_index(caltech, tmp_path / "coll", tiny_clip)
+    process, workers, collection = runs[run]
     os.killpg(process.pid, stop)  # the whole group, as a terminal's Ctrl-C or a service manager does
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=30)
     assert process.returncode == code
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert stderr.strip().splitlines()[-1].endswith(f"{word}: committed work is kept; run the same command again "
                                                      "to resume")
     assert wait_gone(workers, 5) == set()
-    assert len(Collection.open(tmp_path / "coll", create=False)) == len(first)
+    first = list((data_dir / "caltech101" / "images" / FIRST_COMMIT).glob("*.jpg"))
+    assert len(Collection.open(collection, create=False)) == len(first)

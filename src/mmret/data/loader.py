@@ -14,7 +14,7 @@ from typing import Any
 
 from .decode import DEFAULT_LIMITS, DecodeError, DecodeLimits, open_image, read_bytes
 from .items import Item
-from .workers import init_worker, stop_workers
+from .workers import init_worker
 
 
 @dataclass
@@ -84,6 +84,8 @@ def prepared_batches(items: Iterable[Item], prepare: Callable[[Any], Any], batch
         while pending:
             yield pending.popleft().result()
     except BaseException:  # interrupted, or the consumer stopped early: do not wait for batches nobody reads
-        stop_workers(pool)
+        # Running batches finish (a batch's time): terminating a worker mid-reply could leave half a message
+        # in the result pipe, and the pool's manager thread blocked on it at exit.
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()

@@ -82,7 +82,7 @@ def iter_items(
 
 
 def check_sources(paths: Iterable[str | Path]) -> None:
-    """Raise SourceError if any source is unusable (missing, or a manifest whose header does not do), reading
+    """Raise SourceError if any source is unusable (missing, or a manifest with an unusable header), reading
     no more than headers: the check to make before creating anything for them."""
     for path in paths:
         _open_source(Path(path))

@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 WATCHDOG_SECONDS = 0.5
@@ -42,11 +41,3 @@ def _exit_when_orphaned(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(WATCHDOG_SECONDS)
     os._exit(1)
-
-
-def stop_workers(pool: ProcessPoolExecutor) -> None:
-    """End the pool now: queued work is dropped and running workers are terminated, not waited for."""
-    processes = list((pool._processes or {}).values())  # private, but the only handle on them before Python 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
