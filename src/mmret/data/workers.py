@@ -18,8 +18,10 @@ WATCHDOG_SECONDS = 0.5
 
 def init_worker(parent: int) -> None:
     """The pool initializer: bind this worker's life to `parent` (the pid that created the pool)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # fork copied the parent's handler, which would raise here
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the parent stops the pool. A worker
+    # dying mid-reply would leave half a message in the result pipe and the pool's manager thread stuck on it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not _ask_for_parent_death_signal():
         threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # the parent died before the request was in place
