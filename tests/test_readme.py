@@ -2,7 +2,8 @@
 model comparison is on data the training config does not train on (defect 9).
 
 The everyday examples and the Python example run by default; the evaluation, training and audio/video blocks take
-minutes and run with MMR_SLOW=1 (`make test-all`).
+minutes and run with MMR_SLOW=1 (`make test-all`). The server block is `console`, not `sh`: a server runs until it
+is stopped, so tests/e2e/test_serve_browser.py starts `mmret serve` as shown there instead.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import torch
 
 from mmret.losses import InfoNCELoss
 from mmret.training import experiment
+from mmret.training.fused_model import build_trained_model
 from mmret.training.experiment import fit
 from mmret.training.towers import INPUT_DIMS
 from mmret.training.validation import Validator, retrieval_results
@@ -87,7 +88,7 @@ def test_early_stopping_keeps_the_best_weights(small_problem, make_config):
     _, data = small_problem
     config = make_config({"optimizer": {"lr": 1e-9}, "training": {"epochs": 10, "patience": 2}})
     torch.manual_seed(config.training.seed)
-    untrained = weights(experiment.build_model(config.model, data.towers))
+    untrained = weights(build_trained_model(config, data.towers))  # as fit builds it, from the same seed
     model, result = fit(config, data)
     assert result.stopped_early and len(result.history) == 2 and result.best_epoch == 0
     assert same_weights(weights(model), untrained) and result.validation == result.initial

@@ -14,8 +14,8 @@ def add(commands) -> None:
     serve = commands.add_parser("serve", help="serve a collection over HTTP with a search page (mmret[serve])",
                                 epilog=EXAMPLES)
     collection_option(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    serve.add_argument("--port", type=positive_int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind; 127.0.0.1 is this machine only")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port to listen on")
     serve.add_argument("--root", action="append", default=[], metavar="DIR",
                        help="a server-side folder that adds, re-indexing and media may use (repeatable)")
     serve.add_argument("--api-key-file", metavar="FILE",
@@ -24,7 +24,8 @@ def add(commands) -> None:
     serve.add_argument("--max-upload-mb", type=positive_float, default=64, help="largest upload accepted")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="allow this origin to call the API from a browser (default: none)")
-    serve.add_argument("--request-timeout", type=positive_float, default=60.0, metavar="SECONDS")
+    serve.add_argument("--request-timeout", type=positive_float, default=60.0, metavar="SECONDS",
+                       help="a request that takes longer is answered 504")
     serve.add_argument("--precision", default="auto", help="model precision: auto, fp32 or bf16")
     serve.set_defaults(run=_serve)
 
