@@ -9,8 +9,8 @@ import torch
 
 from mmret.losses import InfoNCELoss
 from mmret.training import experiment
-from mmret.training.fused_model import build_trained_model
 from mmret.training.experiment import fit
+from mmret.training.fused_model import build_trained_model
 from mmret.training.towers import INPUT_DIMS
 from mmret.training.validation import Validator, retrieval_results
 
