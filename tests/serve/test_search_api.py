@@ -109,3 +109,39 @@ def test_media_honours_range_requests(served):
     assert response.status_code == 206 and response.content == whole[100:200]
     assert response.headers["content-range"] == f"bytes 100-199/{len(whole)}"
     assert response.headers["content-type"] == "video/mp4"
+
+
+def test_a_negative_text_part_pushes_its_colour_down(served):
+    client, _, _ = served
+    squares = [f"{c}.png" for c in COLOURS]
+    plain = [n for n in names(client.get("/api/search", params={"q": "red", "k": 100})) if n in squares]
+    unlike_blue = json.dumps([{"text": "blue", "weight": -1}])
+    pushed = [n for n in names(client.get("/api/search", params={"q": "red", "parts": unlike_blue, "k": 100}))
+              if n in squares]
+    assert plain[0] == pushed[0] == "red.png"
+    assert pushed.index("blue.png") > pushed.index("green.png")  # red minus blue: blue is the least like it
+
+
+def test_rank_fusion_of_two_text_parts_matches_rrf_of_their_own_lists(served):
+    client, _, _ = served
+    every = {"k": 100, "per_file": "false"}
+
+    def ranks(query: str) -> dict[str, int]:
+        results = client.get("/api/search", params={"q": query, **every}).json()["results"]
+        return {r["id"]: r["rank"] for r in results}
+
+    red, green = ranks("red"), ranks("green")
+    expected = {item: 1 / (60 + red[item]) + 1 / (60 + green[item]) for item in red}  # RRF, k = 60
+    fused = client.get("/api/search", params={"q": "red", "parts": json.dumps([{"text": "green"}]),
+                                              "fusion": "rrf", **every}).json()["results"]
+    assert len(fused) == len(expected)
+    assert all(abs(r["score"] - expected[r["id"]]) < 1e-6 for r in fused)
+
+
+def test_bad_parts_are_422_with_the_reason(served):
+    client, _, _ = served
+    for parts, reason in (("[1]", "JSON array"), ('[{"text": "red", "weight": 0}]', "non-zero"),
+                          ('[{"text": "red", "weight": "x"}]', "number"), ("{", "not valid JSON"),
+                          ('[{"text": "red", "weight": -1}]', "positive part")):
+        response = client.get("/api/search", params={"parts": parts})
+        assert response.status_code == 422 and reason in response.text, (parts, response.text)

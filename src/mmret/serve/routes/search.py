@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 
+from ...composed import QueryPart
 from ...data.video import probe_video
 from ...eval.explain import explain
 from ...search import Query as SearchQuery
@@ -32,6 +33,11 @@ K = Annotated[int, Query(ge=1, le=MAX_K, description="results per page")]
 OFFSET = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="results to skip (pagination)")]
 WHERE = Annotated[str | None, Query(max_length=4000, description='JSON object of metadata filters, e.g. '
                                     '{"folder": "beach", "modality": "image"}')]
+PARTS_HELP = ('JSON array of more text parts with weights, a negative weight pulling away from it, e.g. '
+              '[{"text": "people", "weight": -1}]')
+PARTS = Annotated[str | None, Query(max_length=4000, description=PARTS_HELP)]
+FUSION = Annotated[Literal["rrf", "combsum", "combmnz"] | None,
+                   Query(description="fuse one result list per part (default: one fused query vector)")]
 
 
 @router.get("/search", response_model=SearchResponse, summary="Search by text or by a stored item")
@@ -41,8 +47,9 @@ def search_get(ctx: Annotated[ServerContext, Depends(context)],
                = None,
                k: K = 10, offset: OFFSET = 0, where: WHERE = None,
                per_file: Annotated[bool, Query(description="each file once, at its best segment")] = True,
-               space: Annotated[str | None, Query(max_length=64)] = None) -> SearchResponse:
-    return _search(ctx, q, like, None, k, offset, where, per_file, space)
+               space: Annotated[str | None, Query(max_length=64)] = None, parts: PARTS = None,
+               fusion: FUSION = None) -> SearchResponse:
+    return _search(ctx, q, like, None, k, offset, where, per_file, space, parts, fusion)
 
 
 @router.post("/search", response_model=SearchResponse, summary="Search by an uploaded file (and text)")
@@ -54,8 +61,10 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
                 offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
                 where: Annotated[str | None, Form(max_length=4000)] = None,
                 per_file: Annotated[bool, Form()] = True,
-                space: Annotated[str | None, Form(max_length=64)] = None) -> SearchResponse:
-    return _search(ctx, text, like, file, k, offset, where, per_file, space)
+                space: Annotated[str | None, Form(max_length=64)] = None,
+                parts: Annotated[str | None, Form(max_length=4000, description=PARTS_HELP)] = None,
+                fusion: Annotated[Literal["rrf", "combsum", "combmnz"] | None, Form()] = None) -> SearchResponse:
+    return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion)
 
 
 @router.get("/explain", response_model=Explanation, summary="Why a text matched a stored photo")
@@ -73,25 +82,28 @@ def explain_match(ctx: Annotated[ServerContext, Depends(context)],
 
 
 def _search(ctx: ServerContext, text: str | None, like: str | None, upload: UploadFile | None, k: int,
-            offset: int, where: str | None, per_file: bool, space: str | None) -> SearchResponse:
+            offset: int, where: str | None, per_file: bool, space: str | None, parts: str | None = None,
+            fusion: str | None = None) -> SearchResponse:
     text = text.strip() if text and text.strip() else None
-    if text is None and like is None and upload is None:
-        raise HTTPException(422, "a search needs q/text, like (a stored item's id) or an uploaded file")
+    more = _text_parts(parts)
+    if text is None and like is None and upload is None and not more:
+        raise HTTPException(422, "a search needs q/text, parts, like (a stored item's id) or an uploaded file")
     if space is not None and space not in ctx.live.spaces:
         raise HTTPException(422, f"space {space!r} is not one of this collection's: {sorted(ctx.live.spaces)}")
     saved: Path | None = None
     try:
-        parts, exclude = {"text": text}, None
+        found, exclude = {"text": text}, None
         if upload is not None:
             saved, kind = save_upload(upload, "file", ctx.settings.max_upload_bytes, ("image", "audio", "video"))
-            parts.update(_upload_parts(saved, kind.modality))
+            found.update(_upload_parts(saved, kind.modality))
         if like is not None:
             record = ctx.get(like)
             if record is None:
                 raise HTTPException(404, f"like: no stored item has id {like!r}")
             liked, exclude = like_parts(ctx.live, record)
-            parts.update({name: part for name, part in liked.items() if parts.get(name) is None})
-        query = SearchQuery(**parts, k=k, where=_filters(where), space=space, exclude=exclude, per_file=per_file)
+            found.update({name: part for name, part in liked.items() if found.get(name) is None})
+        query = SearchQuery(**found, k=k, where=_filters(where), space=space, exclude=exclude, per_file=per_file,
+                            parts=more, fusion=fusion)
         return run_search(ctx.live, ctx.encoder, query, offset)
     finally:
         if saved is not None:
@@ -103,6 +115,27 @@ def _upload_parts(path: Path, modality: str) -> dict:
     if modality == "audio":
         return {"audio": path}
     return {"image": path if modality == "image" else frame_at(path, probe_video(path).duration / 2)}
+
+
+def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
+    """The `parts` parameter: weighted text parts only (a server never reads files named by a client)."""
+    if not parts:
+        return ()
+    try:
+        parsed = json.loads(parts)
+    except json.JSONDecodeError as error:
+        raise HTTPException(422, f"parts: not valid JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(parsed, list) or not all(isinstance(p, dict) for p in parsed):
+        raise HTTPException(422, 'parts: expected a JSON array of {"text": ..., "weight": ...} objects')
+    found = []
+    for number, part in enumerate(parsed):
+        text, weight = part.get("text"), part.get("weight", 1.0)
+        if not isinstance(text, str) or set(part) - {"text", "weight"}:
+            raise HTTPException(422, f'parts[{number}]: expected {{"text": STRING, "weight": NUMBER}}')
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise HTTPException(422, f"parts[{number}]: weight must be a number")
+        found.append(QueryPart("text", text, float(weight)))  # an empty text or a zero weight is a ValueError: 422
+    return tuple(found)
 
 
 def _filters(where: str | None) -> dict | None:
