@@ -17,6 +17,8 @@ import numpy as np
 
 from mmret.index.vectors import Neighbors, decode
 
+ADD_BLOCK = 65_536  # vectors decoded to float32 at once while adding: bounds the copy of float16/int8 storage
+
 
 @dataclass(frozen=True)
 class SearchParams:
@@ -92,6 +94,18 @@ class VectorIndex(ABC):
             live = np.ones(len(self), dtype=bool) if live is None else live
             live[excluded] = False
         return live
+
+
+class FaissBackedIndex(VectorIndex):
+    """A kind whose positions live in a FAISS index (`_index`) fed with the decoded stored vectors."""
+
+    _index: faiss.Index
+
+    def add(self, vectors: np.ndarray) -> None:
+        for start in range(0, len(vectors), ADD_BLOCK):
+            self._index.add(decode(vectors[start : start + ADD_BLOCK]))
+        self._stored = np.concatenate([self._stored, vectors]) if len(self._stored) else vectors
+        self._dead = np.concatenate([self._dead, np.zeros(len(vectors), dtype=bool)])
 
 
 class Bitmap:

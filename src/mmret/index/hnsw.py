@@ -7,14 +7,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from mmret.index.base import Bitmap, SearchParams, VectorIndex, ranked, write_faiss
+from mmret.index.base import Bitmap, FaissBackedIndex, SearchParams, ranked, write_faiss
 from mmret.index.vectors import Neighbors, decode
 
 DEFAULTS = SearchParams(ef_search=64)
-_ADD_BLOCK = 65_536
 
 
-class HNSWIndex(VectorIndex):
+class HNSWIndex(FaissBackedIndex):
     kind = "hnsw"
 
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
@@ -32,12 +31,6 @@ class HNSWIndex(VectorIndex):
         built.add(stored)
         built._stored = stored
         return built
-
-    def add(self, vectors: np.ndarray) -> None:
-        for start in range(0, len(vectors), _ADD_BLOCK):
-            self._index.add(decode(vectors[start : start + _ADD_BLOCK]))
-        self._stored = np.concatenate([self._stored, vectors]) if len(self._stored) else vectors
-        self._dead = np.concatenate([self._dead, np.zeros(len(vectors), dtype=bool)])
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:

@@ -8,15 +8,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from mmret.index.base import Bitmap, SearchParams, VectorIndex, ranked, write_faiss
+from mmret.index.base import Bitmap, FaissBackedIndex, SearchParams, ranked, write_faiss
 from mmret.index.vectors import Neighbors, decode
 
 DEFAULTS = SearchParams(nprobe=16, shortlist=100)
 _TRAIN_PER_LIST = 64
-_ADD_BLOCK = 65_536
 
 
-class IVFPQIndex(VectorIndex):
+class IVFPQIndex(FaissBackedIndex):
     kind = "ivfpq"
 
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
@@ -40,12 +39,6 @@ class IVFPQIndex(VectorIndex):
     @property
     def nlist(self) -> int:
         return faiss.extract_index_ivf(self._index).nlist
-
-    def add(self, vectors: np.ndarray) -> None:
-        for start in range(0, len(vectors), _ADD_BLOCK):
-            self._index.add(decode(vectors[start : start + _ADD_BLOCK]))
-        self._stored = np.concatenate([self._stored, vectors]) if len(self._stored) else vectors
-        self._dead = np.concatenate([self._dead, np.zeros(len(vectors), dtype=bool)])
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:
