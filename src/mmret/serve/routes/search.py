@@ -121,10 +121,7 @@ def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
     """The `parts` parameter: weighted text parts only (a server never reads files named by a client)."""
     if not parts:
         return ()
-    try:
-        parsed = json.loads(parts)
-    except json.JSONDecodeError as error:
-        raise HTTPException(422, f"parts: not valid JSON ({error.msg} at character {error.pos})") from None
+    parsed = _json(parts, "parts")
     if not isinstance(parsed, list) or not all(isinstance(p, dict) for p in parsed):
         raise HTTPException(422, 'parts: expected a JSON array of {"text": ..., "weight": ...} objects')
     found = []
@@ -141,13 +138,17 @@ def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
 def _filters(where: str | None) -> dict | None:
     if not where:
         return None
-    try:
-        parsed = json.loads(where)
-    except json.JSONDecodeError as error:
-        raise HTTPException(422, f"where: not valid JSON ({error.msg} at character {error.pos})") from None
+    parsed = _json(where, "where")
     if not isinstance(parsed, dict) or not all(isinstance(k, str) for k in parsed):
         raise HTTPException(422, "where: expected a JSON object of metadata key -> value")
     bad = [k for k, v in parsed.items() if isinstance(v, (dict, list)) or v is None]
     if bad:
         raise HTTPException(422, f"where: the value of {bad[0]!r} must be a string, number or boolean")
     return parsed or None
+
+
+def _json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise HTTPException(422, f"{name}: not valid JSON ({error.msg} at character {error.pos})") from None
