@@ -127,6 +127,20 @@ class Collection:
             self._store = VectorCollection.create(self.path, self.encoder.model_id, dict(self.encoder.spaces))
         return self.store
 
+    def export(self, path: str | Path, space: str = SHARED) -> int:
+        """Write every item with a vector in `space` to a Parquet file (id, modality, path, text, metadata as
+        JSON, vector); `mmret import FILE --vector-column vector` reads it back. Returns the rows written."""
+        from .data.vector_files import VectorTableWriter
+
+        spaces = self.store.spaces
+        if space not in spaces:
+            raise CollectionError(f"{self.path}: no vector space {space!r}; its spaces are {sorted(spaces)}")
+        with VectorTableWriter(path, spaces[space]) as writer:
+            for records, vectors in self.store.stored_vectors(space):
+                writer.write([{"id": r.item_id, "modality": r.modality, "path": r.path, "text": r.text,
+                               "metadata": r.metadata} for r in records], vectors)
+        return writer.rows
+
     def optimize(self, factory: str | None = None, target_recall: float = 0.95, space: str | None = None,
                  memory_budget: int | None = None) -> dict[str, dict]:
         """Merge segments and build each space's ANN index, tuned to `target_recall` (see index/optimize.py)."""

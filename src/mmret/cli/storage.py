@@ -1,5 +1,5 @@
 """Commands on a collection's storage: `optimize` (merge segments, build and tune the ANN index), `import`
-(precomputed vectors) and `migrate` (an older format)."""
+(precomputed vectors), `export` (vectors and metadata to Parquet) and `migrate` (an older format)."""
 from __future__ import annotations
 
 from .common import check_models, collection_option
@@ -10,6 +10,10 @@ OPTIMIZE_EXAMPLES = """examples:
 IMPORT_EXAMPLES = """examples:
   mmret import vectors.npy --metadata rows.jsonl --collection C --model offline
   mmret import table.parquet --vector-column emb --collection C --model-id my-encoder-v2"""
+
+EXPORT_EXAMPLES = """examples:
+  mmret export photos.parquet --collection photos            # id, modality, path, text, metadata, vector
+  mmret export photos-image.parquet --collection photos --space image"""
 
 
 def add(commands) -> None:
@@ -41,6 +45,13 @@ def add(commands) -> None:
     import_.add_argument("--space", default="shared", help="vector space to fill")
     import_.add_argument("--vector-column", default="vector", help="Parquet column holding the vectors")
     import_.set_defaults(run=_import)
+
+    export = commands.add_parser("export", help="write a collection's vectors and metadata to a Parquet file",
+                                 epilog=EXPORT_EXAMPLES)
+    export.add_argument("out", metavar="FILE.parquet", help="the file to write (replaced when complete)")
+    collection_option(export)
+    export.add_argument("--space", default="shared", help="the vector space to export")
+    export.set_defaults(run=_export)
 
     migrate = commands.add_parser("migrate", help="convert an older collection to the current format",
                                   epilog="example:\n  mmret migrate --collection photos")
@@ -79,6 +90,16 @@ def _import(args) -> int:
         raise ValueError(f"{args.collection}: no collection here; give --model NAME or --model-id ID to create one")
     count = collection.add_vectors(vectors, ids=ids, metadata=metadata, space=args.space)
     print(f"{args.collection}: imported {count} vectors; {len(collection)} items stored")
+    return 0
+
+
+def _export(args) -> int:
+    from ..api import Collection
+
+    if not args.out.endswith(".parquet"):
+        raise ValueError(f"{args.out}: the export is a Parquet file; name it .parquet")
+    count = Collection.open(args.collection, create=False).export(args.out, args.space)
+    print(f"{args.out}: {count} items of {args.collection} (space {args.space})")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Precomputed vectors and their metadata from files: `.npy` (memory-mapped) or Parquet, plus JSONL, CSV or
-Parquet metadata with one row per vector. Errors name the file and the reason."""
+Parquet metadata with one row per vector; and a Parquet table of vectors with their items' fields, written in
+batches (what `mmret export` writes and `mmret import` reads back). Errors name the file and the reason."""
 
 from __future__ import annotations
 
@@ -53,6 +54,43 @@ def read_metadata(path: str | Path) -> list[dict]:
     if path.suffix == ".parquet":
         return _parquet(path).to_pylist()
     raise ValueError(f"{path}: metadata must be a .jsonl, .csv or .parquet file")
+
+
+class VectorTableWriter:
+    """Writes rows of (id, modality, path, text, metadata as JSON, vector) to a Parquet file, batch by batch; the
+    file appears under its name only once it is complete."""
+
+    def __init__(self, path: str | Path, dim: int):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as error:
+            raise ImportError(f"{path}: writing Parquet needs pyarrow (pip install 'mmret[parquet]')") from error
+        self._pa, self.path, self.dim, self.rows = pa, Path(path).expanduser(), dim, 0
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        columns = [(name, pa.string()) for name in ("id", "modality", "path", "text", "metadata")]
+        self._schema = pa.schema([*columns, ("vector", pa.list_(pa.float32(), dim))])
+        self._writer = pq.ParquetWriter(self._partial, self._schema)
+
+    def write(self, items: list[dict], vectors: np.ndarray) -> None:
+        """`items`: dicts with id, modality, path, text and metadata (a dict), one per row of `vectors`."""
+        pa = self._pa
+        columns = {name: [item[name] for item in items] for name in ("id", "modality", "path", "text")}
+        columns["metadata"] = [json.dumps(item["metadata"], ensure_ascii=False) for item in items]
+        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+        columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, self.dim)
+        self._writer.write_table(pa.table(columns, schema=self._schema))
+        self.rows += len(items)
+
+    def __enter__(self) -> VectorTableWriter:  # noqa: PYI034 -- Python 3.10 has no typing.Self
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        self._writer.close()
+        if error_type is None:
+            self._partial.replace(self.path)
+        else:
+            self._partial.unlink(missing_ok=True)
 
 
 def _parquet(path: Path):

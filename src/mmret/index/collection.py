@@ -192,6 +192,12 @@ class VectorCollection:
         found = self._store.records_by_id(ids)
         return [found[i] for i in ids if i in found]
 
+    def stored_vectors(self, space: str) -> Iterator[tuple[list[Record], np.ndarray]]:
+        """The committed records with a vector in `space`, a segment at a time, with those (n, d) vectors."""
+        for ids, vectors in self._space(space).live_vectors():
+            records = self._store.records_by_id(ids.tolist())
+            yield [records[i] for i in ids.tolist()], vectors
+
     def absent_filter_keys(self, where: dict[str, Any]) -> list[str]:
         """Metadata keys of `where` that no stored item has (a likely typo)."""
         alive = self._columns.alive

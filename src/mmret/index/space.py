@@ -7,6 +7,7 @@ arrives as a boolean mask over row ids: narrow ones are searched exactly over th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from mmret.index.base import SearchParams, VectorIndex
 from mmret.index.kinds import kind_of
 from mmret.index.segment import Segment
-from mmret.index.vectors import Neighbors, merge_neighbors
+from mmret.index.vectors import Neighbors, decode, merge_neighbors
 
 PREFILTER_UP_TO = 4096  # allowed vectors searched exactly whatever the segment size...
 PREFILTER_SHARE = 0.02  # ...and up to this share of an indexed segment
@@ -65,6 +66,13 @@ class SpaceVectors:
 
     def __len__(self) -> int:
         return sum(len(segment) for segment in self.segments) - len(self.dead)
+
+    def live_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(row ids, float32 vectors) of each segment's vectors that no tombstone covers."""
+        for segment in self.segments:
+            live = ~np.isin(segment.ids, self.dead)
+            if live.any():
+                yield np.asarray(segment.ids[live]), decode(segment.vectors[live])
 
     def indexed_segment(self) -> Segment | None:
         return next((s for s in self.segments if self.built and s.name == self.built.segment), None)
