@@ -16,6 +16,7 @@ from .encoders.base import Encoder
 from .encoders.fused import FusedEncoder, split_fusion_suffix
 from .encoders.registry import (
     DEFAULT_MODEL,
+    HASHED_MODEL_ID,
     load_base,
     split_audio_suffixes,
     with_audio_paths,
@@ -24,7 +25,6 @@ from .encoders.registry import (
 __all__ = ["DEFAULT_MODEL", "audio_path_kinds", "check_model_name", "load_encoder", "query_paths", "same_model",
            "with_fusion"]
 
-_HASHED_ID = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 
 
@@ -67,7 +67,7 @@ def check_model_name(name: str) -> None:
             raise ValueError(f"model {name!r}: {kind} directory {where!r} does not exist")
     if base == DEFAULT_MODEL or base.startswith(f"{DEFAULT_MODEL}:") or Path(base).expanduser().is_dir():
         return
-    hashed = _HASHED_ID.match(base)
+    hashed = HASHED_MODEL_ID.match(base)
     if hashed:
         return _check_moved(hashed["path"], hashed["hash"])
     if not _HUB_ID.match(base) or base.startswith("."):
@@ -85,7 +85,7 @@ def same_model(recorded: str, given: str) -> bool:
     if recorded_fusion != given_fusion:
         return False
     (recorded_base, recorded_audio), (given_base, given_audio) = map(split_audio_suffixes, (recorded, given))
-    a, b = _HASHED_ID.match(recorded_base), _HASHED_ID.match(given_base)
+    a, b = HASHED_MODEL_ID.match(recorded_base), HASHED_MODEL_ID.match(given_base)
     return recorded_audio == given_audio and bool(a and b) and a["hash"] == b["hash"]
 
 
@@ -116,7 +116,7 @@ def _load_base(name: str, precision: str) -> Encoder:
 
         if is_trained_model_dir(name):
             return TrainedEncoder(name, None if precision == "auto" else precision)
-        hashed = _HASHED_ID.match(name)
+        hashed = HASHED_MODEL_ID.match(name)
         if hashed:
             _check_moved(hashed["path"], hashed["hash"])
     return load_base(name, precision)

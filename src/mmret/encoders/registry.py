@@ -15,6 +15,8 @@ from .base import Encoder
 DEFAULT_MODEL = "offline"
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
+#: a trained model's id: its directory and the first 12 hex digits of its weights' sha256 ("DIR@HASH")
+HASHED_MODEL_ID = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
 _AUDIO_SUFFIX = re.compile(r"^(?P<rest>.+)\+(?P<path>speech(?::[^+]+)?|audio-tower:[^+]+)$")
 
 

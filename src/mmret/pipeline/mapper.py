@@ -23,7 +23,7 @@ def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, 
         if is_timed:
             yield from timed_embedder.embed(run, progress)
         elif isinstance(encoder, FusedEncoder):
-            for batch in embed_items(encoder, run, batch_size, workers, progress):
+            for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
                 yield from with_fused_vectors(encoder, batch)
         else:
             yield from embed_items(encoder, run, batch_size, workers, progress, len(run))

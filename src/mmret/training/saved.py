@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from ..encoders.base import SHARED, Encoder, l2_normalise
 from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, BridgeSettings, OfflineEncoder
+from ..encoders.registry import HASHED_MODEL_ID
 from ..fusion import FeatureFusion
 from .config import TrainConfig
 from .fused_model import FUSED_MODALITIES, FusedItemModel, build_trained_model
@@ -40,7 +40,6 @@ RECORD = "mmret-model.json"
 WEIGHTS = "model.safetensors"
 FORMAT = "mmret-trained-model"
 FORMAT_VERSION = 1
-_HASHED_NAME = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
 
 
 def save_model(directory: Path, model: RetrievalModel | FusedItemModel, config: TrainConfig, result: TrainResult,
@@ -102,7 +101,7 @@ def is_trained_model_dir(path: str | Path) -> bool:
 
 def split_model_id(name: str) -> tuple[Path, str | None]:
     """A model directory and the weights hash of a TrainedEncoder model id "DIR@HASH" (None for a bare DIR)."""
-    match = _HASHED_NAME.match(name)
+    match = HASHED_MODEL_ID.match(name)
     if match and not Path(name).exists():
         return Path(match["path"]).expanduser(), match["hash"]
     return Path(name).expanduser(), None
