@@ -84,10 +84,22 @@ def test_filters_restrict_results(served):
     assert len(found) == PHOTOS and "red.png" not in found
 
 
+def test_range_and_in_filters_work_over_http(served):
+    client, _, _ = served
+    later = {"start": {"$gte": 2.5}}
+    results = client.get("/api/search", params={"q": "red", "k": 50, "per_file": "false",
+                                                 "where": json.dumps(later)}).json()["results"]
+    assert results and all(r["segment"]["start"] >= 2.5 for r in results)
+    either = {"$or": [later, {"folder": {"$in": ["photos"]}}]}
+    found = names(client.get("/api/search", params={"q": "red", "k": 50, "where": json.dumps(either)}))
+    assert sorted(set(found)) == sorted(found) and "clip.mp4" in found and len(found) == PHOTOS + 1
+
+
 def test_bad_parameters_are_4xx_with_the_reason(served):
     client, _, _ = served
     cases = [({}, "needs q"), ({"q": "x", "where": "{nope"}, "not valid JSON"),
-             ({"q": "x", "where": '{"a": [1]}'}, "must be a string"), ({"q": "x", "k": 0}, "k"),
+             ({"q": "x", "where": '{"a": [1]}'}, "unsupported value type"),
+             ({"q": "x", "where": '{"a": {"$near": 1}}'}, "unknown operator"), ({"q": "x", "where": "[1]"}, "JSON object"), ({"q": "x", "k": 0}, "k"),
              ({"q": "x", "space": "nope"}, "space"), ({"like": "no-such-id"}, "no stored item")]
     for params, reason in cases:
         response = client.get("/api/search", params=params)
