@@ -21,6 +21,7 @@ from .data.sources import Skipped, SourceError
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder, split_fusion_suffix
 from .index.base import SearchParams
+from .index.backend import collection_exists, create_collection, location, open_collection
 from .index.collection import CollectionError, Hit, Record, VectorCollection
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
@@ -49,9 +50,9 @@ class Collection:
         and fusion it was built with (a `model` given alone gets the recorded fusion); naming different ones is an
         error.
         """
-        path = Path(path).expanduser()
-        if not create or VectorCollection.exists(path):
-            store = VectorCollection.open(path)
+        path = location(path)
+        if not create or collection_exists(path):
+            store = open_collection(path)
             if model is None and fusion is None:
                 return cls(store, precision=precision)
             recorded_model, recorded_fusion = split_fusion_suffix(store.model_id)
@@ -66,9 +67,9 @@ class Collection:
     @property
     def store(self) -> VectorCollection:
         if self._store is None:
-            if not VectorCollection.exists(self.path):
+            if not collection_exists(self.path):
                 raise CollectionError(f"{self.path}: no collection here yet (nothing has been added to it)")
-            self._store = VectorCollection.open(self.path)
+            self._store = open_collection(self.path)
             if self._encoder is not None:  # created meanwhile by another process
                 _check_same_model(self._store, self._encoder)
         return self._store
@@ -78,7 +79,7 @@ class Collection:
                            vector_dtype: str = "float32") -> Collection:
         """An empty collection for precomputed vectors (`add_vectors`), from a model known by its id only;
         text or image queries load that model when it is one mmret can load."""
-        return cls(VectorCollection.create(Path(path).expanduser(), model_id, spaces, vector_dtype))
+        return cls(create_collection(path, model_id, spaces, vector_dtype))
 
     @property
     def encoder(self) -> Encoder:
@@ -88,7 +89,7 @@ class Collection:
         return self._encoder
 
     def __len__(self) -> int:
-        return 0 if self._store is None and not VectorCollection.exists(self.path) else len(self.store)
+        return 0 if self._store is None and not collection_exists(self.path) else len(self.store)
 
     def add(self, sources: Iterable[str | Path], sync: bool = False, batch_size: int = 32,
             workers: int | None = None, progress: bool = False,
@@ -123,8 +124,8 @@ class Collection:
 
     def _created(self) -> VectorCollection:
         """The store, created on disk with this collection's model if it does not exist yet."""
-        if self._store is None and not VectorCollection.exists(self.path):
-            self._store = VectorCollection.create(self.path, self.encoder.model_id, dict(self.encoder.spaces))
+        if self._store is None and not collection_exists(self.path):
+            self._store = create_collection(self.path, self.encoder.model_id, dict(self.encoder.spaces))
         return self.store
 
     def export(self, path: str | Path, space: str = SHARED) -> int:

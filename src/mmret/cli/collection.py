@@ -68,10 +68,10 @@ def add(commands) -> None:
 
 def _index(args) -> int:
     from ..api import Collection
-    from ..index.collection import VectorCollection
+    from ..index.backend import collection_exists
 
     _check_index_args(args)  # before any model loads or the collection is created: a typo leaves nothing behind
-    model = args.model or (None if VectorCollection.exists(Path(args.collection).expanduser()) else default_model())
+    model = args.model or (None if collection_exists(args.collection) else default_model())
     collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args))

@@ -45,7 +45,8 @@ class CommandParser(argparse.ArgumentParser):
 def collection_option(parser: argparse.ArgumentParser) -> None:
     default = os.environ.get("MMRET_COLLECTION")
     parser.add_argument("--collection", required=default is None, default=default, metavar="DIR",
-                        help="the collection's folder (environment: MMRET_COLLECTION)")
+                        help="the collection: a folder, a Milvus Lite file NAME.db, or milvus://HOST:PORT/NAME on a "
+                             "Milvus server (environment: MMRET_COLLECTION)")
 
 
 def default_model() -> str:
@@ -117,6 +118,6 @@ def check_models(names) -> None:
 
 def open_store(path: str):
     """The stored collection alone, for commands that need no model (and so no torch)."""
-    from ..index.collection import VectorCollection
+    from ..index.backend import open_collection
 
-    return VectorCollection.open(Path(path).expanduser())
+    return open_collection(path)

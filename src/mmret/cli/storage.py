@@ -75,12 +75,12 @@ def _optimize(args) -> int:
 def _import(args) -> int:
     from ..api import Collection
     from ..data.vector_files import read_metadata, read_vectors
-    from ..index.collection import VectorCollection
+    from ..index.backend import collection_exists
 
     check_models([args.model])
     vectors, ids = read_vectors(args.vectors, args.vector_column)
     metadata = read_metadata(args.metadata) if args.metadata else None
-    if VectorCollection.exists(args.collection):
+    if collection_exists(args.collection):
         collection = Collection.open(args.collection, create=False)
     elif args.model:
         collection = Collection.open(args.collection, args.model)
@@ -104,8 +104,8 @@ def _export(args) -> int:
 
 
 def _migrate(args) -> int:
-    from ..index.collection import VectorCollection
+    from ..index.backend import open_collection
 
-    with VectorCollection.open(args.collection) as collection:  # opening migrates an older format once
+    with open_collection(args.collection) as collection:  # opening migrates an older format once
         print(f"{args.collection}: format is current (generation {collection.generation})")
     return 0

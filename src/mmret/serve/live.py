@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..index.backend import open_collection
 from ..index.checks import DB_FILE
 from ..index.collection import VectorCollection
 
@@ -34,7 +35,7 @@ class StoreThread:
         self._lock = threading.Lock()
         self._retired = False
         self.path = path
-        self.store: VectorCollection = self._executor.submit(VectorCollection.open, path).result()
+        self.store: VectorCollection = self._executor.submit(open_collection, path).result()
         self.generation = self.store.generation
 
     def call(self, work: Callable[[VectorCollection], T], current: bool = False) -> T:
@@ -49,7 +50,7 @@ class StoreThread:
     def _run(self, work: Callable[[VectorCollection], T], current: bool) -> T:
         if current and CommittedGeneration.of(self.path) != self.store.generation:
             self.store.close()
-            self.store = VectorCollection.open(self.path)
+            self.store = open_collection(self.path)
         try:
             return work(self.store)
         finally:
