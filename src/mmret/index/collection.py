@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from mmret.index.checks import (
 )
 from mmret.index.columns import MetadataColumns
 from mmret.index.filters import compile_where, keys_of
+from mmret.index.generation import committed_spaces
 from mmret.index.locking import fsync_directory, locked
 from mmret.index.merging import segments_to_merge
 from mmret.index.migrate import migrate_if_older
@@ -59,8 +61,9 @@ class _Staged:
 class VectorCollection:
     """Records with vectors in named spaces; writes are staged and become visible on `commit`.
 
-    Reads (`get`, `records`, `search`, ...) see the last commit. Outside `transaction()` every
-    `upsert` and `remove` commits at once.
+    Reads (`get`, `records`, `search`, ...) see the last commit, whichever process made it (see generation.py).
+    Outside `transaction()` every `upsert` and `remove` commits at once; a commit applies the staged writes on
+    top of the last commit.
     """
 
     def __init__(self, path: Path, store: MetadataStore):
@@ -161,51 +164,67 @@ class VectorCollection:
 
     @property
     def generation(self) -> int:
-        """Number of the last commit (0 for a new collection)."""
+        """Number of the commit this handle's reads last saw (0 for a new collection)."""
         return self._generation
 
     def __len__(self) -> int:
-        return self._store.count()
+        with self._reading():
+            return self._store.count()
 
     def vector_count(self, space: str) -> int:
-        return len(self._space(space))
+        with self._reading():
+            return len(self._space(space))
 
     def segment_count(self, space: str) -> int:
-        return len(self._space(space).segments)
+        with self._reading():
+            return len(self._space(space).segments)
 
     def built_index(self, space: str) -> BuiltIndex | None:
         """What the last `optimize` built for `space` (factory, tuned params, measured recall), if anything."""
-        return self._space(space).built
+        with self._reading():
+            return self._space(space).built
 
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, item_id: str) -> Record | None:
-        row = self._store.get(item_id)
+        with self._reading():
+            row = self._store.get(item_id)
         return None if row is None else row.record
 
     def records(self) -> Iterator[Record]:
-        return (row.record for row in self._store.rows())
+        with self._reading():
+            rows = list(self._store.rows())  # read whole: a cursor left open would hold writers back
+        return (row.record for row in rows)
 
     def find(self, where: dict[str, Any]) -> list[Record]:
         """Committed records matching `where` (the search filter's syntax, see filters.py), in storage order."""
-        ids = np.flatnonzero(self._allowed(where, "bad filter")).tolist()
-        found = self._store.records_by_id(ids)
+        with self._reading():
+            ids = np.flatnonzero(self._allowed(where, "bad filter")).tolist()
+            found = self._store.records_by_id(ids)
         return [found[i] for i in ids if i in found]
 
     def stored_vectors(self, space: str) -> Iterator[tuple[list[Record], np.ndarray]]:
-        """The committed records with a vector in `space`, a segment at a time, with those (n, d) vectors."""
-        for ids, vectors in self._space(space).live_vectors():
-            records = self._store.records_by_id(ids.tolist())
-            yield [records[i] for i in ids.tolist()], vectors
+        """The committed records with a vector in `space`, a segment at a time, with those (n, d) vectors.
+        The segments are those of the generation committed at the first step; an item that a later commit
+        removed is left out with its vector."""
+        with self._reading():
+            batches = self._space(space).live_vectors()
+        for ids, vectors in batches:
+            with self._reading():
+                records = self._store.records_by_id(ids.tolist())
+            kept = np.fromiter((i in records for i in ids.tolist()), bool, len(ids))
+            yield [records[i] for i in ids[kept].tolist()], vectors[kept]
 
     def absent_filter_keys(self, where: dict[str, Any]) -> list[str]:
         """Metadata keys of `where` that no stored item has (a likely typo)."""
-        alive = self._columns.alive
-        return sorted(key for key in keys_of(where) if not self._columns.column(key).kind[alive].any())
+        with self._reading():
+            alive = self._columns.alive
+            return sorted(key for key in keys_of(where) if not self._columns.column(key).kind[alive].any())
 
     def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
         """item_id -> (size, mtime, content_hash), to decide what needs re-indexing."""
-        return self._store.file_state()
+        with self._reading():
+            return self._store.file_state()
 
     def search(self, space: str, queries: np.ndarray, k: int = 10, where: dict[str, Any] | None = None,
                exclude: list[str] | None = None, params: SearchParams | None = None) -> list[list[Hit]]:
@@ -214,16 +233,16 @@ class VectorCollection:
         `where` filters on metadata and on `modality`, `path`, `path_prefix` (syntax in filters.py);
         `exclude` lists item_ids to skip; `params` overrides the tuned ANN parameters for this search.
         """
-        vectors = self._space(space)
-        queries = as_queries(queries, space, self._spaces[space])
+        queries = as_queries(queries, space, self._space(space).dim)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise CollectionError(f"search k must be a positive integer, got {k!r}")
-        allowed = self._allowed(where, "bad search filter") if where else None
-        excluded = None
-        if exclude:
-            excluded = np.fromiter(self._store.ids_of(_id_list(exclude)).values(), dtype=np.int64)
-        neighbors = vectors.search(queries, k, allowed, excluded, params)
-        records = self._store.records_by_id(int(i) for found in neighbors for i in found.ids)
+        with self._reading():
+            allowed = self._allowed(where, "bad search filter") if where else None
+            excluded = None
+            if exclude:
+                excluded = np.fromiter(self._store.ids_of(_id_list(exclude)).values(), dtype=np.int64)
+            neighbors = self._space(space).search(queries, k, allowed, excluded, params)
+            records = self._store.records_by_id(int(i) for found in neighbors for i in found.ids)
         return [[Hit(records[i], score, space) for i, score in zip(found.ids.tolist(), found.scores.tolist())
                  if i in records] for found in neighbors]
 
@@ -286,9 +305,9 @@ class VectorCollection:
 
         reports = {}
         for name in [space] if space else sorted(self._spaces):
-            vectors = self._space(name)
+            self._space(name)
             with self._writing("optimize"):
-                generation = self._generation + 1
+                vectors, generation = self._space(name), self._generation + 1
                 try:
                     segment, built, report = optimize_space(self._path, name, generation, vectors, factory,
                                                             target_recall, memory_budget, progress)
@@ -338,17 +357,31 @@ class VectorCollection:
             raise CollectionError(f"vectors[{space!r}]: {error}") from None
 
     @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A read transaction on the last commit, this handle's view first brought up to it."""
+        with self._store.reading():
+            if self._store.get_meta("generation") != self._generation:
+                self._catch_up()
+            yield
+
+    @contextmanager
     def _writing(self, what: str) -> Iterator[None]:
-        """The exclusive lock, a check that this handle is current, and a reload if the write fails."""
+        """The exclusive lock and this handle brought up to the last commit; if the write fails, one line saying
+        what failed, and the view reloaded (it may hold part of the failed write)."""
         try:
-            with locked(self._path, exclusive=True) as held:
+            with locked(self._path) as held:
                 if not held:
-                    raise CollectionError(f"{self._path}: cannot {what}, the directory is read-only")
-                self._check_current()
+                    raise CollectionError(f"{self._path}: cannot {what}: the directory is read-only or not writable")
+                with self._reading():
+                    pass
                 yield
                 self._remove_stale_files()
+        except (OSError, sqlite3.Error) as error:
+            self._load_committed()
+            raise CollectionError(f"{self._path}: {what} failed and was undone (the last commit, generation "
+                                  f"{self._generation}, is intact): {_reason(error)}") from error
         except BaseException:
-            self._load_committed()  # the in-memory view may hold part of the failed write
+            self._load_committed()
             raise
 
     def _write_generation(self, staged: dict[str, _Staged | None]) -> None:
@@ -403,36 +436,36 @@ class VectorCollection:
         self._compiled.clear()
 
     def _load_committed(self) -> None:
-        """Load the committed generation; remove stale files if no writer is busy."""
-        with locked(self._path, exclusive=False):
-            self._generation = self._store.get_meta("generation")
-            self._next_id = self._store.get_meta("next_id")
-            segments, tombstones = self._store.segments(), self._store.tombstones()
-            try:
-                self._vectors = {space: SpaceVectors.open(self._path, space, dim, segments, tombstones,
-                                                          self._store.get_meta(f"index:{space}"))
-                                 for space, dim in self._spaces.items()}
-            except ValueError as error:
-                raise CollectionError(str(error)) from error
-        self._columns = MetadataColumns(self._store)
-        self._compiled = {}
-        with locked(self._path, exclusive=True, blocking=False) as held:
+        """Load the committed generation whole; remove stale files if no writer is busy."""
+        with self._store.reading():
+            self._catch_up(whole=True)
+        with locked(self._path, blocking=False) as held:
             if held:
                 self._remove_stale_files()
 
-    def _check_current(self) -> None:
-        committed = self._store.get_meta("generation")
-        if committed != self._generation:
-            raise CollectionError(
-                f"{self._path}: another writer committed generation {committed} after this handle "
-                f"loaded generation {self._generation}; the staged changes were discarded"
-            )
+    def _catch_up(self, whole: bool = False) -> None:
+        """Bring the view to the generation SQLite records (the caller holds a read transaction)."""
+        try:
+            self._vectors = committed_spaces(self._path, self._spaces, self._store, None if whole else self._vectors)
+        except ValueError as error:
+            self._vectors, self._generation = {}, -1  # maybe half caught up: the next read loads it whole
+            raise CollectionError(str(error)) from error
+        self._generation = self._store.get_meta("generation")
+        self._next_id = self._store.get_meta("next_id")
+        self._columns = MetadataColumns(self._store)
+        self._compiled = {}
 
     def _remove_stale_files(self) -> None:
         """Delete data files that no committed generation lists (the caller holds the exclusive lock)."""
         built = [self._store.get_meta(f"index:{space}") for space in self._spaces]
         remove_unlisted(self._path, set(self._spaces), [name for name, _, _ in self._store.segments()],
                         [b["file"] for b in built if b and b["file"]])
+
+def _reason(error: OSError | sqlite3.Error) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}" + (f": {error.filename}" if error.filename else "")
+    return str(error)
+
 
 def _id_list(item_ids: Iterable[str]) -> list[str]:
     if isinstance(item_ids, str):  # a lone id would otherwise be read as its characters

@@ -1,7 +1,11 @@
-"""flock on a collection's lock file: exclusive for commits, merges and cleanup, shared for loading."""
+"""flock on a collection's lock file, held exclusively by commits, merges and the cleanup of leftover files.
+
+Readers take no lock: SQLite's own read transaction keeps their view whole (see generation.py).
+"""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -9,23 +13,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_FILE = "collection.lock"
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 @contextmanager
-def locked(directory: Path, exclusive: bool, blocking: bool = True) -> Iterator[bool]:
-    """Yields whether the lock is held. In a read-only directory nobody can write, so a shared lock is not
-    needed there and an exclusive one is refused."""
+def locked(directory: Path, blocking: bool = True) -> Iterator[bool]:
+    """Yields whether the exclusive lock is held: False when another process holds it and `blocking` is off,
+    or when the directory is read-only or not writable (nobody can write there)."""
     try:
         handle = open(directory / LOCK_FILE, "a")  # noqa: SIM115 -- held across the yield, closed below
-    except PermissionError:
-        handle = None
-    if handle is None:
-        yield not exclusive
+    except OSError as error:
+        if error.errno not in _NOT_WRITABLE:
+            raise
+        yield False
         return
     with handle:
-        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if blocking else fcntl.LOCK_NB)
         try:
-            fcntl.flock(handle, mode)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
             held = True
         except BlockingIOError:
             held = False

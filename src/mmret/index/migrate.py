@@ -20,7 +20,7 @@ from mmret.index.store import MetadataStore
 
 def migrate_if_older(path: Path, store: MetadataStore) -> None:
     """Migrate under the exclusive lock, unless another process just did."""
-    with locked(path, exclusive=True) as held:
+    with locked(path) as held:
         if not held:
             raise CollectionError(f"{path}: collection format version 1 must be migrated once, which needs a "
                                   f"writable directory; run `mmret migrate --collection {path}` where it is writable")

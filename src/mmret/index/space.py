@@ -68,11 +68,10 @@ class SpaceVectors:
         return sum(len(segment) for segment in self.segments) - len(self.dead)
 
     def live_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(row ids, float32 vectors) of each segment's vectors that no tombstone covers."""
-        for segment in self.segments:
-            live = ~np.isin(segment.ids, self.dead)
-            if live.any():
-                yield np.asarray(segment.ids[live]), decode(segment.vectors[live])
+        """(row ids, float32 vectors) of each segment's vectors that no tombstone covers, as of this call."""
+        segments, dead = list(self.segments), self.dead
+        return ((np.asarray(s.ids[live]), decode(s.vectors[live]))
+                for s in segments if (live := ~np.isin(s.ids, dead)).any())
 
     def indexed_segment(self) -> Segment | None:
         return next((s for s in self.segments if self.built and s.name == self.built.segment), None)

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,7 @@ class MetadataStore:
         self.path = os.fspath(path)
         # Autocommit mode: every write below is grouped by an explicit BEGIN ... COMMIT.
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._reads = 0  # depth of nested `reading()` blocks
 
     @classmethod
     def create(cls, path: str | os.PathLike, meta: dict[str, Any]) -> MetadataStore:
@@ -231,6 +233,20 @@ class MetadataStore:
             self._db.executemany("INSERT INTO segments (name, space, count) VALUES (?, ?, ?)", segments)
             self._write_meta(meta)
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction around the block (nested blocks join it): every query in it sees the same
+        commit, and no writer can commit until it ends."""
+        if self._reads == 0:
+            self._db.execute("BEGIN")
+        self._reads += 1
+        try:
+            yield
+        finally:
+            self._reads -= 1
+            if self._reads == 0 and self._db.in_transaction:
+                self._db.execute("COMMIT")
+
     def _transaction(self):
         return _Transaction(self._db)
 
@@ -245,7 +261,12 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, error_type, error, traceback):
-        self._db.execute("ROLLBACK" if error_type else "COMMIT")
+        try:
+            if not error_type:
+                self._db.execute("COMMIT")
+        finally:
+            if self._db.in_transaction:  # a failed block or COMMIT; SQLite itself rolls back after some errors
+                self._db.execute("ROLLBACK")
 
 
 def _to_row(row: tuple) -> Row:
