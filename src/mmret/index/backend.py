@@ -43,7 +43,9 @@ def collection_exists(where: str | os.PathLike) -> bool:
 
 def _backend(where: str | os.PathLike):
     if is_milvus(where):
-        from mmret.index.milvus import MilvusCollection  # pymilvus is imported only for Milvus locations
+        from mmret.index.milvus import (
+            MilvusCollection,  # pymilvus is imported only for Milvus locations
+        )
 
         return MilvusCollection
     return VectorCollection

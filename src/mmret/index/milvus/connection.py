@@ -1,0 +1,73 @@
+"""From a location to a Milvus client and collection name.
+
+    photos.db                          Milvus Lite: the database (a directory) holds one mmret collection
+    milvus://host:19530/photos         the collection `photos` on a Milvus server or cluster (default database)
+    milvus://host:19530/media/photos   ... in the database `media`
+    milvus://user:password@host:19530/photos   with authentication
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pymilvus import MilvusClient, MilvusException
+
+from mmret.index.checks import CollectionError
+
+LITE_COLLECTION = "mmret"  # the collection's name inside a Milvus Lite file
+CONNECT_TIMEOUT = 10.0  # seconds to wait for a server
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# pymilvus logs each failed call with a traceback (and warns on every query iterator); mmret reports the
+# failure itself, once, as a CollectionError naming the collection.
+logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+
+
+def connect(location: str | Path) -> tuple[MilvusClient, str]:
+    """A client for the location and the collection name; CollectionError names the location and the reason."""
+    try:
+        if isinstance(location, Path):
+            location.parent.mkdir(parents=True, exist_ok=True)
+            return MilvusClient(str(location)), LITE_COLLECTION
+        uri, database, name, token = _server(location)
+        return MilvusClient(uri=uri, db_name=database, token=token, timeout=CONNECT_TIMEOUT), name
+    except MilvusException as error:
+        raise CollectionError(f"{location}: cannot connect to Milvus: {error.message}") from None
+    except OSError as error:
+        raise CollectionError(f"{location}: cannot open Milvus Lite: {error}") from None
+
+
+def exists_at(location: str | Path) -> bool:
+    """Whether the location holds a collection (a missing Milvus Lite file is not created to find out)."""
+    if isinstance(location, Path) and not location.exists():
+        return False
+    client, name = connect(location)
+    try:
+        return client.has_collection(name)
+    finally:
+        client.close()
+
+
+def _server(location: str) -> tuple[str, str, str, str]:
+    parts = urlsplit(location)
+    names = [unquote(part) for part in parts.path.split("/") if part]
+    if not parts.hostname or len(names) not in (1, 2) or not all(_NAME.fullmatch(n) for n in names):
+        raise CollectionError(f"{location}: expected milvus://HOST:PORT/NAME or milvus://HOST:PORT/DATABASE/NAME, "
+                              "names of letters, digits and '_' (not starting with a digit)")
+    token = f"{unquote(parts.username)}:{unquote(parts.password or '')}" if parts.username else ""
+    database = names[0] if len(names) == 2 else "default"
+    return f"http://{parts.hostname}:{parts.port or 19530}", database, names[-1], token
+
+
+@contextmanager
+def milvus_errors(location: str | Path, what: str) -> Iterator[None]:
+    """Milvus's errors as CollectionError naming the location and what failed."""
+    try:
+        yield
+    except MilvusException as error:
+        raise CollectionError(f"{location}: {what}: {error.message}") from None
