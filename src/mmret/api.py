@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
 from .timed import SEGMENT_OF, TimedSettings
+
+if TYPE_CHECKING:
+    from .distributed import RaySettings
 
 
 class Collection:
@@ -60,7 +64,7 @@ class Collection:
                 fusion = recorded_fusion
             encoder = _encoder(model or recorded_model, precision, fusion)
             _check_same_model(store, encoder)
-            return cls(store, encoder)
+            return cls(store, encoder, precision)
         encoder = _encoder(model or DEFAULT_MODEL, precision, fusion)
         return cls(None, encoder, precision, path)
 
@@ -93,15 +97,23 @@ class Collection:
 
     def add(self, sources: Iterable[str | Path], sync: bool = False, batch_size: int = 32,
             workers: int | None = None, progress: bool = False,
-            on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None) -> IndexReport:
+            on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None,
+            ray: RaySettings | None = None) -> IndexReport:
         """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
-        `timed` sets how audio and video are cut into segments (window length, shot detection, pooling)."""
+        `timed` sets how audio and video are cut into segments (window length, shot detection, pooling); `ray`
+        (mmret.distributed.RaySettings) decodes and embeds on a Ray cluster, with the same result."""
         sources = [Path(s).expanduser() for s in sources]
         missing = [s for s in sources if not s.exists()]
         if missing:  # before the collection is created
             raise SourceError(f"{missing[0]}: no such file or folder")
-        ingest = Ingest(self._created(), self.encoder, batch_size, workers, progress=progress, on_skip=on_skip,
-                        timed=timed or TimedSettings())
+        stages = {"progress": progress, "on_skip": on_skip, "timed": timed or TimedSettings()}
+        if ray is None:
+            ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)
+        else:
+            from .distributed import RayIngest
+
+            ingest = RayIngest(self._created(), self.encoder, batch_size, workers, **stages, ray=ray,
+                               precision=self._precision)
         return ingest.run(sources, sync=sync)
 
     def add_vectors(self, vectors: np.ndarray, ids: list[str] | None = None, metadata: list[dict] | None = None,

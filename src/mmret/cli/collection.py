@@ -14,12 +14,14 @@ from .common import (
     model_options,
     print_skip,
 )
+from .distributed import ray_options, ray_settings
 
 INDEX_EXAMPLES = """examples:
   mmret index ~/Pictures --collection photos               # again later: only new or changed files
   mmret index manifest.csv --collection photos             # CSV/JSONL/Parquet: path, text, other columns = metadata
   mmret index ~/Videos --collection media --model offline+speech --window 5
-  mmret index catalogue.csv --collection shop --fusion mean  # path+text rows: each part's vector and the fused one"""
+  mmret index catalogue.csv --collection shop --fusion mean  # path+text rows: each part's vector and the fused one
+  mmret index /data/photos --collection photos --ray head:6379  # decode and embed on a Ray cluster"""
 
 
 def add(commands) -> None:
@@ -42,6 +44,7 @@ def add(commands) -> None:
                        help="items of several parts (a manifest row's image and text): store each part's vector and "
                             "the fused one; 'mean', or the method a trained --model DIR was trained with")
     model_options(index, default=None)
+    ray_options(index)
     index.set_defaults(run=_index)
 
     remove = commands.add_parser("remove", help="remove items by id or file path",
@@ -71,10 +74,11 @@ def _index(args) -> int:
     from ..index.backend import collection_exists
 
     _check_index_args(args)  # before any model loads or the collection is created: a typo leaves nothing behind
+    ray = ray_settings(args)
     model = args.model or (None if collection_exists(args.collection) else default_model())
     collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
-                            progress=True, on_skip=print_skip, timed=_timed_settings(args))
+                            progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray)
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
 

@@ -77,8 +77,7 @@ class VectorTableWriter:
         pa = self._pa
         columns = {name: [item[name] for item in items] for name in ("id", "modality", "path", "text")}
         columns["metadata"] = [json.dumps(item["metadata"], ensure_ascii=False) for item in items]
-        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-        columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, self.dim)
+        columns["vector"] = fixed_size_vectors(vectors, self.dim)
         self._writer.write_table(pa.table(columns, schema=self._schema))
         self.rows += len(items)
 
@@ -91,6 +90,15 @@ class VectorTableWriter:
             self._partial.replace(self.path)
         else:
             self._partial.unlink(missing_ok=True)
+
+
+def fixed_size_vectors(vectors: np.ndarray, dim: int, missing: np.ndarray | None = None):
+    """(n, dim) vectors as an Arrow column of float32 lists of `dim`; rows where `missing` is True are null."""
+    import pyarrow as pa
+
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    mask = None if missing is None else pa.array(missing, pa.bool_())
+    return pa.FixedSizeListArray.from_arrays(flat, dim, mask=mask)
 
 
 def _parquet(path: Path):

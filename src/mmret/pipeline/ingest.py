@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.items import Item
 from ..data.sources import Skipped
 from ..encoders.base import Encoder
 from ..index.collection import VectorCollection
@@ -41,11 +42,16 @@ class Ingest:
 
         reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip)
         items = list(reader.read(sources))  # listed first, so that progress bars know their total
-        batches = embed_stream(self.encoder, items, self.timed, self.batch_size, self.workers,
-                               self.progress)
-        CollectionWriter(self.collection, report, skip, self.commit_every).write(batches, reader.stored)
+        self.map_and_write(items, reader.stored, report, skip)
         if sync:
             gone = vanished(self.collection, sources, reader.seen)
             self.collection.remove(record.item_id for record in gone)
             report.removed = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not segments
         return report
+
+    def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
+                      skip: Callable[[Skipped], None]) -> None:
+        """The mapper and writer stages on the reader's items (`stored`: those that already have a record); a
+        distributed runner (distributed/ray_pipeline.py) replaces this step alone."""
+        batches = embed_stream(self.encoder, items, self.timed, self.batch_size, self.workers, self.progress)
+        CollectionWriter(self.collection, report, skip, self.commit_every).write(batches, stored)

@@ -1,10 +1,11 @@
 """The writer stage: embedded batches -> collection commits of about `commit_every` items each, so an interrupted
 run keeps what it committed and the next run resumes from there. A changed file's old segments are replaced in
-the same commit as its new ones."""
+the same commit as its new ones. A file's size and mtime are recorded as they were when it was read if the mapper
+ran elsewhere and noted them (`states`), otherwise as they are when it is written."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ..data.items import Item
 from ..data.sources import Skipped
@@ -14,6 +15,8 @@ from ..timed import SEGMENT_OF
 from .fused import missing_parts
 from .report import IndexReport
 
+FileState = tuple[int, float]  # (size in bytes, mtime)
+
 
 class CollectionWriter:
     def __init__(self, collection: VectorCollection, report: IndexReport, skip: Callable[[Skipped], None],
@@ -21,14 +24,16 @@ class CollectionWriter:
         self.collection, self.report, self.skip = collection, report, skip
         self.commit_every = commit_every
 
-    def write(self, batches: Iterable[EmbeddedBatch], stored_ids: set[str]) -> None:
-        """Commit the batches; `stored_ids` are the changed items that already had a record (updates)."""
+    def write(self, batches: Iterable[EmbeddedBatch], stored_ids: set[str],
+              states: Mapping[str, FileState] | None = None) -> None:
+        """Commit the batches; `stored_ids` are the changed items that already had a record (updates), `states`
+        the (size, mtime) of files by path when they were read."""
         for group in _chunked_batches(batches, self.commit_every):
             with self.collection.transaction():
                 for batch in group:
-                    self._write(batch, stored_ids)
+                    self._write(batch, stored_ids, states or {})
 
-    def _write(self, batch: EmbeddedBatch, stored_ids: set[str]) -> None:
+    def _write(self, batch: EmbeddedBatch, stored_ids: set[str], states: Mapping[str, FileState]) -> None:
         for item, reason in batch.failures:
             self.skip(Skipped(item.path or item.id, reason))
         if not batch.items:
@@ -40,15 +45,19 @@ class CollectionWriter:
         self.report.missing_parts += missing_parts(batch)
         for item in updated:  # a changed file's old segments go; its new ones follow in this commit
             self.collection.remove(r.item_id for r in self.collection.find({SEGMENT_OF: item.id}))
-        records = [_record(item, digest) for item, digest in zip(batch.items, batch.digests)]
+        records = [_record(item, digest, states) for item, digest in zip(batch.items, batch.digests)]
         self.collection.upsert(records, batch.vectors)
 
 
-def _record(item: Item, digest: str) -> Record:
+def file_state(path: str) -> FileState:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime
+
+
+def _record(item: Item, digest: str, states: Mapping[str, FileState]) -> Record:
     size = mtime = None
     if item.path is not None:
-        stat = os.stat(item.path)
-        size, mtime = stat.st_size, stat.st_mtime
+        size, mtime = states[item.path] if item.path in states else file_state(item.path)
     return Record(item_id=item.id, modality=item.modality, path=item.path, text=item.text,
                   metadata=item.metadata, content_hash=digest, size=size, mtime=mtime)
 

@@ -1,0 +1,36 @@
+"""The `--ray` options of `mmret index`: the same indexing, with decoding and embedding on a Ray cluster."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import positive_int
+
+LOCAL = "local"
+
+
+def ray_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("on a Ray cluster (docs/distributed.md)")
+    group.add_argument("--ray", nargs="?", const=LOCAL, default=None, metavar="ADDRESS",
+                       help="embed on Ray: alone, the local Ray (started if none runs); or a cluster's host:port "
+                            "or ray://host:10001 (default: no Ray, embed in this process)")
+    group.add_argument("--ray-actors", type=positive_int, default=None, metavar="N",
+                       help="embedding actors, one CPU and one model each (default: one per CPU of the cluster)")
+    group.add_argument("--shard-size", type=positive_int, default=128, metavar="N",
+                       help="items per Parquet shard, the unit of work a dead worker costs again (default: 128)")
+    group.add_argument("--shards", metavar="DIR",
+                       help="where this process keeps the shards until they are imported; needed for a milvus:// "
+                            "collection (default: COLLECTION/ray-shards, or beside a Milvus Lite NAME.db)")
+
+
+def ray_settings(args: argparse.Namespace):
+    """RaySettings from the options, or None without --ray."""
+    if args.ray is None:
+        for flag, value in (("--ray-actors", args.ray_actors), ("--shards", args.shards)):
+            if value is not None:
+                raise ValueError(f"{flag}: only with --ray")
+        return None
+    from ..distributed import RaySettings
+
+    return RaySettings(address=None if args.ray == LOCAL else args.ray, actors=args.ray_actors,
+                       shard_size=args.shard_size, shard_dir=Path(args.shards) if args.shards else None)
