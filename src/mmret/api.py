@@ -11,19 +11,28 @@ Audio and video files are stored with timed segments (shots, sound windows, spee
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .composed import QueryPart
-from .data.sources import Skipped, SourceError
+from .data.sources import Skipped, check_sources
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder, split_fusion_suffix
+from .index.backend import (
+    collection_exists,
+    create_collection,
+    is_milvus,
+    location,
+    open_collection,
+)
 from .index.base import SearchParams
-from .index.backend import collection_exists, create_collection, location, open_collection
 from .index.collection import CollectionError, Hit, Record, VectorCollection
+from .index.locking import one_writer
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
@@ -31,6 +40,8 @@ from .timed import SEGMENT_OF, TimedSettings
 
 if TYPE_CHECKING:
     from .distributed import RaySettings
+
+_log = logging.getLogger("mmret")
 
 
 class Collection:
@@ -103,18 +114,17 @@ class Collection:
         `timed` sets how audio and video are cut into segments (window length, shot detection, pooling); `ray`
         (mmret.distributed.RaySettings) decodes and embeds on a Ray cluster, with the same result."""
         sources = [Path(s).expanduser() for s in sources]
-        missing = [s for s in sources if not s.exists()]
-        if missing:  # before the collection is created
-            raise SourceError(f"{missing[0]}: no such file or folder")
+        check_sources(sources)  # missing paths and unusable manifests, before the collection is created
         stages = {"progress": progress, "on_skip": on_skip, "timed": timed or TimedSettings()}
-        if ray is None:
-            ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)
-        else:
-            from .distributed import RayIngest
+        with self._one_writer():
+            if ray is None:
+                ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)
+            else:
+                from .distributed import RayIngest
 
-            ingest = RayIngest(self._created(), self.encoder, batch_size, workers, **stages, ray=ray,
-                               precision=self._precision)
-        return ingest.run(sources, sync=sync)
+                ingest = RayIngest(self._created(), self.encoder, batch_size, workers, **stages, ray=ray,
+                                   precision=self._precision)
+            return ingest.run(sources, sync=sync)
 
     def add_vectors(self, vectors: np.ndarray, ids: list[str] | None = None, metadata: list[dict] | None = None,
                     space: str = SHARED, modality: str = "vector", batch_size: int = 65_536) -> int:
@@ -127,18 +137,30 @@ class Collection:
         for name, given in (("ids", ids), ("metadata", metadata)):
             if given is not None and len(given) != count:
                 raise ValueError(f"{name}: {len(given)} entries for {count} vectors")
-        for start in range(0, count, batch_size):
-            stop = min(start + batch_size, count)
-            records = [_vector_record(str(ids[i]) if ids else str(i), metadata[i] if metadata else None, modality)
-                       for i in range(start, stop)]
-            self._created().upsert(records, {space: np.asarray(vectors[start:stop], dtype=np.float32)})
+        with self._one_writer():
+            for start in range(0, count, batch_size):
+                stop = min(start + batch_size, count)
+                records = [_vector_record(str(ids[i]) if ids else str(i), metadata[i] if metadata else None,
+                                          modality) for i in range(start, stop)]
+                self._created().upsert(records, {space: np.asarray(vectors[start:stop], dtype=np.float32)})
         return count
 
     def _created(self) -> VectorCollection:
         """The store, created on disk with this collection's model if it does not exist yet."""
         if self._store is None and not collection_exists(self.path):
-            self._store = create_collection(self.path, self.encoder.model_id, dict(self.encoder.spaces))
+            try:
+                self._store = create_collection(self.path, self.encoder.model_id, dict(self.encoder.spaces))
+            except CollectionError:
+                if not collection_exists(self.path):
+                    raise  # else another process created it meanwhile: `store` opens it and checks its model
         return self.store
+
+    def _one_writer(self) -> AbstractContextManager:
+        """A run of many commits waits for another such run on the same folder to finish (see one_writer)."""
+        if is_milvus(self.path):
+            return nullcontext()
+        Path(self.path).mkdir(parents=True, exist_ok=True)
+        return one_writer(Path(self.path), _log.warning)
 
     def export(self, path: str | Path, space: str = SHARED) -> int:
         """Write every item with a vector in `space` to a Parquet file (id, modality, path, text, metadata as

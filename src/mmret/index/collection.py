@@ -95,13 +95,18 @@ class VectorCollection:
         if (path / DB_FILE).exists():
             raise CollectionError(f"{path}: already holds a collection")
         path.mkdir(parents=True, exist_ok=True)
-        # Build the database under a temporary name so a half-created collection is never seen.
-        temp = path / (DB_FILE + ".tmp")
-        temp.unlink(missing_ok=True)
-        meta = {"format_version": FORMAT_VERSION, "model_id": model_id, "spaces": dict(spaces), "generation": 0,
-                "next_id": 1, "vector_dtype": vector_dtype}
-        MetadataStore.create(temp, meta).close()
-        os.replace(temp, path / DB_FILE)
+        with locked(path) as held:  # two processes creating at once: one creates, the other is told
+            if not held:
+                raise CollectionError(f"{path}: cannot create a collection: the directory is read-only or not writable")
+            if (path / DB_FILE).exists():
+                raise CollectionError(f"{path}: already holds a collection")
+            # Built under a temporary name so that a half-created collection is never seen.
+            temp = path / (DB_FILE + ".tmp")
+            temp.unlink(missing_ok=True)
+            meta = {"format_version": FORMAT_VERSION, "model_id": model_id, "spaces": dict(spaces), "generation": 0,
+                    "next_id": 1, "vector_dtype": vector_dtype}
+            MetadataStore.create(temp, meta).close()
+            os.replace(temp, path / DB_FILE)
         return cls.open(path)
 
     @classmethod
@@ -125,7 +130,11 @@ class VectorCollection:
     @classmethod
     def open_or_create(cls, path: str | os.PathLike, model_id: str, spaces: dict[str, int]) -> VectorCollection:
         if not (Path(path) / DB_FILE).exists():
-            return cls.create(path, model_id, spaces)
+            try:
+                return cls.create(path, model_id, spaces)
+            except CollectionError:
+                if not cls.exists(path):
+                    raise  # not created meanwhile by another process
         collection = cls.open(path)
         if collection.model_id != model_id or collection.spaces != dict(spaces):
             collection.close()
