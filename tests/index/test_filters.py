@@ -151,8 +151,10 @@ def oracle(where, record):
     return True
 
 
-@pytest.fixture(scope="module")
-def random_collection(tmp_path_factory):
+@pytest.fixture(scope="module", params=["segments", "optimized"])
+def random_collection(request, tmp_path_factory):
+    """300 items with random metadata in unmerged segments, or mostly in an optimized HNSW segment (where
+    filters take the pre-filter path with its cache) plus one newer segment; every 7th item removed."""
     rng = np.random.default_rng(1)
     pool = [-2, -1, 0, 1, 2, 3, "a", "b", "1", "2.0", True, False, None]
     records = []
@@ -164,22 +166,27 @@ def random_collection(tmp_path_factory):
     coll = VectorCollection.create(tmp_path_factory.mktemp("f") / "c", "m", {"shared": 8})
     for start in range(0, 300, 50):  # several segments
         coll.upsert(records[start : start + 50], {"shared": vectors[start : start + 50]})
+        if request.param == "optimized" and start == 200:
+            coll.optimize(factory="HNSW16")
     coll.remove([f"r{i}" for i in range(0, 300, 7)])
     yield coll, vectors, records
     coll.close()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(where=WHERES)
-def test_filtered_search_equals_brute_force_at_any_selectivity(random_collection, where):
+@given(where=WHERES, row=st.integers(0, 299), excluded=st.lists(st.integers(0, 299), max_size=5))
+def test_filtered_search_equals_brute_force_at_any_selectivity(random_collection, where, row, excluded):
     coll, vectors, records = random_collection
-    query = vectors[3:4]
+    query = vectors[row : row + 1]
     alive = [i for i in range(300) if i % 7]
     expected_ids = [i for i in alive if oracle(where, records[i])]
     assert sorted(r.item_id for r in coll.find(where)) == sorted(f"r{i}" for i in expected_ids)
-    scores = vectors[expected_ids] @ query[0]
-    best = [f"r{expected_ids[j]}" for j in np.lexsort((expected_ids, -scores))[:10]]
-    assert [h.record.item_id for h in coll.search("shared", query, k=10, where=where)[0]] == best
+    kept = [i for i in expected_ids if i not in excluded]
+    scores = vectors[kept] @ query[0]
+    best = [f"r{kept[j]}" for j in np.lexsort((kept, -scores))[:10]]
+    for _ in range(2):  # the second search reuses the first one's gathered vectors
+        hits = coll.search("shared", query, k=10, where=where, exclude=[f"r{i}" for i in excluded])[0]
+        assert [h.item_id for h in hits] == [h.record.item_id for h in hits] == best
 
 
 def test_columns_follow_commits_and_absent_keys_are_named(tmp_path):

@@ -117,10 +117,9 @@ def test_auto_choice_by_size_and_budget():
 
 @pytest.mark.parametrize("factory", ["HNSW16", "IVF32,PQ8"])
 def test_broad_filters_are_post_filtered_with_recall_and_full_k(factory, data, tmp_path, monkeypatch):
-    from mmret.index import space
+    from mmret.index import prefilter
 
-    monkeypatch.setattr(space, "PREFILTER_UP_TO", 0)  # every filter goes through the index
-    monkeypatch.setattr(space, "PREFILTER_SHARE", 0.0)
+    monkeypatch.setattr(prefilter, "PREFILTER_UP_TO", 0)  # every filter goes through the index
     vectors, queries = data
     buckets = np.arange(len(vectors)) % 100
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 32}) as coll:

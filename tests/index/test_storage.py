@@ -74,7 +74,9 @@ def test_opening_maps_segments_instead_of_reading_them(tmp_path):
         coll.upsert([Record(f"v{i}", "text") for i in range(300)], {"shared": unit(rng, 300)})
     with VectorCollection.open(tmp_path / "c") as coll:
         segment = coll._space("shared").segments[0]
-        assert isinstance(segment.vectors, np.memmap) and isinstance(segment.ids, np.memmap)
+        # plain arrays over read-only maps of the files
+        assert isinstance(segment.vectors.base, np.memmap) and isinstance(segment.ids.base, np.memmap)
+        assert not segment.vectors.flags.writeable and str(segment.vectors.base.filename).endswith(".npy")
 
 
 def test_add_vectors_stores_precomputed_vectors_with_metadata(tmp_path):

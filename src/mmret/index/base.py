@@ -30,6 +30,8 @@ class SearchParams:
 
     def over(self, defaults: SearchParams) -> SearchParams:
         """These params, with the unset ones taken from `defaults`."""
+        if self == _UNSET:
+            return defaults
         return replace(defaults, **{f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None})
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,6 +49,9 @@ class SearchParams:
         return cls(**values)
 
 
+_UNSET = SearchParams()
+
+
 class VectorIndex(ABC):
     kind: ClassVar[str]
 
@@ -55,6 +60,7 @@ class VectorIndex(ABC):
         self.defaults = defaults
         self._stored = stored  # the segment's vectors, for exact scores and re-ranking
         self._dead = np.zeros(len(stored), dtype=bool)
+        self._any_dead = False  # a search checks this, not the whole mask
 
     def __len__(self) -> int:
         return len(self._stored)
@@ -69,7 +75,10 @@ class VectorIndex(ABC):
         """Append vectors; they get the next positions."""
 
     def remove(self, ids: np.ndarray) -> None:
-        self._dead[np.asarray(ids, dtype=np.int64)] = True
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids):
+            self._dead[ids] = True
+            self._any_dead = True
 
     @abstractmethod
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
@@ -87,7 +96,9 @@ class VectorIndex(ABC):
 
     def _live(self, allowed: np.ndarray | None, excluded: np.ndarray | None) -> np.ndarray | None:
         """Boolean mask of the positions a search may return, or None for all of them."""
-        live = None if not self._dead.any() else ~self._dead
+        if allowed is None and excluded is None and not self._any_dead:
+            return None
+        live = ~self._dead if self._any_dead else None
         if allowed is not None:
             live = allowed.copy() if live is None else live & allowed
         if excluded is not None and len(excluded):

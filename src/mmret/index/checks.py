@@ -47,7 +47,7 @@ def check_format(path: Path, store: MetadataStore) -> int:
 
 def as_queries(queries: np.ndarray, space: str, dim: int) -> np.ndarray:
     queries = np.asarray(queries)
-    if queries.ndim != 2 or queries.shape[1] != dim or not np.issubdtype(queries.dtype, np.floating):
+    if queries.ndim != 2 or queries.shape[1] != dim or queries.dtype.kind != "f":
         raise CollectionError(
             f"queries for space {space!r} must be a float array of shape (q, {dim}), "
             f"got {queries.dtype} {queries.shape}"

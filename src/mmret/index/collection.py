@@ -32,6 +32,7 @@ from mmret.index.checks import (
 from mmret.index.columns import MetadataColumns
 from mmret.index.filters import compile_where, keys_of
 from mmret.index.generation import committed_spaces
+from mmret.index.hits import Hit, hits_of
 from mmret.index.locking import fsync_directory, locked
 from mmret.index.merging import segments_to_merge
 from mmret.index.migrate import migrate_if_older
@@ -43,13 +44,6 @@ from mmret.index.vectors import STORAGE_DTYPES, checked_unit_vectors, encode
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "Record", "SearchParams", "VectorCollection"]
 
 _COMPILED_FILTERS = 16
-
-
-@dataclass(frozen=True)
-class Hit:
-    record: Record
-    score: float  # inner product (cosine for unit vectors), higher is better
-    space: str
 
 
 @dataclass(frozen=True)
@@ -237,7 +231,8 @@ class VectorCollection:
 
     def search(self, space: str, queries: np.ndarray, k: int = 10, where: dict[str, Any] | None = None,
                exclude: list[str] | None = None, params: SearchParams | None = None) -> list[list[Hit]]:
-        """The k best records per query row, by inner product in `space`.
+        """The k best records per query row, by inner product in `space` (each hit's metadata is decoded when
+        first used: see hits.py).
 
         `where` filters on metadata and on `modality`, `path`, `path_prefix` (syntax in filters.py);
         `exclude` lists item_ids to skip; `params` overrides the tuned ANN parameters for this search.
@@ -251,9 +246,8 @@ class VectorCollection:
             if exclude:
                 excluded = np.fromiter(self._store.ids_of(_id_list(exclude)).values(), dtype=np.int64)
             neighbors = self._space(space).search(queries, k, allowed, excluded, params)
-            records = self._store.records_by_id(int(i) for found in neighbors for i in found.ids)
-        return [[Hit(records[i], score, space) for i, score in zip(found.ids.tolist(), found.scores.tolist())
-                 if i in records] for found in neighbors]
+            stored = self._store.stored_fields([int(i) for found in neighbors for i in found.ids.tolist()])
+        return hits_of(neighbors, stored, space)
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ class HNSWIndex(FaissBackedIndex):
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
         super().__init__(factory, stored, defaults)
         self._index = index
+        self._params: dict[int, faiss.SearchParametersHNSW] = {}
         # A graph over the float vectors scores exactly; one over quantised codes is re-ranked.
         self._exact_scores = isinstance(faiss.downcast_index(index.storage), faiss.IndexFlat)
 
@@ -37,19 +38,25 @@ class HNSWIndex(FaissBackedIndex):
         params = (params or SearchParams()).over(self.defaults)
         live = self._live(allowed, excluded)
         ef = max(params.ef_search, k)
-        bitmap = None
-        if live is not None:
+        if live is None:
+            faiss_params = self._unfiltered_params(ef)
+        else:
             bitmap = Bitmap(live)
             # A selective filter leaves fewer passing candidates in the list: widen it.
             share = max(float(live.mean()), 1e-3)
-            ef = min(int(ef / share**0.5), 4096)
-        faiss_params = faiss.SearchParametersHNSW(efSearch=ef, sel=bitmap.selector if bitmap else None)
+            faiss_params = faiss.SearchParametersHNSW(efSearch=min(int(ef / share**0.5), 4096), sel=bitmap.selector)
         fetch = min(k, len(self))
         scores, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch,
                                                params=faiss_params)
         if self._exact_scores:
             return [_sorted(row_positions, row_scores) for row_positions, row_scores in zip(positions, scores)]
         return ranked(queries, positions, self._stored, k)
+
+    def _unfiltered_params(self, ef: int) -> faiss.SearchParametersHNSW:
+        """FAISS's parameter object per efSearch, made once (making one costs about a tenth of a small search)."""
+        if ef not in self._params:
+            self._params[ef] = faiss.SearchParametersHNSW(efSearch=ef)
+        return self._params[ef]
 
     def save(self, path: Path) -> None:
         write_faiss(self._index, path)
@@ -61,7 +68,11 @@ class HNSWIndex(FaissBackedIndex):
 
 
 def _sorted(positions: np.ndarray, scores: np.ndarray) -> Neighbors:
-    found = positions >= 0
-    positions, scores = positions[found], scores[found]
-    order = np.lexsort((positions, -scores))
-    return Neighbors(positions[order].astype(np.int64), scores[order].astype(np.float32))
+    """FAISS's list (best first, -1 = none) with ties ordered by position; without ties it is already so."""
+    if len(positions) and positions[-1] < 0:
+        found = positions >= 0
+        positions, scores = positions[found], scores[found]
+    if len(scores) > 1 and not (scores[1:] < scores[:-1]).all():
+        order = np.lexsort((positions, -scores))
+        positions, scores = positions[order], scores[order]
+    return Neighbors(positions, scores)

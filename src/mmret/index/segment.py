@@ -38,8 +38,9 @@ class Segment:
     @classmethod
     def open(cls, directory: Path, name: str, count: int, dim: int) -> Segment:
         """Memory-map a segment, checking it holds `count` vectors of dimension `dim`."""
-        ids = np.load(directory / f"{name}.ids.npy", mmap_mode="r")
-        vectors = np.load(directory / f"{name}.npy", mmap_mode="r")
+        # Plain arrays over the maps: numpy's memmap subclass costs microseconds per indexing operation.
+        ids = np.asarray(np.load(directory / f"{name}.ids.npy", mmap_mode="r"))
+        vectors = np.asarray(np.load(directory / f"{name}.npy", mmap_mode="r"))
         if ids.shape != (count,) or vectors.shape != (count, dim):
             raise ValueError(f"holds {len(ids)} ids and vectors of shape {vectors.shape}, "
                              f"expected {count} vectors of dimension {dim}")

@@ -15,11 +15,10 @@ import numpy as np
 
 from mmret.index.base import SearchParams, VectorIndex
 from mmret.index.kinds import kind_of
+from mmret.index.prefilter import FilterCache
 from mmret.index.segment import Segment
 from mmret.index.vectors import Neighbors, decode, merge_neighbors
 
-PREFILTER_UP_TO = 4096  # allowed vectors searched exactly whatever the segment size...
-PREFILTER_SHARE = 0.02  # ...and up to this share of an indexed segment
 POSTFILTER_MARGIN = 2.0  # a broad filter fetches this many times k/share candidates from the index
 
 
@@ -48,6 +47,7 @@ class SpaceVectors:
         self.built = built
         self._index: VectorIndex | None = None
         self._live: dict[str, np.ndarray | None] = {}
+        self._filtered = FilterCache()
 
     @classmethod
     def open(cls, directory: Path, space: str, dim: int, segments: list[tuple[str, str, int]],
@@ -87,6 +87,7 @@ class SpaceVectors:
         if built is not self.built:
             self.built, self._index = built, None
         self._live.clear()
+        self._filtered.clear()
         if self._index is not None:
             self._index.remove(self.indexed_segment().positions(dead))
 
@@ -97,12 +98,18 @@ class SpaceVectors:
         for segment in self.segments:
             indexed = self.built is not None and segment.name == self.built.segment
             live = self._live_mask(segment)
+            if indexed and allowed is not None:
+                rows = self._filtered.rows(segment, allowed, live)
+                if rows.narrow:
+                    for query, neighbors in enumerate(rows.search(queries, k, excluded)):
+                        parts[query].append(neighbors)
+                    continue
             if allowed is not None:
                 live = segment.select(allowed) if live is None else live & segment.select(allowed)
             if excluded is not None and len(excluded):
                 live = np.ones(len(segment), bool) if live is None else live.copy()
                 live[segment.positions(excluded)] = False
-            if not indexed or self._prefiltered(segment, live, allowed):
+            if not indexed:
                 found = segment.search(queries, k, live)
             elif allowed is None:
                 found = [Neighbors(segment.ids[n.ids], n.scores)
@@ -111,7 +118,8 @@ class SpaceVectors:
                 found = self._postfiltered(segment, queries, k, live, params)
             for query, neighbors in enumerate(found):
                 parts[query].append(neighbors)
-        return [merge_neighbors(found, k) for found in parts]
+        # Each part is ranked already: one part (a single, optimized segment) is the answer as it is.
+        return [found[0] if len(found) == 1 else merge_neighbors(found, k) for found in parts]
 
     def index(self) -> VectorIndex:
         """The built index, loaded (memory-mapped) on first use so that opening stays instant."""
@@ -139,11 +147,6 @@ class SpaceVectors:
             else:
                 found.append(segment.search(query[None, :], k, live)[0])
         return found
-
-    def _prefiltered(self, segment: Segment, live: np.ndarray | None, allowed: np.ndarray | None) -> bool:
-        if allowed is None or live is None:
-            return False
-        return int(live.sum()) <= max(PREFILTER_UP_TO, PREFILTER_SHARE * len(segment))
 
     def _live_mask(self, segment: Segment) -> np.ndarray | None:
         """Mask of a segment's positions not tombstoned (None: all live)."""

@@ -164,6 +164,15 @@ class MetadataStore:
             found.update((row.id, row.record) for row in map(_to_row, cursor))
         return found
 
+    def stored_fields(self, ids: list[int]) -> dict[int, tuple]:
+        """id -> the record's fields as stored (`record_of` decodes them), for the stored ones of `ids`."""
+        found = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            found.update((row[0], row[1:]) for row in self._db.execute(
+                f"SELECT id, {_RECORD_COLUMNS} FROM items WHERE id IN ({marks})", chunk))
+        return found
+
     def ids_of(self, item_ids: Iterable[str]) -> dict[str, int]:
         """item_id -> id for the item_ids that are stored."""
         found = {}
@@ -269,10 +278,14 @@ class _Transaction:
                 self._db.execute("ROLLBACK")
 
 
+def record_of(fields: tuple) -> Record:
+    """A Record from its stored fields, in `_RECORD_COLUMNS` order (item_id first)."""
+    item_id, modality, path, text, metadata, content_hash, size, mtime = fields
+    return Record(item_id, modality, path, text, json.loads(metadata), content_hash, size, mtime)
+
+
 def _to_row(row: tuple) -> Row:
-    id_, spaces, item_id, modality, path, text, metadata, content_hash, size, mtime = row
-    record = Record(item_id, modality, path, text, json.loads(metadata), content_hash, size, mtime)
-    return Row(id_, record, tuple(json.loads(spaces)))
+    return Row(row[0], record_of(row[2:]), tuple(json.loads(row[1])))
 
 
 def _to_params(row: Row) -> tuple:
