@@ -26,7 +26,7 @@ from mmret.index.checks import CollectionError, as_queries, check_settings
 from mmret.index.collection import Hit
 from mmret.index.filters import keys_of
 from mmret.index.milvus.connection import connect, exists_at, milvus_errors
-from mmret.index.milvus.filters import compile_where, quoted
+from mmret.index.milvus.filters import compile_where, has_key, quoted
 from mmret.index.milvus.indexes import (
     MAX_TOPK,
     auto_factory,
@@ -40,6 +40,7 @@ from mmret.index.milvus.indexes import (
 from mmret.index.milvus.rows import (
     FILE_STATE_FIELDS,
     RECORD_FIELDS,
+    assign_slots,
     check_row_limits,
     schema,
     to_record,
@@ -52,6 +53,7 @@ from mmret.index.vectors import checked_unit_vectors
 FORMAT = 1
 SETTINGS = "mmret.settings"  # the format, model id and spaces, fixed at creation
 GENERATION = "mmret.generation"
+KEY_SLOTS = "mmret.slots"  # metadata key -> its pair of columns (see rows.py)
 PARTIAL = "mmret.partial"  # the spaces some item has no vector in: their searches filter on `spaces`
 INDEX = "mmret.index."  # + space: the built index's factory, tuned params and measured recall
 WRITE_BYTES = 32 << 20  # payload of one upsert call, well under gRPC's 64 MiB message limit
@@ -73,6 +75,8 @@ class MilvusCollection:
         self._built = {space: json.loads(properties.get(INDEX + space, '{"factory": "Flat", "params": {}}'))
                        for space in self._spaces}
         self._partial = set(json.loads(properties.get(PARTIAL, "[]")))
+        self._slots: dict[str, str] = json.loads(properties.get(KEY_SLOTS, "{}"))
+        self._saved_slots = dict(self._slots)
         self._staged: dict[str, dict | None] = {}  # item_id -> row to upsert, None = removed
         self._in_transaction = False
 
@@ -214,7 +218,8 @@ class MilvusCollection:
         """Metadata keys of `where` that no stored item has (a likely typo)."""
         with milvus_errors(self._location, "cannot read"):
             return sorted(key for key in keys_of(where) if not self._client.query(
-                self._name, filter=f"exists kinds[{quoted(key)}]", output_fields=["item_id"], limit=1))
+                self._name, filter=has_key(key, self._saved_slots),
+                output_fields=["item_id"], limit=1))
 
     def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
         """item_id -> (size, mtime, content_hash), to decide what needs re-indexing."""
@@ -270,8 +275,10 @@ class MilvusCollection:
         except ValueError as error:
             raise CollectionError(str(error)) from None
         checked = {space: self._checked_vectors(space, array, records) for space, array in vectors.items()}
+        assign_slots(self._slots, records)
         for row, record in enumerate(records):
-            self._staged[record.item_id] = to_row(record, {s: a[row] for s, a in checked.items()}, self._spaces)
+            self._staged[record.item_id] = to_row(record, {s: a[row] for s, a in checked.items()}, self._spaces,
+                                                  self._slots)
         self._autocommit()
 
     def remove(self, item_ids: Iterable[str]) -> int:
@@ -309,6 +316,9 @@ class MilvusCollection:
         removed = [item_id for item_id, row in staged.items() if row is None]
         partial = {space for row in rows for space in self._spaces if space not in row["spaces"]} - self._partial
         with milvus_errors(self._location, "commit failed"):
+            if self._slots != self._saved_slots:  # before the rows that fill the columns
+                self._set_property(KEY_SLOTS, json.dumps(self._slots))
+                self._saved_slots = dict(self._slots)
             if partial:  # before the rows, so that no search meets their zero vectors unfiltered
                 self._set_property(PARTIAL, json.dumps(sorted(self._partial | partial)))
                 self._partial |= partial
@@ -317,6 +327,8 @@ class MilvusCollection:
                 self._client.upsert(self._name, rows[start : start + per_call])
             for start in range(0, len(removed), ID_BATCH):
                 self._client.delete(self._name, ids=removed[start : start + ID_BATCH])
+            if isinstance(self._location, Path):  # Milvus Lite scans unsealed rows ~15x slower; servers seal alone
+                self._client.flush(self._name)
             self._set_property(GENERATION, str(self._generation + 1))
         self._generation += 1
 
@@ -362,7 +374,7 @@ class MilvusCollection:
 
     def _expression(self, where: dict[str, Any], context: str) -> str:
         try:
-            return compile_where(where)
+            return compile_where(where, self._saved_slots)  # the columns committed rows fill
         except ValueError as error:
             raise CollectionError(f"{context}: {error}") from None
 
