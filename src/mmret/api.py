@@ -36,6 +36,7 @@ from .index.locking import one_writer
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
 from .search import Query, search
+from .search_paths import PathFusion, fit_path_fusion
 from .timed import SEGMENT_OF, TimedSettings
 
 if TYPE_CHECKING:
@@ -175,6 +176,12 @@ class Collection:
                 writer.write([{"id": r.item_id, "modality": r.modality, "path": r.path, "text": r.text,
                                "metadata": r.metadata} for r in records], vectors)
         return writer.rows
+
+    def calibrate(self, examples: dict[str, list[str]] | None = None, space: str = SHARED) -> PathFusion:
+        """Fit and store the fusion of `space`'s paths (a video's shot, sound and speech segments) from example
+        query texts per path ({"shot": captions, "sound": ["the sound of rain", ...]}; a path whose items carry
+        text, such as speech, takes those texts by default); every later search of the space uses it."""
+        return fit_path_fusion(self.store, self.encoder, examples or {}, space)
 
     def optimize(self, factory: str | None = None, target_recall: float = 0.95, space: str | None = None,
                  memory_budget: int | None = None) -> dict[str, dict]:

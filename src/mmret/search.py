@@ -4,8 +4,10 @@ per-file collapsing -> result rows.
 A query has a text, an image file, an audio file, or several parts of each kind with weights, negative parts
 included (mmret.composed). Its parts are fused into one query vector (through the collection's fusion when it
 was built with one), or, with a decision-level `fusion` (rrf, combsum, combmnz), searched one list per part and
-space and the lists fused. By default a file appears once in the results: a photo as itself, an audio or video
-file as its best-scoring segment.
+space and the lists fused. A space whose paths (a video's shots, sound windows, speech) have a fitted fusion
+stored with the collection (mmret.search_paths) is searched path by path and the hits merged by fused score.
+By default a file appears once in the results: a photo as itself, an audio or video file as its best-scoring
+segment.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from .encoders.fused import PART_SPACES, FusedEncoder
 from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
 from .index.collection import Hit, VectorCollection
+from .search_paths import search_fused_paths, stored_path_fusion
 from .timed import source_id
 
 #: metadata keys that describe a segment's place in its file; shown as the time range, not as metadata
@@ -65,8 +68,15 @@ def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]
     if query.fusion is not None:
         return _search_lists(store, encoder, query)
     vector, space = query_vector(encoder, query)
-    return _collapsed(lambda fetch: store.search(space, vector[None, :], fetch, where=query.where,
-                                                 exclude=query.exclude, params=query.params)[0], query)
+
+    def search_space(fetch: int, where: dict | None) -> list[Hit]:
+        return store.search(space, vector[None, :], fetch, where=where, exclude=query.exclude, params=query.params)[0]
+
+    paths = stored_path_fusion(store, space)
+    if paths is None:
+        return _collapsed(lambda fetch: search_space(fetch, query.where), query)
+    return _collapsed(lambda fetch: search_fused_paths(lambda where: search_space(fetch, where), paths, vector,
+                                                       query.where)[:fetch], query)
 
 
 def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:

@@ -11,10 +11,10 @@ import signal
 import sys
 
 from .. import __version__
-from . import collection, demo, embed, evaluate, search, serve, storage, train
+from . import calibrate, collection, demo, embed, evaluate, search, serve, storage, train
 from .common import CommandParser, HelpFormatter, is_user_error
 
-COMMAND_GROUPS = (demo, collection, search, storage, embed, evaluate, train, serve)
+COMMAND_GROUPS = (demo, collection, calibrate, search, storage, embed, evaluate, train, serve)
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""
 

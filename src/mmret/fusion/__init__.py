@@ -7,7 +7,8 @@ Every module is built as `build_fusion(name, in_dims, dim, **options)`; `residua
 parts (fusion/residual.py).
 
 Decision level (fusion/rank.py): `DECISION_FUSIONS[name](lists, weights, norm=...)` over (queries, items) score
-arrays with NaN for unretrieved items; `fuse_runs` over {id: score} lists.
+arrays with NaN for unretrieved items; `fuse_runs` over {id: score} lists. `PathFusion` (fusion/paths.py) is a
+learned decision-level fusion of the paths of one space (a video's shots, sounds and speech).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .base import FeatureFusion
 from .concat import ConcatFusion
 from .low_rank import LowRankTensorFusion
 from .mean import WeightedMeanFusion
+from .paths import PathFusion
 from .rank import DECISION_FUSIONS, comb_mnz, comb_sum, fuse_runs, rrf
 from .residual import ResidualFusion
 from .scores import NORMS, SpaceCalibration, normalise
@@ -50,6 +52,7 @@ __all__ = [
     "ConcatFusion",
     "FeatureFusion",
     "LowRankTensorFusion",
+    "PathFusion",
     "ResidualFusion",
     "SpaceCalibration",
     "TensorFusion",

@@ -187,6 +187,17 @@ class VectorCollection:
         with self._reading():
             return self._space(space).built
 
+    def setting(self, key: str) -> Any:
+        """A JSON value that a layer above stored with the collection (e.g. a space's score calibration), or None."""
+        return self._store.get_meta(f"setting:{key}")
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON value with the collection at once (no commit: it is not part of the items' state)."""
+        with locked(self._path, exclusive=True) as held:
+            if not held:
+                raise CollectionError(f"{self._path}: cannot store setting {key!r}, the directory is read-only")
+            self._store.set_meta({f"setting:{key}": value})
+
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, item_id: str) -> Record | None:

@@ -1,0 +1,54 @@
+"""`mmret calibrate`: fit the fusion of a collection's search paths (a video's shots, sound windows, speech) from
+example queries, so that an unfiltered search ranks hits of different paths on one scale."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..encoders.base import SHARED
+from .common import collection_option
+
+EXAMPLES = """examples:
+  mmret calibrate --collection media --examples shot=captions.txt --examples sound=sounds.txt
+  mmret calibrate --collection media --clear
+
+An examples file holds one query a line that targets that path ("a dog runs on a beach" for shots, "the sound of
+rain" for sound windows). Speech and OCR paths take their segments' texts when no file is given for them."""
+
+
+def add(commands) -> None:
+    calibrate = commands.add_parser("calibrate", help="fit how search weighs a collection's shot, sound and speech hits",
+                                    epilog=EXAMPLES)
+    collection_option(calibrate)
+    calibrate.add_argument("--examples", action="append", default=[], metavar="PATH=FILE",
+                           help="example queries for one path (shot, sound, speech, ocr, item), one a line; repeatable")
+    calibrate.add_argument("--space", default=SHARED, help="vector space whose paths are fused")
+    calibrate.add_argument("--clear", action="store_true", help="remove the stored fusion: search raw scores again")
+    calibrate.set_defaults(run=_calibrate)
+
+
+def _calibrate(args) -> int:
+    from ..api import Collection
+    from ..search_paths import clear_path_fusion
+
+    collection = Collection.open(args.collection, create=False)
+    if args.clear:
+        clear_path_fusion(collection.store, args.space)
+        print(f"{collection.path}: searches of space {args.space!r} use raw scores again")
+        return 0
+    fusion = collection.calibrate(_examples(args.examples), args.space)
+    print(json.dumps({"space": args.space, "paths": {p: c.to_dict() for p, c in fusion.calibrations.items()}}, indent=2))
+    return 0
+
+
+def _examples(pairs: list[str]) -> dict[str, list[str]]:
+    examples = {}
+    for pair in pairs:
+        path, sep, file = pair.partition("=")
+        if not sep or not path or not file:
+            raise ValueError(f"--examples {pair!r}: expected PATH=FILE, e.g. sound=sounds.txt")
+        lines = Path(file).expanduser().read_text(encoding="utf-8").splitlines()
+        examples.setdefault(path, []).extend(line.strip() for line in lines if line.strip())
+        if not examples[path]:
+            raise ValueError(f"--examples {pair!r}: {file} holds no queries")
+    return examples
