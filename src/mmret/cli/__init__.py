@@ -11,7 +11,17 @@ import signal
 import sys
 
 from .. import __version__
-from . import calibrate, collection, demo, embed, evaluate, search, serve, storage, train
+from . import (
+    calibrate,
+    collection,
+    demo,
+    embed,
+    evaluate,
+    search,
+    serve,
+    storage,
+    train,
+)
 from .common import CommandParser, HelpFormatter, is_user_error
 
 COMMAND_GROUPS = (demo, collection, calibrate, search, storage, embed, evaluate, train, serve)
