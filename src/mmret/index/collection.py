@@ -193,7 +193,7 @@ class VectorCollection:
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store a JSON value with the collection at once (no commit: it is not part of the items' state)."""
-        with locked(self._path, exclusive=True) as held:
+        with locked(self._path) as held:
             if not held:
                 raise CollectionError(f"{self._path}: cannot store setting {key!r}, the directory is read-only")
             self._store.set_meta({f"setting:{key}": value})
