@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..index.backend import open_collection
+from ..index.backend import is_milvus, location, open_collection
 from ..index.checks import DB_FILE
 from ..index.collection import VectorCollection
 
@@ -78,7 +78,7 @@ class OnThread:
 
 class LiveCollection:
     def __init__(self, path: Path, refresh_interval: float = 0.5):
-        self.path = Path(path)
+        self.path = location(path)
         self._refresh_interval = refresh_interval
         self._reader = StoreThread(self.path, "reader")
         self._writer: StoreThread | None = None
@@ -142,19 +142,24 @@ class LiveCollection:
 
 
 class CommittedGeneration:
-    """The generation number SQLite records as committed (the collection's commit point), read cheaply."""
+    """The generation number SQLite records as committed (the collection's commit point), read cheaply; on Milvus,
+    the commit count kept as a collection property."""
 
-    def __init__(self, path: Path):
-        self._db = sqlite3.connect(f"file:{Path(path) / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
+    def __init__(self, path: Path | str):
         self._lock = threading.Lock()
+        self._milvus = open_collection(path) if is_milvus(path) else None
+        if self._milvus is None:
+            self._db = sqlite3.connect(f"file:{Path(path) / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
 
     def read(self) -> int:
         with self._lock:
+            if self._milvus is not None:
+                return self._milvus.committed_generation()
             row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(json.loads(row[0]))
 
     def close(self) -> None:
-        self._db.close()
+        (self._db if self._milvus is None else self._milvus).close()
 
     @classmethod
     def of(cls, path: Path) -> int:

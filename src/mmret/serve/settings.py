@@ -1,9 +1,12 @@
 """What a server is allowed to do and with which limits; the CLI flags map onto these fields."""
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..index.backend import MILVUS_SCHEME, is_milvus
 
 MB = 1024 * 1024
 
@@ -20,8 +23,16 @@ class ServeSettings:
     thumbnail_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmret-thumbnails")
     refresh_interval: float = 0.5  # seconds between checks for commits made by other processes
 
-    def upload_root(self, collection_path: Path) -> Path:
-        return (self.upload_dir or collection_path / "uploads").resolve()
+    def upload_root(self, collection_path: Path | str) -> Path:
+        """The upload folder: <collection>/uploads; beside a Milvus Lite database (NAME.db-uploads), which Milvus
+        Lite owns; for a Milvus server collection, ~/.local/share/mmret/uploads/<host>_<port>_<name>."""
+        if self.upload_dir is not None:
+            return self.upload_dir.resolve()
+        if isinstance(collection_path, str):
+            return (Path.home() / ".local/share/mmret/uploads" / re.sub(r"\W+", "_", collection_path[len(MILVUS_SCHEME):])).resolve()
+        if is_milvus(collection_path):
+            return collection_path.with_name(collection_path.name + "-uploads").resolve()
+        return (collection_path / "uploads").resolve()
 
     def all_roots(self, collection_path: Path) -> list[Path]:
         return [root.resolve() for root in self.roots] + [self.upload_root(collection_path)]

@@ -181,6 +181,12 @@ class MilvusCollection:
         """Number of the last commit made through mmret (0 for a new collection)."""
         return self._generation
 
+    def committed_generation(self) -> int:
+        """The commit count Milvus holds now (other processes may have committed since this handle opened)."""
+        with milvus_errors(self._location, "cannot read"):
+            properties = self._client.describe_collection(self._name).get("properties") or {}
+        return int(properties.get(GENERATION, 0))
+
     def __len__(self) -> int:
         return self._count("")
 
