@@ -32,6 +32,8 @@ def add(commands) -> None:
     index.add_argument("--sync", action="store_true", help="also remove stored files that no longer exist")
     index.add_argument("--batch-size", type=common.positive_int, default=32, help="items embedded at once")
     index.add_argument("--workers", type=common.positive_int, default=None, help="decoding processes (default: up to 4)")
+    index.add_argument("--commit-every", type=common.positive_int, default=1024, metavar="N",
+                       help="items embedded between two commits; an interrupted run keeps what it committed")
     index.add_argument("--window", type=common.positive_float, default=10.0,
                        help="seconds per sound window of audio and video")
     index.add_argument("--keyframe-every", type=common.positive_float, default=2.0,
@@ -78,7 +80,8 @@ def _index(args) -> int:
     model = args.model or (None if collection_exists(args.collection) else default_model())
     collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
-                            progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray)
+                            progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray,
+                            commit_every=args.commit_every)
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
 

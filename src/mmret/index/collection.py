@@ -371,12 +371,15 @@ class VectorCollection:
             raise CollectionError(f"vectors[{space!r}]: {error}") from None
 
     @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """A read transaction on the last commit, this handle's view first brought up to it."""
-        with self._store.reading():
-            if self._store.get_meta("generation") != self._generation:
-                self._catch_up()
-            yield
+    def _reading(self, whole: bool = False) -> Iterator[None]:
+        """A read transaction on the last commit, this handle's view first brought up to it (or loaded whole)."""
+        try:
+            with self._store.reading():
+                if whole or self._store.get_meta("generation") != self._generation:
+                    self._catch_up(whole)
+                yield
+        except sqlite3.DatabaseError as error:
+            raise CollectionError(f"{self._path / DB_FILE}: cannot read the collection database: {error}") from error
 
     @contextmanager
     def _writing(self, what: str) -> Iterator[None]:
@@ -451,8 +454,8 @@ class VectorCollection:
 
     def _load_committed(self) -> None:
         """Load the committed generation whole; remove stale files if no writer is busy."""
-        with self._store.reading():
-            self._catch_up(whole=True)
+        with self._reading(whole=True):
+            pass
         with locked(self._path, blocking=False) as held:
             if held:
                 self._remove_stale_files()
