@@ -271,6 +271,16 @@ def test_absent_filter_keys_and_file_state(place):
         assert coll.file_state() == {"f": (10, 1.5, "h1")}
 
 
+def test_settings_are_kept_with_the_collection(place):
+    with create_collection(place, "test-model", {"shared": DIM}) as coll:
+        assert coll.setting("calibration:shared") is None
+        coll.set_setting("calibration:shared", {"scale": [1.5, 2], "name": "ünï"})
+    with open_collection(place) as coll:
+        assert coll.setting("calibration:shared") == {"scale": [1.5, 2], "name": "ünï"}
+        coll.set_setting("calibration:shared", None)
+        assert coll.setting("calibration:shared") is None and coll.generation == 0
+
+
 # -- model, dimension and input checks --------------------------------------------------------------------
 
 

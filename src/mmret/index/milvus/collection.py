@@ -55,6 +55,7 @@ SETTINGS = "mmret.settings"  # the format, model id and spaces, fixed at creatio
 GENERATION = "mmret.generation"
 KEY_SLOTS = "mmret.slots"  # metadata key -> its pair of columns (see rows.py)
 PARTIAL = "mmret.partial"  # the spaces some item has no vector in: their searches filter on `spaces`
+SETTING = "mmret.setting."  # + key: a JSON value a layer above keeps with the collection
 INDEX = "mmret.index."  # + space: the built index's factory, tuned params and measured recall
 WRITE_BYTES = 32 << 20  # payload of one upsert call, well under gRPC's 64 MiB message limit
 READ_BATCH = 4096  # rows per query-iterator page
@@ -198,6 +199,17 @@ class MilvusCollection:
         """What the last `optimize` built for `space` (factory, tuned params, measured recall)."""
         self._field(space)
         return dict(self._built[space])
+
+    def setting(self, key: str) -> Any:
+        """A JSON value that a layer above stored with the collection (e.g. a space's score calibration), or None."""
+        with milvus_errors(self._location, "cannot read"):
+            properties = self._client.describe_collection(self._name).get("properties") or {}
+        return json.loads(properties.get(SETTING + key, "null"))
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON value with the collection at once (no commit: it is not part of the items' state)."""
+        with milvus_errors(self._location, f"cannot store setting {key!r}"):
+            self._set_property(SETTING + key, json.dumps(value))
 
     # -- reads --------------------------------------------------------------------------------
 
