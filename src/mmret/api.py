@@ -208,8 +208,9 @@ class Collection:
                fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, or several at once, plus any weighted
         `parts` (QueryPart("text", "people", -1.0) pulls away from people). The parts make one query vector (through
-        the collection's fusion, if it has one), or with `fusion` rrf, combsum or combmnz each part is searched
-        on its own and the result lists fused (combsum and combmnz after `norm`: min-max, z-score or none). With
+        the collection's fusion, if it has one), or with `fusion` rrf, combsum, combmnz or combprod (an AND of the
+        parts) each part is searched on its own and the result lists fused (combsum and combmnz after `norm`:
+        min-max, z-score or none). With
         `per_file`, a file appears once: an audio or video file as its best-scoring segment. `where` is a filter
         (`{"folder": "cats", "width": {"$gte": 640}}`, see index/filters.py); `params` overrides the ANN index's
         tuned search parameters (ef_search, nprobe, shortlist)."""

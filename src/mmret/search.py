@@ -3,8 +3,8 @@ per-file collapsing -> result rows.
 
 A query has a text, an image file, an audio file, or several parts of each kind with weights, negative parts
 included (mmret.composed). Its parts are fused into one query vector (through the collection's fusion when it
-was built with one), or, with a decision-level `fusion` (rrf, combsum, combmnz), searched one list per part and
-space and the lists fused. A space whose paths (a video's shots, sound windows, speech) have a fitted fusion
+was built with one), or, with a decision-level `fusion` (rrf, combsum, combmnz, combprod), searched one list
+per part and space and the lists fused. A space whose paths (a video's shots, sound windows, speech) have a fitted fusion
 stored with the collection (mmret.search_paths) is searched path by path and the hits merged by fused score.
 By default a file appears once in the results: a photo as itself, an audio or video file as its best-scoring
 segment.
@@ -46,7 +46,7 @@ class Query:
     per_file: bool = True
     params: SearchParams | None = None  # ANN parameters for this query (default: those tuned by optimize)
     parts: tuple[QueryPart, ...] = ()  # more parts, with weights and negatives, beside text, image and audio
-    fusion: str | None = None  # None: one fused query vector; rrf, combsum, combmnz: fuse result lists
+    fusion: str | None = None  # None: one fused query vector; rrf, combsum, combmnz, combprod: fuse result lists
     norm: str = "min-max"  # of each list's scores for combsum and combmnz
 
     def __post_init__(self):

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from mmret.fusion import SpaceCalibration, comb_mnz, comb_sum, fuse_runs, normalise, rrf
-from mmret.fusion.rank import ranks
+from mmret.fusion import SpaceCalibration, comb_mnz, comb_prod, comb_sum, fuse_runs, normalise, rrf
+from mmret.fusion.rank import PROD_FLOOR, ranks
 
 NAN = math.nan
 # two lists over items a, b, c, d; list 1 did not retrieve d, list 2 did not retrieve a
@@ -38,6 +38,21 @@ def test_comb_sum_and_mnz_by_hand():
     assert np.allclose(comb_sum([IMAGE, TITLE]), [[1, 0.5, 1, 2 / 3]])
     assert np.allclose(comb_mnz([IMAGE, TITLE]), [[1, 1.0, 2, 2 / 3]])
     assert np.allclose(comb_sum([IMAGE, TITLE], weights=[1, 3]), [[1, 0.5, 3, 2]])
+
+
+def test_comb_prod_by_hand_is_an_and_of_the_lists():
+    # min-max: image [1, .5, 0, (0)], title [(0), 0, 1, 2/3]; an unretrieved item counts as its list's lowest
+    low = math.log(PROD_FLOOR)
+    expected = [math.log(1 + PROD_FLOOR) + low, math.log(0.5 + PROD_FLOOR) + low, low + math.log(1 + PROD_FLOOR),
+                low + math.log(2 / 3 + PROD_FLOOR)]
+    assert np.allclose(comb_prod([IMAGE, TITLE]), [expected])
+    # both lists retrieved all three; only b is above both lists' lowest, so only b escapes a veto
+    both = np.array([[0.9, 0.5, 0.4]]), np.array([[0.1, 0.6, 0.8]])
+    fused = comb_prod(list(both), weights=[0.5, 1])[0]
+    assert np.allclose(fused, [0.5 * math.log(1 + PROD_FLOOR) + low, 0.5 * math.log(0.2 + PROD_FLOOR)
+                               + math.log(5 / 7 + PROD_FLOOR), 0.5 * low + math.log(1 + PROD_FLOOR)])
+    assert np.argmax(fused) == 1  # the item good in both lists beats each list's own best
+    assert np.isnan(comb_prod([np.array([[NAN, 1.0]]), np.array([[NAN, 0.5]])])[0, 0])
 
 
 def test_items_no_list_retrieved_stay_unretrieved():

@@ -28,7 +28,7 @@ def add(commands) -> None:
     search.add_argument("--text", action="append", default=[], help="text to search for (repeatable)")
     search.add_argument("--image", action="append", default=[], metavar="FILE", help="an image to search by")
     search.add_argument("--audio", action="append", default=[], metavar="FILE", help="an audio file to search by")
-    search.add_argument("--fusion", metavar="rrf|combsum|combmnz",
+    search.add_argument("--fusion", metavar="rrf|combsum|combmnz|combprod",
                         help="fuse one result list per query part and space (default: one fused query vector)")
     search.add_argument("--norm", default="min-max", metavar="min-max|z-score|none",
                         help="score normalisation of each list for --fusion combsum and combmnz")

@@ -20,7 +20,7 @@ from .concat import ConcatFusion
 from .low_rank import LowRankTensorFusion
 from .mean import WeightedMeanFusion
 from .paths import PathFusion
-from .rank import DECISION_FUSIONS, comb_mnz, comb_sum, fuse_runs, rrf
+from .rank import DECISION_FUSIONS, comb_mnz, comb_prod, comb_sum, fuse_runs, rrf
 from .residual import ResidualFusion
 from .scores import NORMS, SpaceCalibration, normalise
 from .tensor import TensorFusion
@@ -59,6 +59,7 @@ __all__ = [
     "WeightedMeanFusion",
     "build_fusion",
     "comb_mnz",
+    "comb_prod",
     "comb_sum",
     "fuse_runs",
     "fuse_vectors",

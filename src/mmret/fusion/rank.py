@@ -1,5 +1,6 @@
 """Decision-level fusion of several ranked lists of the same items, as pure functions (qdrant-client and ranx
-define the same methods): reciprocal rank fusion, CombSUM and CombMNZ, each with per-list weights.
+define the first three): reciprocal rank fusion, CombSUM, CombMNZ and CombPROD (the weighted product of the
+normalised scores: "AND" semantics for a composed query), each with per-list weights.
 
 Lists are (queries, items) score arrays aligned on the items, NaN where a list did not retrieve an item; the
 result has the same shape, higher is better, NaN where no list retrieved the item. `fuse_runs` does the same for
@@ -14,6 +15,7 @@ import numpy as np
 from .scores import normalise
 
 RRF_K = 60  # Cormack et al. 2009
+PROD_FLOOR = 1e-6  # added before the log in comb_prod: a list's lowest item is all but vetoed, not -inf
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:
@@ -43,8 +45,19 @@ def comb_mnz(lists: Sequence[np.ndarray], weights: Sequence[float] | None = None
     return comb_sum(lists, weights, norm) * hits
 
 
+def comb_prod(lists: Sequence[np.ndarray], weights: Sequence[float] | None = None, norm: str = "min-max") -> np.ndarray:
+    """"AND" of the lists: sum_i w_i * log(PROD_FLOOR + s_i), s_i the min-max normalised score (a weighted
+    geometric mean), so an item must score well in every list; a list that did not retrieve an item gives it
+    s_i = 0, as its score there is at most the list's lowest (norm is ignored: the product needs [0, 1] scores)."""
+    lists = _checked(lists)
+    retrieved = np.logical_or.reduce([~np.isnan(s) for s in lists])
+    logs = [np.log(PROD_FLOOR + np.nan_to_num(normalise(s, "min-max"), nan=0.0)) for s in lists]
+    return np.where(retrieved, _weighted_sum(logs, weights), np.nan)
+
+
 DecisionFusion = Callable[..., np.ndarray]
-DECISION_FUSIONS: dict[str, DecisionFusion] = {"rrf": rrf, "combsum": comb_sum, "combmnz": comb_mnz}
+DECISION_FUSIONS: dict[str, DecisionFusion] = {"rrf": rrf, "combsum": comb_sum, "combmnz": comb_mnz,
+                                               "combprod": comb_prod}
 
 
 def fuse_runs(runs: Sequence[Mapping[str, float]], method: str = "rrf", weights: Sequence[float] | None = None,

@@ -37,7 +37,7 @@ WHERE = Annotated[str | None, Query(max_length=4000, description='JSON object of
 PARTS_HELP = ('JSON array of more text parts with weights, a negative weight pulling away from it, e.g. '
               '[{"text": "people", "weight": -1}]')
 PARTS = Annotated[str | None, Query(max_length=4000, description=PARTS_HELP)]
-FUSION = Annotated[Literal["rrf", "combsum", "combmnz"] | None,
+FUSION = Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None,
                    Query(description="fuse one result list per part (default: one fused query vector)")]
 
 
@@ -64,7 +64,7 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
                 per_file: Annotated[bool, Form()] = True,
                 space: Annotated[str | None, Form(max_length=64)] = None,
                 parts: Annotated[str | None, Form(max_length=4000, description=PARTS_HELP)] = None,
-                fusion: Annotated[Literal["rrf", "combsum", "combmnz"] | None, Form()] = None) -> SearchResponse:
+                fusion: Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None, Form()] = None) -> SearchResponse:
     return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion)
 
 
