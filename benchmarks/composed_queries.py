@@ -66,8 +66,8 @@ def main() -> None:
     lists = [np.where(exclude, np.nan, image_scores), np.where(exclude, np.nan, text_scores)]
 
     def composed(weight: float) -> np.ndarray:
-        parts = lambda q, b: [QueryPart("image", paths[q], weight), QueryPart("text", b)]  # noqa: E731
-        vectors = [compose_vector(parts(q, b), np.stack([images[q], texts[b]])) for q, _, b in queries]
+        vectors = [compose_vector([QueryPart("image", paths[q], weight), QueryPart("text", b)],
+                                  np.stack([images[q], texts[b]])) for q, _, b in queries]
         return np.stack(vectors) @ images.T
 
     methods = {"image alone": lambda w: image_scores, "text alone": lambda w: text_scores, "composed vector": composed,

@@ -6,7 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from mmret.fusion import SpaceCalibration, comb_mnz, comb_prod, comb_sum, fuse_runs, normalise, rrf
+from mmret.fusion import (
+    SpaceCalibration,
+    comb_mnz,
+    comb_prod,
+    comb_sum,
+    fuse_runs,
+    normalise,
+    rrf,
+)
 from mmret.fusion.rank import PROD_FLOOR, ranks
 
 NAN = math.nan
