@@ -33,7 +33,11 @@ def connect(location: str | Path) -> tuple[MilvusClient, str]:
     try:
         if isinstance(location, Path):
             location.parent.mkdir(parents=True, exist_ok=True)
-            return MilvusClient(str(location)), LITE_COLLECTION
+            try:
+                return MilvusClient(str(location)), LITE_COLLECTION
+            except MilvusException as error:
+                raise CollectionError(f"{location}: cannot open Milvus Lite ({error.message}); a Milvus Lite "
+                                      "database is open in one process at a time, is another mmret using it?") from None
         uri, database, name, token = _server(location)
         return MilvusClient(uri=uri, db_name=database, token=token, timeout=CONNECT_TIMEOUT), name
     except MilvusException as error:
