@@ -11,6 +11,7 @@ shards already written are not computed again, and items already imported are no
 """
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -108,11 +109,27 @@ def ray_connection(address: str | None) -> Iterator:
     if ray.is_initialized():  # the caller's connection
         yield ray
         return
-    ray.init(address=address, runtime_env=_runtime_env(), logging_level="WARNING")
+    _check_listening(address)
+    try:
+        ray.init(address=address, runtime_env=_runtime_env(), logging_level="WARNING")
+    except ConnectionError as error:
+        raise ConnectionError(f"--ray {address or '(local)'}: {error}; a cluster with token authentication also "
+                              "needs RAY_AUTH_MODE=token and its token here (docs/distributed.md)") from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_listening(address: str | None) -> None:
+    """A mistyped host:port fails here in seconds, not after Ray's minutes of retries."""
+    host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # None, "auto", "local": Ray's own look-up
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as error:
+        raise ConnectionError(f"--ray {address}: no Ray cluster answers there ({error})") from None
 
 
 def _runtime_env() -> dict:
