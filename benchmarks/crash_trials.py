@@ -143,12 +143,13 @@ class Setup:
     images: Path
     full: Path  # every image indexed: the oracle
     part: Path  # a quarter of them (the rest removed)
-    vectors: Path  # extra vectors to import
+    vectors: Path  # extra vectors to import, named "0", "1", ... (an .npy's rows are named by number)
+    imported: int
     oracle: Oracle
     hidden: list[Path]  # files the sync trials take away
 
 
-def prepare(work: Path, count: int) -> Setup:
+def prepare(work: Path, count: int, imported: int) -> Setup:
     from mmret.index.collection import VectorCollection
 
     images = work / "images"
@@ -163,15 +164,13 @@ def prepare(work: Path, count: int) -> Setup:
         ids = sorted(r.item_id for r in coll.records())
         coll.remove(ids[len(ids) // 4:])
     rng = np.random.default_rng(0)
-    extra = rng.standard_normal((20_000, 384)).astype(np.float32)
+    extra = rng.standard_normal((imported, 384)).astype(np.float32)
     np.save(work / "extra.npy", extra / np.linalg.norm(extra, axis=1, keepdims=True))
-    imported = Oracle({str(i): None for i in range(20_000)},  # an .npy's rows are named by number
-                      {str(i): {"shared": v} for i, v in enumerate(np.load(work / "extra.npy"))})
-    oracle = Oracle.of(full)
     from mmret.index.collection import Record
 
-    imported.records = {item: Record(item, "vector") for item in imported.records}
-    return Setup(work, images, full, part, work / "extra.npy", oracle.add(imported),
+    extras = Oracle({str(i): Record(str(i), "vector") for i in range(imported)},
+                    {str(i): {"shared": v} for i, v in enumerate(np.load(work / "extra.npy"))})
+    return Setup(work, images, full, part, work / "extra.npy", imported, Oracle.of(full).add(extras),
                  sorted(images.iterdir())[::4])
 
 
@@ -180,7 +179,7 @@ class Writer:
     """One kind of writer: the state it starts from, how to start it, what must survive and what a full run gives."""
     name: str
     start_from: str  # "full" or "part"
-    costly: bool  # re-run to completion after every 4th trial only (it loads the model)
+    costly: bool  # re-run to completion after every 4th trial and the last only (it loads the model)
 
     def command(self, setup: Setup, target: Path) -> list:
         ids = sorted(setup.oracle.records)
@@ -202,7 +201,7 @@ class Writer:
         if self.name == "sync":
             return before - {str(p) for p in setup.hidden}
         if self.name == "import":
-            return before | {str(i) for i in range(20_000)}
+            return before | {str(i) for i in range(setup.imported)}
         return before
 
     def may_drop(self, setup: Setup) -> set[str]:
@@ -295,7 +294,7 @@ def trials(writer: Writer, setup: Setup, count: int, rng: random.Random) -> dict
             problem = check(target, setup.oracle, before - dropped)
             if problem is None and 0 < len(dropped & ids_of(target)) < len(dropped):
                 problem = f"{len(dropped - ids_of(target))} of the {len(dropped)} removed items gone: half a commit"
-            if problem is None and (not writer.costly or trial % 4 == 3):
+            if problem is None and (not writer.costly or trial % 4 == 3 or trial == count - 1):
                 reruns += 1
                 run_to_end(writer, setup, target)
                 problem = check(target, setup.oracle, before - dropped, writer.expected(setup, before))
@@ -318,6 +317,8 @@ def main() -> None:
     parser.add_argument("--index-trials", type=int, default=50, help="trials of mmret index (default: 50)")
     parser.add_argument("--trials", type=int, default=20, help="trials of each other writer (default: 20)")
     parser.add_argument("--images", type=int, default=128, help="caltech101 images indexed (default: 128)")
+    parser.add_argument("--import-vectors", type=int, default=20_000,
+                        help="vectors the import trials store (default: 20000)")
     parser.add_argument("--writers", default=",".join(w.name for w in WRITERS),
                         help="comma-separated writers to try (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the kill moments (default: 0)")
@@ -328,7 +329,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="mmret-crash-") as work:
         started = time.monotonic()
-        setup = prepare(Path(work), args.images)
+        setup = prepare(Path(work), args.images, args.import_vectors)
         results = []
         for writer in WRITERS:
             if writer.name in args.writers.split(","):

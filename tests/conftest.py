@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,55 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _mount(*args) -> None:
+    subprocess.run(["mount", *map(str, args)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def tmpfs(request):
+    """A tmpfs (4 MB, or the size given as an indirect parameter) mounted in a fresh folder others can enter."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    point = Path(tempfile.mkdtemp(prefix="mmret-tmpfs-"))
+    point.chmod(0o755)
+    try:
+        _mount("-t", "tmpfs", "-o", f"size={getattr(request, 'param', '4m')},mode=755", "tmpfs", point)
+    except (subprocess.CalledProcessError, FileNotFoundError) as error:
+        point.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {error}")
+    yield point
+    subprocess.run(["umount", "--lazy", str(point)], check=False)  # lazily: a dead mmap may still hold it
+    point.rmdir()
+
+
+@pytest.fixture
+def fill_disk():
+    """fill_disk(path): fill the file system holding `path` to the last byte; returns the filler file."""
+    return _fill
+
+
+@pytest.fixture
+def remount_read_only():
+    """remount_read_only(point): make a tmpfs fixture's mount read-only."""
+    return lambda point: _mount("-o", "remount,ro", point)
+
+
+def _fill(path: Path) -> Path:
+    filler = path / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    try:
+        with open(filler, "ab") as out:
+            while True:
+                out.write(b"\0")
+                out.flush()
+    except OSError:
+        pass
+    return filler

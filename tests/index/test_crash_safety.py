@@ -1,5 +1,6 @@
 """A process SIGKILLed mid-commit, mid-optimize, or at a random moment of a stream of commits leaves the last
 committed state, and the next open removes what the dead process left behind."""
+import json
 import os
 import signal
 import subprocess
@@ -99,3 +100,26 @@ def test_sigkill_at_a_random_moment_of_a_commit_stream_loses_no_committed_batch(
         assert batches == {f"b{i}" for i in range(reopened.generation)}
         hits = reopened.search("shared", np.eye(1, 8, dtype=np.float32), k=5)[0]
         assert len(hits) == 5
+
+
+HARNESS = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "crash_trials.py")
+
+
+@pytest.mark.parametrize("writers, trials", [
+    ("remove,optimize,import", 1),
+    pytest.param("index,sync,serve", 2, marks=pytest.mark.skipif(not os.environ.get("MMR_SLOW"),
+                                                                reason="loads the model per trial; MMR_SLOW=1")),
+])
+def test_the_crash_harness_finds_every_writer_sound(data_dir, tmp_path, writers, trials):
+    """A short run of benchmarks/crash_trials.py: real `mmret` writers SIGKILLed at random moments, checked
+    against a complete run (the full run's figures are in benchmarks/RESULTS.md)."""
+    out = tmp_path / "trials.json"
+    result = subprocess.run([sys.executable, HARNESS, "--images", "32", "--index-trials", str(trials), "--trials",
+                             str(trials), "--writers", writers, "--seed", "1", "--import-vectors", "2000",
+                             "--out", str(out)],
+                            capture_output=True, text=True, timeout=600, check=False,
+                            env={**os.environ, "MMR_DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    results = json.loads(out.read_text())["results"]
+    assert [r["writer"] for r in results] == writers.split(",")
+    assert all(r["survived"] == r["trials"] == trials and r["reruns_checked"] >= 1 for r in results), results

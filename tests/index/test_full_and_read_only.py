@@ -3,7 +3,6 @@ with one line naming what failed, and the last commit stays whole. Real tmpfs mo
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,50 +14,9 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 DIM = 64
 
 
-def mount(*args) -> None:
-    subprocess.run(["mount", *map(str, args)], check=True, capture_output=True)
-
-
-@pytest.fixture
-def tmpfs():
-    """A 4 MB tmpfs mounted in a fresh folder that other users can enter."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    point = Path(tempfile.mkdtemp(prefix="mmret-tmpfs-"))
-    point.chmod(0o755)
-    try:
-        mount("-t", "tmpfs", "-o", "size=4m,mode=755", "tmpfs", point)
-    except (subprocess.CalledProcessError, FileNotFoundError) as error:
-        point.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {error}")
-    yield point
-    subprocess.run(["umount", "--lazy", str(point)], check=False)  # lazily: a dead mmap may still hold it
-    point.rmdir()
-
-
 def unit(rng, n):
     vectors = rng.standard_normal((n, DIM)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def fill(path: Path) -> Path:
-    """Fill the file system holding `path` to the last byte."""
-    filler = path / "filler"
-    with open(filler, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
-    try:
-        with open(filler, "ab") as out:
-            while True:
-                out.write(b"\0")
-                out.flush()
-    except OSError:
-        pass
-    return filler
 
 
 def state(coll, queries):
@@ -81,12 +39,12 @@ def stored(tmpfs):
     ("commit", lambda c, rng: c.remove([f"r{i}" for i in range(0, 600, 2)])),  # SQLite alone: tombstones
     ("optimize", lambda c, rng: c.optimize(factory="Flat")),  # a merge of every segment
 ])
-def test_a_full_disk_fails_the_write_in_one_line_and_keeps_the_last_commit(stored, write, failing):
+def test_a_full_disk_fails_the_write_in_one_line_and_keeps_the_last_commit(stored, fill_disk, write, failing):
     path, queries = stored
     rng = np.random.default_rng(1)
     with VectorCollection.open(path) as coll:
         before = state(coll, queries)
-        filler = fill(path.parent)
+        filler = fill_disk(path.parent)
         with pytest.raises(CollectionError) as caught:
             failing(coll, rng)
         message = str(caught.value)
@@ -127,12 +85,12 @@ def mmret(*args, unprivileged: bool = False):
                           timeout=120, check=False)
 
 
-def test_a_read_only_mount_is_read_and_refuses_writes_in_one_line(stored):
+def test_a_read_only_mount_is_read_and_refuses_writes_in_one_line(stored, remount_read_only):
     path, queries = stored
     with VectorCollection.open(path) as coll:
         coll.optimize(factory="HNSW8")
         before = state(coll, queries)
-    mount("-o", "remount,ro", path.parent)
+    remount_read_only(path.parent)
     with VectorCollection.open(path) as coll:
         assert state(coll, queries) == before
         with pytest.raises(CollectionError, match=f"^{path}: cannot commit: the directory is read-only"):

@@ -102,3 +102,23 @@ def test_a_collection_follows_its_trained_model_to_a_new_folder(trained_run, tmp
     (other / WEIGHTS).write_bytes((other / WEIGHTS).read_bytes()[:-8] + bytes(8))
     with pytest.raises((ValueError, CollectionError)):
         Collection.open(tmp_path / "coll", str(other), create=False)
+
+
+@pytest.mark.parametrize("tmpfs", ["32m"], indirect=True)
+def test_a_full_disk_keeps_the_previous_model_and_says_so(trained_run, trained_encoder, tmpfs, fill_disk):
+    from mmret.training.config import TrainConfig
+    from mmret.training.saved import save_model
+
+    model = tmpfs / "model"
+    shutil.copytree(trained_run.model_dir, model)
+    before = {f.name: f.read_bytes() for f in model.iterdir()}
+    filler = fill_disk(tmpfs)
+    config = TrainConfig.from_dict(trained_encoder.record["config"])
+    with pytest.raises(OSError, match=f"^{model}: cannot save the trained model \\(.*No space left on device.*\\); "
+                                      "the previous model there is kept$"):
+        save_model(model, trained_encoder.model, config, trained_run.result, trained_encoder.base)
+    assert {f.name: f.read_bytes() for f in model.iterdir()} == before
+    assert sorted(p.name for p in tmpfs.iterdir()) == ["filler", "model"]  # no partial directory left
+    filler.unlink()
+    assert is_trained_model_dir(save_model(model, trained_encoder.model, config, trained_run.result,
+                                           trained_encoder.base))

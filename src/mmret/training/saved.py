@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..encoders.base import SHARED, Encoder, l2_normalise
@@ -44,10 +45,25 @@ FORMAT_VERSION = 1
 
 def save_model(directory: Path, model: RetrievalModel | FusedItemModel, config: TrainConfig, result: TrainResult,
                base: OfflineEncoder) -> Path:
-    """Writes the model directory (replacing an older one whole) and returns it."""
+    """Writes the model directory (replacing an older one whole) and returns it. A failed write (a full disk, no
+    permission) leaves the older one as it was and says so in one line."""
     directory = Path(directory)
     partial = directory.with_name(f"{directory.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _write_model(partial, model, config, result, base)
+    except (OSError, SafetensorError) as error:  # safetensors reports a full disk as its own error
+        shutil.rmtree(partial, ignore_errors=True)
+        kept = "the previous model there is kept" if is_trained_model_dir(directory) else "nothing was saved"
+        reason = getattr(error, "strerror", None) or error
+        raise OSError(f"{directory}: cannot save the trained model ({reason}); {kept}") from error
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(partial, directory)
+    return directory
+
+
+def _write_model(partial: Path, model: RetrievalModel | FusedItemModel, config: TrainConfig, result: TrainResult,
+                 base: OfflineEncoder) -> None:
     partial.mkdir(parents=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(partial / WEIGHTS))
     record = {
@@ -67,9 +83,6 @@ def save_model(directory: Path, model: RetrievalModel | FusedItemModel, config: 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (partial / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    shutil.rmtree(directory, ignore_errors=True)
-    os.replace(partial, directory)
-    return directory
 
 
 def fusion_record(config: TrainConfig) -> dict | None:
