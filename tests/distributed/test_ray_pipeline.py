@@ -138,3 +138,11 @@ def test_a_shard_gives_back_the_mappers_batches_and_file_states(tmp_path):
         assert got.vectors.keys() == want.vectors.keys()
         assert all(np.array_equal(got.vectors[s], want.vectors[s]) for s in want.vectors)
     assert [p.name for p in tmp_path.iterdir()] == ["s.parquet"]  # no temporary file left
+
+
+def test_ray_options_without_ray_and_an_address_where_nothing_listens_are_one_line_errors(photos, tmp_path):
+    alone = mmret("index", photos, "--collection", tmp_path / "c", "--ray-actors", "2")
+    assert alone.returncode == 2 and alone.stderr.strip() == "mmret: error: --ray-actors: only with --ray"
+    nobody = mmret("index", photos, "--collection", tmp_path / "c", "--ray", "127.0.0.1:1")
+    assert nobody.returncode == 2 and "--ray 127.0.0.1:1: no Ray cluster answers there" in nobody.stderr
+    assert not (tmp_path / "c").exists()  # refused before the collection was created

@@ -31,6 +31,9 @@ def ray_settings(args: argparse.Namespace):
                 raise ValueError(f"{flag}: only with --ray")
         return None
     from ..distributed import RaySettings
+    from ..distributed.ray_pipeline import check_listening
 
-    return RaySettings(address=None if args.ray == LOCAL else args.ray, actors=args.ray_actors,
+    address = None if args.ray == LOCAL else args.ray
+    check_listening(address)  # before a model loads or the collection is created
+    return RaySettings(address=address, actors=args.ray_actors,
                        shard_size=args.shard_size, shard_dir=Path(args.shards) if args.shards else None)

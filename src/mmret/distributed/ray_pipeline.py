@@ -109,7 +109,7 @@ def ray_connection(address: str | None) -> Iterator:
     if ray.is_initialized():  # the caller's connection
         yield ray
         return
-    _check_listening(address)
+    check_listening(address)
     try:
         ray.init(address=address, runtime_env=_runtime_env(), logging_level="WARNING")
     except ConnectionError as error:
@@ -121,7 +121,7 @@ def ray_connection(address: str | None) -> Iterator:
         ray.shutdown()
 
 
-def _check_listening(address: str | None) -> None:
+def check_listening(address: str | None) -> None:
     """A mistyped host:port fails here in seconds, not after Ray's minutes of retries."""
     host, _, port = (address or "").removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
