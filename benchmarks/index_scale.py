@@ -60,14 +60,28 @@ def clustered(n: int, seed: int, centers: int = 2000, noise: float = 0.08) -> np
     return out
 
 
-def real_replicated(n: int, seed: int) -> np.ndarray:
-    """Offline-pack embeddings of the flickr8k-500 captions, each replicated with small noise."""
+def real_base() -> np.ndarray:
+    """Offline-pack shared-space embeddings of the 500 flickr8k-500 photos and their 2,500 captions (cached in
+    benchmarks/out/, as encoding them takes a minute)."""
+    cache = OUT_DIR / "real_base_flickr8k500.npy"
+    if cache.exists():
+        return np.load(cache)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from mmret.encoders.offline import OfflineEncoder
 
-    data = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data")) / "flickr8k-500" / "captions.json"
-    captions = [c for record in json.loads(data.read_text()) for c in record["captions"]]
-    base = OfflineEncoder().encode("text", captions)
+    data = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data")) / "flickr8k-500"
+    records = json.loads((data / "captions.json").read_text())
+    encoder = OfflineEncoder()
+    base = np.concatenate([encoder.encode("image", [str(data / r["image"]) for r in records]),
+                           encoder.encode("text", [c for r in records for c in r["captions"]])]).astype(np.float32)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    np.save(cache, base)
+    return base
+
+
+def real_replicated(n: int, seed: int) -> np.ndarray:
+    """The real base embeddings (photos and captions), each replicated with small noise."""
+    base = real_base()
     rng = np.random.default_rng(seed)
     out = base[rng.integers(len(base), size=n)] + 0.03 * rng.standard_normal((n, base.shape[1])).astype(np.float32)
     return out / np.linalg.norm(out, axis=1, keepdims=True)
@@ -125,8 +139,9 @@ def latency(search, queries: np.ndarray) -> tuple[list[list[int]], dict]:
 
 
 def mmret_search(coll: VectorCollection, where):
+    """Item ids of the hits (their records are read with them; the metadata JSON is decoded only on use)."""
     def search(queries):
-        return [[int(h.record.item_id[1:]) for h in hits] for hits in coll.search("shared", queries, K, where=where)]
+        return [[int(h.item_id[1:]) for h in hits] for hits in coll.search("shared", queries, K, where=where)]
     return search
 
 
@@ -162,7 +177,7 @@ def directory_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
 
-def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path) -> dict:
+def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path, peers: dict[str, int | None]) -> dict:
     vectors = make(n, seed=1)
     buckets = np.arange(n) % 100
     path = work / f"c{n}"
@@ -181,7 +196,7 @@ def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path) ->
     for kind in kinds:
         factory = {"flat": "Flat", "hnsw": "HNSW32", "ivfpq": auto_factory(10 ** 9, DIM).split(",")[1]}[kind]
         if kind == "ivfpq":
-            factory = f"IVF{2 ** round(np.log2(4 * np.sqrt(n)))},{factory}"
+            factory = f"IVF{nlist_for(n)},{factory}"
         report, optimize_seconds = timed(coll.optimize, factory=factory, target_recall=0.95)
         coll.close()
         coll, open_seconds = timed(VectorCollection.open, path)
@@ -206,7 +221,68 @@ def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path) ->
         print_row(n, kind, row, report["shared"])
     coll.close()
     shutil.rmtree(path)
+    result["peers"] = run_peers(n, vectors, buckets, queries, truths, work, peers)
+    result["qps_ratio_at_recall_0.95"] = qps_ratios(result)
+    for name, ratios in result["qps_ratio_at_recall_0.95"].items():
+        print(f"{n:>9,} mmret / {name} at recall@10 >= 0.95: {ratios}")
     return result
+
+
+def qps_ratios(result: dict) -> dict:
+    """mmret's best unfiltered QPS at recall@10 >= 0.95 over each peer's (batched, and one query at a time)."""
+    mine = [row["filter none"]["mmret"] for row in result["kinds"].values()
+            if row["filter none"]["mmret"]["recall@10"] >= 0.95]
+    ratios = {}
+    for name, row in result["peers"].items():
+        theirs = row.get("filter none")
+        if mine and theirs and theirs["recall@10"] >= 0.95:
+            ratios[name] = {"batched": round(max(m["qps_batched"] for m in mine) / theirs["qps_batched"], 1),
+                            "single": round(theirs["p50_ms"] / min(m["p50_ms"] for m in mine), 1)}
+        elif theirs:
+            ratios[name] = f"not comparable: {name} reached recall@10 {theirs['recall@10']}"
+    return ratios
+
+
+def run_peers(n: int, vectors: np.ndarray, buckets: np.ndarray, queries: np.ndarray, truths: dict, work: Path,
+              peers: dict[str, int | None]) -> dict:
+    """Each peer (name -> the largest size to run it at) on the same vectors, queries and filters."""
+    from index_peers import WHERES, LanceDBPeer, QdrantLocalPeer, tune
+
+    rows = {}
+    for name, largest in peers.items():
+        if largest is not None and n > largest:
+            rows[name] = {"skipped": f"runs up to {largest:,} items (see --peers)"}
+            continue
+        directory = work / f"{name}-{n}"
+        peer = LanceDBPeer(directory, nlist_for(n)) if name == "lancedb" else QdrantLocalPeer(directory)
+        load_seconds = peer.load(vectors, buckets)
+        row = {"load_and_build_seconds": round(load_seconds, 1),
+               "tuning_recall": round(tune(peer, queries, K, truths["none"], 0.95), 4)}
+        row["setting"] = dict(peer.setting)
+        for label, where in WHERES.items():
+            found, stats = latency(lambda q, where=where: peer.search(q, K, where), queries)
+            _, batch_seconds = timed(peer.search_batch, queries, K, where)
+            stats["qps_batched"] = round(len(queries) / batch_seconds, 1)
+            stats["recall@10"] = round(recall(found, truths[label]), 4)
+            row[f"filter {label}"] = stats
+        peer.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        rows[name] = row
+        print_peer(n, name, row)
+    return rows
+
+
+def nlist_for(n: int) -> int:
+    return 2 ** round(np.log2(4 * np.sqrt(n)))
+
+
+def print_peer(n: int, name: str, row: dict) -> None:
+    print(f"\n{n:>9,} {name:<13} load+build {row['load_and_build_seconds']:>7.1f} s  setting {row['setting']} "
+          f"(recall on the queries {row['tuning_recall']:.3f})")
+    for label in ("none", "1%", "10%"):
+        m = row[f"filter {label}"]
+        print(f"{'':>17}{label:<7}{name:<13}{m['recall@10']:>10.4f}{m['p50_ms']:>9.3f}{m['p99_ms']:>9.3f}"
+              f"{m['qps_batched']:>11.1f}")
 
 
 def bulk_import(coll: VectorCollection, vectors: np.ndarray) -> None:
@@ -229,12 +305,24 @@ def print_row(n: int, kind: str, row: dict, report: dict) -> None:
                   f"{m['qps_batched']:>11.1f}{ratio}")
 
 
+def parse_peers(text: str) -> dict[str, int | None]:
+    peers = {}
+    for part in filter(None, text.split(",")):
+        name, _, largest = part.partition(":")
+        if name not in ("lancedb", "qdrant-local"):
+            raise SystemExit(f"--peers: unknown peer {name!r} (lancedb, qdrant-local)")
+        peers[name] = int(largest) if largest else None
+    return peers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--kinds", default="flat,hnsw,ivfpq")
     parser.add_argument("--real", action="store_true", help="offline-pack caption embeddings instead of clusters")
+    parser.add_argument("--peers", default="lancedb,qdrant-local:30000",
+                        help="peers to run beside mmret, each NAME or NAME:LARGEST-SIZE (default: %(default)s)")
     parser.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
     parser.add_argument("--out", default="index_scale.json", help="file name in benchmarks/out/")
     args = parser.parse_args()
@@ -242,10 +330,11 @@ def main() -> None:
     make = real_replicated if args.real else clustered
     queries = make(args.queries, seed=2)
     kinds = args.kinds.split(",")
+    peers = parse_peers(args.peers)
     results = []
     with tempfile.TemporaryDirectory(dir=args.work) as work:
         for n in map(int, args.sizes.split(",")):
-            result = run_size(n, kinds, queries, make, Path(work))
+            result = run_size(n, kinds, queries, make, Path(work), peers)
             print(f"\n{n:>9,} items: import {result['import_seconds']} s; commit of 1,024: {result['commit_1024_ms']} ms "
                   f"(v1-style full rewrite: {result['v1_commit_1024_ms']} ms); "
                   f"{result['segments_before_optimize']} segments before optimize")

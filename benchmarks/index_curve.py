@@ -1,0 +1,119 @@
+"""Memory and latency of an IVF-PQ collection (with exact re-ranking against the stored vectors) against its size.
+
+For each size N, clustered 384-d unit vectors (benchmarks/index_scale.py's generator) are made a chunk at a time
+and upserted into a fresh VectorCollection in batches of 65,536, so this process never holds the N vectors; the
+exact top 10 of the held-out queries is kept up to date chunk by chunk. Then `optimize` builds IVF{nlist},PQ48
+(float16 storage by default, as a 10M collection would be stored) tuned to recall@10 0.95, and a freshly opened
+handle is measured: recall@10 against exact search, single-query p50/p99, batched QPS, open time, bytes on disk
+per vector, and the RSS of the process (peak, and after opening and searching). One FAISS/BLAS thread. Usage:
+
+    python benchmarks/index_curve.py --sizes 1000000,3000000 [--queries 100] [--dtype float16]
+
+Prints a table and writes benchmarks/out/index_curve.json (or --out NAME).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+from index_scale import DIM, IMPORT_BATCH, K, OUT_DIR, clustered, latency, mmret_search, recall, records, timed
+
+from mmret.index.collection import VectorCollection
+
+CHUNK = 262_144  # vectors generated (and scored against the queries) at once
+
+
+def current_rss_gib() -> float:
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kib / (1 << 20)
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
+
+
+def fill(coll: VectorCollection, n: int, queries: np.ndarray) -> list[set]:
+    """Upsert n vectors a chunk at a time; the exact top K of each query over all of them."""
+    best_scores = np.full((len(queries), K), -np.inf, np.float32)
+    best_ids = np.zeros((len(queries), K), np.int64)
+    for start in range(0, n, CHUNK):
+        chunk = clustered(min(CHUNK, n - start), seed=1000 + start // CHUNK)
+        for offset in range(0, len(chunk), IMPORT_BATCH):
+            block = chunk[offset : offset + IMPORT_BATCH]
+            first = start + offset
+            coll.upsert(records(first, first + len(block)), {"shared": block})
+        scores = np.concatenate([best_scores, queries @ chunk.T], axis=1)
+        ids = np.concatenate([best_ids, np.broadcast_to(np.arange(start, start + len(chunk)), (len(queries), len(chunk)))],
+                             axis=1)
+        top = np.argsort(-scores, axis=1)[:, :K]
+        best_scores, best_ids = np.take_along_axis(scores, top, 1), np.take_along_axis(ids, top, 1)
+    return [set(row.tolist()) for row in best_ids]
+
+
+def run_size(n: int, queries: np.ndarray, dtype: str, work: Path) -> dict:
+    path = work / f"c{n}"
+    coll = VectorCollection.create(path, "bench", {"shared": DIM}, vector_dtype=dtype)
+    truth, import_seconds = timed(fill, coll, n, queries)
+    nlist = min(4096, 2 ** round(np.log2(4 * np.sqrt(n))))  # more lists would train for most of an hour here
+    factory = f"IVF{nlist},PQ48"
+    report, optimize_seconds = timed(coll.optimize, factory=factory, target_recall=0.95)
+    coll.close()
+    peak_building = peak_rss_gib()
+    coll, open_seconds = timed(VectorCollection.open, path)
+    rss_opened = current_rss_gib()
+    found, stats = latency(mmret_search(coll, None), queries)
+    row = {"n": n, "factory": factory, "dtype": dtype, "import_seconds": round(import_seconds, 1),
+           "optimize_seconds": round(optimize_seconds, 1), "tuned": report["shared"]["params"],
+           "tuning_recall": round(report["shared"]["recall@10"], 4), "open_ms": round(1000 * open_seconds, 1),
+           "recall@10": round(recall(found, truth), 4), **stats,
+           "bytes_per_vector": round(sum(f.stat().st_size for f in path.iterdir() if f.is_file()) / n, 1),
+           "rss_after_open_gib": round(rss_opened, 2), "rss_after_searches_gib": round(current_rss_gib(), 2),
+           "peak_rss_gib_so_far": round(max(peak_building, peak_rss_gib()), 2)}
+    coll.close()
+    shutil.rmtree(path)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000000,3000000", help="collection sizes (default: %(default)s)")
+    parser.add_argument("--queries", type=int, default=100, help="held-out queries (default: %(default)s)")
+    parser.add_argument("--dtype", default="float16", help="vector storage dtype (default: %(default)s)")
+    parser.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--out", default="index_curve.json", help="file name in benchmarks/out/ (default: %(default)s)")
+    args = parser.parse_args()
+    faiss.omp_set_num_threads(1)
+    queries = clustered(args.queries, seed=2)
+    rows = []
+    print(f"{'items':>11} {'factory':<14}{'import s':>9}{'optimize s':>11}{'recall@10':>10}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'QPS batch':>10}{'B/vector':>9}{'open ms':>8}{'RSS open':>9}{'RSS srch':>9}{'peak RSS':>9}")
+    with tempfile.TemporaryDirectory(dir=args.work) as work:
+        for n in map(int, args.sizes.split(",")):
+            row = run_size(n, queries, args.dtype, Path(work))
+            rows.append(row)
+            print(f"{n:>11,} {row['factory']:<14}{row['import_seconds']:>9.1f}{row['optimize_seconds']:>11.1f}"
+                  f"{row['recall@10']:>10.4f}{row['p50_ms']:>8.3f}{row['p99_ms']:>8.3f}{row['qps_batched']:>10.1f}"
+                  f"{row['bytes_per_vector']:>9.1f}{row['open_ms']:>8.1f}{row['rss_after_open_gib']:>9.2f}"
+                  f"{row['rss_after_searches_gib']:>9.2f}{row['peak_rss_gib_so_far']:>9.2f}", flush=True)
+    out = OUT_DIR / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "faiss": faiss.__version__,
+                               "dim": DIM, "k": K, "queries": args.queries, "threads": 1, "sizes": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
