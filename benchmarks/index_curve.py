@@ -22,13 +22,23 @@ import json
 import resource
 import shutil
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import faiss
 import numpy as np
-from index_scale import DIM, IMPORT_BATCH, K, OUT_DIR, clustered, latency, mmret_search, recall, records, timed
+from index_scale import (
+    DIM,
+    IMPORT_BATCH,
+    OUT_DIR,
+    K,
+    clustered,
+    latency,
+    mmret_search,
+    recall,
+    records,
+    timed,
+)
 
 from mmret.index.collection import VectorCollection
 

@@ -260,7 +260,7 @@ def run_peers(n: int, vectors: np.ndarray, buckets: np.ndarray, queries: np.ndar
                "tuning_recall": round(tune(peer, queries, K, truths["none"], 0.95), 4)}
         row["setting"] = dict(peer.setting)
         for label, where in WHERES.items():
-            found, stats = latency(lambda q, where=where: peer.search(q, K, where), queries)
+            found, stats = latency(lambda q, peer=peer, where=where: peer.search(q, K, where), queries)
             _, batch_seconds = timed(peer.search_batch, queries, K, where)
             stats["qps_batched"] = round(len(queries) / batch_seconds, 1)
             stats["recall@10"] = round(recall(found, truths[label]), 4)

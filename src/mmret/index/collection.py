@@ -229,6 +229,14 @@ class VectorCollection:
             kept = np.fromiter((i in records for i in ids.tolist()), bool, len(ids))
             yield [records[i] for i in ids[kept].tolist()], vectors[kept]
 
+    def vectors_of(self, item_ids: Iterable[str], space: str) -> dict[str, np.ndarray]:
+        """item_id -> its stored vector in `space` (float32, as stored: a float16 or int8 collection's decoded),
+        for those of `item_ids` that are stored with a vector there."""
+        with self._reading():
+            stored = self._store.ids_of(_id_list(item_ids))
+            found, vectors = self._space(space).vectors_of(np.fromiter(stored.values(), np.int64, len(stored)))
+        return dict(zip(np.array(list(stored), dtype=object)[found].tolist(), vectors))
+
     def absent_filter_keys(self, where: dict[str, Any]) -> list[str]:
         """Metadata keys of `where` that no stored item has (a likely typo)."""
         with self._reading():

@@ -73,6 +73,20 @@ class SpaceVectors:
         return ((np.asarray(s.ids[live]), decode(s.vectors[live]))
                 for s in segments if (live := ~np.isin(s.ids, dead)).any())
 
+    def vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stored (float32) vectors of row `ids`: a mask of the ids that have a live one, and those vectors."""
+        ids = np.asarray(ids, dtype=np.int64)
+        found, out = np.zeros(len(ids), bool), np.zeros((len(ids), self.dim), np.float32)
+        alive = ~np.isin(ids, self.dead)
+        for segment in self.segments:
+            if not len(segment):
+                continue
+            at = np.minimum(np.searchsorted(segment.ids, ids), len(segment) - 1)
+            here = alive & (segment.ids[at] == ids)
+            out[here] = decode(segment.vectors[at[here]])
+            found |= here
+        return found, out[found]
+
     def indexed_segment(self) -> Segment | None:
         return next((s for s in self.segments if self.built and s.name == self.built.segment), None)
 
