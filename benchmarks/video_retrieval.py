@@ -257,10 +257,10 @@ def table(decoded: dict, rows: dict) -> str:
     widths = [max(len(c), 7) + 2 for c in COLUMNS]
     lines = [(f"decode (iter_shots): {decoded['video-s/s']:.1f} video-s/s ({per_fmt}); cuts found "
               f"{decoded['cuts found']}/{decoded['true cuts']}, spurious {decoded['spurious cuts']}"),
-             f"{'configuration':<34}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths))]
+             f"{'configuration':<44}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths))]
     for name, row in rows.items():
         cells = [row.get(c) for c in COLUMNS]
-        lines.append(f"{name:<34}" + "".join(
+        lines.append(f"{name:<44}" + "".join(
             f"{'-':>{w}}" if v is None else f"{v:>{w}d}" if isinstance(v, int) else f"{v:>{w}.3f}"
             for v, w in zip(cells, widths)))
     return "\n".join(lines)
