@@ -397,7 +397,7 @@ class VectorCollection:
             with locked(self._path) as held:
                 if not held:
                     raise CollectionError(f"{self._path}: cannot {what}: the directory is read-only or not writable")
-                with self._reading():
+                with self._reading():  # caught up to the last commit, whoever made it
                     pass
                 yield
                 self._remove_stale_files()
