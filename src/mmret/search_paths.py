@@ -68,22 +68,25 @@ def clear_path_fusion(store: VectorCollection, space: str) -> None:
 def search_fused_paths(search_space: Callable[[dict | None], list[Hit]], fusion: PathFusion, query: np.ndarray,
                        where: dict | None) -> list[Hit]:
     """The hits of one search per path (search_space(where) with the path's filter ANDed to `where`), rescored
-    by the fusion and merged, best first."""
+    by the fusion and merged, best first. Records of a path the fusion was not fitted on (segments of a kind
+    indexed since, when there is no item path to count them in) keep their raw scores: found, not lost, until
+    the collection is calibrated again."""
     log_prior = fusion.log_prior(query)
     merged = []
     for path in fusion.paths:
         hits = search_space(_and(where, _path_filter(path, fusion.paths)))
         scores = fusion.fused(path, np.array([hit.score for hit in hits]), log_prior)
         merged += [Hit(hit.record, float(score), hit.space) for hit, score in zip(hits, scores)]
+    if ITEM_PATH not in fusion.paths:
+        merged += search_space(_and(where, {"$not": {PATH_KEY: {"$in": fusion.paths}}}))
     return sorted(merged, key=lambda hit: -hit.score)
 
 
 def _path_filter(path: str, paths: list[str]) -> dict | None:
-    if len(paths) == 1:
-        return None
     if path != ITEM_PATH:
         return {PATH_KEY: path}
-    return {"$not": {PATH_KEY: {"$in": [p for p in paths if p != ITEM_PATH]}}}
+    others = [p for p in paths if p != ITEM_PATH]
+    return {"$not": {PATH_KEY: {"$in": others}}} if others else None
 
 
 def _and(where: dict | None, path_filter: dict | None) -> dict | None:

@@ -88,6 +88,12 @@ def test_search_puts_two_paths_on_one_scale_and_the_weak_paths_best_hit_wins(tmp
                                     query, {"segment": "shot"})
     assert [h.record.item_id for h in only_shots] == ["shot-b", "shot-a"]
     assert {record_path(r) for r in records} == {"shot", "sound"}
+    # a kind indexed after the fit (OCR) is still found, with its raw score
+    store.upsert([Record("ocr-a", "video", metadata={"segment": "ocr", "segment_of": "v.mp4"})],
+                 {SHARED: _unit([[0.0, 1.0]])})
+    later = search_fused_paths(lambda where: store.search(SHARED, query[None], 5, where=where)[0], fusion, query, None)
+    assert {h.record.item_id: h.score for h in later}["ocr-a"] == pytest.approx(1.0, abs=1e-6)
+    assert len(later) == 5
 
 
 @pytest.fixture(scope="module")
