@@ -1,11 +1,12 @@
 """Readers searching while a writer adds and removes: every read must see one committed generation, whole.
 
-One writer process holds the collection's writer lock (as an indexing run does) and, for the whole run, commits
+One writer process holds the collection's writer lock (as an indexing run does) and, past the readers' end, commits
 transactions that each remove 25 items and add 25 new ones, merging and rebuilding the index (HNSW) every 20
 commits; so every committed generation holds exactly N items. Four reader processes keep one long-lived handle
 each and search it in a loop; a read is an error when it raises, or when its result is not a whole generation:
 a count that is not N, a search for k <= N that returns fewer than k distinct hits, a hit whose record is not
-the item its vector was stored for, or a search for N + 10 that returns other than N hits. A second writer
+the item its vector was stored for, or an exact search (a filter allowing every item) for N + 10 that returns
+other than N hits. A second writer
 (`mmret import`) starts halfway through: it must wait for the first with a message, write nothing meanwhile,
 and complete after it.
 
@@ -96,13 +97,13 @@ def reader(path: str, photos: str, seconds: float, seed: int) -> None:
     from mmret.index.collection import VectorCollection
 
     pool, rng = np.load(photos), np.random.default_rng(seed)
-    stats = {"reads": 0, "errors": 0, "generations": set(), "first_errors": []}
+    stats = {"reads": 0, "errors": 0, "generations": set(), "first_errors": [], "ann_full_searches": 0, "ann_short": 0}
     coll = VectorCollection.open(path)
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
         stats["reads"] += 1
         try:
-            problem = one_read(coll, pool, rng)
+            problem = one_read(coll, pool, rng, stats)
         except Exception as error:  # noqa: BLE001 -- every exception is an error of the run
             problem = f"{type(error).__name__}: {error}"
         stats["generations"].add(coll.generation)
@@ -113,11 +114,14 @@ def reader(path: str, photos: str, seconds: float, seed: int) -> None:
     print(json.dumps({**stats, "generations": len(stats["generations"])}), flush=True)
 
 
-def one_read(coll, pool: np.ndarray, rng: np.random.Generator) -> str | None:
+def one_read(coll, pool: np.ndarray, rng: np.random.Generator, stats: dict) -> str | None:
     """None if what this read saw is one whole generation, else what was wrong."""
-    if rng.random() < 0.05:
-        hits = coll.search("shared", pool[rng.integers(len(pool), size=1)], k=N + 10)[0]
-        return None if len(hits) == N else f"search k={N + 10}: {len(hits)} hits, not {N}"
+    if rng.random() < 0.05:  # exact (a filter allowing them all is searched exactly), so all N must come back
+        query = pool[rng.integers(len(pool), size=1)]
+        stats["ann_full_searches"] += 1
+        stats["ann_short"] += len(coll.search("shared", query, k=N + 10)[0]) < N  # HNSW may not reach them all
+        hits = coll.search("shared", query, k=N + 10, where={"modality": "vector"})[0]
+        return None if len(hits) == N else f"exact search k={N + 10}: {len(hits)} hits, not {N}"
     if rng.random() < 0.2 and (len(coll) != N or coll.vector_count("shared") != N):
         return f"{len(coll)} items, {coll.vector_count('shared')} vectors"
     queries = pool[rng.integers(len(pool), size=2)]
@@ -135,7 +139,7 @@ def run(seconds: float, readers: int, images: int) -> dict:
         path, photos = prepare(Path(work), images)
         extra = Path(work) / "extra.npy"
         np.save(extra, pool_rows(np.load(photos), np.arange(10**6, 10**6 + 100)))
-        main_writer = child("writer", path, photos, seconds)
+        main_writer = child("writer", path, photos, seconds + 15)  # outlives the readers
         assert main_writer.stdout.readline().strip() == "holding"
         started = time.monotonic()
         reading = [child("reader", path, photos, seconds, seed) for seed in range(readers)]
@@ -148,8 +152,8 @@ def run(seconds: float, readers: int, images: int) -> dict:
         with VectorCollection.open(path) as coll:
             wrote_while_waiting = coll.get("0") is not None
         reports = [json.loads(r.communicate(timeout=seconds + 120)[0].strip().splitlines()[-1]) for r in reading]
-        writer_report = json.loads(main_writer.communicate(timeout=120)[0].strip().splitlines()[-1])
         duration = time.monotonic() - started
+        writer_report = json.loads(main_writer.communicate(timeout=120)[0].strip().splitlines()[-1])
         out, err = second.communicate(timeout=120)
         with VectorCollection.open(path) as coll:
             imported = sum(coll.get(str(i)) is not None for i in range(100))
@@ -157,6 +161,8 @@ def run(seconds: float, readers: int, images: int) -> dict:
     return {"seconds": round(duration, 1), "readers": readers, "reads": sum(r["reads"] for r in reports),
             "errors": sum(r["errors"] for r in reports), "first_errors": [e for r in reports for e in r["first_errors"]],
             "generations_seen_min": min(r["generations"] for r in reports), "writer": writer_report,
+            "ann_full_searches": sum(r["ann_full_searches"] for r in reports),
+            "ann_short": sum(r["ann_short"] for r in reports),
             "second_writer": {"exit": second.returncode, "message": err.strip().splitlines()[:1],
                               "wrote_while_waiting": wrote_while_waiting, "imported_after": imported,
                               "output": out.strip()},
@@ -184,6 +190,8 @@ def main() -> None:
           f"{result['writer']['commits']:>9}{result['generations_seen_min']:>20}")
     for error in result["first_errors"]:
         print(f"   {error}")
+    print(f"unfiltered HNSW searches for all {N} items: {result['ann_full_searches']}, "
+          f"{result['ann_short']} returned fewer (not counted as errors: the exact search checks the generation)")
     print(f"second writer: {second['message']}; wrote while waiting: {second['wrote_while_waiting']}; "
           f"exit {second['exit']}, {second['imported_after']}/100 imported after; {second['output']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
