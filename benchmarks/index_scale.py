@@ -1,16 +1,19 @@
 """The index engine at scale: commits, import, optimize, search latency/QPS/recall with and without filters,
 open time and size; mmret's VectorCollection next to raw FAISS running the same index with the same parameters.
 
-For each size N (clustered synthetic 384-d unit vectors; `--real` adds offline-pack text embeddings of the
-flickr8k-500 captions replicated with noise), in one run:
+For each size N (clustered synthetic 384-d unit vectors; `--real`: the offline pack's shared-space embeddings
+of the 500 flickr8k-500 photos and their 2,500 captions, replicated with noise), in one run:
   - commit time of a 1,024-item batch once N items are stored (median of 5), next to a v1-style commit, which
     re-serialised and fsynced the whole flat FAISS index of the space (measured here on the same N vectors);
   - bulk import time (`Collection.add_vectors`-style upserts of 65,536) and `optimize` time per index kind;
   - recall@10 against exact search, single-query p50/p99 latency and batched QPS (all queries in one call),
+    after one unmeasured pass, mmret and raw FAISS taking turns query by query,
     unfiltered and with filters keeping 1% and 10% of the items, for mmret and for raw FAISS (the same index
     file, the same efSearch/nprobe, FAISS's own IndexRefineFlat re-ranking for IVF-PQ, an IDSelectorBitmap
     for filters);
-  - open time (to the first query's answer), bytes per vector on disk, peak RSS.
+  - open time (to the first query's answer), bytes per vector on disk, peak RSS;
+  - the peers (benchmarks/index_peers.py: LanceDB IVF-PQ + refine, Qdrant's local mode) on the same vectors,
+    queries and filters: load+build time, recall@10, p50/p99, batched QPS, and mmret's QPS over theirs.
 Single-threaded (FAISS and BLAS), as the issue's figures were. Usage:
 
     python benchmarks/index_scale.py --sizes 10000,100000 [--queries 200] [--kinds flat,hnsw,ivfpq] [--real]
@@ -126,16 +129,33 @@ def recall(found: list[list[int]], truth: list[set]) -> float:
 
 def latency(search, queries: np.ndarray) -> tuple[list[list[int]], dict]:
     """Single-query latencies, then one batched call."""
-    found, times = [], []
+    (found, stats), = paired({"one": search}, queries).values()
+    return found, stats
+
+
+def paired(searches: dict, queries: np.ndarray, warm: bool = False) -> dict[str, tuple[list[list[int]], dict]]:
+    """Single-query latencies of several searches taking turns query by query (so a change of the machine's load
+    hits them alike), after an unmeasured pass if `warm`; then one batched call each."""
+    if warm:
+        for search in searches.values():
+            search(queries[:, :])
+            for query in queries:
+                search(query[None, :])
+    found = {name: [] for name in searches}
+    times = {name: [] for name in searches}
     for query in queries:
-        result, seconds = timed(search, query[None, :])
-        found.append(result[0])
-        times.append(seconds)
-    _, batch_seconds = timed(search, queries)
-    times_ms = np.array(times) * 1000
-    return found, {"p50_ms": round(float(np.percentile(times_ms, 50)), 3),
-                   "p99_ms": round(float(np.percentile(times_ms, 99)), 3),
-                   "qps_batched": round(len(queries) / batch_seconds, 1)}
+        for name, search in searches.items():
+            result, seconds = timed(search, query[None, :])
+            found[name].append(result[0])
+            times[name].append(seconds)
+    out = {}
+    for name, search in searches.items():
+        _, batch_seconds = timed(search, queries)
+        times_ms = np.array(times[name]) * 1000
+        out[name] = (found[name], {"p50_ms": round(float(np.percentile(times_ms, 50)), 3),
+                                   "p99_ms": round(float(np.percentile(times_ms, 99)), 3),
+                                   "qps_batched": round(len(queries) / batch_seconds, 1)})
+    return out
 
 
 def mmret_search(coll: VectorCollection, where):
@@ -211,9 +231,10 @@ def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path, pe
         index_file = path / built.file if built.file else None
         for name, where in [("none", None)] + [(name, w) for name, (w, _) in FILTERS.items()]:
             mask = None if where is None else FILTERS[name][1](buckets)
-            found, mine = latency(mmret_search(coll, where), queries)
+            measured = paired({"mmret": mmret_search(coll, where),
+                               "faiss": raw_faiss_search(kind, index_file, vectors, params, mask)}, queries, warm=True)
+            (found, mine), (raw_found, raw) = measured["mmret"], measured["faiss"]
             mine["recall@10"] = round(recall(found, truths[name]), 4)
-            raw_found, raw = latency(raw_faiss_search(kind, index_file, vectors, params, mask), queries)
             raw["recall@10"] = round(recall(raw_found, truths[name]), 4)
             row[f"filter {name}"] = {"mmret": mine, "faiss": raw,
                                      "p50_ratio": round(mine["p50_ms"] / raw["p50_ms"], 2)}

@@ -136,10 +136,11 @@ def write_faiss(index: faiss.Index, path: Path) -> None:
 
 
 def ranked(queries: np.ndarray, positions: np.ndarray, stored: np.ndarray, k: int) -> list[Neighbors]:
-    """Exact scores of each query's candidate positions (-1 = none), best k first, ties by position."""
+    """Exact scores of each query's candidate positions (-1 = none; FAISS lists each position at most once),
+    best k first, ties by position."""
     found = []
     for query, candidates in zip(queries, positions):
-        candidates = np.unique(candidates[candidates >= 0])
+        candidates = candidates[candidates >= 0]
         scores = decode(stored[candidates]) @ query if len(candidates) else np.empty(0, np.float32)
         order = np.lexsort((candidates, -scores))[:k]
         found.append(Neighbors(candidates[order].astype(np.int64), scores[order].astype(np.float32)))
