@@ -70,12 +70,14 @@ def real_base() -> np.ndarray:
     if cache.exists():
         return np.load(cache)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from PIL import Image
+
     from mmret.encoders.offline import OfflineEncoder
 
     data = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data")) / "flickr8k-500"
     records = json.loads((data / "captions.json").read_text())
     encoder = OfflineEncoder()
-    base = np.concatenate([encoder.encode("image", [str(data / r["image"]) for r in records]),
+    base = np.concatenate([encoder.encode("image", [Image.open(data / r["image"]).convert("RGB") for r in records]),
                            encoder.encode("text", [c for r in records for c in r["captions"]])]).astype(np.float32)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     np.save(cache, base)
