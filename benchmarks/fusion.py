@@ -15,6 +15,8 @@ Methods, all over the same frozen offline-pack features with the same budget (ep
   mean, concat, tensor, low_rank, attention: fusion models trained with `fusion:` (residual on the mean)
   rrf, combsum, combmnz: decision-level fusion of the image-only and title-only top-20 lists (min-max norm),
                      weighted: the title's weight picked on the tune split (from 0.5-0.9), the image's 1 - that
+  combsum (raw cosines): the same lists summed without rescaling, the title's weight picked likewise
+  low_rank with VSE++ (hard negatives) or ListNet (listwise) instead of InfoNCE, the same budget otherwise
 
 Usage: python benchmarks/fusion.py [--split tune|flickr|coco-heldout ...] [--seeds 3]
 Prints a table per split and writes benchmarks/out/fusion.json (data: $MMR_DATA_DIR, default ../shared/data).
@@ -70,11 +72,18 @@ DECISION_DEPTH = 20  # each path's list, as a search fetches it
 TITLE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 FUSIONS = {"mean": {}, "concat": {"hidden": 768}, "tensor": {"reduce": 32}, "low_rank": {"rank": 16},
            "attention": {"heads": 4}}
+# the same fusion and budget with another loss from mmret.losses: hard negatives (VSE++ max violation) or
+# listwise (ListNet); which of them (if any) beats InfoNCE is read off the tune split
+LOSS_VARIANTS = {"low_rank, VSE++ hard negatives": {"name": "vsepp", "options": {"margin": 0.2}},
+                 "low_rank, ListNet listwise": {"name": "listnet", "options": {"temperature": 0.05}}}
+# decision level on the lists' raw cosines (no per-list rescaling), the title's weight learned on the tune split
+RAW_DECISION = "combsum (raw cosines)"
 
 
-def config(split: str, seed: int, fusion: dict | None) -> TrainConfig:
+def config(split: str, seed: int, fusion: dict | None, loss: dict | None = None) -> TrainConfig:
     data = {"data": {"train": SPLITS[split]["train"], "validation": TRAINER_VALIDATION},
             "output": str(OUT / "fusion" / "runs"), "cache_dir": str(FEATURES), **BUDGET}
+    data["loss"] = loss or BUDGET["loss"]
     data["training"] = {**BUDGET["training"], "seed": seed}
     return TrainConfig.from_dict({**data, "fusion": fusion} if fusion else data)
 
@@ -122,8 +131,9 @@ def top(scores: np.ndarray, depth: int = DECISION_DEPTH) -> np.ndarray:
 
 
 def decision_fused(name: str, image_scores: np.ndarray, title_scores: np.ndarray, title_weight: float) -> np.ndarray:
-    return DECISION_FUSIONS[name]([top(image_scores), top(title_scores)], [1 - title_weight, title_weight],
-                                  norm="min-max")
+    method, norm = ("combsum", "none") if name == RAW_DECISION else (name, "min-max")
+    return DECISION_FUSIONS[method]([top(image_scores), top(title_scores)], [1 - title_weight, title_weight],
+                                    norm=norm)
 
 
 def choose_title_weights(towers) -> dict:
@@ -133,7 +143,7 @@ def choose_title_weights(towers) -> dict:
     image_scores, title_scores = scores_of(image_model, report, fused=False), (report.queries @ report.titles.T).numpy()
     return {name: max(TITLE_WEIGHTS, key=lambda w: metrics(decision_fused(name, image_scores, title_scores, w),
                                                              report.relevance)["R@1"])
-            for name in DECISION_FUSIONS}
+            for name in [*DECISION_FUSIONS, RAW_DECISION]}
 
 
 def run_split(split: str, seeds: int, towers, title_weights: dict) -> dict:
@@ -161,6 +171,10 @@ def run_split(split: str, seeds: int, towers, title_weights: dict) -> dict:
             started = time.perf_counter()
             model, _ = fit(config(split, seed, {"method": name, "options": options}), items)
             timings[name] = timings.get(name, 0) + time.perf_counter() - started
+            rows.setdefault(name, []).append(metrics(scores_of(model, report, fused=True), report.relevance))
+            print(f"  {split} seed {seed} {name}: R@1 {rows[name][-1]['R@1']:.3f}", flush=True)
+        for name, loss in LOSS_VARIANTS.items():
+            model, _ = fit(config(split, seed, {"method": "low_rank", "options": FUSIONS["low_rank"]}, loss), items)
             rows.setdefault(name, []).append(metrics(scores_of(model, report, fused=True), report.relevance))
             print(f"  {split} seed {seed} {name}: R@1 {rows[name][-1]['R@1']:.3f}", flush=True)
     return {"gallery": len(report.images), "queries": len(report.queries), "train": SPLITS[split]["train"],
