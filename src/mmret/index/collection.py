@@ -38,6 +38,7 @@ from mmret.index.merging import segments_to_merge
 from mmret.index.migrate import migrate_if_older
 from mmret.index.segment import Segment, merge, remove_unlisted
 from mmret.index.space import BuiltIndex, SpaceVectors
+from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
 from mmret.index.vectors import STORAGE_DTYPES, checked_unit_vectors, encode
 
@@ -52,7 +53,7 @@ class _Staged:
     vectors: dict[str, np.ndarray]  # space -> (dim,) unit float32 vector
 
 
-class VectorCollection:
+class VectorCollection(StagedWrites):
     """Records with vectors in named spaces; writes are staged and become visible on `commit`.
 
     Reads (`get`, `records`, `search`, ...) see the last commit, whichever process made it (see generation.py).
@@ -72,8 +73,7 @@ class VectorCollection:
         self._vectors: dict[str, SpaceVectors] = {}
         self._columns = MetadataColumns(store)
         self._compiled: dict[str, np.ndarray] = {}  # JSON of a where -> its mask, for the committed state
-        self._staged: dict[str, _Staged | None] = {}  # item_id -> new state, None = removed
-        self._in_transaction = False
+        self._start_staging()
         self._load_committed()
 
     # -- opening ------------------------------------------------------------------------------
@@ -140,12 +140,6 @@ class VectorCollection:
 
     def close(self) -> None:
         self._store.close()
-
-    def __enter__(self) -> VectorCollection:  # noqa: PYI034 -- Python 3.10 has no typing.Self
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -233,7 +227,7 @@ class VectorCollection:
         """item_id -> its stored vector in `space` (float32, as stored: a float16 or int8 collection's decoded),
         for those of `item_ids` that are stored with a vector there."""
         with self._reading():
-            stored = self._store.ids_of(_id_list(item_ids))
+            stored = self._store.ids_of(id_list(item_ids))
             found, vectors = self._space(space).vectors_of(np.fromiter(stored.values(), np.int64, len(stored)))
         return dict(zip(np.array(list(stored), dtype=object)[found].tolist(), vectors))
 
@@ -263,7 +257,7 @@ class VectorCollection:
             allowed = self._allowed(where, "bad search filter") if where else None
             excluded = None
             if exclude:
-                excluded = np.fromiter(self._store.ids_of(_id_list(exclude)).values(), dtype=np.int64)
+                excluded = np.fromiter(self._store.ids_of(id_list(exclude)).values(), dtype=np.int64)
             neighbors = self._space(space).search(queries, k, allowed, excluded, params)
             stored = self._store.stored_fields([int(i) for found in neighbors for i in found.ids.tolist()])
         return hits_of(neighbors, stored, space)
@@ -285,32 +279,6 @@ class VectorCollection:
         for row, record in enumerate(records):
             self._staged[record.item_id] = _Staged(record, {space: array[row] for space, array in checked.items()})
         self._autocommit()
-
-    def remove(self, item_ids: Iterable[str]) -> int:
-        """Remove items by item_id; unknown ids are ignored. Returns how many were present."""
-        item_ids = list(dict.fromkeys(_id_list(item_ids)))
-        stored = self._store.ids_of(item_id for item_id in item_ids if item_id not in self._staged)
-        present = [i for i in item_ids if (self._staged[i] is not None if i in self._staged else i in stored)]
-        for item_id in present:
-            self._staged[item_id] = None
-        self._autocommit()
-        return len(present)
-
-    @contextmanager
-    def transaction(self) -> Iterator[VectorCollection]:
-        """Group writes into one commit; on an exception they are all discarded."""
-        if self._in_transaction:
-            raise CollectionError(f"{self._path}: transactions do not nest")
-        self._in_transaction = True
-        try:
-            yield self
-        except BaseException:
-            self._staged.clear()
-            raise
-        else:
-            self.commit()
-        finally:
-            self._in_transaction = False
 
     def commit(self) -> None:
         """Make staged writes durable and visible, all or nothing."""
@@ -344,9 +312,8 @@ class VectorCollection:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _autocommit(self) -> None:
-        if not self._in_transaction:
-            self.commit()
+    def _stored_ids(self, item_ids: list[str]) -> Iterable[str]:
+        return self._store.ids_of(item_ids)
 
     def _space(self, space: str) -> SpaceVectors:
         if space not in self._vectors:
@@ -490,11 +457,4 @@ def _reason(error: OSError | sqlite3.Error) -> str:
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror}" + (f": {error.filename}" if error.filename else "")
     return str(error)
-
-
-def _id_list(item_ids: Iterable[str]) -> list[str]:
-    if isinstance(item_ids, str):  # a lone id would otherwise be read as its characters
-        raise CollectionError(f"expected a list of item_ids, got the string {item_ids!r}")
-    return list(item_ids)
-
 

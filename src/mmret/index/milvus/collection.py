@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from mmret.index.milvus.rows import (
     to_row,
     vector_fields,
 )
+from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Record, check_records
 from mmret.index.vectors import checked_unit_vectors
 
@@ -63,7 +63,7 @@ QUERY_BATCH = 1024  # query vectors per search call
 ID_BATCH = 1000  # item ids per `in [...]` expression
 
 
-class MilvusCollection:
+class MilvusCollection(StagedWrites):
     """Records with vectors in named spaces; writes are staged and sent to Milvus on `commit`."""
 
     def __init__(self, location: str | Path, client, name: str, settings: dict, properties: dict[str, str]):
@@ -78,8 +78,7 @@ class MilvusCollection:
         self._partial = set(json.loads(properties.get(PARTIAL, "[]")))
         self._slots: dict[str, str] = json.loads(properties.get(KEY_SLOTS, "{}"))
         self._saved_slots = dict(self._slots)
-        self._staged: dict[str, dict | None] = {}  # item_id -> row to upsert, None = removed
-        self._in_transaction = False
+        self._start_staging()  # item_id -> row to upsert, None = removed
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -151,12 +150,6 @@ class MilvusCollection:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> MilvusCollection:  # noqa: PYI034 -- Python 3.10 has no typing.Self
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -259,7 +252,7 @@ class MilvusCollection:
         if space in self._partial:
             parts.append(space_filter(space))
         if exclude:
-            parts.append(f"item_id not in [{', '.join(quoted(i) for i in _id_list(exclude))}]")
+            parts.append(f"item_id not in [{', '.join(quoted(i) for i in id_list(exclude))}]")
         built = self._built[space]
         tuned = SearchParams.from_dict(built["params"])
         try:
@@ -298,32 +291,6 @@ class MilvusCollection:
             self._staged[record.item_id] = to_row(record, {s: a[row] for s, a in checked.items()}, self._spaces,
                                                   self._slots)
         self._autocommit()
-
-    def remove(self, item_ids: Iterable[str]) -> int:
-        """Remove items by item_id; unknown ids are ignored. Returns how many were present."""
-        item_ids = list(dict.fromkeys(_id_list(item_ids)))
-        stored = self._stored_ids([i for i in item_ids if i not in self._staged])
-        present = [i for i in item_ids if (self._staged[i] is not None if i in self._staged else i in stored)]
-        for item_id in present:
-            self._staged[item_id] = None
-        self._autocommit()
-        return len(present)
-
-    @contextmanager
-    def transaction(self) -> Iterator[MilvusCollection]:
-        """Group writes into one commit; on an exception they are all discarded."""
-        if self._in_transaction:
-            raise CollectionError(f"{self._location}: transactions do not nest")
-        self._in_transaction = True
-        try:
-            yield self
-        except BaseException:
-            self._staged.clear()
-            raise
-        else:
-            self.commit()
-        finally:
-            self._in_transaction = False
 
     def commit(self) -> None:
         """Send the staged writes to Milvus: upserts in batches, then deletes (see the module docstring)."""
@@ -381,10 +348,6 @@ class MilvusCollection:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _autocommit(self) -> None:
-        if not self._in_transaction:
-            self.commit()
-
     def _field(self, space: str) -> str:
         if space not in self._fields:
             raise CollectionError(f"{self._location}: unknown vector space {space!r}; spaces are {sorted(self._spaces)}")
@@ -438,8 +401,3 @@ class MilvusCollection:
     def _set_property(self, key: str, value: str) -> None:
         self._client.alter_collection_properties(self._name, properties={key: value})
 
-
-def _id_list(item_ids: Iterable[str]) -> list[str]:
-    if isinstance(item_ids, str):  # a lone id would otherwise be read as its characters
-        raise CollectionError(f"expected a list of item_ids, got the string {item_ids!r}")
-    return list(item_ids)
