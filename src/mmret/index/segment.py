@@ -51,7 +51,10 @@ class Segment:
 
     def select(self, mask: np.ndarray) -> np.ndarray:
         """`mask` (over row ids) at this segment's ids; a view when the ids are one unbroken run, as after an
-        import or a merge of consecutive commits, so a filter costs no gather there."""
+        import or a merge of consecutive commits, so a filter costs no gather there. Ids past the mask's end
+        (items removed since this segment was written, whose rows the mask no longer covers) are not selected."""
+        if len(self.ids) and int(self.ids[-1]) >= len(mask):
+            mask = np.concatenate([mask, np.zeros(int(self.ids[-1]) + 1 - len(mask), dtype=bool)])
         if len(self.ids) and int(self.ids[-1]) - int(self.ids[0]) == len(self.ids) - 1:
             return mask[int(self.ids[0]) : int(self.ids[-1]) + 1]
         return mask[self.ids]
