@@ -18,11 +18,9 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS
 
 import argparse
-import json
 import resource
 import shutil
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import faiss
@@ -30,7 +28,6 @@ import numpy as np
 from index_scale import (
     DIM,
     IMPORT_BATCH,
-    OUT_DIR,
     K,
     clustered,
     latency,
@@ -38,6 +35,7 @@ from index_scale import (
     recall,
     records,
     timed,
+    write_results,
 )
 
 from mmret.index.collection import VectorCollection
@@ -118,10 +116,7 @@ def main() -> None:
                   f"{row['recall@10']:>10.4f}{row['p50_ms']:>8.3f}{row['p99_ms']:>8.3f}{row['qps_batched']:>10.1f}"
                   f"{row['bytes_per_vector']:>9.1f}{row['open_ms']:>8.1f}{row['rss_after_open_gib']:>9.2f}"
                   f"{row['rss_after_searches_gib']:>9.2f}{row['peak_rss_gib_so_far']:>9.2f}", flush=True)
-    out = OUT_DIR / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "faiss": faiss.__version__,
-                               "dim": DIM, "k": K, "queries": args.queries, "threads": 1, "sizes": rows}, indent=2) + "\n")
+    out = write_results(args.out, queries=args.queries, threads=1, sizes=rows)
     print(f"wrote {out}")
 
 

@@ -338,6 +338,18 @@ def parse_peers(text: str) -> dict[str, int | None]:
     return peers
 
 
+def write_results(name: str, **fields) -> Path:
+    """benchmarks/out/NAME: the run's fields with the date, machine, versions and this process's peak RSS."""
+    out = OUT_DIR / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
+    out.write_text(json.dumps({
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or
+        platform.machine(), "python": platform.python_version(), "faiss": faiss.__version__, "dim": DIM, "k": K,
+        "peak_rss_gib": round(rss_gib, 2), **fields}, indent=2) + "\n")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -362,15 +374,9 @@ def main() -> None:
                   f"(v1-style full rewrite: {result['v1_commit_1024_ms']} ms); "
                   f"{result['segments_before_optimize']} segments before optimize")
             results.append(result)
-    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
-    out = OUT_DIR / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or
-        platform.machine(), "python": platform.python_version(), "faiss": faiss.__version__,
-        "data": "real-replicated" if args.real else "clustered", "dim": DIM, "k": K, "queries": args.queries,
-        "threads": 1, "peak_rss_gib": round(rss_gib, 2), "sizes": results}, indent=2) + "\n")
-    print(f"\npeak RSS {rss_gib:.2f} GiB; wrote {out}")
+    out = write_results(args.out, data="real-replicated" if args.real else "clustered", queries=args.queries,
+                        threads=1, sizes=results)
+    print(f"\npeak RSS {json.loads(out.read_text())['peak_rss_gib']} GiB; wrote {out}")
 
 
 if __name__ == "__main__":

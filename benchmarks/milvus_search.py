@@ -18,12 +18,8 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS
 
 import argparse
-import json
-import platform
-import resource
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import faiss
@@ -32,7 +28,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from index_scale import (
     FILTERS,
-    OUT_DIR,
     K,
     bulk_import,
     clustered,
@@ -40,6 +35,7 @@ from index_scale import (
     latency,
     recall,
     timed,
+    write_results,
 )
 
 from mmret.index.backend import create_collection, open_collection
@@ -126,14 +122,8 @@ def main() -> None:
             sizes.append(result)
     import pymilvus
 
-    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
-    out = OUT_DIR / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or
-        platform.machine(), "python": platform.python_version(), "faiss": faiss.__version__,
-        "pymilvus": pymilvus.__version__, "data": "clustered", "dim": 384, "k": K, "queries": args.queries,
-        "load_average": [load_before, os.getloadavg()[0]], "peak_rss_gib_client": round(rss_gib, 2), "sizes": sizes}, indent=2) + "\n")
+    out = write_results(args.out, pymilvus=pymilvus.__version__, data="clustered", queries=args.queries,
+                        load_average=[load_before, os.getloadavg()[0]], sizes=sizes)
     print(f"\nwrote {out}")
 
 

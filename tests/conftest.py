@@ -90,3 +90,18 @@ def _fill(path: Path) -> Path:
     except OSError:
         pass
     return filler
+
+
+@pytest.fixture
+def run(capsys):
+    """mmret ARGS in this process: (exit code, stdout, stderr); argparse errors exit through SystemExit."""
+    from mmret.cli import main
+
+    def run_mmret(*args):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as stop:
+            code = stop.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run_mmret

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from mmret.cli import main
 from mmret.encoders.base import SHARED
 from mmret.index.collection import VectorCollection
 
@@ -19,19 +18,6 @@ def no_model_loads(monkeypatch):
 
     for target in ("mmret.models.load_encoder", "mmret.api.load_encoder", "mmret.models.load_base"):
         monkeypatch.setattr(target, forbidden)
-
-
-@pytest.fixture
-def run(capsys):
-    """mmret ARGS in this process: (exit code, stdout, stderr); argparse errors exit through SystemExit."""
-    def run_mmret(*args):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as stop:
-            code = stop.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return run_mmret
 
 
 @pytest.fixture

@@ -346,21 +346,6 @@ def test_optimize_builds_an_index_that_keeps_recall(place):
 # -- the command line on real images ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def run(capsys):
-    """mmret ARGS in this process: (exit code, stdout, stderr)."""
-    from mmret.cli import main
-
-    def run_mmret(*args):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as stop:
-            code = stop.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return run_mmret
-
-
 def test_index_twice_and_search_from_the_command_line(run, tmp_path, data_dir):
     """Real photos through `mmret index` (twice: the second run skips them all) and `mmret search` into a Milvus
     Lite collection; the ranking is the one a folder collection gives for the same files and query."""
