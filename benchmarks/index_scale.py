@@ -3,8 +3,9 @@ open time and size; mmret's VectorCollection next to raw FAISS running the same 
 
 For each size N (clustered synthetic 384-d unit vectors; `--real`: the offline pack's shared-space embeddings
 of the 500 flickr8k-500 photos and their 2,500 captions, replicated with noise), in one run:
-  - commit time of a 1,024-item batch once N items are stored (median of 5), next to a v1-style commit, which
-    re-serialised and fsynced the whole flat FAISS index of the space (measured here on the same N vectors);
+  - commit time of a 1,024-item batch once N items are stored (median of 5; of N // 1,024 below 5,120 items),
+    next to a v1-style commit, which re-serialised and fsynced the whole flat FAISS index of the space (measured
+    here on the same N vectors);
   - bulk import time (`Collection.add_vectors`-style upserts of 65,536) and `optimize` time per index kind;
   - recall@10 against exact search, single-query p50/p99 latency and batched QPS (all queries in one call),
     after one unmeasured pass, mmret and raw FAISS taking turns query by query,
@@ -47,6 +48,7 @@ from mmret.index.kinds import auto_factory
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "benchmarks" / "out"
 DIM, K, BATCH, IMPORT_BATCH = 384, 10, 1024, 65_536
+COMMITS = 5  # timed commits of BATCH items per size (fewer below COMMITS * BATCH items)
 FILTERS = {"1%": ({"bucket": 7}, lambda b: b == 7), "10%": ({"bucket": {"$lt": 10}}, lambda b: b < 10)}
 
 
@@ -204,13 +206,14 @@ def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path, pe
     buckets = np.arange(n) % 100
     path = work / f"c{n}"
     coll = VectorCollection.create(path, "bench", {"shared": DIM})
-    _, import_seconds = timed(bulk_import, coll, vectors[: n - 5 * BATCH])
+    first_commit = n - commit_count(n) * BATCH
+    _, import_seconds = timed(bulk_import, coll, vectors[:first_commit])
     commits = []
-    for start in range(n - 5 * BATCH, n, BATCH):
+    for start in range(first_commit, n, BATCH):
         _, seconds = timed(coll.upsert, records(start, start + BATCH), {"shared": vectors[start : start + BATCH]})
         commits.append(seconds)
     result = {"n": n, "import_seconds": round(import_seconds, 2),
-              "commit_1024_ms": round(1000 * statistics.median(commits), 1),
+              "commit_1024_ms": round(1000 * statistics.median(commits), 1), "commits_timed": len(commits),
               "v1_commit_1024_ms": round(1000 * v1_commit_seconds(vectors, work), 1),
               "segments_before_optimize": coll.segment_count("shared"), "kinds": {}}
     truths = {"none": exact_truth(vectors, queries, None)}
@@ -295,6 +298,18 @@ def run_peers(n: int, vectors: np.ndarray, buckets: np.ndarray, queries: np.ndar
     return rows
 
 
+def commit_count(n: int) -> int:
+    """How many of the size's last items arrive as timed commits of BATCH: COMMITS, or as many as fit."""
+    return min(COMMITS, n // BATCH)
+
+
+def parse_sizes(text: str) -> list[int]:
+    sizes = [int(part) for part in text.split(",")]
+    if min(sizes) < BATCH:
+        raise SystemExit(f"--sizes: each size must hold one timed commit of {BATCH:,} items, got {min(sizes):,}")
+    return sizes
+
+
 def nlist_for(n: int) -> int:
     return 2 ** round(np.log2(4 * np.sqrt(n)))
 
@@ -366,11 +381,13 @@ def main() -> None:
     queries = make(args.queries, seed=2)
     kinds = args.kinds.split(",")
     peers = parse_peers(args.peers)
+    sizes = parse_sizes(args.sizes)
     results = []
     with tempfile.TemporaryDirectory(dir=args.work) as work:
-        for n in map(int, args.sizes.split(",")):
+        for n in sizes:
             result = run_size(n, kinds, queries, make, Path(work), peers)
             print(f"\n{n:>9,} items: import {result['import_seconds']} s; commit of 1,024: {result['commit_1024_ms']} ms "
+                  f"(median of {result['commits_timed']}) "
                   f"(v1-style full rewrite: {result['v1_commit_1024_ms']} ms); "
                   f"{result['segments_before_optimize']} segments before optimize")
             results.append(result)
