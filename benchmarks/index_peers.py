@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("LANCE_CPU_THREADS", "1")  # one core, as FAISS and BLAS get
-os.environ.setdefault("LANCE_LOG", "error")  # lance warns about a future default on every query
 
 import time
 from pathlib import Path
@@ -61,8 +60,9 @@ class LanceDBPeer:
         return [ids[rows == i].tolist() for i in range(len(queries))]
 
     def _query(self, query, k: int, where):
+        # Asking for _distance (lance adds it anyway) keeps lance from warning about a future default per query.
         builder = (self._table.search(query).distance_type("dot").nprobes(self.setting["nprobes"])
-                   .refine_factor(self.setting["refine_factor"]).limit(k).select(["id"]))
+                   .refine_factor(self.setting["refine_factor"]).limit(k).select(["id", "_distance"]))
         if where is not None:
             builder = builder.where(_sql(where), prefilter=True)
         return builder.to_arrow()
