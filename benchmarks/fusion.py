@@ -17,6 +17,9 @@ Methods, all over the same frozen offline-pack features with the same budget (ep
                      weighted: the title's weight picked on the tune split (from 0.5-0.9), the image's 1 - that
   combsum (raw cosines): the same lists summed without rescaling, the title's weight picked likewise
   low_rank with VSE++ (hard negatives) or ListNet (listwise) instead of InfoNCE, the same budget otherwise
+  gated              per-item confidence weights of image and title from a gate over both (no residual: it starts
+                     as the mean itself)
+  query_head         items fused by gated (or attention), and a trained residual head on the caption queries
 
 Usage: python benchmarks/fusion.py [--split tune|flickr|coco-heldout ...] [--seeds 3]
 Prints a table per split and writes benchmarks/out/fusion.json (data: $MMR_DATA_DIR, default ../shared/data).
@@ -76,6 +79,11 @@ FUSIONS = {"mean": {}, "concat": {"hidden": 768}, "tensor": {"reduce": 32}, "low
 # listwise (ListNet); which of them (if any) beats InfoNCE is read off the tune split
 LOSS_VARIANTS = {"low_rank, VSE++ hard negatives": {"name": "vsepp", "options": {"margin": 0.2}},
                  "low_rank, ListNet listwise": {"name": "listnet", "options": {"temperature": 0.05}}}
+# confidence gating and query-side adaptation (issue 13, third pass): module options and residual flag
+GATED = {"gated": ({"hidden": 64, "dropout": 0.1}, False),
+         "query_head (items gated)": ({"items": "gated", "hidden": 384, "dropout": 0.1}, False),
+         "query_head (items attention)": ({"items": "attention", "items_options": {"heads": 4, "residual": True},
+                                           "hidden": 384, "dropout": 0.1}, False)}
 # decision level on the lists' raw cosines (no per-list rescaling), the title's weight learned on the tune split
 RAW_DECISION = "combsum (raw cosines)"
 
@@ -177,6 +185,11 @@ def run_split(split: str, seeds: int, towers, title_weights: dict) -> dict:
             model, _ = fit(config(split, seed, {"method": "low_rank", "options": FUSIONS["low_rank"]}, loss), items)
             rows.setdefault(name, []).append(metrics(scores_of(model, report, fused=True), report.relevance))
             print(f"  {split} seed {seed} {name}: R@1 {rows[name][-1]['R@1']:.3f}", flush=True)
+        for name, (options, residual) in GATED.items():
+            method = name.split(" ")[0]
+            model, _ = fit(config(split, seed, {"method": method, "options": options, "residual": residual}), items)
+            rows.setdefault(name, []).append(metrics(scores_of(model, report, fused=True), report.relevance))
+            print(f"  {split} seed {seed} {name}: R@1 {rows[name][-1]['R@1']:.3f}", flush=True)
     return {"gallery": len(report.images), "queries": len(report.queries), "train": SPLITS[split]["train"],
             "report": str(SPLITS[split]["report"]), "results": {name: summary(r) for name, r in rows.items()},
             "train_seconds_per_seed": {k: round(v / seeds, 1) for k, v in timings.items()}}
@@ -214,7 +227,7 @@ def main() -> None:
     towers = load_towers(config("flickr", 0, None).model, OfflineEncoder(precision="fp32"))
     title_weights = choose_title_weights(towers)
     output = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
-              "budget": BUDGET, "fusion_options": FUSIONS, "trainer_validation": TRAINER_VALIDATION,
+              "budget": BUDGET, "fusion_options": {**FUSIONS, **GATED}, "trainer_validation": TRAINER_VALIDATION,
               "decision_title_weights": title_weights, "decision_depth": DECISION_DEPTH, "splits": {}}
     print(f"decision-level title weights (chosen on the tune split): {title_weights}")
     for split in args.split:

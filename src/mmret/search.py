@@ -80,11 +80,15 @@ def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]
 
 
 def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:
-    """The unit query vector of the query's parts and the space it searches."""
+    """The unit query vector of the query's parts and the space it searches (against fused items, text parts are
+    first moved by the fusion's query side)."""
     parts = query.all_parts
     space = query.space or _default_space(encoder, parts)
     vectors = np.stack([part_vector(encoder, part, space) for part in parts])
     fusing = encoder if isinstance(encoder, FusedEncoder) and space == SHARED else None
+    texts = [i for i, part in enumerate(parts) if part.modality == "text"]
+    if fusing is not None and texts:
+        vectors[texts] = fusing.adapt_queries(vectors[texts])
     return compose_vector(parts, vectors, fusing), space
 
 

@@ -15,7 +15,8 @@ from mmret.fusion.tensor import outer_product
 
 DIMS = (6, 5, 4)
 OPTIONS = {"mean": {"project": True}, "concat": {"hidden": 16}, "tensor": {"reduce": 3}, "low_rank": {"rank": 4},
-           "attention": {"heads": 2}}
+           "attention": {"heads": 2}, "gated": {"hidden": 8, "project": True},
+           "query_head": {"items": "gated", "items_options": {"hidden": 8, "project": True}, "hidden": 8}}
 
 
 def parts(n: int = 7, dims=DIMS, seed: int = 0) -> list[torch.Tensor]:
@@ -38,8 +39,9 @@ def test_output_shape(fusion):
 
 
 def test_gradients_reach_every_parameter_and_input(fusion):
+    """Through the fused items, or (a module with a query side) through the adapted queries."""
     inputs = [p.requires_grad_() for p in parts()]
-    fusion(inputs).square().sum().backward()
+    (fusion(inputs).square().sum() + fusion.adapt_query(torch.randn(3, 8)).square().sum()).backward()
     for name, parameter in fusion.named_parameters():
         if parameter.requires_grad:
             assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fusion import FeatureFusion, WeightedMeanFusion, fuse_vectors
+from ..fusion import FeatureFusion, WeightedMeanFusion, adapt_queries, fuse_vectors
 from .base import SHARED, Encoder
 
 #: the parts of an item, in the order a fusion module takes them
@@ -60,6 +60,10 @@ class FusedEncoder(Encoder):
         arrays = [parts.get(m, np.zeros((n, dim), np.float32)) for m in FUSED_MODALITIES]
         mask = np.array([[m in parts for m in FUSED_MODALITIES]] * n, dtype=bool).reshape(n, len(FUSED_MODALITIES))
         return fuse_vectors(self.fusion, arrays, mask)
+
+    def adapt_queries(self, vectors: np.ndarray) -> np.ndarray:
+        """Text queries' (n, dim) shared vectors moved into the fused items' space (unchanged by most fusions)."""
+        return adapt_queries(self.fusion, vectors)
 
 
 def split_fusion_suffix(name: str) -> tuple[str, str | None]:

@@ -5,7 +5,8 @@
 
 Every module is configured by its constructor and computes in `fuse`; `forward` checks the inputs and zeroes the
 missing parts, so no module can read a missing modality's values. The output is not normalised: retrieval
-callers L2-normalise it (fusion.vectors does at the numpy boundary).
+callers L2-normalise it (fusion.vectors does at the numpy boundary). `adapt_query` is the identity unless the
+module also learns where queries go (fusion/query_head.py); search applies it to text queries of fused items.
 """
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ class FeatureFusion(nn.Module):
     def fuse(self, parts: list[Tensor], mask: Tensor) -> Tensor:
         """(n, dim) from the parts (missing ones are zero) and the (n, m) bool mask of present ones."""
         raise NotImplementedError
+
+    def adapt_query(self, queries: Tensor) -> Tensor:
+        """(n, dim) query vectors moved into the space the fused items live in: as they are, unless the module
+        learns a query side (fusion/query_head.py)."""
+        return queries
 
     def _checked_mask(self, parts: Sequence[Tensor], mask: Tensor | None) -> Tensor:
         name = type(self).__name__

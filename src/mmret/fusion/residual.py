@@ -23,3 +23,6 @@ class ResidualFusion(FeatureFusion):
         weights = mask.to(parts[0].dtype) / mask.sum(dim=1, keepdim=True)
         mean = sum(weights[:, i, None] * part for i, part in enumerate(parts))
         return mean + self.scale * self.inner.fuse(parts, mask)
+
+    def adapt_query(self, queries: Tensor) -> Tensor:
+        return self.inner.adapt_query(queries)

@@ -1,4 +1,5 @@
-"""Feature-level fusion at the numpy boundary: float32 (n, d) part vectors in, L2-normalised fused vectors out."""
+"""Feature-level fusion at the numpy boundary: float32 (n, d) part vectors in, L2-normalised fused vectors out;
+and queries moved to the fused items' space."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,3 +28,15 @@ def fuse_vectors(fusion: FeatureFusion, parts: Sequence[np.ndarray], mask: np.nd
     finally:
         fusion.train(was_training)
     return torch.cat(chunks).numpy().astype(np.float32) if chunks else np.zeros((0, fusion.dim), np.float32)
+
+
+def adapt_queries(fusion: FeatureFusion, queries: np.ndarray) -> np.ndarray:
+    """(n, fusion.dim) unit float32 query vectors in the fused items' space (the fusion's query side, if any)."""
+    was_training = fusion.training
+    fusion.eval()
+    try:
+        with torch.no_grad():
+            adapted = fusion.adapt_query(torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)))
+    finally:
+        fusion.train(was_training)
+    return F.normalize(adapted, dim=1).numpy().astype(np.float32)

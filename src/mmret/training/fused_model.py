@@ -28,7 +28,8 @@ def unpack_items(items: Tensor, image_dim: int) -> tuple[Tensor, Tensor, Tensor]
 
 
 class FusedItemModel(nn.Module):
-    """embed_images(packed items) -> fused item vectors; embed_texts(text features) -> query vectors; both unit."""
+    """embed_images(packed items) -> fused item vectors; embed_texts(text features) -> query vectors (adapted by the
+    fusion's query side, if any); both unit."""
 
     image_tower = None  # frozen towers only
     takes_pixels = False
@@ -41,13 +42,18 @@ class FusedItemModel(nn.Module):
 
     def embed_images(self, items: Tensor) -> Tensor:
         image, title, mask = unpack_items(items, self.image_dim)
-        return F.normalize(self.fusion([self.project_images(image), self.embed_texts(title)], mask), dim=-1)
+        return F.normalize(self.fusion([self.project_images(image), self.project_texts(title)], mask), dim=-1)
 
     def project_images(self, features: Tensor) -> Tensor:
         return F.normalize(self.image_head(features), dim=-1)
 
-    def embed_texts(self, features: Tensor) -> Tensor:
+    def project_texts(self, features: Tensor) -> Tensor:
+        """A text's shared vector, as an item's title part (and as an unadapted query)."""
         return F.normalize(self.text_head(features), dim=-1)
+
+    def embed_texts(self, features: Tensor) -> Tensor:
+        """Query vectors: the text's shared vector moved by the fusion's query side (if it has one)."""
+        return F.normalize(self.fusion.adapt_query(self.project_texts(features)), dim=-1)
 
 
 def build_fusion_module(fusion: FusionConfig, dim: int) -> FeatureFusion:

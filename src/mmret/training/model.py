@@ -52,6 +52,10 @@ class RetrievalModel(nn.Module):
         return F.normalize(self.image_head(features), dim=-1)
 
     def embed_texts(self, features: Tensor) -> Tensor:
+        return self.project_texts(features)
+
+    def project_texts(self, features: Tensor) -> Tensor:
+        """A text's shared vector (a query's too: only a fusion model's queries differ, see FusedItemModel)."""
         return F.normalize(self.text_head(features), dim=-1)
 
 

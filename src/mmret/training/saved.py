@@ -182,7 +182,8 @@ class TrainedEncoder(Encoder):
         with torch.no_grad():
             if modality == "text":
                 features = torch.from_numpy(self.towers.text_features(list(batch)))
-                return {SHARED: self.model.embed_texts(features).numpy()}
+                # a title's vector; a query of fused items is moved by FusedEncoder.adapt_queries
+                return {SHARED: self.model.project_texts(features).numpy()}
             pooled, logits = self._tower_outputs(np.asarray(batch, dtype=np.float32))
             vectors = self.model.project_images(self.towers.combine(pooled, logits))
             return {SHARED: vectors.numpy(), IMAGE_SPACE: l2_normalise(pooled.numpy())}
