@@ -65,8 +65,9 @@ def compose_vector(parts: Sequence[QueryPart], vectors: np.ndarray, encoder: Fus
     """One unit query vector from the parts' unit vectors (rows of `vectors`, in one space).
 
     Without a fusing encoder: the weighted sum of the parts (negative weights subtract). With one, the positive
-    image and text parts (each modality's weighted mean) go through its fusion as an item's parts would, then
-    the other positive parts are added and the negative ones subtracted, with their weights.
+    image and text parts (each modality's weighted mean) go through its fusion as an item's parts would (when
+    both are given: a text-only query stays the text's vector, as the fusion model was trained to match it),
+    then the other positive parts are added and the negative ones subtracted, with their weights.
     """
     parts = check_parts(parts)
     weights = np.array([part.weight for part in parts], dtype=np.float32)[:, None]
@@ -80,7 +81,10 @@ def compose_vector(parts: Sequence[QueryPart], vectors: np.ndarray, encoder: Fus
         rows = [i for i in fusable if parts[i].modality == modality]
         if rows:
             by_modality[modality] = _unit((weights[rows] * vectors[rows]).sum(axis=0))[None, :]
-    fused = encoder.fuse(by_modality, 1)[0] * float(weights[fusable].sum())
+    if len(by_modality) == 1:  # one modality is a plain query (as a fusion model is trained), not an item to fuse
+        fused = next(iter(by_modality.values()))[0] * float(weights[fusable].sum())
+    else:
+        fused = encoder.fuse(by_modality, 1)[0] * float(weights[fusable].sum())
     rest = [i for i in range(len(parts)) if i not in fusable]
     return _unit(fused + (weights[rest] * vectors[rest]).sum(axis=0))
 

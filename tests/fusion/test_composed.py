@@ -5,10 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mmret.composed import QueryPart, compose_vector, parse_part
 from mmret.encoders.base import SHARED, Encoder
 from mmret.encoders.fused import FusedEncoder
+from mmret.fusion import build_fusion
 
 
 @pytest.mark.parametrize("written, value, weight", [
@@ -59,3 +61,19 @@ def test_a_fusing_encoder_fuses_the_positive_image_and_text_then_subtracts_negat
     mean = fused.fuse({"image": vectors[:1], "text": vectors[1:2]}, 1)[0]
     assert np.allclose(mean, unit(1, 1, 0))
     assert np.allclose(compose_vector(parts, vectors, fused), unit(*(2 * mean - 0.5 * vectors[2])), atol=1e-6)
+
+
+def test_a_query_of_one_modality_is_not_fused_as_an_item():
+    """A trained fusion changes even a lone part (a residual module adds its correction); a text query must stay
+    the text's vector, which is what the fusion model was trained to match against fused items."""
+    torch.manual_seed(0)
+    fusion = build_fusion("attention", (3, 3), 3, residual=True, heads=1)
+    with torch.no_grad():
+        fusion.scale.fill_(5.0)
+    fused = FusedEncoder(_Unit(), "attention", fusion)
+    vectors = np.stack([unit(1, 0, 0), unit(0, 1, 0)])
+    assert not np.allclose(fused.fuse({"text": vectors[1:2]}, 1)[0], vectors[1], atol=1e-3)
+    assert np.allclose(compose_vector([QueryPart("text", "in red")], vectors[1:2], fused), vectors[1], atol=1e-6)
+    both = [QueryPart("image", Path("shoe.jpg")), QueryPart("text", "in red")]
+    item_like = fused.fuse({"image": vectors[:1], "text": vectors[1:2]}, 1)[0]
+    assert np.allclose(compose_vector(both, vectors, fused), item_like, atol=1e-6)
