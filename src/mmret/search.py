@@ -26,7 +26,7 @@ from .encoders.base import SHARED, Encoder
 from .encoders.fused import PART_SPACES, FusedEncoder
 from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
-from .index.collection import Hit, VectorCollection
+from .index.collection import Hit, VectorCollection, readable
 from .search_paths import search_fused_paths, stored_path_fusion
 from .timed import source_id
 
@@ -70,7 +70,8 @@ def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]
     vector, space = query_vector(encoder, query)
 
     def search_space(fetch: int, where: dict | None) -> list[Hit]:
-        return store.search(space, vector[None, :], fetch, where=where, exclude=query.exclude, params=query.params)[0]
+        return readable(store.search(space, vector[None, :], fetch, where=where, exclude=query.exclude,
+                                     params=query.params)[0])
 
     paths = stored_path_fusion(store, space)
     if paths is None:
@@ -122,10 +123,10 @@ def _search_lists(store: VectorCollection, encoder: Encoder, query: Query) -> li
     def fused(fetch: int) -> list[Hit]:
         records, runs = {}, []
         for (part, space), vector in zip(lists, vectors):
-            hits = store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude,
-                                params=query.params)[0]
-            records.update((hit.record.item_id, hit.record) for hit in hits)
-            runs.append({hit.record.item_id: hit.score for hit in hits})
+            hits = readable(store.search(space, vector[None, :], fetch, where=query.where, exclude=query.exclude,
+                                         params=query.params)[0])
+            records.update((hit.item_id, hit.record) for hit in hits)
+            runs.append({hit.item_id: hit.score for hit in hits})
         ranked = fuse_runs(runs, query.fusion, [part.weight for part, _ in lists], query.norm)
         return [Hit(records[item], score, query.fusion) for item, score in ranked[:fetch]]
 

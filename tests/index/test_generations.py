@@ -50,7 +50,7 @@ def test_a_reader_never_mixes_generations_while_another_process_commits(tmp_path
     while writer.poll() is None or reads == 0:
         hits = reader.search("shared", unit(rng, 2), k=N + 5)
         assert [len(h) for h in hits] == [N, N]
-        assert len({hit.record.item_id for hit in hits[0]}) == N
+        assert len({hit.item_id for hit in hits[0]}) == N
         assert len(reader) == N == reader.vector_count("shared")
         generations.add(reader.generation)
         reads += 1

@@ -32,7 +32,8 @@ from mmret.index.checks import (
 from mmret.index.columns import MetadataColumns
 from mmret.index.filters import compile_where, keys_of
 from mmret.index.generation import committed_spaces
-from mmret.index.hits import Hit, hits_of
+from mmret.index.hits import Hit, ItemGone, hits_of, readable
+from mmret.index.item_ids import ItemIds
 from mmret.index.locking import fsync_directory, locked
 from mmret.index.merging import segments_to_merge
 from mmret.index.migrate import migrate_if_older
@@ -42,7 +43,8 @@ from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
 from mmret.index.vectors import STORAGE_DTYPES, checked_unit_vectors, encode
 
-__all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "Record", "SearchParams", "VectorCollection"]
+__all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "SearchParams", "VectorCollection",
+           "readable"]
 
 _COMPILED_FILTERS = 16
 
@@ -73,6 +75,8 @@ class VectorCollection(StagedWrites):
         self._vectors: dict[str, SpaceVectors] = {}
         self._columns = MetadataColumns(store)
         self._compiled: dict[str, np.ndarray] = {}  # JSON of a where -> its mask, for the committed state
+        self._item_ids = ItemIds()
+        self._seen_counter = b""  # the store's change counter when this handle last saw the last commit
         self._start_staging()
         self._load_committed()
 
@@ -244,8 +248,8 @@ class VectorCollection(StagedWrites):
 
     def search(self, space: str, queries: np.ndarray, k: int = 10, where: dict[str, Any] | None = None,
                exclude: list[str] | None = None, params: SearchParams | None = None) -> list[list[Hit]]:
-        """The k best records per query row, by inner product in `space` (each hit's metadata is decoded when
-        first used: see hits.py).
+        """The k best records per query row, by inner product in `space` (each hit's record is read when first
+        used: see hits.py).
 
         `where` filters on metadata and on `modality`, `path`, `path_prefix` (syntax in filters.py);
         `exclude` lists item_ids to skip; `params` overrides the tuned ANN parameters for this search.
@@ -253,14 +257,18 @@ class VectorCollection(StagedWrites):
         queries = as_queries(queries, space, self._space(space).dim)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise CollectionError(f"search k must be a positive integer, got {k!r}")
-        with self._reading():
-            allowed = self._allowed(where, "bad search filter") if where else None
-            excluded = None
-            if exclude:
-                excluded = np.fromiter(self._store.ids_of(id_list(exclude)).values(), dtype=np.int64)
-            neighbors = self._space(space).search(queries, k, allowed, excluded, params)
-            stored = self._store.stored_fields([int(i) for found in neighbors for i in found.ids.tolist()])
-        return hits_of(neighbors, stored, space)
+        if where is None and not exclude and self._in_memory(space):
+            neighbors = self._vectors[space].search(queries, k, None, None, params)
+        else:
+            with self._reading():
+                allowed = self._allowed(where, "bad search filter") if where else None
+                excluded = None
+                if exclude:
+                    excluded = np.fromiter(self._store.ids_of(id_list(exclude)).values(), dtype=np.int64)
+                if not self._item_ids.loaded:
+                    self._item_ids.load(self._store)
+                neighbors = self._space(space).search(queries, k, allowed, excluded, params)
+        return hits_of(neighbors, [self._item_ids.of(found.ids) for found in neighbors], self._store, space)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -315,6 +323,15 @@ class VectorCollection(StagedWrites):
     def _stored_ids(self, item_ids: list[str]) -> Iterable[str]:
         return self._store.ids_of(item_ids)
 
+    def _in_memory(self, space: str) -> bool:
+        """Whether a search of `space` can run on this handle's view without a read transaction: the view is of
+        the last commit (nobody committed since it was last brought up to date) and holds all the
+        search needs (the item ids, the loaded index). The view's files are immutable, and those it has mapped
+        stay readable after a later commit deletes them, so a commit made during the search does not disturb it."""
+        vectors = self._vectors.get(space)
+        return (vectors is not None and vectors.loaded and self._item_ids.loaded
+                and self._store.change_counter() == self._seen_counter)
+
     def _space(self, space: str) -> SpaceVectors:
         if space not in self._vectors:
             raise CollectionError(f"{self._path}: unknown vector space {space!r}; spaces are {sorted(self._spaces)}")
@@ -352,6 +369,7 @@ class VectorCollection(StagedWrites):
             with self._store.reading():
                 if whole or self._store.get_meta("generation") != self._generation:
                     self._catch_up(whole)
+                self._seen_counter = self._store.change_counter()
                 yield
         except sqlite3.DatabaseError as error:
             raise CollectionError(f"{self._path / DB_FILE}: cannot read the collection database: {error}") from error
@@ -425,6 +443,7 @@ class VectorCollection(StagedWrites):
         self._generation = generation
         self._next_id = changes.meta.get("next_id", self._next_id)
         self._columns.update(rows, removed_ids)
+        self._item_ids.extend((row.id, row.record.item_id) for row in rows)
         self._compiled.clear()
 
     def _load_committed(self) -> None:
@@ -446,6 +465,10 @@ class VectorCollection(StagedWrites):
         self._next_id = self._store.get_meta("next_id")
         self._columns = MetadataColumns(self._store)
         self._compiled = {}
+        if whole:
+            self._item_ids = ItemIds()
+        else:
+            self._item_ids.catch_up(self._store)
 
     def _remove_stale_files(self) -> None:
         """Delete data files that no committed generation lists (the caller holds the exclusive lock)."""

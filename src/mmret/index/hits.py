@@ -1,37 +1,46 @@
-"""Search hits: the item_id and score at once, the record (path, text, metadata) decoded on first use.
+"""Search hits: the item_id and score at once, the record (path, text, metadata) read on first use.
 
-A search reads its hits' rows in one SQLite query inside its read transaction (so they belong to the commit its
-vectors do) but leaves their JSON undecoded: a caller that only needs ids and scores (re-ranking, fusion,
-evaluation) does not pay for decoding metadata it never reads.
-"""
+A search answers from memory (vectors, ANN index, the item ids of item_ids.py) and reads no item rows: a caller
+that only needs ids and scores (re-ranking, fusion, evaluation) does not pay for rows it never reads. The first
+`hit.record` of a search reads the rows of all its hits in one SQLite query (on a connection of its own if the
+handle is closed or belongs to another thread). Rows never change once written, so that is the record the
+search found, unless the item was removed or replaced since: then `record` raises ItemGone, and `readable`
+leaves such hits out."""
 
 from __future__ import annotations
 
-from mmret.index.store import Record, record_of
+from mmret.index.checks import CollectionError
+from mmret.index.store import MetadataStore, Record, record_of
 from mmret.index.vectors import Neighbors
 
 
+class ItemGone(CollectionError):
+    """A hit's item was removed or replaced after the search that found it."""
+
+
 class Hit:
-    __slots__ = ("_fields", "_record", "item_id", "score", "space")
+    __slots__ = ("_record", "_row_id", "_rows", "item_id", "score", "space")
 
     def __init__(self, record: Record, score: float, space: str):
         self.item_id = record.item_id
         self.score = score  # inner product (cosine for unit vectors), higher is better
         self.space = space
         self._record: Record | None = record
-        self._fields: tuple | None = None
+        self._rows: SearchRows | None = None
+        self._row_id = 0
 
     @classmethod
-    def stored(cls, fields: tuple, score: float, space: str) -> Hit:
-        """A hit on the record whose stored fields (store.record_of's order) are `fields`."""
+    def found(cls, item_id: str, row_id: int, score: float, space: str, rows: SearchRows) -> Hit:
+        """A hit on row `row_id`, whose record `rows` reads when first asked for."""
         hit = cls.__new__(cls)
-        hit.item_id, hit.score, hit.space, hit._record, hit._fields = fields[0], score, space, None, fields
+        hit.item_id, hit.score, hit.space, hit._record, hit._rows, hit._row_id = \
+            item_id, score, space, None, rows, row_id
         return hit
 
     @property
     def record(self) -> Record:
         if self._record is None:
-            self._record, self._fields = record_of(self._fields), None
+            self._record = self._rows.record(self._row_id, self.item_id)
         return self._record
 
     def __eq__(self, other: object) -> bool:
@@ -39,13 +48,58 @@ class Hit:
             return NotImplemented
         return (self.score, self.space, self.record) == (other.score, other.space, other.record)
 
-    __hash__ = None  # equal hits must hash alike, and the record is decoded lazily
+    __hash__ = None  # equal hits must hash alike, and the record is read lazily
 
     def __repr__(self) -> str:
         return f"Hit(item_id={self.item_id!r}, score={self.score!r}, space={self.space!r})"
 
 
-def hits_of(neighbors: list[Neighbors], stored: dict[int, tuple], space: str) -> list[list[Hit]]:
-    """Each query's neighbours (row ids) as hits, from their rows' `stored` fields."""
-    return [[Hit.stored(stored[row], score, space) for row, score in zip(found.ids.tolist(), found.scores.tolist())
-             if row in stored] for found in neighbors]
+class SearchRows:
+    """The item rows of one search's hits, read together when the first of them is needed."""
+
+    def __init__(self, store: MetadataStore, neighbors: list[Neighbors]):
+        self._store = store
+        self._neighbors = neighbors
+        self._fields: dict[int, tuple] | None = None
+
+    def record(self, row_id: int, item_id: str) -> Record:
+        if self._fields is None:
+            self._fields = self._read()
+        if row_id not in self._fields:
+            raise ItemGone(f"item {item_id!r} was removed or replaced after the search that found it; "
+                                  f"search again")
+        return record_of(self._fields[row_id])
+
+    def _read(self) -> dict[int, tuple]:
+        row_ids = [row_id for found in self._neighbors for row_id in found.ids.tolist()]
+        if self._store.usable_here:
+            with self._store.reading():
+                return self._store.stored_fields(row_ids)
+        store = MetadataStore(self._store.path)  # the handle is closed, or on another thread
+        try:
+            return store.stored_fields(row_ids)
+        finally:
+            store.close()
+
+
+def hits_of(neighbors: list[Neighbors], item_ids: list[list[str]], store: MetadataStore,
+            space: str) -> list[list[Hit]]:
+    """Each query's neighbours (row ids, with their item_ids) as hits."""
+    rows = SearchRows(store, neighbors)
+    return [[Hit.found(item_id, row_id, score, space, rows)
+             for item_id, row_id, score in zip(ids, found.ids.tolist(), found.scores.tolist())]
+            for ids, found in zip(item_ids, neighbors)]
+
+
+
+def readable(hits: list[Hit]) -> list[Hit]:
+    """The hits whose records can be read: those of items removed or replaced since the search are left out, as a
+    search made after their removal would have."""
+    kept = []
+    for hit in hits:
+        try:
+            hit.record
+        except ItemGone:
+            continue
+        kept.append(hit)
+    return kept

@@ -87,6 +87,11 @@ class SpaceVectors:
             found |= here
         return found, out[found]
 
+    @property
+    def loaded(self) -> bool:
+        """Whether a search needs no file opened: the built index, if any, is loaded."""
+        return self.built is None or self._index is not None
+
     def indexed_segment(self) -> Segment | None:
         return next((s for s in self.segments if self.built and s.name == self.built.segment), None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -106,7 +107,9 @@ class MetadataStore:
         self.path = os.fspath(path)
         # Autocommit mode: every write below is grouped by an explicit BEGIN ... COMMIT.
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._thread = threading.get_ident()
         self._reads = 0  # depth of nested `reading()` blocks
+        self._header: int | None = None  # a file descriptor for change_counter
 
     @classmethod
     def create(cls, path: str | os.PathLike, meta: dict[str, Any]) -> MetadataStore:
@@ -115,8 +118,18 @@ class MetadataStore:
         store.set_meta(meta)
         return store
 
+    @property
+    def usable_here(self) -> bool:
+        """Open, and on the thread that opened it (SQLite connections refuse other threads)."""
+        return self._db is not None and threading.get_ident() == self._thread
+
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._header is not None:
+            os.close(self._header)
+            self._header = None
 
     # -- meta -----------------------------------------------------------------------------------
 
@@ -181,6 +194,18 @@ class MetadataStore:
             cursor = self._db.execute(f"SELECT item_id, id FROM items WHERE item_id IN ({marks})", chunk)
             found.update(cursor)
         return found
+
+    def item_ids_from(self, first_id: int) -> list[tuple[int, str]]:
+        """(id, item_id) of the rows whose id is first_id or more."""
+        return self._db.execute("SELECT id, item_id FROM items WHERE id >= ?", (first_id,)).fetchall()
+
+    def change_counter(self) -> bytes:
+        """SQLite's file change counter (header bytes 24-27), which every commit bumps in the rollback-journal mode
+        this store uses: one pread, no lock, so a reader can tell cheaply whether anyone committed since it last
+        looked. A read racing a commit sees the old or the new value, as if it came before or after the commit."""
+        if self._header is None:
+            self._header = os.open(self.path, os.O_RDONLY)
+        return os.pread(self._header, 4, 24)
 
     def all_ids(self) -> np.ndarray:
         return np.fromiter((row[0] for row in self._db.execute("SELECT id FROM items")), dtype=np.int64)
