@@ -31,7 +31,7 @@ def test_a_hit_removed_after_its_search_says_so_and_readable_leaves_it_out(store
     assert hits[0].item_id == "i0"
     writer.remove(["i0"])
     with pytest.raises(ItemGone, match="'i0' was removed or replaced after the search"):
-        hits[0].record
+        _ = hits[0].record
     assert [h.record.metadata["n"] for h in readable(hits)] == [int(h.item_id[1:]) for h in hits[1:]]
     assert "i0" not in [h.item_id for h in reader.search("shared", vectors[:1], k=3)[0]]
     reader.close(), writer.close()

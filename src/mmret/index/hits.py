@@ -95,11 +95,11 @@ def hits_of(neighbors: list[Neighbors], item_ids: list[list[str]], store: Metada
 def readable(hits: list[Hit]) -> list[Hit]:
     """The hits whose records can be read: those of items removed or replaced since the search are left out, as a
     search made after their removal would have."""
-    kept = []
-    for hit in hits:
-        try:
-            hit.record
-        except ItemGone:
-            continue
-        kept.append(hit)
-    return kept
+    return [hit for hit in hits if _has_record(hit)]
+
+
+def _has_record(hit: Hit) -> bool:
+    try:
+        return hit.record is not None
+    except ItemGone:
+        return False
