@@ -134,3 +134,17 @@ def test_broad_filters_are_post_filtered_with_recall_and_full_k(factory, data, t
             assert keep[np.array(found)].all()
             if keep.mean() >= 0.1:  # narrower filters are searched exactly, not post-filtered, outside this test
                 assert recall(found, exact_top(vectors[keep], np.flatnonzero(keep), queries, 10)) >= 0.9, where
+
+
+
+def test_the_recall_optimize_tunes_for_is_what_new_queries_get(tmp_path):
+    """Tuned on vectors held out of the index: a stored vector as the query finds its own neighbourhood more
+    easily than a new one does (tuned on them, this collection got efSearch 24, and new queries recall 0.874)."""
+    rng = np.random.default_rng(3)
+    vectors = clustered(rng, 20_000, 128, centers=2000, noise=0.1)
+    fresh = clustered(rng, 300, 128, centers=2000, noise=0.1)
+    with VectorCollection.create(tmp_path / "c", "m", {"shared": 128}) as coll:
+        coll.upsert([Record(f"v{i}", "text") for i in range(len(vectors))], {"shared": vectors})
+        assert coll.optimize(factory="HNSW8", target_recall=0.9)["shared"]["recall@10"] >= 0.9
+        found = [[int(h.item_id[1:]) for h in row] for row in coll.search("shared", fresh, k=10)]
+    assert recall(found, exact_top(vectors, np.arange(len(vectors)), fresh, 10)) >= 0.88  # 300 queries: +-0.02

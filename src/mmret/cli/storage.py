@@ -68,7 +68,7 @@ def _optimize(args) -> int:
     reports = collection.optimize(args.index, args.target_recall, args.space, int(args.memory_budget * (1 << 30)))
     for space, report in reports.items():
         print(f"{space}: {report['vectors']} vectors, {report['factory']}, params {report['params']}, "
-              f"recall@10 {report['recall@10']:.3f} on a sample, {report['seconds']:.1f} s")
+              f"recall@10 {report['recall@10']:.3f} for held-out queries, {report['seconds']:.1f} s")
     return 0
 
 

@@ -113,10 +113,15 @@ class FaissBackedIndex(VectorIndex):
     _index: faiss.Index
 
     def add(self, vectors: np.ndarray) -> None:
-        for start in range(0, len(vectors), ADD_BLOCK):
-            self._index.add(decode(vectors[start : start + ADD_BLOCK]))
-        self._stored = np.concatenate([self._stored, vectors]) if len(self._stored) else vectors
-        self._dead = np.concatenate([self._dead, np.zeros(len(vectors), dtype=bool)])
+        self.extend(np.concatenate([self._stored, vectors]) if len(self._stored) else vectors)
+
+    def extend(self, stored: np.ndarray) -> None:
+        """Index the rows of `stored` past those indexed (it begins with the index's own vectors); `stored`
+        becomes the index's vectors as it is (a memory map stays one)."""
+        for start in range(len(self), len(stored), ADD_BLOCK):
+            self._index.add(decode(stored[start : start + ADD_BLOCK]))
+        self._dead = np.concatenate([self._dead, np.zeros(len(stored) - len(self), dtype=bool)])
+        self._stored = stored
 
 
 class Bitmap:
