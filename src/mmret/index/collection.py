@@ -9,7 +9,6 @@ and index files that no committed generation lists are leftovers of an interrupt
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -30,11 +29,12 @@ from mmret.index.checks import (
     check_settings,
 )
 from mmret.index.columns import MetadataColumns
-from mmret.index.filters import compile_where, keys_of
+from mmret.index.filters import keys_of
 from mmret.index.generation import committed_spaces
 from mmret.index.hits import Hit, ItemGone, hits_of, readable
 from mmret.index.item_ids import ItemIds
 from mmret.index.locking import fsync_directory, locked
+from mmret.index.masks import CompiledFilters
 from mmret.index.merging import segments_to_merge
 from mmret.index.migrate import migrate_if_older
 from mmret.index.segment import Segment, merge, remove_unlisted
@@ -45,8 +45,6 @@ from mmret.index.vectors import STORAGE_DTYPES, checked_unit_vectors, encode
 
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "SearchParams", "VectorCollection",
            "readable"]
-
-_COMPILED_FILTERS = 16
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class VectorCollection(StagedWrites):
         self._next_id = 1
         self._vectors: dict[str, SpaceVectors] = {}
         self._columns = MetadataColumns(store)
-        self._compiled: dict[str, np.ndarray] = {}  # JSON of a where -> its mask, for the committed state
+        self._compiled = CompiledFilters()  # for the committed state
         self._item_ids = ItemIds()
         self._seen_counter = b""  # the store's change counter when this handle last saw the last commit
         self._start_staging()
@@ -211,7 +209,7 @@ class VectorCollection(StagedWrites):
     def find(self, where: dict[str, Any]) -> list[Record]:
         """Committed records matching `where` (the search filter's syntax, see filters.py), in storage order."""
         with self._reading():
-            ids = np.flatnonzero(self._allowed(where, "bad filter")).tolist()
+            ids = np.flatnonzero(self._compiled.mask(where, self._columns, "bad filter")).tolist()
             found = self._store.records_by_id(ids)
         return [found[i] for i in ids if i in found]
 
@@ -261,7 +259,7 @@ class VectorCollection(StagedWrites):
             neighbors = self._vectors[space].search(queries, k, None, None, params)
         else:
             with self._reading():
-                allowed = self._allowed(where, "bad search filter") if where else None
+                allowed = self._compiled.mask(where, self._columns, "bad search filter") if where else None
                 excluded = None
                 if exclude:
                     excluded = np.fromiter(self._store.ids_of(id_list(exclude)).values(), dtype=np.int64)
@@ -336,24 +334,6 @@ class VectorCollection(StagedWrites):
         if space not in self._vectors:
             raise CollectionError(f"{self._path}: unknown vector space {space!r}; spaces are {sorted(self._spaces)}")
         return self._vectors[space]
-
-    def _allowed(self, where: dict[str, Any], context: str) -> np.ndarray:
-        """The filter's mask, compiled once per committed state (a search repeats its filter per query)."""
-        try:
-            key = json.dumps(where, sort_keys=True)
-        except (TypeError, ValueError):
-            key = None  # not JSON: compile_where names what is wrong with it
-        if key is not None and key in self._compiled:
-            return self._compiled[key]
-        try:
-            mask = compile_where(where, self._columns)
-        except ValueError as error:
-            raise CollectionError(f"{context}: {error}") from None
-        if key is not None:
-            if len(self._compiled) >= _COMPILED_FILTERS:
-                self._compiled.pop(next(iter(self._compiled)))
-            self._compiled[key] = mask
-        return mask
 
     def _checked_vectors(self, space: str, array: np.ndarray, records: list[Record]) -> np.ndarray:
         dim = self._space(space).dim
@@ -464,7 +444,7 @@ class VectorCollection(StagedWrites):
         self._generation = self._store.get_meta("generation")
         self._next_id = self._store.get_meta("next_id")
         self._columns = MetadataColumns(self._store)
-        self._compiled = {}
+        self._compiled.clear()
         if whole:
             self._item_ids = ItemIds()
         else:
