@@ -21,6 +21,8 @@ class IVFPQIndex(FaissBackedIndex):
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
         super().__init__(factory, stored, defaults)
         self._index = index
+        self.nlist = faiss.extract_index_ivf(index).nlist
+        self._params: dict[int, faiss.SearchParametersIVF] = {}  # unfiltered, per nprobe: made once
 
     @classmethod
     def build(cls, factory: str, stored: np.ndarray) -> IVFPQIndex:
@@ -36,16 +38,16 @@ class IVFPQIndex(FaissBackedIndex):
         built._stored = stored
         return built
 
-    @property
-    def nlist(self) -> int:
-        return faiss.extract_index_ivf(self._index).nlist
-
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:
         params = (params or SearchParams()).over(self.defaults)
         live = self._live(allowed, excluded)
-        bitmap = Bitmap(live) if live is not None else None
-        faiss_params = faiss.SearchParametersIVF(nprobe=min(params.nprobe, self.nlist), sel=bitmap.selector if bitmap else None)
+        nprobe = min(params.nprobe, self.nlist)
+        if live is None:
+            faiss_params = self._params.setdefault(nprobe, faiss.SearchParametersIVF(nprobe=nprobe))
+        else:
+            bitmap = Bitmap(live)
+            faiss_params = faiss.SearchParametersIVF(nprobe=nprobe, sel=bitmap.selector)
         fetch = min(max(params.shortlist, k), len(self))
         _, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch, params=faiss_params)
         return ranked(queries, positions, self._stored, k)

@@ -1,0 +1,42 @@
+"""Filters compiled to masks over row ids, kept for the committed state they were compiled on: a search repeats its
+filter for every query, and a server sees the same few filters again and again."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from mmret.index.checks import CollectionError
+from mmret.index.columns import MetadataColumns
+from mmret.index.filters import compile_where
+
+KEPT = 16  # filters remembered, the oldest dropped first
+
+
+class CompiledFilters:
+    def __init__(self):
+        self._masks: dict[str, np.ndarray] = {}  # JSON of a where -> its mask
+
+    def mask(self, where: dict[str, Any], columns: MetadataColumns, context: str) -> np.ndarray:
+        """Boolean mask over row ids of the rows `where` keeps; CollectionError starting with `context` if bad."""
+        try:
+            key = json.dumps(where, sort_keys=True)
+        except (TypeError, ValueError):
+            key = None  # not JSON: compile_where names what is wrong with it
+        if key is not None and key in self._masks:
+            return self._masks[key]
+        try:
+            mask = compile_where(where, columns)
+        except ValueError as error:
+            raise CollectionError(f"{context}: {error}") from None
+        if key is not None:
+            if len(self._masks) >= KEPT:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = mask
+        return mask
+
+    def clear(self) -> None:
+        """Forget every mask: the committed state changed."""
+        self._masks.clear()
