@@ -76,3 +76,15 @@ def test_records_can_be_read_on_another_thread(stored):
         hits = coll.search("shared", vectors[7:8], k=1)[0]
         with ThreadPoolExecutor(1) as other:
             assert other.submit(lambda: hits[0].record.text).result() == "text 7"
+
+
+def test_a_filter_compiled_before_another_handle_commits_is_compiled_again(stored):
+    path, vectors = stored
+    reader, writer = VectorCollection.open(path), VectorCollection.open(path)
+    late = {"n": {"$gte": 50}}
+    reader.search("shared", vectors[:1], k=1)
+    assert reader.search("shared", vectors[:1], k=5, where=late) == [[]]
+    assert reader.search("shared", vectors[:1], k=5, where=late) == [[]]  # the compiled mask, in memory
+    writer.upsert([Record("late", "text", metadata={"n": 60})], {"shared": vectors[3:4]})
+    assert [h.item_id for h in reader.search("shared", vectors[:1], k=5, where=late)[0]] == ["late"]
+    reader.close(), writer.close()

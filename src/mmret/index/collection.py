@@ -255,8 +255,9 @@ class VectorCollection(StagedWrites):
         queries = as_queries(queries, space, self._space(space).dim)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise CollectionError(f"search k must be a positive integer, got {k!r}")
-        if where is None and not exclude and self._in_memory(space):
-            neighbors = self._vectors[space].search(queries, k, None, None, params)
+        allowed = None
+        if not exclude and self._in_memory(space) and (not where or (allowed := self._compiled.known(where)) is not None):
+            neighbors = self._vectors[space].search(queries, k, allowed, None, params)
         else:
             with self._reading():
                 allowed = self._compiled.mask(where, self._columns, "bad search filter") if where else None

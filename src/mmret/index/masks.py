@@ -19,12 +19,14 @@ class CompiledFilters:
     def __init__(self):
         self._masks: dict[str, np.ndarray] = {}  # JSON of a where -> its mask
 
+    def known(self, where: dict[str, Any]) -> np.ndarray | None:
+        """The mask of `where` if it was compiled already, else None."""
+        key = _key(where)
+        return None if key is None else self._masks.get(key)
+
     def mask(self, where: dict[str, Any], columns: MetadataColumns, context: str) -> np.ndarray:
         """Boolean mask over row ids of the rows `where` keeps; CollectionError starting with `context` if bad."""
-        try:
-            key = json.dumps(where, sort_keys=True)
-        except (TypeError, ValueError):
-            key = None  # not JSON: compile_where names what is wrong with it
+        key = _key(where)
         if key is not None and key in self._masks:
             return self._masks[key]
         try:
@@ -40,3 +42,10 @@ class CompiledFilters:
     def clear(self) -> None:
         """Forget every mask: the committed state changed."""
         self._masks.clear()
+
+
+def _key(where: dict[str, Any]) -> str | None:
+    try:
+        return json.dumps(where, sort_keys=True)
+    except (TypeError, ValueError):
+        return None  # not JSON: compile_where names what is wrong with it
