@@ -44,7 +44,9 @@ class IVFPQIndex(FaissBackedIndex):
         live = self._live(allowed, excluded)
         nprobe = min(params.nprobe, self.nlist)
         if live is None:
-            faiss_params = self._params.setdefault(nprobe, faiss.SearchParametersIVF(nprobe=nprobe))
+            if nprobe not in self._params:
+                self._params[nprobe] = faiss.SearchParametersIVF(nprobe=nprobe)
+            faiss_params = self._params[nprobe]
         else:
             bitmap = Bitmap(live)
             faiss_params = faiss.SearchParametersIVF(nprobe=nprobe, sel=bitmap.selector)
