@@ -141,10 +141,10 @@ def latency(search, queries: np.ndarray) -> tuple[list[list[int]], dict]:
 def paired(searches: dict, queries: np.ndarray, warm: bool = False,
            rounds: int = PASSES) -> dict[str, tuple[list[list[int]], dict]]:
     """Single-query latencies of several searches, each in whole passes over the queries, the searches taking
-    turns pass by pass (the order rotating), so that a change of the machine's load hits them alike and no search
-    runs a query right after another ran the same one (it would find that query's part of the index in the CPU's
-    caches: on an HNSW graph of 100k vectors the second search of a query ran 2.4x faster). A query's latency is
-    the median of its passes; after an unmeasured pass if `warm`; then one batched call each."""
+    turns pass by pass (the order rotating), so that a change of the machine's load hits them alike and neither
+    always runs a query right after the other ran it (data they share would be warm in the CPU caches for the
+    second). A query's latency is the median of its passes; after an unmeasured pass if `warm`; then one batched
+    call each."""
     names = list(searches)
     if warm:
         for search in searches.values():
