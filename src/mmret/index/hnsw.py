@@ -15,6 +15,7 @@ DEFAULTS = SearchParams(ef_search=64)
 
 class HNSWIndex(FaissBackedIndex):
     kind = "hnsw"
+    filters_in_search = False
 
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
         super().__init__(factory, stored, defaults)

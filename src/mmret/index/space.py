@@ -2,7 +2,7 @@
 
 A search covers the built index plus the small unmerged segments (exact), merging their top k. A filter
 arrives as a boolean mask over row ids: narrow ones are searched exactly over the allowed vectors
-(pre-filtering), broad ones inside the ANN index with a selector and a widened candidate list.
+(pre-filtering), broad ones inside an IVF index with a selector, or through a widened HNSW candidate list.
 """
 
 from __future__ import annotations
@@ -153,13 +153,18 @@ class SpaceVectors:
 
     def _postfiltered(self, segment: Segment, queries: np.ndarray, k: int, live: np.ndarray,
                       params: SearchParams | None) -> list[Neighbors]:
-        """A broad filter: the index's top k/share (twice over), then the allowed ones among them. A query left
-        with fewer than k is answered exactly over the allowed vectors, so it gets k whenever k pass."""
-        share = max(float(live.mean()), 1e-6)
-        fetch = min(len(segment), int(np.ceil(POSTFILTER_MARGIN * k / share)))
+        """A broad filter, searched wider: inside the index if it filters as it searches (IVF), else the index's
+        top k/share (twice over), then the allowed ones among them. A query left with fewer than k is answered
+        exactly over the allowed vectors, so it gets k whenever k pass."""
+        index, share = self.index(), max(float(live.mean()), 1e-6)
+        widened = _widened((params or SearchParams()).over(index.defaults), share)
+        if index.filters_in_search:
+            fetch, results = k, index.search(queries, k, allowed=live, params=widened)
+        else:
+            fetch = min(len(segment), int(np.ceil(POSTFILTER_MARGIN * k / share)))
+            results = index.search(queries, fetch, params=widened)
         found = []
-        for query, neighbors in zip(queries, self.index().search(queries, fetch, params=_widened(
-                (params or SearchParams()).over(self.index().defaults), share))):
+        for query, neighbors in zip(queries, results):
             keep = live[neighbors.ids]
             if keep.sum() >= k or fetch == len(segment):
                 found.append(Neighbors(segment.ids[neighbors.ids[keep][:k]], neighbors.scores[keep][:k]))
