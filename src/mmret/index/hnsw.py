@@ -44,7 +44,7 @@ class HNSWIndex(FaissBackedIndex):
         else:
             bitmap = Bitmap(live)
             # A selective filter leaves fewer passing candidates in the list: widen it.
-            share = max(float(live.mean()), 1e-3)
+            share = max(np.count_nonzero(live) / len(live), 1e-3)
             faiss_params = faiss.SearchParametersHNSW(efSearch=min(int(ef / share**0.5), 4096), sel=bitmap.selector)
         fetch = min(k, len(self))
         scores, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch,

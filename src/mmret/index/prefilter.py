@@ -1,5 +1,6 @@
 """Narrow filters are searched exactly over the vectors they allow (pre-filtering), broad ones inside the ANN
-index (post-filtering, see space.py); the choice is by the number of allowed vectors, counted once per filter.
+index (see space.py); the choice is by the number of allowed vectors, counted once per filter, and a broad
+filter's mask over the segment's positions is kept with the count.
 
 A search repeats its filter query after query, and a collection compiles each filter once per committed state
 into the same mask object (collection.py). So the allowed vectors of an indexed segment are gathered once from
@@ -29,6 +30,7 @@ class AllowedRows:
 
     mask: np.ndarray  # the filter's mask over row ids, held so that its identity keys this entry
     count: int
+    kept: np.ndarray | None = None  # mask over the segment's positions, when the filter is broad
     ids: np.ndarray | None = None  # row ids of the allowed vectors, when the filter is narrow
     vectors: np.ndarray | None = None  # (count, d) float32, contiguous, when the filter is narrow
 
@@ -63,11 +65,11 @@ class FilterCache:
         kept = segment.select(allowed) if live is None else segment.select(allowed) & live
         count = int(np.count_nonzero(kept))
         if count > PREFILTER_UP_TO:
-            entry = AllowedRows(allowed, count)
+            entry = AllowedRows(allowed, count, kept=kept)
         else:
             positions = np.flatnonzero(kept)
-            entry = AllowedRows(allowed, count, np.asarray(segment.ids[positions]),
-                                np.ascontiguousarray(decode(segment.vectors[positions]), dtype=np.float32))
+            entry = AllowedRows(allowed, count, ids=np.asarray(segment.ids[positions]),
+                                vectors=np.ascontiguousarray(decode(segment.vectors[positions]), dtype=np.float32))
         self._entries[key] = entry
         self._evict()
         return entry

@@ -123,7 +123,8 @@ class SpaceVectors:
                     for query, neighbors in enumerate(rows.search(queries, k, excluded)):
                         parts[query].append(neighbors)
                     continue
-            if allowed is not None:
+                live = rows.kept
+            elif allowed is not None:
                 live = segment.select(allowed) if live is None else live & segment.select(allowed)
             if excluded is not None and len(excluded):
                 live = np.ones(len(segment), bool) if live is None else live.copy()
@@ -156,7 +157,7 @@ class SpaceVectors:
         """A broad filter, searched wider: inside the index if it filters as it searches (IVF), else the index's
         top k/share (twice over), then the allowed ones among them. A query left with fewer than k is answered
         exactly over the allowed vectors, so it gets k whenever k pass."""
-        index, share = self.index(), max(float(live.mean()), 1e-6)
+        index, share = self.index(), max(np.count_nonzero(live) / len(live), 1e-6)  # (bool mean is 10x slower)
         widened = _widened((params or SearchParams()).over(index.defaults), share)
         if index.filters_in_search:
             fetch, results = k, index.search(queries, k, allowed=live, params=widened)

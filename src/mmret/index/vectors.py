@@ -61,7 +61,7 @@ def exact_search(stored: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: in
     """Top-k of `stored` rows (ids `ids`) by inner product per query, only rows where `live` is True."""
     candidates: list[list[Neighbors]] = [[] for _ in queries]
     # Gathering scattered rows costs more than scanning them all once a few percent are wanted.
-    dense = live is None or (len(live) > 0 and live.mean() > DENSE_SHARE)
+    dense = live is None or (len(live) > 0 and np.count_nonzero(live) > DENSE_SHARE * len(live))
     rows = None if dense else np.flatnonzero(live)
     for start in range(0, len(stored) if rows is None else len(rows), _BLOCK):
         block = slice(start, start + _BLOCK) if rows is None else rows[start : start + _BLOCK]
