@@ -81,10 +81,9 @@ def compose_vector(parts: Sequence[QueryPart], vectors: np.ndarray, encoder: Fus
         rows = [i for i in fusable if parts[i].modality == modality]
         if rows:
             by_modality[modality] = _unit((weights[rows] * vectors[rows]).sum(axis=0))[None, :]
-    if len(by_modality) == 1:  # one modality is a plain query (as a fusion model is trained), not an item to fuse
-        fused = next(iter(by_modality.values()))[0] * float(weights[fusable].sum())
-    else:
-        fused = encoder.fuse(by_modality, 1)[0] * float(weights[fusable].sum())
+    # One modality is a plain query (as a fusion model is trained to match), not an item to fuse.
+    fused = next(iter(by_modality.values()))[0] if len(by_modality) == 1 else encoder.fuse(by_modality, 1)[0]
+    fused = fused * float(weights[fusable].sum())
     rest = [i for i in range(len(parts)) if i not in fusable]
     return _unit(fused + (weights[rest] * vectors[rest]).sum(axis=0))
 

@@ -41,7 +41,7 @@ from mmret.index.segment import Segment, merge, remove_unlisted
 from mmret.index.space import BuiltIndex, SpaceVectors
 from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
-from mmret.index.vectors import STORAGE_DTYPES, checked_unit_vectors, encode
+from mmret.index.vectors import STORAGE_DTYPES, Neighbors, checked_unit_vectors, encode
 
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "SearchParams", "VectorCollection",
            "readable"]
@@ -255,10 +255,8 @@ class VectorCollection(StagedWrites):
         queries = as_queries(queries, space, self._space(space).dim)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise CollectionError(f"search k must be a positive integer, got {k!r}")
-        allowed = None
-        if not exclude and self._in_memory(space) and (not where or (allowed := self._compiled.known(where)) is not None):
-            neighbors = self._vectors[space].search(queries, k, allowed, None, params)
-        else:
+        neighbors = None if exclude else self._searched_in_memory(space, queries, k, where, params)
+        if neighbors is None:
             with self._reading():
                 allowed = self._compiled.mask(where, self._columns, "bad search filter") if where else None
                 excluded = None
@@ -321,6 +319,16 @@ class VectorCollection(StagedWrites):
 
     def _stored_ids(self, item_ids: list[str]) -> Iterable[str]:
         return self._store.ids_of(item_ids)
+
+    def _searched_in_memory(self, space: str, queries: np.ndarray, k: int, where: dict[str, Any] | None,
+                            params: SearchParams | None) -> list[Neighbors] | None:
+        """The search on this handle's view, or None if it needs the database (a read transaction)."""
+        if not self._in_memory(space):
+            return None
+        allowed = self._compiled.known(where) if where else None
+        if where and allowed is None:
+            return None  # a filter not compiled since the last commit
+        return self._vectors[space].search(queries, k, allowed, None, params)
 
     def _in_memory(self, space: str) -> bool:
         """Whether a search of `space` can run on this handle's view without a read transaction: the view is of

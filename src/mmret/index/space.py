@@ -135,7 +135,7 @@ class SpaceVectors:
                 found = [Neighbors(segment.ids[n.ids], n.scores)
                          for n in self.index().search(queries, k, allowed=live, params=params)]
             else:
-                found = self._postfiltered(segment, queries, k, live, params)
+                found = self._broadly_filtered(segment, queries, k, live, params)
             for query, neighbors in enumerate(found):
                 parts[query].append(neighbors)
         # Each part is ranked already: one part (a single, optimized segment) is the answer as it is.
@@ -152,7 +152,7 @@ class SpaceVectors:
             self._index.remove(segment.positions(self.dead))
         return self._index
 
-    def _postfiltered(self, segment: Segment, queries: np.ndarray, k: int, live: np.ndarray,
+    def _broadly_filtered(self, segment: Segment, queries: np.ndarray, k: int, live: np.ndarray,
                       params: SearchParams | None) -> list[Neighbors]:
         """A broad filter, searched wider: inside the index if it filters as it searches (IVF), else the index's
         top k/share (twice over), then the allowed ones among them. A query left with fewer than k is answered
