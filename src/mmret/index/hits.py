@@ -2,10 +2,10 @@
 
 A search answers from memory (vectors, ANN index, the item ids of item_ids.py) and reads no item rows: a caller
 that only needs ids and scores (re-ranking, fusion, evaluation) does not pay for rows it never reads. The first
-`hit.record` of a search reads the rows of all its hits in one SQLite query (on a connection of its own if the
-handle is closed or belongs to another thread). Rows never change once written, so that is the record the
-search found, unless the item was removed or replaced since: then `record` raises ItemGone, and `readable`
-leaves such hits out."""
+`hit.record` of a search reads the rows of all its hits in one SQLite query (on a thread other than the handle's,
+on a connection that thread keeps for its next searches: see readers.py). Rows never change once written, so that
+is the record the search found, unless the item was removed or replaced since: then `record` raises ItemGone, and
+`readable` leaves such hits out."""
 
 from __future__ import annotations
 
@@ -72,14 +72,10 @@ class SearchRows:
 
     def _read(self) -> dict[int, tuple]:
         row_ids = [row_id for found in self._neighbors for row_id in found.ids.tolist()]
-        if self._store.usable_here:
-            with self._store.reading():
-                return self._store.stored_fields(row_ids)
-        store = MetadataStore(self._store.path)  # the handle is closed, or on another thread
-        try:
-            return store.stored_fields(row_ids)
-        finally:
-            store.close()
+        if not self._store.usable_here:  # the handle is closed, or on another thread
+            return self._store.stored_fields(row_ids)
+        with self._store.reading():
+            return self._store.stored_fields(row_ids)
 
 
 def hits_of(neighbors: list[Neighbors], item_ids: list[list[str]], store: MetadataStore,

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from mmret.index.readers import ThreadReaders
+
 _SCHEMA = """
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
@@ -110,6 +112,7 @@ class MetadataStore:
         self._thread = threading.get_ident()
         self._reads = 0  # depth of nested `reading()` blocks
         self._header: int | None = None  # a file descriptor for change_counter
+        self._readers = ThreadReaders(self.path)  # for stored_fields on other threads
 
     @classmethod
     def create(cls, path: str | os.PathLike, meta: dict[str, Any]) -> MetadataStore:
@@ -124,6 +127,7 @@ class MetadataStore:
         return self._db is not None and threading.get_ident() == self._thread
 
     def close(self) -> None:
+        self._readers.close()
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -178,13 +182,11 @@ class MetadataStore:
         return found
 
     def stored_fields(self, ids: list[int]) -> dict[int, tuple]:
-        """id -> the record's fields as stored (`record_of` decodes them), for the stored ones of `ids`."""
-        found = {}
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            found.update((row[0], row[1:]) for row in self._db.execute(
-                f"SELECT id, {_RECORD_COLUMNS} FROM items WHERE id IN ({marks})", chunk))
-        return found
+        """id -> the record's fields as stored (`record_of` decodes them), for the stored ones of `ids`. Unlike the
+        other reads, usable on any thread and after `close` (on another connection: see readers.py)."""
+        if self.usable_here:
+            return _stored_fields(self._db, ids)
+        return self._readers.read(lambda db: _stored_fields(db, ids))
 
     def ids_of(self, item_ids: Iterable[str]) -> dict[str, int]:
         """item_id -> id for the item_ids that are stored."""
@@ -301,6 +303,15 @@ class _Transaction:
         finally:
             if self._db.in_transaction:  # a failed block or COMMIT; SQLite itself rolls back after some errors
                 self._db.execute("ROLLBACK")
+
+
+def _stored_fields(db: sqlite3.Connection, ids: list[int]) -> dict[int, tuple]:
+    found = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        found.update((row[0], row[1:]) for row in db.execute(
+            f"SELECT id, {_RECORD_COLUMNS} FROM items WHERE id IN ({marks})", chunk))
+    return found
 
 
 def record_of(fields: tuple) -> Record:
