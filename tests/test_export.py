@@ -12,12 +12,9 @@ from mmret.api import Collection
 from mmret.cli import main
 from mmret.index.collection import CollectionError
 
+from .vectors import random_unit_vectors
+
 DIM = 8
-
-
-def unit(rng, n):
-    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 @pytest.fixture
@@ -25,14 +22,14 @@ def filled(tmp_path):
     """A collection of several segments with removals and replacements, and the dict it must equal."""
     rng = np.random.default_rng(0)
     collection = Collection.create_for_vectors(tmp_path / "c", "test-vectors", {"shared": DIM})
-    first = unit(rng, 300)
+    first = random_unit_vectors(rng, 300, DIM)
     ids = [f"v{i}" for i in range(300)]
     collection.add_vectors(first, ids=ids, metadata=[{"n": i} for i in range(300)], batch_size=64)
     expected = {item: (vector, {"n": i}) for i, (item, vector) in enumerate(zip(ids, first))}
     collection.remove(ids[:50])
     for item in ids[:50]:
         del expected[item]
-    again = unit(rng, 10)
+    again = random_unit_vectors(rng, 10, DIM)
     collection.add_vectors(again, ids=ids[100:110], metadata=[{"n": -1}] * 10)
     expected.update({item: (vector, {"n": -1}) for item, vector in zip(ids[100:110], again)})
     return collection, expected

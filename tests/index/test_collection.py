@@ -9,12 +9,9 @@ import pytest
 from mmret.index.collection import CollectionError, Hit, Record, VectorCollection
 from mmret.index.store import MetadataStore
 
+from ..vectors import random_unit_vectors
+
 SPACES = {"shared": 8, "image": 4}
-
-
-def unit(rng, n, dim):
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def image_records(start, stop):
@@ -35,8 +32,9 @@ def rng():
 def coll(tmp_path, rng):
     """30 images (shared + image vectors) and 20 texts (shared only)."""
     coll = VectorCollection.create(tmp_path / "c", "model-a", SPACES)
-    coll.upsert(image_records(0, 30), {"shared": unit(rng, 30, 8), "image": unit(rng, 30, 4)})
-    coll.upsert(text_records(0, 20), {"shared": unit(rng, 20, 8)})
+    coll.upsert(image_records(0, 30),
+                {"shared": random_unit_vectors(rng, 30, 8), "image": random_unit_vectors(rng, 30, 4)})
+    coll.upsert(text_records(0, 20), {"shared": random_unit_vectors(rng, 20, 8)})
     yield coll
     coll.close()
 
@@ -53,11 +51,11 @@ def snapshot(coll, queries):
 
 
 def test_search_ranks_like_brute_force_and_survives_reopen(tmp_path, rng):
-    vectors = unit(rng, 40, 8)
+    vectors = random_unit_vectors(rng, 40, 8)
     records = text_records(0, 40)
     with VectorCollection.create(tmp_path / "c", "model-a", {"shared": 8}) as coll:
         coll.upsert(records, {"shared": vectors})
-    queries = unit(rng, 5, 8)
+    queries = random_unit_vectors(rng, 5, 8)
     with VectorCollection.open(tmp_path / "c") as coll:
         assert (coll.model_id, coll.spaces, len(coll)) == ("model-a", {"shared": 8}, 40)
         results = coll.search("shared", queries, k=7)
@@ -72,15 +70,15 @@ def test_search_ranks_like_brute_force_and_survives_reopen(tmp_path, rng):
 def test_multiple_spaces_hold_only_the_vectors_given(coll, rng):
     assert len(coll) == 50
     assert (coll.vector_count("shared"), coll.vector_count("image")) == (50, 30)
-    found = coll.search("image", unit(rng, 3, 4), k=100)
+    found = coll.search("image", random_unit_vectors(rng, 3, 4), k=100)
     assert all(len(hits) == 30 and set(ids(hits)) == {f"img{i}" for i in range(30)} for hits in found)
-    coll.upsert(image_records(0, 1), {"shared": unit(rng, 1, 8)})  # replaced without an image vector
+    coll.upsert(image_records(0, 1), {"shared": random_unit_vectors(rng, 1, 8)})  # replaced without an image vector
     assert (coll.vector_count("shared"), coll.vector_count("image")) == (50, 29)
-    assert "img0" not in ids(coll.search("image", unit(rng, 1, 4), k=100)[0])
+    assert "img0" not in ids(coll.search("image", random_unit_vectors(rng, 1, 4), k=100)[0])
 
 
 def test_upsert_of_a_known_id_replaces_row_and_vectors(coll, rng):
-    new_vector = unit(rng, 1, 8)
+    new_vector = random_unit_vectors(rng, 1, 8)
     replacement = Record("txt3", "text", text="new caption", metadata={"group": 9})
     coll.upsert([replacement], {"shared": new_vector})
     assert len(coll) == 50 and coll.vector_count("shared") == 50
@@ -97,12 +95,12 @@ def test_remove_counts_present_ids_and_they_never_come_back(coll, rng):
         coll.remove("img2")
     assert len(coll) == 48 and coll.get("img1") is None
     assert (coll.vector_count("shared"), coll.vector_count("image")) == (48, 29)
-    for hits in coll.search("shared", unit(rng, 4, 8), k=100):
+    for hits in coll.search("shared", random_unit_vectors(rng, 4, 8), k=100):
         assert len(hits) == 48 and not {"img1", "txt2"} & set(ids(hits))
 
 
 def test_where_filters_metadata_and_modality_with_full_k(coll, rng):
-    queries = unit(rng, 3, 8)
+    queries = random_unit_vectors(rng, 3, 8)
     for hits in coll.search("shared", queries, k=5, where={"group": 1, "modality": "image"}):
         assert len(hits) == 5
         assert all(h.record.modality == "image" and h.record.metadata["group"] == 1 for h in hits)
@@ -116,14 +114,14 @@ def test_where_filters_metadata_and_modality_with_full_k(coll, rng):
 
 
 def test_filtered_results_are_the_top_of_the_unfiltered_ranking(coll, rng):
-    query = unit(rng, 1, 8)
+    query = random_unit_vectors(rng, 1, 8)
     everything = coll.search("shared", query, k=100)[0]
     expected = [h.record.item_id for h in everything if h.record.metadata["group"] == 2][:4]
     assert ids(coll.search("shared", query, k=4, where={"group": 2})[0]) == expected
 
 
 def test_exclude_leaves_out_the_query_item(coll, rng):
-    vector = unit(rng, 1, 8)
+    vector = random_unit_vectors(rng, 1, 8)
     coll.upsert(text_records(3, 4), {"shared": vector})
     assert ids(coll.search("shared", vector, k=1)[0]) == ["txt3"]
     hits = coll.search("shared", vector, k=49, exclude=["txt3", "unknown"])[0]
@@ -133,14 +131,14 @@ def test_exclude_leaves_out_the_query_item(coll, rng):
 
 def test_k_beyond_count_returns_all_and_empty_space_returns_nothing(tmp_path, rng):
     with VectorCollection.create(tmp_path / "c", "m", SPACES) as coll:
-        assert coll.search("image", unit(rng, 2, 4), k=5) == [[], []]
-        coll.upsert(text_records(0, 3), {"shared": unit(rng, 3, 8)})
-        assert coll.search("image", unit(rng, 2, 4)) == [[], []]
-        assert [len(hits) for hits in coll.search("shared", unit(rng, 2, 8), k=50)] == [3, 3]
+        assert coll.search("image", random_unit_vectors(rng, 2, 4), k=5) == [[], []]
+        coll.upsert(text_records(0, 3), {"shared": random_unit_vectors(rng, 3, 8)})
+        assert coll.search("image", random_unit_vectors(rng, 2, 4)) == [[], []]
+        assert [len(hits) for hits in coll.search("shared", random_unit_vectors(rng, 2, 8), k=50)] == [3, 3]
 
 
 def test_tied_scores_are_ordered_by_insertion(tmp_path, rng):
-    vector = unit(rng, 1, 8)
+    vector = random_unit_vectors(rng, 1, 8)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 8}) as coll:
         for i in range(6):
             coll.upsert(text_records(i, i + 1), {"shared": vector})
@@ -167,7 +165,7 @@ def test_file_state_reports_size_mtime_and_hash(coll):
     ],
 )
 def test_bad_vectors_are_refused_and_nothing_is_stored(coll, rng, vectors, message):
-    queries = unit(rng, 2, 8)
+    queries = random_unit_vectors(rng, 2, 8)
     before = snapshot(coll, queries)
     records = [Record("new0", "text"), Record("img0", "image", metadata={"changed": True})]
     with pytest.raises(CollectionError, match=message):
@@ -187,17 +185,18 @@ def test_bad_records_are_refused(coll):
 
 
 def test_exception_in_transaction_keeps_the_previous_commit(coll, rng, tmp_path):
-    queries = unit(rng, 3, 8)
+    queries = random_unit_vectors(rng, 3, 8)
     before = snapshot(coll, queries)
     with pytest.raises(RuntimeError, match="boom"), coll.transaction():
-        coll.upsert(text_records(100, 105), {"shared": unit(rng, 5, 8)})
+        coll.upsert(text_records(100, 105), {"shared": random_unit_vectors(rng, 5, 8)})
         coll.remove(["img0", "img1"])
         raise RuntimeError("boom")
     assert snapshot(coll, queries) == before
     coll.close()
     with VectorCollection.open(tmp_path / "c") as reopened:
         assert snapshot(reopened, queries) == before
-        reopened.upsert(text_records(0, 1), {"shared": unit(rng, 1, 8)})  # the next commit holds only its own write
+        # the next commit holds only its own write
+        reopened.upsert(text_records(0, 1), {"shared": random_unit_vectors(rng, 1, 8)})
         assert len(reopened) == 50 and reopened.get("txt100") is None and reopened.get("img0") is not None
 
 
@@ -205,7 +204,7 @@ def test_a_rolled_back_transaction_leaks_nothing_into_the_next_commit(coll, rng)
     with pytest.raises(RuntimeError), coll.transaction():
         coll.remove(["img0"])
         raise RuntimeError("boom")
-    coll.upsert(text_records(300, 301), {"shared": unit(rng, 1, 8)})
+    coll.upsert(text_records(300, 301), {"shared": random_unit_vectors(rng, 1, 8)})
     assert coll.get("img0") is not None and len(coll) == 51
 
 
@@ -213,9 +212,9 @@ def test_transaction_commits_all_writes_as_one_generation(coll, rng):
     generation = coll.generation
     before_files = data_files(coll.path)
     with coll.transaction():
-        coll.upsert(text_records(100, 102), {"shared": unit(rng, 2, 8)})
+        coll.upsert(text_records(100, 102), {"shared": random_unit_vectors(rng, 2, 8)})
         coll.remove(["txt100", "img0"])  # a staged item can be removed again before commit
-        coll.upsert(text_records(101, 102), {"shared": unit(rng, 1, 8)})
+        coll.upsert(text_records(101, 102), {"shared": random_unit_vectors(rng, 1, 8)})
         assert coll.get("txt101") is None  # reads see the last commit
     assert coll.generation == generation + 1
     assert coll.get("txt100") is None and coll.get("img0") is None and coll.get("txt101") is not None
@@ -232,7 +231,7 @@ def data_files(path):
 
 
 def test_failed_sqlite_commit_keeps_the_previous_generation(coll, rng, monkeypatch, tmp_path):
-    queries = unit(rng, 3, 8)
+    queries = random_unit_vectors(rng, 3, 8)
     before = snapshot(coll, queries)
     files = data_files(tmp_path / "c")
 
@@ -241,16 +240,16 @@ def test_failed_sqlite_commit_keeps_the_previous_generation(coll, rng, monkeypat
 
     monkeypatch.setattr(MetadataStore, "apply", failing_apply)
     with pytest.raises(CollectionError, match="commit failed and was undone .*generation 2, is intact.*disk full"):
-        coll.upsert(text_records(100, 110), {"shared": unit(rng, 10, 8)})
+        coll.upsert(text_records(100, 110), {"shared": random_unit_vectors(rng, 10, 8)})
     monkeypatch.undo()
     assert snapshot(coll, queries) == before
     assert data_files(tmp_path / "c") == files
-    coll.upsert(text_records(100, 101), {"shared": unit(rng, 1, 8)})  # still writable
+    coll.upsert(text_records(100, 101), {"shared": random_unit_vectors(rng, 1, 8)})  # still writable
     assert len(coll) == 51
 
 
 def test_kill_between_faiss_files_and_sqlite_commit(coll, rng, tmp_path):
-    queries = unit(rng, 3, 8)
+    queries = random_unit_vectors(rng, 3, 8)
     before = snapshot(coll, queries)
     files = data_files(tmp_path / "c")
     coll.close()
@@ -287,7 +286,7 @@ def test_open_removes_leftovers_but_not_foreign_files(coll, tmp_path):
 def test_a_second_handle_sees_each_commit_and_writes_on_top_of_the_last(coll, rng, tmp_path):
     other = VectorCollection.open(tmp_path / "c")
     assert list(other.records()) == list(coll.records())
-    coll.upsert(text_records(200, 201), {"shared": unit(rng, 1, 8)})
+    coll.upsert(text_records(200, 201), {"shared": random_unit_vectors(rng, 1, 8)})
     assert other.vector_count("shared") == len(other) == 51 and other.generation == coll.generation
     assert other.remove(["img0"]) == 1  # staged on the older view, applied on top of the newer commit
     assert coll.get("img0") is None and coll.get("txt200") is not None

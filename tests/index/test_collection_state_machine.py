@@ -12,14 +12,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from mmret.index.checks import CollectionError
 from mmret.index.collection import Record, VectorCollection
 
+from ..vectors import random_unit_vectors
+
 DIM = 8
 NAMES = st.sampled_from([f"item-{i}" for i in range(12)])
 TAGS = st.integers(0, 2)
-
-
-def unit(seed: int) -> np.ndarray:
-    vector = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
-    return vector / np.linalg.norm(vector)
 
 
 class CollectionAgainstADict(RuleBasedStateMachine):
@@ -34,7 +31,8 @@ class CollectionAgainstADict(RuleBasedStateMachine):
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _write(self, items: dict[str, tuple[int, int]]) -> dict[str, tuple[np.ndarray, int]]:
-        written = {name: (unit(seed), tag) for name, (seed, tag) in items.items()}
+        written = {name: (random_unit_vectors(np.random.default_rng(seed), 1, DIM)[0], tag)
+                   for name, (seed, tag) in items.items()}
         records = [Record(name, "text", metadata={"tag": tag}) for name, (_, tag) in written.items()]
         self.collection.upsert(records, {"shared": np.stack([vector for vector, _ in written.values()])})
         return written
@@ -86,7 +84,7 @@ class CollectionAgainstADict(RuleBasedStateMachine):
 
     @invariant()
     def exact_search_matches(self):
-        query = unit(99)
+        query = random_unit_vectors(np.random.default_rng(99), 1, DIM)[0]
         for tag in (None, 1):
             kept = {name: vector for name, (vector, t) in self.model.items() if tag is None or t == tag}
             best = sorted((float(vector @ query) for vector in kept.values()), reverse=True)[:5]

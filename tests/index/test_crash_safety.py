@@ -13,17 +13,14 @@ import pytest
 
 from mmret.index.collection import Record, VectorCollection
 
+from ..vectors import random_unit_vectors
+
 SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
 
 
 def run(script, **kwargs):
     env = {**os.environ, "PYTHONPATH": os.path.abspath(SRC)}
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env, **kwargs)
-
-
-def unit(rng, n, dim=8):
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def state(coll):
@@ -41,7 +38,8 @@ def filled(tmp_path):
     rng = np.random.default_rng(0)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 8}) as coll:
         for start in range(0, 600, 100):
-            coll.upsert([Record(f"r{i}", "text") for i in range(start, start + 100)], {"shared": unit(rng, 100)})
+            coll.upsert([Record(f"r{i}", "text") for i in range(start, start + 100)],
+                        {"shared": random_unit_vectors(rng, 100, 8)})
         coll.remove([f"r{i}" for i in range(0, 600, 9)])
         before, files = state(coll), data_files(coll.path)
     return tmp_path / "c", before, files

@@ -10,6 +10,8 @@ from mmret.index.columns import MetadataColumns
 from mmret.index.filters import compile_where, parse_filters
 from mmret.index.store import Changes, MetadataStore, Row
 
+from ..vectors import random_unit_vectors
+
 RECORDS = [
     Record("a.jpg", "image", path="/d/photos/a.jpg", metadata={"label": "cat", "year": 2020, "ok": True}),
     Record("b.jpg", "image", path="/d/photos/b.jpg", metadata={"label": "dog", "year": 2021, "ok": False}),
@@ -161,8 +163,7 @@ def random_collection(request, tmp_path_factory):
     for i in range(300):
         metadata = {key: pool[rng.integers(len(pool))] for key in ("x", "y") if rng.random() < 0.8}
         records.append(Record(f"r{i}", ["image", "text"][i % 2], metadata=metadata))
-    vectors = rng.standard_normal((300, 8)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = random_unit_vectors(rng, 300, 8)
     coll = VectorCollection.create(tmp_path_factory.mktemp("f") / "c", "m", {"shared": 8})
     for start in range(0, 300, 50):  # several segments
         coll.upsert(records[start : start + 50], {"shared": vectors[start : start + 50]})

@@ -10,13 +10,10 @@ import pytest
 
 from mmret.index.collection import CollectionError, Record, VectorCollection
 
+from ..vectors import random_unit_vectors
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 DIM = 64
-
-
-def unit(rng, n):
-    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def state(coll, queries):
@@ -30,12 +27,13 @@ def stored(tmpfs):
     with VectorCollection.create(tmpfs / "c", "m", {"shared": DIM}) as coll:
         for start in range(0, 600, 200):
             coll.upsert([Record(f"r{i}", "text", text=f"item {i}") for i in range(start, start + 200)],
-                        {"shared": unit(rng, 200)})
-    return tmpfs / "c", unit(rng, 3)
+                        {"shared": random_unit_vectors(rng, 200, DIM)})
+    return tmpfs / "c", random_unit_vectors(rng, 3, DIM)
 
 
 @pytest.mark.parametrize("write, failing", [
-    ("commit", lambda c, rng: c.upsert([Record(f"n{i}", "text") for i in range(300)], {"shared": unit(rng, 300)})),
+    ("commit", lambda c, rng: c.upsert([Record(f"n{i}", "text") for i in range(300)],
+                                       {"shared": random_unit_vectors(rng, 300, DIM)})),
     ("commit", lambda c, rng: c.remove([f"r{i}" for i in range(0, 600, 2)])),  # SQLite alone: tombstones
     ("optimize", lambda c, rng: c.optimize(factory="Flat")),  # a merge of every segment
 ])
@@ -66,7 +64,7 @@ def test_a_full_disk_loses_no_committed_batch_of_a_stream(tmpfs):
     with VectorCollection.create(tmpfs / "c", "m", {"shared": DIM}) as coll, pytest.raises(CollectionError):
         while True:
             coll.upsert([Record(f"b{committed}-{i}", "text", text="x" * 500) for i in range(100)],
-                        {"shared": unit(rng, 100)})
+                        {"shared": random_unit_vectors(rng, 100, DIM)})
             committed += 1
     assert committed > 5
     with VectorCollection.open(tmpfs / "c") as reopened:

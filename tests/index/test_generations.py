@@ -11,6 +11,8 @@ import numpy as np
 
 from mmret.index.collection import Record, VectorCollection
 
+from ..vectors import random_unit_vectors
+
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "src"))
 N, DIM = 60, 8
 
@@ -33,22 +35,17 @@ WRITER = """
 """
 
 
-def unit(rng, n):
-    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
 def test_a_reader_never_mixes_generations_while_another_process_commits(tmp_path):
     rng = np.random.default_rng(0)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": DIM}) as coll:
-        coll.upsert([Record(f"first{i}", "text") for i in range(N)], {"shared": unit(rng, N)})
+        coll.upsert([Record(f"first{i}", "text") for i in range(N)], {"shared": random_unit_vectors(rng, N, DIM)})
     reader = VectorCollection.open(tmp_path / "c")
-    assert reader.search("shared", unit(rng, 1), k=N)  # loaded before the writer starts
+    assert reader.search("shared", random_unit_vectors(rng, 1, DIM), k=N)  # loaded before the writer starts
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER.format(dim=DIM)), str(tmp_path / "c"), "60"],
                               env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.PIPE, text=True)
     generations, reads = set(), 0
     while writer.poll() is None or reads == 0:
-        hits = reader.search("shared", unit(rng, 2), k=N + 5)
+        hits = reader.search("shared", random_unit_vectors(rng, 2, DIM), k=N + 5)
         assert [len(h) for h in hits] == [N, N]
         assert len({hit.item_id for hit in hits[0]}) == N
         assert len(reader) == N == reader.vector_count("shared")
@@ -56,7 +53,7 @@ def test_a_reader_never_mixes_generations_while_another_process_commits(tmp_path
         reads += 1
     assert writer.wait(timeout=60) == 0, "the writer failed"
     final = int(writer.stdout.read().split()[1])
-    assert reader.search("shared", unit(rng, 1), k=N + 5)[0] and reader.generation == final
+    assert reader.search("shared", random_unit_vectors(rng, 1, DIM), k=N + 5)[0] and reader.generation == final
     assert len(generations) > 5, f"only {len(generations)} generations seen in {reads} reads"
     reader.close()
 
@@ -65,7 +62,7 @@ def test_a_reader_holds_writers_back_only_for_the_read(tmp_path):
     """A commit waits for a running read to end, not for the reader handle to close."""
     rng = np.random.default_rng(1)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": DIM}) as coll:
-        coll.upsert([Record(f"r{i}", "text") for i in range(N)], {"shared": unit(rng, N)})
+        coll.upsert([Record(f"r{i}", "text") for i in range(N)], {"shared": random_unit_vectors(rng, N, DIM)})
     reader = VectorCollection.open(tmp_path / "c")
     assert len(reader) == N
     started = time.monotonic()

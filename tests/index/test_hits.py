@@ -10,18 +10,15 @@ import pytest
 from mmret.index.checks import DB_FILE
 from mmret.index.collection import ItemGone, Record, VectorCollection, readable
 
+from ..vectors import random_unit_vectors
+
 DIM = 8
-
-
-def unit(rng, n):
-    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 @pytest.fixture
 def stored(tmp_path):
     rng = np.random.default_rng(0)
-    vectors = unit(rng, 30)
+    vectors = random_unit_vectors(rng, 30, DIM)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": DIM}) as coll:
         coll.upsert([Record(f"i{n}", "text", text=f"text {n}", metadata={"n": n}) for n in range(30)],
                     {"shared": vectors})
@@ -65,7 +62,7 @@ def test_a_warm_handle_sees_each_commit_of_another_handle_at_its_next_search(sto
     reader, writer = VectorCollection.open(path), VectorCollection.open(path)
     reader.search("shared", vectors[:1], k=1)  # warm: later searches run on the view in memory
     for step in range(5):
-        fresh = unit(rng, 1)
+        fresh = random_unit_vectors(rng, 1, DIM)
         writer.upsert([Record(f"new{step}", "text")], {"shared": fresh})
         assert reader.search("shared", fresh, k=1)[0][0].item_id == f"new{step}"
         writer.remove([f"new{step}"])

@@ -4,10 +4,7 @@ import pytest
 
 from mmret.index.collection import Record, VectorCollection
 
-
-def unit(rng, n, dim):
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+from ..vectors import random_unit_vectors
 
 
 def expected_top(model, query, k):
@@ -32,7 +29,7 @@ def test_random_operations_match_the_model(tmp_path, seed, factory):
         if operation in ("add", "upsert") or not model:
             names = ([f"s{step}-{i}" for i in range(int(rng.integers(1, 40)))] if operation == "add" or not model
                      else list(rng.choice(sorted(model), size=min(len(model), 10), replace=False)))
-            vectors = unit(rng, len(names), dim)
+            vectors = random_unit_vectors(rng, len(names), dim)
             records = [Record(name, "text", metadata={"tag": int(rng.integers(4))}) for name in names]
             coll.upsert(records, {"shared": vectors})
             model.update({r.item_id: (v, r.metadata) for r, v in zip(records, vectors)})
@@ -48,7 +45,7 @@ def test_random_operations_match_the_model(tmp_path, seed, factory):
             coll.close()
             coll = VectorCollection.open(tmp_path / "c")
         assert len(coll) == coll.vector_count("shared") == len(model)
-        query = unit(rng, 1, dim)
+        query = random_unit_vectors(rng, 1, dim)
         found = [h.record.item_id for h in coll.search("shared", query, k=10)[0]]
         expected = expected_top(model, query[0], 10)
         if factory == "Flat":

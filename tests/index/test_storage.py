@@ -9,10 +9,7 @@ from mmret import Collection
 from mmret.index.collection import CollectionError, Record, VectorCollection
 from mmret.index.merging import MERGE_FACTOR
 
-
-def unit(rng, n, dim=16):
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+from ..vectors import random_unit_vectors
 
 
 def files_with_identity(path):
@@ -23,9 +20,10 @@ def files_with_identity(path):
 def test_a_commit_writes_its_batch_and_touches_no_stored_file(tmp_path):
     rng = np.random.default_rng(0)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 16}) as coll:
-        coll.upsert([Record(f"a{i}", "text") for i in range(5000)], {"shared": unit(rng, 5000)})
+        coll.upsert([Record(f"a{i}", "text") for i in range(5000)], {"shared": random_unit_vectors(rng, 5000, 16)})
         before = files_with_identity(coll.path)
-        coll.upsert([Record(f"b{i}", "text") for i in range(10)] + [Record("a3", "text")], {"shared": unit(rng, 11)})
+        coll.upsert([Record(f"b{i}", "text") for i in range(10)] + [Record("a3", "text")],
+                    {"shared": random_unit_vectors(rng, 11, 16)})
         coll.remove(["a4"])
         after = files_with_identity(coll.path)
         assert {name: after[name] for name in before} == before  # nothing stored was rewritten
@@ -37,7 +35,7 @@ def test_a_commit_writes_its_batch_and_touches_no_stored_file(tmp_path):
 
 def test_tiered_merges_keep_few_segments_and_every_vector(tmp_path):
     rng = np.random.default_rng(1)
-    vectors = unit(rng, 200 * 5)
+    vectors = random_unit_vectors(rng, 200 * 5, 16)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 16}) as coll:
         for batch in range(200):
             coll.upsert([Record(f"r{batch}-{i}", "text") for i in range(5)], {"shared": vectors[5 * batch: 5 * batch + 5]})
@@ -52,7 +50,7 @@ def test_tiered_merges_keep_few_segments_and_every_vector(tmp_path):
 @pytest.mark.parametrize("dtype, tolerance, bytes_per_value", [("float16", 2e-3, 2), ("int8", 3e-2, 1)])
 def test_compact_storage_dtypes_keep_rankings_close(tmp_path, dtype, tolerance, bytes_per_value):
     rng = np.random.default_rng(2)
-    vectors, queries = unit(rng, 2000), unit(rng, 20)
+    vectors, queries = random_unit_vectors(rng, 2000, 16), random_unit_vectors(rng, 20, 16)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 16}, vector_dtype=dtype) as coll:
         coll.upsert([Record(f"v{i}", "text") for i in range(2000)], {"shared": vectors})
         assert coll.vector_dtype == dtype
@@ -71,7 +69,7 @@ def test_compact_storage_dtypes_keep_rankings_close(tmp_path, dtype, tolerance, 
 def test_opening_maps_segments_instead_of_reading_them(tmp_path):
     rng = np.random.default_rng(3)
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 16}) as coll:
-        coll.upsert([Record(f"v{i}", "text") for i in range(300)], {"shared": unit(rng, 300)})
+        coll.upsert([Record(f"v{i}", "text") for i in range(300)], {"shared": random_unit_vectors(rng, 300, 16)})
     with VectorCollection.open(tmp_path / "c") as coll:
         segment = coll._space("shared").segments[0]
         # plain arrays over read-only maps of the files
@@ -81,7 +79,7 @@ def test_opening_maps_segments_instead_of_reading_them(tmp_path):
 
 def test_add_vectors_stores_precomputed_vectors_with_metadata(tmp_path):
     rng = np.random.default_rng(4)
-    vectors = unit(rng, 300)
+    vectors = random_unit_vectors(rng, 300, 16)
     np.save(tmp_path / "v.npy", vectors)
     collection = Collection.create_for_vectors(tmp_path / "c", "external-model", {"shared": 16})
     metadata = [{"id": f"doc{i}", "text": f"text {i}", "lang": ["en", "de"][i % 2]} for i in range(300)]

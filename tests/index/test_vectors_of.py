@@ -5,10 +5,7 @@ import pytest
 
 from mmret.index.collection import CollectionError, Record, VectorCollection
 
-
-def unit(rng, n, dim):
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+from ..vectors import random_unit_vectors
 
 
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 0.0), ("float16", 1e-3)])
@@ -18,7 +15,7 @@ def test_vectors_of_follows_adds_replacements_removals_and_optimize(tmp_path, dt
     with VectorCollection.create(tmp_path / "c", "m", {"shared": 8, "image": 4}, vector_dtype=dtype) as coll:
         for step in range(4):
             names = [f"r{i}" for i in range(step * 30, step * 30 + 40)]  # 10 of each batch replace earlier ones
-            vectors = unit(rng, len(names), 8)
+            vectors = random_unit_vectors(rng, len(names), 8)
             coll.upsert([Record(name, "text") for name in names], {"shared": vectors})
             model.update(zip(names, vectors))
             if step == 2:
@@ -26,7 +23,7 @@ def test_vectors_of_follows_adds_replacements_removals_and_optimize(tmp_path, dt
         coll.remove(["r3", "r50", "r119"])
         for name in ("r3", "r50", "r119"):
             del model[name]
-        coll.upsert([Record("pic", "image")], {"image": unit(rng, 1, 4)})
+        coll.upsert([Record("pic", "image")], {"image": random_unit_vectors(rng, 1, 4)})
         asked = ["r0", "r3", "r50", "r100", "r129", "pic", "nobody", "r0"]
         got = coll.vectors_of(asked, "shared")
         assert sorted(got) == sorted({name for name in asked if name in model})

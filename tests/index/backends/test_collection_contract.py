@@ -19,6 +19,8 @@ from mmret.index.backend import create_collection, open_collection, open_or_crea
 from mmret.index.base import SearchParams
 from mmret.index.collection import CollectionError, Record
 
+from ...vectors import random_unit_vectors
+
 DIM = 16
 BACKENDS = ["embedded", "milvus-lite"]
 
@@ -44,11 +46,6 @@ def place(request, tmp_path):
     return place_for(request.param, tmp_path)
 
 
-def unit(rng, n, dim=DIM):
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
 def exact(model: dict[str, np.ndarray], queries: np.ndarray, k: int, allowed=None) -> list[list[str]]:
     ids = sorted(i for i in model if allowed is None or i in allowed)
     if not ids:
@@ -68,15 +65,15 @@ def test_search_matches_exact_search_through_upserts_and_removals(place):
     rng = np.random.default_rng(0)
     model: dict[str, np.ndarray] = {}
     with create_collection(place, "test-model", {"shared": DIM}) as coll:
-        vectors = unit(rng, 300)
+        vectors = random_unit_vectors(rng, 300, DIM)
         coll.upsert([Record(f"i{n}", "vector") for n in range(300)], {"shared": vectors})
         model.update({f"i{n}": vectors[n] for n in range(300)})
-        replaced = unit(rng, 50)  # half of them new ids
+        replaced = random_unit_vectors(rng, 50, DIM)  # half of them new ids
         coll.upsert([Record(f"i{n}", "vector", metadata={"v": 2}) for n in range(275, 325)], {"shared": replaced})
         model.update({f"i{n}": replaced[n - 275] for n in range(275, 325)})
         assert coll.remove(["i3", "i4", "i3", "nope"]) == 2
         del model["i3"], model["i4"]
-        queries = unit(rng, 8)
+        queries = random_unit_vectors(rng, 8, DIM)
         hits = coll.search("shared", queries, 10)
         assert found_ids(hits) == exact(model, queries, 10)
         for row, query in zip(hits, queries):  # scores are the inner products
@@ -93,12 +90,12 @@ def test_a_transaction_commits_once_or_not_at_all(place):
     rng = np.random.default_rng(1)
     with create_collection(place, "test-model", {"shared": DIM}) as coll:
         with pytest.raises(RuntimeError), coll.transaction():
-            coll.upsert([Record("lost", "vector")], {"shared": unit(rng, 1)})
+            coll.upsert([Record("lost", "vector")], {"shared": random_unit_vectors(rng, 1, DIM)})
             raise RuntimeError("interrupted")
         assert len(coll) == 0 and coll.generation == 0
         with coll.transaction():
-            coll.upsert([Record("a", "vector")], {"shared": unit(rng, 1)})
-            coll.upsert([Record("b", "vector")], {"shared": unit(rng, 1)})
+            coll.upsert([Record("a", "vector")], {"shared": random_unit_vectors(rng, 1, DIM)})
+            coll.upsert([Record("b", "vector")], {"shared": random_unit_vectors(rng, 1, DIM)})
             assert coll.remove(["a"]) == 1  # a staged item counts as present
         assert [r.item_id for r in coll.records()] == ["b"] and coll.generation == 1
 
@@ -106,12 +103,12 @@ def test_a_transaction_commits_once_or_not_at_all(place):
 def test_spaces_hold_only_the_items_given_a_vector_there(place):
     rng = np.random.default_rng(2)
     with create_collection(place, "test-model", {"shared": DIM, "image-own": 8}) as coll:
-        shared, own = unit(rng, 20), unit(rng, 10, 8)
+        shared, own = random_unit_vectors(rng, 20, DIM), random_unit_vectors(rng, 10, 8)
         coll.upsert([Record(f"t{n}", "text", text=f"note {n}") for n in range(10)], {"shared": shared[:10]})
         coll.upsert([Record(f"p{n}", "image", path=f"/p/{n}.jpg") for n in range(10)],
                     {"shared": shared[10:], "image-own": own})
         assert (coll.vector_count("shared"), coll.vector_count("image-own"), len(coll)) == (20, 10, 20)
-        hits = coll.search("image-own", unit(rng, 1, 8), 15)[0]
+        hits = coll.search("image-own", random_unit_vectors(rng, 1, 8), 15)[0]
         assert sorted(h.record.item_id for h in hits) == [f"p{n}" for n in range(10)]
         assert sum(len(records) for records, _ in coll.stored_vectors("image-own")) == 10
         with pytest.raises(CollectionError, match="unknown vector space 'nope'"):
@@ -227,7 +224,7 @@ def filtered(request, tmp_path_factory):
     of its own, so that its filters read the JSON fields (the path of keys past the first few)."""
     rng = np.random.default_rng(3)
     records = varied_records(1000)
-    vectors = unit(rng, len(records))
+    vectors = random_unit_vectors(rng, len(records), DIM)
     backend = request.param.removesuffix("-json")
     coll = create_collection(place_for(backend, tmp_path_factory.mktemp(request.param)), "test-model",
                              {"shared": DIM})
@@ -297,15 +294,15 @@ def test_model_and_dimension_checks(place):
     with open_or_create(place, "model-a", {"shared": DIM}) as coll:
         with pytest.raises(CollectionError, match=r"queries for space 'shared' must be a float array of shape "
                                                   r"\(q, 16\), got float32 \(1, 8\)"):
-            coll.search("shared", unit(rng, 1, 8))
+            coll.search("shared", random_unit_vectors(rng, 1, 8))
         with pytest.raises(CollectionError, match=r"vectors\['shared'\]: expected shape \(1, 16\)"):
-            coll.upsert([Record("x", "vector")], {"shared": unit(rng, 1, 8)})
+            coll.upsert([Record("x", "vector")], {"shared": random_unit_vectors(rng, 1, 8)})
         with pytest.raises(CollectionError, match="vector of 'x' has norm 2.000000"):
-            coll.upsert([Record("x", "vector")], {"shared": 2 * unit(rng, 1)})
+            coll.upsert([Record("x", "vector")], {"shared": 2 * random_unit_vectors(rng, 1, DIM)})
         with pytest.raises(CollectionError, match="record 'x' appears twice in one batch"):
-            coll.upsert([Record("x", "vector")] * 2, {"shared": unit(rng, 2)})
+            coll.upsert([Record("x", "vector")] * 2, {"shared": random_unit_vectors(rng, 2, DIM)})
         with pytest.raises(CollectionError, match="search k must be a positive integer, got 0"):
-            coll.search("shared", unit(rng, 1), 0)
+            coll.search("shared", random_unit_vectors(rng, 1, DIM), 0)
         assert len(coll) == 0  # nothing of the refused writes was stored
     with pytest.raises(CollectionError, match="no collection here"):
         open_collection(place.with_name("other" + place.suffix))
@@ -313,7 +310,7 @@ def test_model_and_dimension_checks(place):
 
 def test_reopening_finds_what_was_committed(place):
     rng = np.random.default_rng(6)
-    vectors = unit(rng, 40)
+    vectors = random_unit_vectors(rng, 40, DIM)
     with create_collection(place, "model-a", {"shared": DIM}) as coll:
         coll.upsert([Record(f"i{n}", "vector", metadata={"n": n}) for n in range(40)], {"shared": vectors})
         coll.remove(["i0"])
@@ -326,7 +323,7 @@ def test_reopening_finds_what_was_committed(place):
 
 def test_optimize_builds_an_index_that_keeps_recall(place):
     rng = np.random.default_rng(7)
-    middles = unit(rng, 20)
+    middles = random_unit_vectors(rng, 20, DIM)
     points = middles[rng.integers(20, size=3050)] + 0.2 * rng.standard_normal((3050, DIM)).astype(np.float32)
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     vectors, queries = points[:3000], points[3000:]  # queries from the distribution of the data
