@@ -5,7 +5,8 @@ Side by side in one run, on the flickr8k-500 JPEGs:
     preparation in background workers);
   - plain, CLIP ViT-B/32: the loop a user would write: Image.open(...).convert("RGB") in the main process,
     CLIPImageProcessorPil, model.get_image_features in fp32, batches of 32;
-  - mmret, offline pack: the offline encoder's image tower through the same pipeline.
+  - mmret, offline pack: the offline encoder's image tower through the same pipeline, with each of its two
+    image towers (`offline`: EfficientNet-Lite0 at 224 px; `offline-lite2`: EfficientNet-Lite2 at 260 px).
 The CLIP has the real ViT-B/32 sizes with random weights (no hub here); speed does not depend on the values.
 Throughput is the median of `--repeats` runs. The two CLIP paths run back to back in alternating order, and
 'paired' is the median ratio of those back-to-back runs, which load from other processes on a shared machine
@@ -46,7 +47,8 @@ IMAGES = DATA / "flickr8k-500" / "images"
 OUT = ROOT / "benchmarks" / "out" / "embed_throughput.json"
 BATCH = 32
 CLIP = "CLIP ViT-B/32"
-MMRET, PLAIN, OFFLINE = f"mmret {CLIP}", f"plain {CLIP}", "mmret offline pack"
+MMRET, PLAIN = f"mmret {CLIP}", f"plain {CLIP}"
+OFFLINE = {"offline": "mmret offline (Lite0)", "offline-lite2": "mmret offline-lite2"}
 
 
 def save_vit_b32_clip(path: Path) -> None:
@@ -159,12 +161,12 @@ def main() -> None:
         model_dir = Path(tmp) / "clip-vit-b32-random"
         save_vit_b32_clip(model_dir)
         clip = HFEncoder(str(model_dir))
-        offline = load_encoder("offline")
+        offline = {OFFLINE[name]: load_encoder(name) for name in OFFLINE}
         runs = {MMRET: lambda p: mmret_run(clip, p), PLAIN: plain_loop(model_dir),
-                OFFLINE: lambda p: mmret_run(offline, p)}
+                **{name: (lambda p, e=encoder: mmret_run(e, p)) for name, encoder in offline.items()}}
         load_before = os.getloadavg()
         seconds, vectors = timed_runs(runs, paths, args.repeats)
-    precisions = {MMRET: clip.dtype, PLAIN: torch.float32, OFFLINE: offline.image_dtype}
+    precisions = {MMRET: clip.dtype, PLAIN: torch.float32, **{name: e.image_dtype for name, e in offline.items()}}
     rows = result_rows(list(runs), seconds, vectors, precisions, len(paths))
     print(table(rows))
     print(f"load average (1 min) before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "

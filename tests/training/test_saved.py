@@ -122,3 +122,16 @@ def test_a_full_disk_keeps_the_previous_model_and_says_so(trained_run, trained_e
     filler.unlink()
     assert is_trained_model_dir(save_model(model, trained_encoder.model, config, trained_run.result,
                                            trained_encoder.base))
+
+
+def test_a_model_trained_on_the_lite2_tower_rebuilds_that_tower(make_config, validation_set):
+    run = train(make_config({"training": {"epochs": 2}, "model": {"init": "bridge", "base": "offline-lite2"}}))
+    reloaded = TrainedEncoder(run.model_dir)
+    assert reloaded.base.settings.image_tower == "lite2" and "effnet-lite2" in reloaded.base.model_id
+    evaluated = evaluate(reloaded, validation_set, progress=False)["results"]
+    assert flat(evaluated) == pytest.approx(flat(run.result.validation), abs=1e-9)
+
+
+def test_a_given_encoder_with_another_tower_is_refused(make_config, fp32_encoder):
+    with pytest.raises(ValueError, match="model.base is 'offline-lite2'.*lite0"):
+        train(make_config({"model": {"base": "offline-lite2"}}), encoder=fp32_encoder)

@@ -55,8 +55,9 @@ def default_model() -> str:
 
 def model_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL) -> None:
     parser.add_argument("--model", default=default and default_model(),
-                        help="'offline' (no network), a Hugging Face hub id, or a model directory; add audio with "
-                             "'+speech' and/or '+audio-tower:DIR' (environment: MMRET_MODEL)")
+                        help="'offline' or 'offline-lite2' (no network; lite2 has a larger image tower), a Hugging "
+                             "Face hub id, or a model directory; add audio with '+speech' and/or '+audio-tower:DIR' "
+                             "(environment: MMRET_MODEL)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
 
 

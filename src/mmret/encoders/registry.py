@@ -1,5 +1,6 @@
 """Pretrained model names -> encoders. `offline` (the default) needs no network; any other name is a Hugging Face
-hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP). Directories written by `mmret train` are
+hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP). `offline-lite2` is the offline pack with its
+larger image tower. Directories written by `mmret train` are
 resolved above this layer, in `mmret.models`, which then adds the audio paths with `with_audio_paths`.
 
 Audio paths into a text encoder's space are added with suffixes: `offline+speech` (Whisper transcripts, optionally
@@ -13,6 +14,8 @@ from pathlib import Path
 from .base import Encoder
 
 DEFAULT_MODEL = "offline"
+#: the offline pack's models (no network): the default, and its larger image tower (see mmret.encoders.offline)
+OFFLINE_MODELS = {"offline": "lite0", "offline-lite2": "lite2"}  # name -> image tower
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 #: a trained model's id: its directory and the first 12 hex digits of its weights' sha256 ("DIR@HASH")
@@ -21,7 +24,7 @@ _AUDIO_SUFFIX = re.compile(r"^(?P<rest>.+)\+(?P<path>speech(?::[^+]+)?|audio-tow
 
 
 def load_pretrained(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
-    """An encoder by name: "offline", an offline model id recorded in a collection, a hub id, or a model
+    """An encoder by name: "offline" or "offline-lite2", an offline model id recorded in a collection, a hub id, or a model
     directory, optionally followed by audio paths ("+speech", "+audio-tower:DIR")."""
     base_name, suffixes = split_audio_suffixes(name)
     return with_audio_paths(load_base(base_name, precision), suffixes)
@@ -59,11 +62,12 @@ def split_audio_suffixes(name: str) -> tuple[str, list[str]]:
 
 def load_base(name: str, precision: str = "auto") -> Encoder:
     """The encoder a pretrained name (no audio suffixes) stands for."""
-    if name == DEFAULT_MODEL or name.startswith(f"{DEFAULT_MODEL}:"):
-        from .offline import OfflineEncoder
+    if name in OFFLINE_MODELS or name.startswith(f"{DEFAULT_MODEL}:"):
+        from .offline import BridgeSettings, OfflineEncoder, image_tower_of
 
-        encoder = OfflineEncoder(precision=precision)
-        if name != DEFAULT_MODEL and name != encoder.model_id:
+        tower = OFFLINE_MODELS.get(name) or image_tower_of(name)
+        encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
+        if name not in OFFLINE_MODELS and name != encoder.model_id:
             raise ValueError(f"model {name!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
                              "re-index the collection")
         return encoder

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ..encoders.offline import TEXT_DIM
+from ..encoders.registry import OFFLINE_MODELS
 from ..eval.benchmark import REPORTED_METRICS
 from ..eval.metrics import LOWER_IS_BETTER
 from ..fusion import FUSIONS, build_fusion
@@ -66,7 +67,8 @@ class ModelConfig:
     unfreeze_last_block: bool = False
 
     def __post_init__(self) -> None:
-        require(self.base == "offline", "base", f"only 'offline' has trainable towers so far, got {self.base!r}")
+        require(self.base in OFFLINE_MODELS, "base",
+                f"only the offline models {sorted(OFFLINE_MODELS)} have trainable towers so far, got {self.base!r}")
         require(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}, got {self.precision!r}")
         require(bool(self.image_inputs) and set(self.image_inputs) <= set(IMAGE_INPUTS)
                  and len(set(self.image_inputs)) == len(self.image_inputs),

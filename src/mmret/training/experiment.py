@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..encoders.offline import OfflineEncoder
+from ..encoders.offline import BridgeSettings, OfflineEncoder
+from ..encoders.registry import OFFLINE_MODELS
 from ..losses import build_loss
 from .augment import ImageAugment, WordDropout
 from .batches import CachedFeatures, LiveImages, PairBatches, Source
@@ -42,10 +43,14 @@ class PreparedData:
 
 def load_towers(config: ModelConfig, encoder: OfflineEncoder | None = None) -> OfflineTowers:
     """The towers of `config`, on a given (already loaded) encoder or a new one."""
+    tower = OFFLINE_MODELS[config.base]
     if encoder is None:
-        encoder = OfflineEncoder(precision=config.precision)
+        encoder = OfflineEncoder(precision=config.precision, bridge=BridgeSettings(image_tower=tower))
     elif encoder.precision != config.precision:
         raise ValueError(f"model.precision is {config.precision!r} but the given encoder runs {encoder.precision!r}")
+    elif encoder.settings.image_tower != tower:
+        raise ValueError(f"model.base is {config.base!r} (image tower {tower}) but the given encoder has "
+                         f"{encoder.settings.image_tower}")
     return OfflineTowers(encoder, config.image_inputs)
 
 
