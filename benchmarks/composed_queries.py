@@ -10,11 +10,12 @@ Methods, with the offline encoder (untrained) in its shared space, as `mmret sea
   weight (the text's is 1) is chosen on the tune queries, those whose query photo has an even index; the table
   reports the other queries (whose photos are never a tune query's) and the tune figures beside them.
 
-Usage: python benchmarks/composed_queries.py   (data: $MMR_DATA_DIR, default ../shared/data)
-Prints a table and writes benchmarks/out/composed_queries.json.
+Usage: python benchmarks/composed_queries.py [--model offline|offline-lite2]   (data: $MMR_DATA_DIR, default ../shared/data)
+Prints a table and writes benchmarks/out/composed_queries.json (composed_queries-offline-lite2.json for Lite2).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -25,10 +26,11 @@ import numpy as np
 
 from mmret.composed import QueryPart, compose_vector
 from mmret.data.decode import open_image, read_bytes
-from mmret.encoders.offline import OfflineEncoder
+from mmret.encoders.registry import OFFLINE_MODELS
 from mmret.eval.benchmark import REPORTED_METRICS
 from mmret.eval.metrics import Ranking, mean_metrics
 from mmret.fusion import DECISION_FUSIONS
+from mmret.models import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -53,8 +55,11 @@ def triples(categories: list[set[str]], seed: int = 0) -> list[tuple[int, str, s
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(OFFLINE_MODELS), default="offline", help="the offline model")
+    model = parser.parse_args().model
     paths, categories = photos()
-    encoder = OfflineEncoder()
+    encoder = load_encoder(model)
     images = encoder.encode("image", [open_image(read_bytes(p), p) for p in paths])
     queries = triples(categories)
     texts = {b: encoder.encode("text", [f"a photo of a {b}"])[0] for b in {b for _, _, b in queries}}
@@ -96,7 +101,7 @@ def main() -> None:
         print(f"{name:<20}{weight:>6}" + "".join(f"{row['report'][m]:>8.3f}" for m in METRICS)
               + f"{row['tune']['mAP']:>10.3f}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "composed_queries.json").write_text(json.dumps({
+    (OUT / ("composed_queries" + ("" if model == "offline" else f"-{model}") + ".json")).write_text(json.dumps({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
         "model": encoder.model_id, "queries": len(queries), "gallery": len(paths) - 1,
         "mean_relevant": float(relevance.sum(1).mean()), "tune queries": int(tune.sum()),

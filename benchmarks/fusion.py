@@ -15,7 +15,8 @@ Methods, all over the same frozen offline-pack features with the same budget (ep
   mean, concat, tensor, low_rank, attention: fusion models trained with `fusion:` (residual on the mean)
   rrf, combsum, combmnz: decision-level fusion of the image-only and title-only top-20 lists (min-max norm),
                      weighted: the title's weight picked on the tune split (from 0.5-0.9), the image's 1 - that
-  combsum (raw cosines): the same lists summed without rescaling, the title's weight picked likewise
+  combsum (raw cosines), combsum (z-score): the same lists summed without rescaling or as z-scores, the title's
+                     weight picked likewise
   low_rank with VSE++ (hard negatives) or ListNet (listwise) instead of InfoNCE, the same budget otherwise
   gated              per-item confidence weights of image and title from a gate over both (no residual: it starts
                      as the mean itself)
@@ -87,8 +88,8 @@ GATED = {"gated": ({"hidden": 64, "dropout": 0.1}, False),
          "query_head (items gated)": ({"items": "gated", "hidden": 384, "dropout": 0.1}, False),
          "query_head (items attention)": ({"items": "attention", "items_options": {"heads": 4, "residual": True},
                                            "hidden": 384, "dropout": 0.1}, False)}
-# decision level on the lists' raw cosines (no per-list rescaling), the title's weight learned on the tune split
-RAW_DECISION = "combsum (raw cosines)"
+# CombSUM over the lists' raw cosines (no per-list rescaling) or their z-scores, the title's weight picked on tune
+OTHER_NORMS = {"combsum (raw cosines)": "none", "combsum (z-score)": "z-score"}
 ORACLE = "oracle (either path)"
 
 
@@ -153,7 +154,7 @@ def better_path(image_scores: np.ndarray, title_scores: np.ndarray, relevance: n
 
 
 def decision_fused(name: str, image_scores: np.ndarray, title_scores: np.ndarray, title_weight: float) -> np.ndarray:
-    method, norm = ("combsum", "none") if name == RAW_DECISION else (name, "min-max")
+    method, norm = ("combsum", OTHER_NORMS[name]) if name in OTHER_NORMS else (name, "min-max")
     return DECISION_FUSIONS[method]([top(image_scores), top(title_scores)], [1 - title_weight, title_weight],
                                     norm=norm)
 
@@ -166,7 +167,7 @@ def choose_title_weights(towers, base: str) -> dict:
     image_scores, title_scores = scores_of(image_model, report, fused=False), (report.queries @ report.titles.T).numpy()
     return {name: max(TITLE_WEIGHTS, key=lambda w: metrics(decision_fused(name, image_scores, title_scores, w),
                                                              report.relevance)["R@1"])
-            for name in [*DECISION_FUSIONS, RAW_DECISION]}
+            for name in [*DECISION_FUSIONS, *OTHER_NORMS]}
 
 
 def run_split(split: str, seeds: int, towers, title_weights: dict, base: str) -> dict:
