@@ -13,7 +13,6 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +28,22 @@ from mmret.index.checks import (
     check_settings,
 )
 from mmret.index.columns import MetadataColumns
+from mmret.index.commit_batch import Staged, write_batch
 from mmret.index.filters import keys_of
 from mmret.index.generation import committed_spaces
 from mmret.index.hits import Hit, ItemGone, hits_of, readable
 from mmret.index.item_ids import ItemIds
 from mmret.index.locking import fsync_directory, locked
 from mmret.index.masks import CompiledFilters
-from mmret.index.merging import segments_to_merge
 from mmret.index.migrate import migrate_if_older
-from mmret.index.segment import Segment, merge, remove_unlisted
+from mmret.index.segment import remove_unlisted
 from mmret.index.space import BuiltIndex, SpaceVectors
 from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
-from mmret.index.vectors import STORAGE_DTYPES, Neighbors, checked_unit_vectors, encode
+from mmret.index.vectors import STORAGE_DTYPES, Neighbors, checked_unit_vectors
 
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "SearchParams", "VectorCollection",
            "readable"]
-
-
-@dataclass(frozen=True)
-class _Staged:
-    record: Record
-    vectors: dict[str, np.ndarray]  # space -> (dim,) unit float32 vector
 
 
 class VectorCollection(StagedWrites):
@@ -282,7 +275,7 @@ class VectorCollection(StagedWrites):
             raise CollectionError(str(error)) from None
         checked = {space: self._checked_vectors(space, array, records) for space, array in vectors.items()}
         for row, record in enumerate(records):
-            self._staged[record.item_id] = _Staged(record, {space: array[row] for space, array in checked.items()})
+            self._staged[record.item_id] = Staged(record, {space: array[row] for space, array in checked.items()})
         self._autocommit()
 
     def commit(self) -> None:
@@ -383,47 +376,13 @@ class VectorCollection(StagedWrites):
             self._load_committed()
             raise
 
-    def _write_generation(self, staged: dict[str, _Staged | None]) -> None:
+    def _write_generation(self, staged: dict[str, Staged | None]) -> None:
         generation = self._generation + 1
-        stored = self._store.ids_of(staged)  # replaced and removed items: their old ids die
-        old_spaces = self._store.spaces_of(stored.values())
-        rows, batches, next_id = [], {space: ([], []) for space in self._spaces}, self._next_id
-        for item in staged.values():
-            if item is not None:
-                rows.append(Row(next_id, item.record, tuple(sorted(item.vectors))))
-                for space, vector in item.vectors.items():
-                    batches[space][0].append(next_id)
-                    batches[space][1].append(vector)
-                next_id += 1
-        changes = Changes({"next_id": next_id})
-        updates = []
-        for space, (ids, vectors) in batches.items():
-            dead = np.array([old for old, spaces in old_spaces.items() if space in spaces], dtype=np.int64)
-            updates.append((space, *self._write_space(space, generation, ids, vectors, dead, changes)))
-        self._commit_changes(generation, rows, list(stored.values()), changes)
+        rows, removed_ids, changes, updates = write_batch(self._path, self._store, self._vectors, self._dtype,
+                                                          generation, self._next_id, staged)
+        self._commit_changes(generation, rows, removed_ids, changes)
         for space, added, removed, dead, undead in updates:
             self._vectors[space].changed(added, removed, dead, undead, self._vectors[space].built)
-
-    def _write_space(self, space: str, generation: int, ids: list[int], vectors: list[np.ndarray],
-                     dead: np.ndarray, changes: Changes) -> tuple[list[Segment], list[str], np.ndarray, np.ndarray]:
-        """Write a space's new segment (and a tiered merge if one is due); record it in `changes`."""
-        current = self._vectors[space]
-        added, removed, undead = [], [], np.empty(0, np.int64)
-        if ids:
-            stored = encode(np.stack(vectors), self._dtype)
-            added.append(Segment.write(self._path, f"{space}.g{generation:06d}-0", np.asarray(ids, np.int64), stored))
-        group = segments_to_merge(current.unindexed() + added)
-        if group:
-            all_dead = np.union1d(current.dead, dead)
-            merged = merge(self._path, f"{space}.g{generation:06d}-1", group, all_dead)
-            undead = np.concatenate([g.ids[np.isin(g.ids, all_dead)] for g in group])
-            removed = [g.name for g in group]
-            added = [s for s in added if s.name not in removed] + [merged]
-        changes.segments_added.extend((s.name, space, len(s)) for s in added)
-        changes.segments_removed.extend(name for name in removed if name in {s.name for s in current.segments})
-        changes.tombstones_added.extend((space, int(i)) for i in dead)
-        changes.tombstones_dropped.extend((space, int(i)) for i in undead)
-        return added, removed, dead, undead
 
     def _commit_changes(self, generation: int, rows: list[Row], removed_ids: list[int], changes: Changes) -> None:
         fsync_directory(self._path)
