@@ -25,10 +25,10 @@ from mmret.index.checks import (
     CollectionError,
     as_queries,
     check_format,
-    check_settings,
 )
 from mmret.index.columns import MetadataColumns
 from mmret.index.commit_batch import Staged, write_batch
+from mmret.index.creation import create_database
 from mmret.index.filters import keys_of
 from mmret.index.generation import committed_spaces
 from mmret.index.hits import Hit, ItemGone, hits_of, readable
@@ -40,7 +40,7 @@ from mmret.index.segment import remove_unlisted
 from mmret.index.space import BuiltIndex, SpaceVectors
 from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
-from mmret.index.vectors import STORAGE_DTYPES, Neighbors, checked_unit_vectors
+from mmret.index.vectors import Neighbors, checked_unit_vectors
 
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "SearchParams", "VectorCollection",
            "readable"]
@@ -77,25 +77,7 @@ class VectorCollection(StagedWrites):
     def create(cls, path: str | os.PathLike, model_id: str, spaces: dict[str, int],
                vector_dtype: str = "float32") -> VectorCollection:
         """A new, empty collection; `vector_dtype` (float32, float16 or int8) is how vectors are stored."""
-        path = Path(path)
-        check_settings(model_id, spaces)
-        if vector_dtype not in STORAGE_DTYPES:
-            raise CollectionError(f"vector_dtype must be one of {STORAGE_DTYPES}, got {vector_dtype!r}")
-        if (path / DB_FILE).exists():
-            raise CollectionError(f"{path}: already holds a collection")
-        path.mkdir(parents=True, exist_ok=True)
-        with locked(path) as held:  # two processes creating at once: one creates, the other is told
-            if not held:
-                raise CollectionError(f"{path}: cannot create a collection: the directory is read-only or not writable")
-            if (path / DB_FILE).exists():
-                raise CollectionError(f"{path}: already holds a collection")
-            # Built under a temporary name so that a half-created collection is never seen.
-            temp = path / (DB_FILE + ".tmp")
-            temp.unlink(missing_ok=True)
-            meta = {"format_version": FORMAT_VERSION, "model_id": model_id, "spaces": dict(spaces), "generation": 0,
-                    "next_id": 1, "vector_dtype": vector_dtype}
-            MetadataStore.create(temp, meta).close()
-            os.replace(temp, path / DB_FILE)
+        create_database(Path(path), model_id, spaces, vector_dtype)
         return cls.open(path)
 
     @classmethod
