@@ -6,7 +6,7 @@ embeddings of its most probable ImageNet classes weighted by their probabilities
 embeddings cost seconds of CPU, so they are cached as .npy under the user cache dir, keyed by model id.
 
 Two image towers ship on PyPI: EfficientNet-Lite0 (the default, `offline`) and the larger Lite2
-(`offline-lite2`: 2.4x the compute per image, better features; see benchmarks/RESULTS.md).
+(`offline-lite2`: about half the images per second, somewhat better features; see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
