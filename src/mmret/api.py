@@ -205,9 +205,13 @@ class Collection:
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
                audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
-               fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None) -> list[Hit]:
-        """The k nearest items to a text, an image file, an audio file, or several at once, plus any weighted
-        `parts` (QueryPart("text", "people", -1.0) pulls away from people). The parts make one query vector (through
+               fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None,
+               like: str | None = None) -> list[Hit]:
+        """The k nearest items to a text, an image file, an audio file, a stored item (`like`: its id or file path;
+        "more like this"), or several at once, plus any weighted `parts` (QueryPart("text", "people", -1.0) pulls
+        away from people; QueryPart("item", ID, -1.0) from a stored item). A stored item is searched by the vectors
+        the collection keeps for it (its file is not read again) and is left out of the results, with every
+        segment of its file. The parts make one query vector (through
         the collection's fusion, if it has one), or with `fusion` rrf, combsum, combmnz or combprod (an AND of the
         parts) each part is searched on its own and the result lists fused (combsum and combmnz after `norm`:
         min-max, z-score or none). With
@@ -215,7 +219,7 @@ class Collection:
         (`{"folder": "cats", "width": {"$gte": 640}}`, see index/filters.py); `params` overrides the ANN index's
         tuned search parameters (ef_search, nprobe, shortlist)."""
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
-                      fusion=fusion, norm=norm)
+                      fusion=fusion, norm=norm, like=like)
         return search(self.store, self.encoder, query)
 
 

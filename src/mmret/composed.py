@@ -1,8 +1,8 @@
-"""Composed queries: several parts (texts, images, audio files), each with a weight, negative parts pulling away
+"""Composed queries: several parts (texts, images, audio files, stored items), each with a weight, negative parts pulling away
 ("-people": not this), fused into one query vector or searched part by part and fused at decision level.
 
 On the command line a part is written as its value, optionally prefixed by "-" (negative) and suffixed by "^W"
-(its weight): `--image shoe.jpg --text "in red^0.5" --text "-people"`.
+(its weight): `--image shoe.jpg --text "in red^0.5" --text "-people"`, `--like shoe.jpg --like -boot.jpg`.
 """
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ import numpy as np
 
 from .encoders.fused import FUSED_MODALITIES, FusedEncoder
 
-QUERY_MODALITIES = ("text", "image", "audio")
+ITEM = "item"  # a stored item, named by its id or its file's path: searched with its stored vectors
+QUERY_MODALITIES = ("text", "image", "audio", ITEM)
 _WEIGHT = re.compile(r"^(?P<value>.*?)\^(?P<weight>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class QueryPart:
     modality: str
-    value: Any  # the text; the path of the file, or (from the server) an image or Waveform decoded already
+    value: Any  # the text; the path of the file, or (from the server) an image or Waveform decoded already; an id
     weight: float = 1.0  # negative: results should be unlike this part
 
     def __post_init__(self) -> None:
@@ -32,8 +33,8 @@ class QueryPart:
                              f"choose from {QUERY_MODALITIES}")
         if self.weight == 0 or not np.isfinite(self.weight):
             raise ValueError(f"query part {self.value!r}: weight must be a non-zero number, got {self.weight}")
-        if self.modality == "text" and not str(self.value).strip():
-            raise ValueError("a text query part is empty")
+        if self.modality in ("text", ITEM) and not str(self.value).strip():
+            raise ValueError(f"a {self.modality} query part is empty")
 
     @property
     def negative(self) -> bool:
@@ -48,14 +49,14 @@ def parse_part(modality: str, written: str) -> QueryPart:
         written, weight = match["value"], float(match["weight"])
     if written.startswith("-") and len(written) > 1:
         written, weight = written[1:], -weight
-    value = written if modality == "text" else Path(written).expanduser()
+    value = written if modality in ("text", ITEM) else Path(written).expanduser()
     return QueryPart(modality, value, weight)
 
 
 def check_parts(parts: Sequence[QueryPart]) -> list[QueryPart]:
     parts = list(parts)
     if not parts:
-        raise ValueError("a query needs text, an image, an audio file, or several of them")
+        raise ValueError("a query needs text, an image, an audio file, a stored item, or several of them")
     if all(part.negative for part in parts):
         raise ValueError("a query needs at least one positive part; every part given is negative")
     return parts

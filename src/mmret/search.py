@@ -1,11 +1,13 @@
 """One search path for the API, the CLI and the server: query parts -> one query vector -> index search ->
 per-file collapsing -> result rows.
 
-A query has a text, an image file, an audio file, or several parts of each kind with weights, negative parts
-included (mmret.composed). Its parts are fused into one query vector (through the collection's fusion when it
-was built with one), or, with a decision-level `fusion` (rrf, combsum, combmnz, combprod), searched one list
-per part and space and the lists fused. A space whose paths (a video's shots, sound windows, speech) have a fitted fusion
-stored with the collection (mmret.search_paths) is searched path by path and the hits merged by fused score.
+A query has a text, an image file, an audio file, a stored item, or several parts of each kind with weights,
+negative parts included (mmret.composed); a stored item ("more like this") is its stored vectors (mmret.stored_parts),
+and it is left out of the results with every record of its file. Its parts are fused into one query vector (through
+the collection's fusion when it was built with one), or, with a decision-level `fusion` (rrf, combsum, combmnz,
+combprod), searched one list per part and space and the lists fused. A space whose paths (a video's shots, sound
+windows, speech) have a fitted fusion stored with the collection (mmret.search_paths) is searched path by path and
+the hits merged by fused score.
 By default a file appears once in the results: a photo as itself, an audio or video file as its best-scoring
 segment.
 """
@@ -13,13 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .composed import QueryPart, check_parts, compose_vector
+from .composed import ITEM, QueryPart, check_parts, compose_vector
 from .data.audio import Waveform, read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
@@ -28,6 +30,7 @@ from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
 from .index.collection import Hit, VectorCollection, readable
 from .search_paths import search_fused_paths, stored_path_fusion
+from .stored_parts import StoredParts
 from .timed import source_id
 
 #: metadata keys that describe a segment's place in its file; shown as the time range, not as metadata
@@ -48,6 +51,7 @@ class Query:
     parts: tuple[QueryPart, ...] = ()  # more parts, with weights and negatives, beside text, image and audio
     fusion: str | None = None  # None: one fused query vector; rrf, combsum, combmnz, combprod: fuse result lists
     norm: str = "min-max"  # of each list's scores for combsum and combmnz
+    like: str | None = None  # a stored item (id or file path) to search by, with its stored vectors
 
     def __post_init__(self):
         check_parts(self.all_parts)
@@ -58,16 +62,18 @@ class Query:
 
     @property
     def all_parts(self) -> list[QueryPart]:
-        given = [QueryPart(m, v) for m, v in (("text", self.text), ("image", self.image), ("audio", self.audio))
-                 if v is not None]
+        given = [QueryPart(m, v) for m, v in (("text", self.text), ("image", self.image), ("audio", self.audio),
+                                              (ITEM, self.like)) if v is not None]
         return given + list(self.parts)
 
 
 def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]:
     """The query's k nearest items in `store`, whose vectors `encoder` made."""
+    stored = StoredParts(store, query.all_parts)
+    query = replace(query, exclude=[*(query.exclude or []), *stored.left_out] or None)
     if query.fusion is not None:
-        return _search_lists(store, encoder, query)
-    vector, space = query_vector(encoder, query)
+        return _search_lists(store, encoder, query, stored)
+    vector, space = query_vector(encoder, query, stored)
 
     def search_space(fetch: int, where: dict | None) -> list[Hit]:
         return readable(store.search(space, vector[None, :], fetch, where=where, exclude=query.exclude,
@@ -80,12 +86,13 @@ def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]
                                                        query.where)[:fetch], query)
 
 
-def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:
+def query_vector(encoder: Encoder, query: Query, stored: StoredParts | None = None) -> tuple[np.ndarray, str]:
     """The unit query vector of the query's parts and the space it searches (against fused items, text parts are
-    first moved by the fusion's query side)."""
+    first moved by the fusion's query side). `stored` holds the stored items the parts name, if any."""
     parts = query.all_parts
-    space = query.space or _default_space(encoder, parts)
-    vectors = np.stack([part_vector(encoder, part, space) for part in parts])
+    stored = StoredParts(None, parts) if stored is None else stored
+    space = query.space or _default_space(encoder, parts, stored)
+    vectors = np.stack([part_vector(encoder, part, space, stored) for part in parts])
     fusing = encoder if isinstance(encoder, FusedEncoder) and space == SHARED else None
     texts = [i for i, part in enumerate(parts) if part.modality == "text"]
     if fusing is not None and texts:
@@ -93,9 +100,11 @@ def query_vector(encoder: Encoder, query: Query) -> tuple[np.ndarray, str]:
     return compose_vector(parts, vectors, fusing), space
 
 
-def part_vector(encoder: Encoder, part: QueryPart, space: str) -> np.ndarray:
-    """The unit vector of one query part in a space (in a part space of a fusion collection: its shared vector,
-    as the parts are the items' shared vectors)."""
+def part_vector(encoder: Encoder, part: QueryPart, space: str, stored: StoredParts) -> np.ndarray:
+    """The unit vector of one query part in a space: a stored item's stored vector there, else the encoder's (in
+    a part space of a fusion collection: its shared vector, as the parts are the items' shared vectors)."""
+    if part.modality == ITEM:
+        return stored.vector(part.value, space)
     space = SHARED if space in PART_SPACES.values() else space
     if part.modality == "text":
         return encoder.encode("text", [str(part.value)], space)[0]
@@ -113,12 +122,12 @@ def _image(image: str | Path | Image.Image) -> Image.Image:
     return open_image(read_bytes(path), path)
 
 
-def _search_lists(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]:
+def _search_lists(store: VectorCollection, encoder: Encoder, query: Query, stored: StoredParts) -> list[Hit]:
     """Decision-level fusion: one ranked list per (part, space), the part's weight on its lists (negative parts
     push their neighbours down), fused by query.fusion. The spaces: query.space if given, else a fusion
-    collection's part spaces, else each part's own default space."""
-    lists = [(part, space) for part in query.all_parts for space in _list_spaces(encoder, part, query.space)]
-    vectors = [part_vector(encoder, part, space) for part, space in lists]
+    collection's part spaces (those a stored item has vectors in), else each part's own default space."""
+    lists = [(part, space) for part in query.all_parts for space in _list_spaces(encoder, part, query.space, stored)]
+    vectors = [part_vector(encoder, part, space, stored) for part, space in lists]
 
     def fused(fetch: int) -> list[Hit]:
         records, runs = {}, []
@@ -133,12 +142,15 @@ def _search_lists(store: VectorCollection, encoder: Encoder, query: Query) -> li
     return _collapsed(fused, query)
 
 
-def _list_spaces(encoder: Encoder, part: QueryPart, space: str | None) -> list[str]:
+def _list_spaces(encoder: Encoder, part: QueryPart, space: str | None, stored: StoredParts) -> list[str]:
     if space is not None:
         return [space]
     if isinstance(encoder, FusedEncoder):
-        return list(PART_SPACES.values())
-    return [_default_space(encoder, [part])]
+        spaces = list(PART_SPACES.values())
+        if part.modality != ITEM:
+            return spaces
+        return [s for s in spaces if stored.has_vector(part.value, s)] or spaces  # none: the error names the first
+    return [_default_space(encoder, [part], stored)]
 
 
 def _collapsed(search_top: Callable[[int], list[Hit]], query: Query) -> list[Hit]:
@@ -155,12 +167,16 @@ def _collapsed(search_top: Callable[[int], list[Hit]], query: Query) -> list[Hit
         fetch *= 4
 
 
-def _default_space(encoder: Encoder, parts: list[QueryPart]) -> str:
-    """Image-only queries use the image tower's own space when the model has one (it retrieves images better)."""
-    if any(part.modality != "image" for part in parts):
+def _default_space(encoder: Encoder, parts: list[QueryPart], stored: StoredParts) -> str:
+    """Image-only queries use the image tower's own space when the model has one (it retrieves images better);
+    a stored item counts as an image there when it has a vector in that space (a photo, a video's shot)."""
+    if any(part.modality not in ("image", ITEM) for part in parts) or "image" not in encoder.modalities:
         return SHARED
     own = [s for s in encoder.spaces_for("image") if s != SHARED and s not in PART_SPACES.values()]
-    return own[0] if own else SHARED
+    if not own or not all(part.modality == "image" or stored.has_vector(part.value, own[0])
+                          for part in parts):
+        return SHARED
+    return own[0]
 
 
 def best_per_file(hits: list[Hit]) -> list[Hit]:

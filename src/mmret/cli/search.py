@@ -13,11 +13,12 @@ EXAMPLES = """examples:
   mmret search --collection photos --image query.jpg --filter folder=holidays --json
   mmret search "a red car" --collection photos --paths --min-score 0.3 | xargs -d '\\n' ls -l
   mmret search --collection photos --like ~/Pictures/cat.jpg --exclude ~/Pictures/cat2.jpg
+  mmret search --collection photos --like ~/Pictures/cat.jpg --like -~/Pictures/dog.jpg --text "at night^0.5"
   mmret search --collection shop --image shoe.jpg --text "in red^0.5" --text -people   # composed: weights, negatives
   mmret search "red running shoes" --collection shop --fusion rrf                      # one list per part space
 
 Query parts repeat; each may be written -PART (pull away from it) and PART^WEIGHT."""
-QUERY_PART_FLAGS = ("--text", "--image", "--audio")
+QUERY_PART_FLAGS = ("--text", "--image", "--audio", "--like")
 
 
 def add(commands) -> None:
@@ -32,7 +33,9 @@ def add(commands) -> None:
                         help="fuse one result list per query part and space (default: one fused query vector)")
     search.add_argument("--norm", default="min-max", metavar="min-max|z-score|none",
                         help="score normalisation of each list for --fusion combsum and combmnz")
-    search.add_argument("--like", metavar="ID", help="a stored item (id or file path) to search by; it is left out")
+    search.add_argument("--like", action="append", default=[], metavar="ID",
+                        help="a stored item (id or file path) to search by, with the vectors the collection keeps for "
+                             "it (its file is not read); it and its file's segments are left out (repeatable)")
     search.add_argument("-k", type=positive_int, default=10, help="results to return")
     search.add_argument("--min-score", type=float, metavar="S", help="leave out results scoring below S")
     search.add_argument("--exclude", action="append", default=[], metavar="ID",
@@ -61,7 +64,7 @@ def add(commands) -> None:
 
 def _search(args) -> int:
     from ..api import Collection
-    from ..composed import QueryPart
+    from ..composed import QUERY_MODALITIES
     from ..index.base import SearchParams
     from ..index.filters import parse_filters
     from ..search import result_rows
@@ -69,19 +72,14 @@ def _search(args) -> int:
     where = parse_filters(args.filter)  # every argument is checked before the model loads
     params = SearchParams.from_dict({"ef_search": args.ef_search, "nprobe": args.nprobe, "shortlist": args.shortlist})
     query_parts = _query_parts(args)
-    check_exist([str(p.value) for p in query_parts if p.modality != "text"], "query file")
+    check_exist([str(p.value) for p in query_parts if p.modality in ("image", "audio")], "query file")
     check_models([args.model])
-    if not query_parts and args.like is None:
+    if not query_parts:
         raise ValueError("search needs a query: text, --image, --audio or --like")
     collection = Collection.open(args.collection, args.model, args.precision, create=False)
     parts = {m: next((p.value for p in query_parts if p.modality == m and not p.negative), None)
-             for m in ("text", "image", "audio")}  # the first positive part of each kind
+             for m in QUERY_MODALITIES}  # the first positive part of each kind
     exclude = _ids(args.exclude)
-    if args.like is not None:
-        item_id, like = _like(collection.store, args.like)
-        query_parts += [QueryPart(m, value) for m, value in like.items() if parts[m] is None]
-        parts.update({m: value for m, value in like.items() if parts[m] is None})
-        exclude.append(item_id)
     for warning in _transcript_only_warnings(collection.store, parts):
         print(f"mmret: warning: {warning}", file=sys.stderr)
     for key in collection.store.absent_filter_keys(where) if where else []:
@@ -98,11 +96,11 @@ def _search(args) -> int:
 
 
 def _query_parts(args) -> list:
-    """The query parts as written: the positional text and every --text, --image and --audio."""
-    from ..composed import QUERY_MODALITIES, parse_part
+    """The query parts as written: the positional text and every --text, --image, --audio and --like."""
+    from ..composed import ITEM, QUERY_MODALITIES, parse_part
 
     texts = ([args.query] if args.query is not None else []) + args.text
-    written = {"text": texts, "image": args.image, "audio": args.audio}
+    written = {"text": texts, "image": args.image, "audio": args.audio, ITEM: args.like}
     return [parse_part(modality, value) for modality in QUERY_MODALITIES for value in written[modality]]
 
 
@@ -133,18 +131,6 @@ def _print(rows: list[dict], parts: dict, args) -> None:
 def _ids(names: list[str]) -> list[str]:
     """Item ids as given, and as absolute paths (a file's id), so `--exclude photo.jpg` works from any folder."""
     return [variant for name in names for variant in (name, str(Path(name).expanduser().resolve()))]
-
-
-def _like(store, name: str) -> tuple[str, dict]:
-    """(the stored item's id, query parts that stand for it): its text, or its image or audio file."""
-    record = next((r for r in map(store.get, _ids([name])) if r is not None), None)
-    if record is None:
-        raise ValueError(f"--like {name}: no such item in {store.path}")
-    if record.text:
-        return record.item_id, {"text": record.text}
-    if record.modality in ("image", "audio") and record.path and Path(record.path).exists():
-        return record.item_id, {record.modality: record.path}
-    raise ValueError(f"--like {name}: a stored {record.modality} without text or a readable file cannot be a query")
 
 
 def _open(row: dict) -> None:

@@ -20,6 +20,7 @@ from ..api import Collection
 from ..data.decode import DecodeError
 from ..data.sources import SourceError
 from ..index.collection import CollectionError
+from ..stored_parts import UnknownItem
 from .context import ServerContext
 from .jobs import JobBoard
 from .live import LiveCollection
@@ -90,6 +91,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return handler
 
     app.add_exception_handler(OutsideRoots, reply(403))
+    app.add_exception_handler(UnknownItem, reply(404))
     for error_type in (DecodeError, CollectionError, SourceError, ValueError, ImportError, OSError):
         app.add_exception_handler(error_type, reply(422))
 

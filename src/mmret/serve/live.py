@@ -71,6 +71,7 @@ class OnThread:
 
     def __init__(self, live: LiveCollection):
         self._live = live
+        self.path, self.spaces = live.path, live.spaces  # attributes, not methods: read once
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         return lambda *args, **kwargs: self._live.read(lambda store: getattr(store, name)(*args, **kwargs))

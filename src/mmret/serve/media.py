@@ -1,5 +1,5 @@
 """Pictures of stored items: thumbnails made on demand and cached on disk, and a video's frame at a time (for a
-shot's thumbnail and for "more like this" on a shot)."""
+shot's thumbnail and for searching by an uploaded video)."""
 from __future__ import annotations
 
 import hashlib

@@ -115,6 +115,24 @@ def test_spaces_hold_only_the_items_given_a_vector_there(place):
             coll.search("nope", shared[:1], 1)
 
 
+def test_vectors_of_returns_the_stored_vectors_each_space_holds(place):
+    rng = np.random.default_rng(3)
+    with create_collection(place, "test-model", {"shared": DIM, "image-own": 8}) as coll:
+        shared, own = random_unit_vectors(rng, 6, DIM), random_unit_vectors(rng, 3, 8)
+        coll.upsert([Record(f"t{n}", "text", text=f"note {n}") for n in range(3)], {"shared": shared[:3]})
+        coll.upsert([Record(f"p{n}", "image", path=f"/p/{n}.jpg") for n in range(3)],
+                    {"shared": shared[3:], "image-own": own})
+        coll.remove(["t0"])
+        got = coll.vectors_of(["t0", "t1", "p2", "nope"], "shared")
+        assert sorted(got) == ["p2", "t1"]
+        np.testing.assert_allclose(np.stack([got["t1"], got["p2"]]), shared[[1, 5]], atol=1e-6)
+        in_own = coll.vectors_of(["t1", "p0"], "image-own")
+        assert list(in_own) == ["p0"]
+        np.testing.assert_allclose(in_own["p0"], own[0], atol=1e-6)
+        with pytest.raises(CollectionError, match="unknown vector space 'nope'"):
+            coll.vectors_of(["p0"], "nope")
+
+
 # -- filters against a Python oracle ----------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,17 @@ class MilvusCollection(StagedWrites):
         """The records with a vector in `space`, a page at a time, with those (n, d) vectors."""
         for page, vectors in self._vector_pages(space, RECORD_FIELDS):
             yield [to_record(e) for e in page], vectors
+
+    def vectors_of(self, item_ids: Iterable[str], space: str) -> dict[str, np.ndarray]:
+        """item_id -> its stored vector in `space`, for those of `item_ids` stored with a vector there."""
+        field, ids, found = self._field(space), id_list(item_ids), {}
+        with milvus_errors(self._location, "cannot read"):
+            for start in range(0, len(ids), ID_BATCH):
+                batch = ", ".join(quoted(i) for i in ids[start : start + ID_BATCH])
+                found.update((e["item_id"], np.asarray(e[field], np.float32)) for e in self._client.query(
+                    self._name, filter=f"item_id in [{batch}] and {space_filter(space)}",
+                    output_fields=["item_id", field]))
+        return found
 
     def absent_filter_keys(self, where: dict[str, Any]) -> list[str]:
         """Metadata keys of `where` that no stored item has (a likely typo)."""

@@ -13,7 +13,7 @@ from ...eval.explain import explain
 from ...search import Query as SearchQuery
 from ..context import ServerContext, context
 from ..media import frame_at
-from ..querying import like_parts, run_search
+from ..querying import run_search
 from ..schemas import ErrorBody, Explanation, SearchResponse
 from ..security import require_read_key
 from ..uploads import save_upload
@@ -93,18 +93,12 @@ def _search(ctx: ServerContext, text: str | None, like: str | None, upload: Uplo
         raise HTTPException(422, f"space {space!r} is not one of this collection's: {sorted(ctx.live.spaces)}")
     saved: Path | None = None
     try:
-        found, exclude = {"text": text}, None
+        found = {"text": text, "like": like}
         if upload is not None:
             saved, kind = save_upload(upload, "file", ctx.settings.max_upload_bytes, ("image", "audio", "video"))
             found.update(_upload_parts(saved, kind.modality))
-        if like is not None:
-            record = ctx.get(like)
-            if record is None:
-                raise HTTPException(404, f"like: no stored item has id {like!r}")
-            liked, exclude = like_parts(ctx.live, record)
-            found.update({name: part for name, part in liked.items() if found.get(name) is None})
-        query = SearchQuery(**found, k=k, where=_filters(where), space=space, exclude=exclude, per_file=per_file,
-                            parts=more, fusion=fusion)
+        query = SearchQuery(**found, k=k, where=_filters(where), space=space, per_file=per_file, parts=more,
+                            fusion=fusion)
         return run_search(ctx.live, ctx.encoder, query, offset)
     finally:
         if saved is not None:
