@@ -174,3 +174,28 @@ def test_unknown_ids_and_missing_vectors_get_clear_errors(library, run, tmp_path
         assert missing.status_code == 404 and "no-such-item" in missing.json()["detail"]
         no_vector = client.get("/api/search", params={"like": "note-dog", "space": IMAGE})
         assert no_vector.status_code == 422 and "has no vector in space 'image'" in no_vector.json()["detail"]
+
+
+def test_in_a_fusion_collection_a_like_query_is_the_fused_item(data_dir, fp32_encoder, tmp_path):
+    from mmret.data.decode import read_image
+
+    records = json.loads((data_dir / "flickr8k-500" / "captions.json").read_text(encoding="utf-8"))[:6]
+    rows = [{"path": str(data_dir / "flickr8k-500" / r["image"]), "text": r["captions"][0]} for r in records]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    collection = Collection.open(tmp_path / "fused", fp32_encoder, fusion="mean")
+    assert collection.add([tmp_path / "items.jsonl"], workers=0).added == 6
+    liked, others = rows[0]["path"], [row["path"] for row in rows[1:]]
+    parts = {"image": fp32_encoder.encode("image", [read_image(liked)])[:1],
+             "text": fp32_encoder.encode("text", [rows[0]["text"]])}
+    query = Query(like=liked)
+    vector, space = query_vector(collection.encoder, query, StoredParts(collection.store, query.all_parts))
+    assert space == SHARED
+    np.testing.assert_allclose(vector, collection.encoder.fuse(parts, 1)[0], atol=1e-4)
+    # decision-level: one list per part space the item has a vector in, fused by reciprocal rank (k = 60)
+    expected: dict[str, float] = {}
+    for part_space in ("part-image", "part-text"):
+        stored = collection.store.vectors_of([liked, *others], part_space)
+        for rank, (item, _) in enumerate(exact_ranking(stored[liked], {i: stored[i] for i in others}, 5), 1):
+            expected[item] = expected.get(item, 0.0) + 1 / (60 + rank)
+    hits = collection.search(like=liked, fusion="rrf", k=5, per_file=False)
+    assert {h.record.item_id: pytest.approx(h.score, abs=1e-9) for h in hits} == expected

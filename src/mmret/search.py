@@ -169,8 +169,11 @@ def _collapsed(search_top: Callable[[int], list[Hit]], query: Query) -> list[Hit
 
 def _default_space(encoder: Encoder, parts: list[QueryPart], stored: StoredParts) -> str:
     """Image-only queries use the image tower's own space when the model has one (it retrieves images better);
-    a stored item counts as an image there when it has a vector in that space (a photo, a video's shot)."""
-    if any(part.modality not in ("image", ITEM) for part in parts) or "image" not in encoder.modalities:
+    a stored item counts as an image there when it has a vector in that space (a photo, a video's shot), except in
+    a fusion collection, where the item is its fused vector."""
+    items = any(part.modality == ITEM for part in parts)
+    if (any(part.modality not in ("image", ITEM) for part in parts) or "image" not in encoder.modalities
+            or items and isinstance(encoder, FusedEncoder)):
         return SHARED
     own = [s for s in encoder.spaces_for("image") if s != SHARED and s not in PART_SPACES.values()]
     if not own or not all(part.modality == "image" or stored.has_vector(part.value, own[0])
