@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .composed import QueryPart
+from .composed import ITEM, QueryPart
 from .data.sources import Skipped, check_sources
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder, split_fusion_suffix
@@ -220,7 +220,8 @@ class Collection:
         tuned search parameters (ef_search, nprobe, shortlist)."""
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
                       fusion=fusion, norm=norm, like=like)
-        return search(self.store, self.encoder, query)
+        only_stored = all(part.modality == ITEM for part in query.all_parts)  # needs no model: none is loaded
+        return search(self.store, self._encoder if only_stored else self.encoder, query)
 
 
 def _vector_record(item_id: str, metadata: dict | None, modality: str) -> Record:

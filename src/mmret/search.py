@@ -25,7 +25,7 @@ from .composed import ITEM, QueryPart, check_parts, compose_vector
 from .data.audio import Waveform, read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
-from .encoders.fused import PART_SPACES, FusedEncoder
+from .encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
 from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
 from .index.collection import Hit, VectorCollection, readable
@@ -67,8 +67,9 @@ class Query:
         return given + list(self.parts)
 
 
-def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]:
-    """The query's k nearest items in `store`, whose vectors `encoder` made."""
+def search(store: VectorCollection, encoder: Encoder | None, query: Query) -> list[Hit]:
+    """The query's k nearest items in `store`, whose vectors `encoder` made (None for a query of stored items
+    only, which needs no model: what it would tell, the collection records)."""
     stored = StoredParts(store, query.all_parts)
     query = replace(query, exclude=[*(query.exclude or []), *stored.left_out] or None)
     if query.fusion is not None:
@@ -86,25 +87,27 @@ def search(store: VectorCollection, encoder: Encoder, query: Query) -> list[Hit]
                                                        query.where)[:fetch], query)
 
 
-def query_vector(encoder: Encoder, query: Query, stored: StoredParts | None = None) -> tuple[np.ndarray, str]:
+def query_vector(encoder: Encoder | None, query: Query, stored: StoredParts | None = None) -> tuple[np.ndarray, str]:
     """The unit query vector of the query's parts and the space it searches (against fused items, text parts are
     first moved by the fusion's query side). `stored` holds the stored items the parts name, if any."""
     parts = query.all_parts
     stored = StoredParts(None, parts) if stored is None else stored
     space = query.space or _default_space(encoder, parts, stored)
     vectors = np.stack([part_vector(encoder, part, space, stored) for part in parts])
-    fusing = encoder if isinstance(encoder, FusedEncoder) and space == SHARED else None
+    fusing = encoder if isinstance(encoder, FusedEncoder) and space == SHARED else None  # None: no fusable parts
     texts = [i for i, part in enumerate(parts) if part.modality == "text"]
     if fusing is not None and texts:
         vectors[texts] = fusing.adapt_queries(vectors[texts])
     return compose_vector(parts, vectors, fusing), space
 
 
-def part_vector(encoder: Encoder, part: QueryPart, space: str, stored: StoredParts) -> np.ndarray:
+def part_vector(encoder: Encoder | None, part: QueryPart, space: str, stored: StoredParts) -> np.ndarray:
     """The unit vector of one query part in a space: a stored item's stored vector there, else the encoder's (in
     a part space of a fusion collection: its shared vector, as the parts are the items' shared vectors)."""
     if part.modality == ITEM:
         return stored.vector(part.value, space)
+    if encoder is None:
+        raise ValueError(f"a {part.modality} query part needs the collection's model")
     space = SHARED if space in PART_SPACES.values() else space
     if part.modality == "text":
         return encoder.encode("text", [str(part.value)], space)[0]
@@ -122,7 +125,7 @@ def _image(image: str | Path | Image.Image) -> Image.Image:
     return open_image(read_bytes(path), path)
 
 
-def _search_lists(store: VectorCollection, encoder: Encoder, query: Query, stored: StoredParts) -> list[Hit]:
+def _search_lists(store: VectorCollection, encoder: Encoder | None, query: Query, stored: StoredParts) -> list[Hit]:
     """Decision-level fusion: one ranked list per (part, space), the part's weight on its lists (negative parts
     push their neighbours down), fused by query.fusion. The spaces: query.space if given, else a fusion
     collection's part spaces (those a stored item has vectors in), else each part's own default space."""
@@ -142,10 +145,10 @@ def _search_lists(store: VectorCollection, encoder: Encoder, query: Query, store
     return _collapsed(fused, query)
 
 
-def _list_spaces(encoder: Encoder, part: QueryPart, space: str | None, stored: StoredParts) -> list[str]:
+def _list_spaces(encoder: Encoder | None, part: QueryPart, space: str | None, stored: StoredParts) -> list[str]:
     if space is not None:
         return [space]
-    if isinstance(encoder, FusedEncoder):
+    if _fused(encoder, stored):
         spaces = list(PART_SPACES.values())
         if part.modality != ITEM:
             return spaces
@@ -167,19 +170,33 @@ def _collapsed(search_top: Callable[[int], list[Hit]], query: Query) -> list[Hit
         fetch *= 4
 
 
-def _default_space(encoder: Encoder, parts: list[QueryPart], stored: StoredParts) -> str:
+def _default_space(encoder: Encoder | None, parts: list[QueryPart], stored: StoredParts) -> str:
     """Image-only queries use the image tower's own space when the model has one (it retrieves images better);
     a stored item counts as an image there when it has a vector in that space (a photo, a video's shot), except in
     a fusion collection, where the item is its fused vector."""
     items = any(part.modality == ITEM for part in parts)
-    if (any(part.modality not in ("image", ITEM) for part in parts) or "image" not in encoder.modalities
-            or items and isinstance(encoder, FusedEncoder)):
+    if any(part.modality not in ("image", ITEM) for part in parts) or items and _fused(encoder, stored):
         return SHARED
-    own = [s for s in encoder.spaces_for("image") if s != SHARED and s not in PART_SPACES.values()]
-    if not own or not all(part.modality == "image" or stored.has_vector(part.value, own[0])
-                          for part in parts):
+    own = _image_space(encoder, stored)
+    if own is None or not all(part.modality == "image" or stored.has_vector(part.value, own) for part in parts):
         return SHARED
-    return own[0]
+    return own
+
+
+def _fused(encoder: Encoder | None, stored: StoredParts) -> bool:
+    """Whether the collection holds fused items (its model id records the fusion when there is no encoder)."""
+    if encoder is not None:
+        return isinstance(encoder, FusedEncoder)
+    return split_fusion_suffix(stored.store.model_id)[1] is not None
+
+
+def _image_space(encoder: Encoder | None, stored: StoredParts) -> str | None:
+    """The image tower's own space, if the model has one; without the encoder, the collection's space that is
+    neither shared nor a part space (a collection's spaces are its model's, and only image towers add one)."""
+    if encoder is not None and "image" not in encoder.modalities:
+        return None
+    spaces = stored.store.spaces if encoder is None else encoder.spaces_for("image")
+    return next((s for s in spaces if s != SHARED and s not in PART_SPACES.values()), None)
 
 
 def best_per_file(hits: list[Hit]) -> list[Hit]:

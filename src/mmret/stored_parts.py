@@ -28,14 +28,14 @@ class StoredParts:
         """`store` None: a query without stored items (their vectors are read from a collection)."""
         if store is None and any(part.modality == ITEM for part in parts):
             raise ValueError("a query naming a stored item needs the collection holding it")
-        self._store = store
+        self.store = store
         self._records = {part.value: _record(store, part.value) for part in parts if part.modality == ITEM}
         self._vectors: dict[tuple[str, str], np.ndarray | None] = {}
 
     @property
     def left_out(self) -> list[str]:
         """The ids of every record of the named items' files."""
-        return [item_id for record in self._records.values() for item_id in _file_records(self._store, record)]
+        return [item_id for record in self._records.values() for item_id in _file_records(self.store, record)]
 
     def has_vector(self, name: str, space: str) -> bool:
         return self._lookup(name, space) is not None
@@ -45,14 +45,14 @@ class StoredParts:
         vector = self._lookup(name, space)
         if vector is None:
             record = self._records[name]
-            has = [s for s in sorted(self._store.spaces) if s != space and self.has_vector(name, s)]
-            raise ValueError(f"like {name!r}: item {record.item_id!r} of {self._store.path} has no vector in space "
+            has = [s for s in sorted(self.store.spaces) if s != space and self.has_vector(name, s)]
+            raise ValueError(f"like {name!r}: item {record.item_id!r} of {self.store.path} has no vector in space "
                              f"{space!r} (it has vectors in: {', '.join(has) or 'no space'})")
         return vector
 
     def _lookup(self, name: str, space: str) -> np.ndarray | None:
         if (name, space) not in self._vectors:
-            self._vectors[name, space] = _stored_vector(self._store, self._records[name], space)
+            self._vectors[name, space] = _stored_vector(self.store, self._records[name], space)
         return self._vectors[name, space]
 
 
