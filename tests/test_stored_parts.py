@@ -203,14 +203,18 @@ def test_in_a_fusion_collection_a_like_query_is_the_fused_item(data_dir, fp32_en
     assert {h.record.item_id: pytest.approx(h.score, abs=1e-9) for h in hits} == expected
 
 
-def test_a_like_query_needs_no_model(tmp_path, run):
+@pytest.mark.parametrize("name", ["ext", "ext.db"])  # the embedded backend, Milvus Lite
+def test_a_like_query_needs_no_model(tmp_path, run, name):
     """Vectors made elsewhere, under a model id mmret cannot load: more like this searches them all the same."""
+    if name.endswith(".db"):
+        pytest.importorskip("milvus_lite")
+    place = tmp_path / name
     vectors = random_unit_vectors(np.random.default_rng(7), 50, 8)
-    Collection.create_for_vectors(tmp_path / "ext", "made-elsewhere", {SHARED: 8}).add_vectors(vectors)
+    Collection.create_for_vectors(place, "made-elsewhere", {SHARED: 8}).add_vectors(vectors)
     expected = exact_ranking(vectors[3], {str(i): vectors[i] for i in range(50) if i != 3}, 5)
-    assert_same_ranking(ranked(Collection.open(tmp_path / "ext").search(like="3", k=5)), expected, atol=1e-6)
-    code, out, err = run("search", "--like", "3", "--collection", tmp_path / "ext", "--json", "-k", 5)
+    assert_same_ranking(ranked(Collection.open(place).search(like="3", k=5)), expected, atol=1e-6)
+    code, out, err = run("search", "--like", "3", "--collection", place, "--json", "-k", 5)
     assert code == 0, err
     assert [row["id"] for row in json.loads(out)["results"]] == [i for i, _ in expected]
-    code, _, err = run("search", "--like", "3", "--text", "a dog", "--collection", tmp_path / "ext")
+    code, _, err = run("search", "--like", "3", "--text", "a dog", "--collection", place)
     assert code == 2 and "made-elsewhere" in err  # a text part needs the model, which is not here

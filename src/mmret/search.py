@@ -48,7 +48,7 @@ class Query:
     exclude: list[str] | None = None
     per_file: bool = True
     params: SearchParams | None = None  # ANN parameters for this query (default: those tuned by optimize)
-    parts: tuple[QueryPart, ...] = ()  # more parts, with weights and negatives, beside text, image and audio
+    parts: tuple[QueryPart, ...] = ()  # more parts, with weights and negatives, beside text, image, audio, like
     fusion: str | None = None  # None: one fused query vector; rrf, combsum, combmnz, combprod: fuse result lists
     norm: str = "min-max"  # of each list's scores for combsum and combmnz
     like: str | None = None  # a stored item (id or file path) to search by, with its stored vectors
