@@ -115,8 +115,13 @@ def test_a_shots_query_is_its_pooled_keyframes_not_a_frame(library, fp32_encoder
 
 def test_the_liked_items_file_is_left_out_with_all_its_segments(library):
     collection, photos, video = library
-    shot = collection.store.find({"segment_of": video.path, "segment": "shot"})[0]
-    for name in (shot.item_id, video.path):  # a segment, or the whole video (the mean of its segments)
+    shots = collection.store.find({"segment_of": video.path, "segment": "shot"})
+    query = Query(like=video.path)  # the whole video stands for the unit mean of its shots' stored vectors
+    vector, space = query_vector(collection.encoder, query, StoredParts(collection.store, query.all_parts))
+    mean = np.mean(list(collection.store.vectors_of([r.item_id for r in shots], IMAGE).values()), axis=0)
+    assert space == IMAGE and len(shots) >= 2
+    np.testing.assert_allclose(vector, mean / np.linalg.norm(mean), atol=1e-6)
+    for name in (shots[0].item_id, video.path):
         hits = collection.search(like=name, k=50, per_file=False)
         assert hits and all(video.path not in (h.record.item_id, h.record.metadata.get("segment_of")) for h in hits)
     hits = collection.search(like=str(photos[1]), k=50, per_file=False, exclude=[str(photos[2])])

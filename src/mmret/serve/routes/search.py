@@ -44,7 +44,8 @@ FUSION = Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None,
 @router.get("/search", response_model=SearchResponse, summary="Search by text or by a stored item")
 def search_get(ctx: Annotated[ServerContext, Depends(context)],
                q: Annotated[str | None, Query(max_length=2000, description="query text")] = None,
-               like: Annotated[str | None, Query(max_length=4000, description="id of a stored item: more like it")]
+               like: Annotated[str | None, Query(max_length=4000,
+                                                 description="id of a stored item: more like it, by its stored vectors")]
                = None,
                k: K = 10, offset: OFFSET = 0, where: WHERE = None,
                per_file: Annotated[bool, Query(description="each file once, at its best segment")] = True,
