@@ -11,7 +11,9 @@ of the 500 flickr8k-500 photos and their 2,500 captions, replicated with noise),
     after one unmeasured pass, mmret and raw FAISS taking turns query by query,
     unfiltered and with filters keeping 1% and 10% of the items, for mmret and for raw FAISS (the same index
     file, the same efSearch/nprobe, FAISS's own IndexRefineFlat re-ranking for IVF-PQ, an IDSelectorBitmap
-    for filters);
+    for filters), and for a copy of the collection whose index settings lack the filter plan that `optimize`
+    measured (`fixed`: the fixed rule of collections optimized before plans), with each filtered p50 over the
+    same searcher's unfiltered one; the plan and every strategy it tried are printed;
   - open time (to the first query's answer), bytes per vector on disk, peak RSS;
   - the peers (benchmarks/index_peers.py: LanceDB IVF-PQ + refine, Qdrant's local mode) on the same vectors,
     queries and filters: load+build time, recall@10, p50/p99, batched QPS, and mmret's QPS over theirs.
@@ -42,8 +44,10 @@ import faiss
 import numpy as np
 
 from mmret.index.base import Bitmap, SearchParams
+from mmret.index.checks import DB_FILE
 from mmret.index.collection import Record, VectorCollection
 from mmret.index.kinds import auto_factory
+from mmret.index.store import MetadataStore
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "benchmarks" / "out"
@@ -204,6 +208,17 @@ def raw_faiss_search(kind: str, path: Path | None, vectors: np.ndarray, params: 
     return search
 
 
+def without_filter_plan(path: Path, copy: Path) -> VectorCollection:
+    """A copy of the collection at `path` as a collection optimized before filter plans stores its index: the same
+    files, the plan left out of the index settings."""
+    shutil.copytree(path, copy)
+    store = MetadataStore(copy / DB_FILE)
+    built = store.get_meta("index:shared")
+    store.set_meta({"index:shared": {key: value for key, value in built.items() if key != "filter_plan"}})
+    store.close()
+    return VectorCollection.open(copy)
+
+
 def directory_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
@@ -240,16 +255,22 @@ def run_size(n: int, kinds: list[str], queries: np.ndarray, make, work: Path, pe
                "tuned": built.params, "tuning_recall": built.recall,
                "open_ms": round(1000 * open_seconds, 1), "first_query_ms": round(1000 * first_seconds, 1),
                "bytes_per_vector": round(directory_bytes(path) / n, 1)}
+        row["filter_plan"], row["filter_trials"] = report["shared"]["filter_plan"], report["shared"]["filter_trials"]
         index_file = path / built.file if built.file else None
+        fixed = without_filter_plan(path, work / f"c{n}-fixed")
         for name, where in [("none", None)] + [(name, w) for name, (w, _) in FILTERS.items()]:
             mask = None if where is None else FILTERS[name][1](buckets)
-            measured = paired({"mmret": mmret_search(coll, where),
+            measured = paired({"mmret": mmret_search(coll, where), "fixed": mmret_search(fixed, where),
                                "faiss": raw_faiss_search(kind, index_file, vectors, params, mask)}, queries, warm=True)
-            (found, mine), (raw_found, raw) = measured["mmret"], measured["faiss"]
-            mine["recall@10"] = round(recall(found, truths[name]), 4)
-            raw["recall@10"] = round(recall(raw_found, truths[name]), 4)
-            row[f"filter {name}"] = {"mmret": mine, "faiss": raw,
-                                     "p50_ratio": round(mine["p50_ms"] / raw["p50_ms"], 2)}
+            cell = {}
+            for who, (found, stats) in measured.items():
+                stats["recall@10"] = round(recall(found, truths[name]), 4)
+                if name != "none":
+                    stats["over_unfiltered"] = round(stats["p50_ms"] / row["filter none"][who]["p50_ms"], 2)
+                cell[who] = stats
+            row[f"filter {name}"] = {**cell, "p50_ratio": round(cell["mmret"]["p50_ms"] / cell["faiss"]["p50_ms"], 2)}
+        fixed.close()
+        shutil.rmtree(work / f"c{n}-fixed")
         result["kinds"][kind] = row
         print_row(n, kind, row, report["shared"])
     coll.close()
@@ -340,14 +361,20 @@ def print_row(n: int, kind: str, row: dict, report: dict) -> None:
     print(f"\n{n:>9,} {kind:<6} {row['factory']:<14} optimize {row['optimize_seconds']:>7.1f} s  tuned "
           f"{row['tuned']} (sample recall {row['tuning_recall']:.3f})  open {row['open_ms']} ms, first query "
           f"{row['first_query_ms']} ms, {row['bytes_per_vector']} B/vector")
-    print(f"{'':>17}{'filter':<7}{'who':<7}{'recall@10':>10}{'p50 ms':>9}{'p99 ms':>9}{'QPS batch':>11}{'p50 ratio':>11}")
+    print(f"{'':>17}filter plan: {row['filter_plan']}")
+    for trial in row["filter_trials"]:
+        print(f"{'':>19}tried at {trial['share']:>6.1%}: {trial['strategy']:<22} recall "
+              f"{'stopped' if trial['recall'] is None else trial['recall']:<8} p50 {trial['p50_ms']:.4f} ms")
+    print(f"{'':>17}{'filter':<7}{'who':<7}{'recall@10':>10}{'p50 ms':>9}{'p99 ms':>9}{'QPS batch':>11}"
+          f"{'p50 ratio':>11}{'/ unfiltered':>14}")
     for name in ["none", *FILTERS]:
         cell = row[f"filter {name}"]
-        for who in ("mmret", "faiss"):
+        for who in ("mmret", "fixed", "faiss"):
             m = cell[who]
-            ratio = f"{cell['p50_ratio']:>11.2f}" if who == "mmret" else ""
+            ratio = f"{cell['p50_ratio']:>11.2f}" if who == "mmret" else f"{'':>11}"
+            over = f"{m['over_unfiltered']:>14.2f}" if "over_unfiltered" in m else ""
             print(f"{'':>17}{name:<7}{who:<7}{m['recall@10']:>10.4f}{m['p50_ms']:>9.3f}{m['p99_ms']:>9.3f}"
-                  f"{m['qps_batched']:>11.1f}{ratio}")
+                  f"{m['qps_batched']:>11.1f}{ratio}{over}")
 
 
 def parse_peers(text: str) -> dict[str, int | None]:

@@ -5,7 +5,9 @@ import pytest
 
 from mmret.index.base import SearchParams
 from mmret.index.collection import CollectionError, Record, VectorCollection
+from mmret.index.filter_strategy import POSTFILTER, SELECTOR, Strategy, search_broadly
 from mmret.index.kinds import KINDS, auto_factory, kind_of
+from mmret.index.segment import Segment
 
 FACTORIES = ["Flat", "HNSW16", "IVF32,PQ8"]
 
@@ -116,25 +118,18 @@ def test_auto_choice_by_size_and_budget():
 
 
 @pytest.mark.parametrize("factory", ["HNSW16", "IVF32,PQ8"])
-def test_broad_filters_are_post_filtered_with_recall_and_full_k(factory, data, tmp_path, monkeypatch):
-    from mmret.index import prefilter
-
-    monkeypatch.setattr(prefilter, "PREFILTER_UP_TO", 0)  # every filter goes through the index
+@pytest.mark.parametrize("name", [SELECTOR, POSTFILTER])
+def test_filters_searched_through_the_index_keep_recall_and_full_k(factory, name, data):
+    """Each index strategy as the fixed rule widens it (by 1/share), with the index's default params."""
     vectors, queries = data
+    index = kind_of(factory).build(factory, vectors)
+    segment = Segment("s", np.arange(len(vectors), dtype=np.int64), vectors)
     buckets = np.arange(len(vectors)) % 100
-    with VectorCollection.create(tmp_path / "c", "m", {"shared": 32}) as coll:
-        coll.upsert([Record(f"v{i}", "text", metadata={"bucket": int(b)}) for i, b in enumerate(buckets)],
-                    {"shared": vectors})
-        coll.optimize(factory=factory, target_recall=0.95)
-        for where, keep in [({"bucket": {"$lt": 30}}, buckets < 30), ({"bucket": {"$lt": 10}}, buckets < 10),
-                            ({"bucket": 3}, buckets == 3)]:
-            hits = coll.search("shared", queries, k=10, where=where)
-            assert all(len(row) == 10 for row in hits)  # the exact fallback fills what the index misses
-            found = [[int(h.record.item_id[1:]) for h in row] for row in hits]
-            assert keep[np.array(found)].all()
-            if keep.mean() >= 0.1:  # narrower filters are searched exactly, not post-filtered, outside this test
-                assert recall(found, exact_top(vectors[keep], np.flatnonzero(keep), queries, 10)) >= 0.9, where
-
+    for keep in (buckets < 30, buckets < 10, buckets == 3):
+        found = [n.ids for n in search_broadly(index, segment, queries, 10, keep, None, Strategy(name, 1 / keep.mean()))]
+        assert all(len(ids) == 10 for ids in found)  # the exact fallback fills what the index misses
+        assert keep[np.array(found)].all()
+        assert recall(found, exact_top(vectors[keep], np.flatnonzero(keep), queries, 10)) >= 0.9, keep.mean()
 
 
 def test_the_recall_optimize_tunes_for_is_what_new_queries_get(tmp_path):

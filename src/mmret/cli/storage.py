@@ -69,6 +69,8 @@ def _optimize(args) -> int:
     for space, report in reports.items():
         print(f"{space}: {report['vectors']} vectors, {report['factory']}, params {report['params']}, "
               f"recall@10 {report['recall@10']:.3f} for held-out queries, {report['seconds']:.1f} s")
+        if report.get("filter_plan"):
+            print(f"{space}: filtered searches by allowed share: {report['filter_plan']}")
     return 0
 
 

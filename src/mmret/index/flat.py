@@ -21,6 +21,11 @@ class FlatIndex(VectorIndex):
         self._stored = np.concatenate([self._stored, vectors])
         self._dead = np.concatenate([self._dead, np.zeros(len(vectors), dtype=bool)])
 
+    def extend(self, stored: np.ndarray) -> None:
+        """`stored` (beginning with this index's vectors) becomes its vectors as it is."""
+        self._dead = np.concatenate([self._dead, np.zeros(len(stored) - len(self), dtype=bool)])
+        self._stored = stored
+
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:
         positions = np.arange(len(self), dtype=np.int64)

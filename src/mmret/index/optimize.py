@@ -1,6 +1,7 @@
-"""`optimize`: merge a space's segments into one (dropping tombstoned vectors), build its ANN index, and
-tune the index's search parameters against exact ground truth, for queries held out of the index while tuning
-(the merged segment's last vectors, i.e. the newest items, added to the index after).
+"""`optimize`: merge a space's segments into one (dropping tombstoned vectors), build its ANN index, tune the
+index's search parameters against exact ground truth and measure its filter plan (filter_plan.py), both for
+queries held out of the index meanwhile (the merged segment's last vectors, i.e. the newest items, added to the
+index after).
 
 The merged segment and the index file are written under the next generation's names; the caller's
 SQLite commit makes them live, so a process killed mid-way leaves the last committed state.
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mmret.index.base import SearchParams, VectorIndex
+from mmret.index.filter_plan import measure_plan
 from mmret.index.kinds import DEFAULT_MEMORY_BUDGET, auto_factory, kind_of
 from mmret.index.segment import Segment, merge
 from mmret.index.space import BuiltIndex, SpaceVectors
@@ -38,14 +40,16 @@ def optimize_space(directory: Path, space: str, generation: int, vectors: SpaceV
     kind = kind_of(factory)
     if kind.kind != "flat" and len(merged) < 2:
         factory, kind = "Flat", kind_of("Flat")
-    held_out = 0 if kind.kind == "flat" else min(TUNING_QUERIES, len(merged) // 5)
+    held_out = min(TUNING_QUERIES, len(merged) // 5)
     indexed = merged.vectors[: len(merged) - held_out]
     try:
         index = kind.build(factory, indexed)
     except RuntimeError as error:  # FAISS reports bad factory strings and too few training vectors this way
         raise ValueError(f"index factory {factory!r} on {len(merged)} vectors of space {space!r}: {error}") from None
     tuning_started = time.perf_counter()
-    params, recall = tune(index, indexed, decode(merged.vectors[len(indexed):]), target_recall)
+    queries = decode(merged.vectors[len(indexed):])
+    params, recall = tune(index, indexed, queries, target_recall)
+    plan, tried = measure_plan(index, indexed, queries, params, TUNING_K, target_recall) if held_out else (None, [])
     tuning_seconds = time.perf_counter() - tuning_started
     if held_out:
         index.extend(merged.vectors)
@@ -53,11 +57,12 @@ def optimize_space(directory: Path, space: str, generation: int, vectors: SpaceV
     if file:
         index.save(directory / file)
     built_seconds = time.perf_counter() - started - tuning_seconds
-    built = BuiltIndex(merged.name, factory, file, params.to_dict(), recall)
+    built = BuiltIndex(merged.name, factory, file, params.to_dict(), recall, plan)
     report = {"vectors": len(merged), "factory": factory, "params": params.to_dict(), "recall@10": recall,
+              "filter_plan": plan.summary() if plan else None, "filter_trials": tried,
               "build_seconds": round(built_seconds, 3), "seconds": round(time.perf_counter() - started, 3)}
     if progress:
-        print(f"{space}: {report}")
+        print(f"{space}: { {key: value for key, value in report.items() if key != 'filter_trials'} }")
     return merged, built, report
 
 

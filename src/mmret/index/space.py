@@ -1,25 +1,27 @@
 """One vector space of a collection: its segments, the ANN index over its merged segment, its tombstones.
 
 A search covers the built index plus the small unmerged segments (exact), merging their top k. A filter
-arrives as a boolean mask over row ids: narrow ones are searched exactly over the allowed vectors
-(pre-filtering), broad ones inside an IVF index with a selector, or through a widened HNSW candidate list.
+arrives as a boolean mask over row ids; on the indexed segment it is searched by the strategy the index's filter
+plan gives for the share of vectors it allows (filter_plan.py; the fixed rule of filter_strategy.py for an index
+optimized before plans).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from mmret.index.base import SearchParams, VectorIndex
+from mmret.index.checks import DB_FILE
+from mmret.index.filter_plan import FilterPlan
+from mmret.index.filter_strategy import Strategy, fixed_rule, search_broadly
 from mmret.index.kinds import kind_of
 from mmret.index.prefilter import FilterCache
 from mmret.index.segment import Segment
 from mmret.index.vectors import Neighbors, decode, merge_neighbors
-
-POSTFILTER_MARGIN = 2.0  # a broad filter fetches this many times k/share candidates from the index
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,26 @@ class BuiltIndex:
     file: str | None
     params: dict = field(default_factory=dict)
     recall: float | None = None
+    filter_plan: FilterPlan | None = None  # None: optimized before plans were measured
 
     def to_dict(self) -> dict:
-        return {"segment": self.segment, "factory": self.factory, "file": self.file, "params": self.params,
-                "recall": self.recall}
+        values = {"segment": self.segment, "factory": self.factory, "file": self.file, "params": self.params,
+                  "recall": self.recall}
+        if self.filter_plan is not None:  # left out, an older index's settings read back as they were stored
+            values["filter_plan"] = self.filter_plan.to_dict()
+        return values
+
+    @classmethod
+    def stored(cls, directory: Path, space: str, values: dict | None) -> BuiltIndex | None:
+        """The settings as `optimize` stored them for `space` (None: no index built); ValueError naming the
+        database, the setting and what is wrong with it."""
+        if values is None:
+            return None
+        try:
+            plan = values.get("filter_plan")
+            return cls(**{**values, "filter_plan": FilterPlan.from_dict(plan) if plan is not None else None})
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{directory / DB_FILE}: setting index:{space}: {error}") from None
 
 
 class SpaceVectors:
@@ -62,7 +80,7 @@ class SpaceVectors:
                     raise ValueError(f"{directory / name}.npy: cannot load a segment of space {space!r}: "
                                      f"{error}") from error
         dead = np.array([i for owner, i in tombstones if owner == space], dtype=np.int64)
-        return cls(directory, dim, opened, dead, BuiltIndex(**built) if built else None)
+        return cls(directory, dim, opened, dead, BuiltIndex.stored(directory, space, built))
 
     def __len__(self) -> int:
         return sum(len(segment) for segment in self.segments) - len(self.dead)
@@ -118,8 +136,8 @@ class SpaceVectors:
             indexed = self.built is not None and segment.name == self.built.segment
             live = self._live_mask(segment)
             if indexed and allowed is not None:
-                rows = self._filtered.rows(segment, allowed, live)
-                if rows.narrow:
+                rows = self._filtered.rows(segment, allowed, live, self.filter_strategy)
+                if rows.gathered:
                     for query, neighbors in enumerate(rows.search(queries, k, excluded)):
                         parts[query].append(neighbors)
                     continue
@@ -135,7 +153,7 @@ class SpaceVectors:
                 found = [Neighbors(segment.ids[n.ids], n.scores)
                          for n in self.index().search(queries, k, allowed=live, params=params)]
             else:
-                found = self._broadly_filtered(segment, queries, k, live, params)
+                found = search_broadly(self.index(), segment, queries, k, live, params, rows.strategy)
             for query, neighbors in enumerate(found):
                 parts[query].append(neighbors)
         # Each part is ranked already: one part (a single, optimized segment) is the answer as it is.
@@ -152,26 +170,11 @@ class SpaceVectors:
             self._index.remove(segment.positions(self.dead))
         return self._index
 
-    def _broadly_filtered(self, segment: Segment, queries: np.ndarray, k: int, live: np.ndarray,
-                      params: SearchParams | None) -> list[Neighbors]:
-        """A broad filter, searched wider: inside the index if it filters as it searches (IVF), else the index's
-        top k/share (twice over), then the allowed ones among them. A query left with fewer than k is answered
-        exactly over the allowed vectors, so it gets k whenever k pass."""
-        index, share = self.index(), max(np.count_nonzero(live) / len(live), 1e-6)  # (bool mean is 10x slower)
-        widened = _widened((params or SearchParams()).over(index.defaults), share)
-        if index.filters_in_search:
-            fetch, results = k, index.search(queries, k, allowed=live, params=widened)
-        else:
-            fetch = min(len(segment), int(np.ceil(POSTFILTER_MARGIN * k / share)))
-            results = index.search(queries, fetch, params=widened)
-        found = []
-        for query, neighbors in zip(queries, results):
-            keep = live[neighbors.ids]
-            if keep.sum() >= k or fetch == len(segment):
-                found.append(Neighbors(segment.ids[neighbors.ids[keep][:k]], neighbors.scores[keep][:k]))
-            else:
-                found.append(segment.search(query[None, :], k, live)[0])
-        return found
+    def filter_strategy(self, count: int, total: int) -> Strategy:
+        """How a filter allowing `count` of the indexed segment's `total` vectors is searched."""
+        if self.built.filter_plan is not None:
+            return self.built.filter_plan.strategy_for(count / total)
+        return fixed_rule(count, max(count / total, 1e-6), kind_of(self.built.factory))
 
     def _live_mask(self, segment: Segment) -> np.ndarray | None:
         """Mask of a segment's positions not tombstoned (None: all live)."""
@@ -186,9 +189,3 @@ class SpaceVectors:
             self._live[segment.name] = live
         return self._live[segment.name]
 
-
-
-def _widened(params: SearchParams, share: float) -> SearchParams:
-    """Search wider for a filter that keeps `share` of the vectors: its k-th allowed neighbour lies deeper."""
-    return replace(params, ef_search=params.ef_search and min(int(np.ceil(params.ef_search / share)), 4096),
-                   nprobe=params.nprobe and int(np.ceil(params.nprobe / share**0.5)))
