@@ -32,7 +32,7 @@ from mmret.index.segment import Segment
 from mmret.index.vectors import exact_search
 
 SHARES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
-WIDENINGS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # the selector's, in ascending cost
+WIDENINGS = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024)  # the selector's, by cost
 EXACT_TIMED = 50  # held-out queries timed for the exact strategy: its work does not depend on the query
 SEED = 0
 
@@ -134,13 +134,13 @@ def _measured_band(index: VectorIndex, segment: Segment, queries: np.ndarray, ke
 
 
 def _widenings(index: VectorIndex, params: SearchParams, name: str, share: float) -> list[float]:
-    """The selector's widenings up to 1/share, each changing the search (FAISS's caps make the largest ones alike);
-    the post-filter's as the fixed rule runs it."""
+    """The selector's widenings, each changing the search (the caps on efSearch and nprobe make the largest ones
+    alike); the post-filter's as the fixed rule runs it."""
     if name == POSTFILTER:
         return [1 / share]
     base, nlist = params.over(index.defaults), getattr(index, "nlist", None)
     seen, widenings = set(), []
-    for widen in [w for w in WIDENINGS if w < 1 / share] + [1 / share]:
+    for widen in WIDENINGS:
         searched = widen_params(base, widen)
         if nlist and searched.nprobe:
             searched = replace(searched, nprobe=min(searched.nprobe, nlist))

@@ -53,11 +53,11 @@ def search_broadly(index: VectorIndex, segment: Segment, queries: np.ndarray, k:
     the segment in place: the allowed vectors were too many to gather)."""
     if strategy.name == EXACT:
         return segment.search(queries, k, live)
-    share = max(np.count_nonzero(live) / len(live), 1e-6)  # (a bool array's mean is 10x slower)
     widened = widen_params((params or SearchParams()).over(index.defaults), strategy.widen)
     if strategy.name == SELECTOR:
         fetch, results = k, index.search(queries, k, allowed=live, params=widened)
     else:
+        share = max(np.count_nonzero(live) / len(live), 1e-6)  # (a bool array's mean is 10x slower)
         fetch = min(len(segment), int(np.ceil(POSTFILTER_MARGIN * k / share)))
         results = index.search(queries, fetch, params=widened)
     found = []

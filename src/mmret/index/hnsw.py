@@ -41,11 +41,9 @@ class HNSWIndex(FaissBackedIndex):
         ef = max(params.ef_search, k)
         if live is None:
             faiss_params = self._unfiltered_params(ef)
-        else:
+        else:  # a filter's search is widened by its caller, as far as its filter plan measured it needs
             bitmap = Bitmap(live)
-            # A selective filter leaves fewer passing candidates in the list: widen it.
-            share = max(np.count_nonzero(live) / len(live), 1e-3)
-            faiss_params = faiss.SearchParametersHNSW(efSearch=min(int(ef / share**0.5), 4096), sel=bitmap.selector)
+            faiss_params = faiss.SearchParametersHNSW(efSearch=ef, sel=bitmap.selector)
         fetch = min(k, len(self))
         scores, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch,
                                                params=faiss_params)

@@ -65,11 +65,12 @@ def exact_search(stored: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: in
     rows = None if dense else np.flatnonzero(live)
     for start in range(0, len(stored) if rows is None else len(rows), _BLOCK):
         block = slice(start, start + _BLOCK) if rows is None else rows[start : start + _BLOCK]
-        scores = _inner_products(queries, stored[block])
+        scores, block_ids = _inner_products(queries, stored[block]), ids[block]
         if dense and live is not None:
-            scores[:, ~live[block]] = -np.inf
+            # Left out rather than scored -inf: numpy's partition is 15x slower over many equal values.
+            scores, block_ids = scores[:, live[block]], block_ids[live[block]]
         for query, row_scores in enumerate(scores):
-            candidates[query].append(_top(ids[block], row_scores, k))
+            candidates[query].append(_top(block_ids, row_scores, k))
     return [merge_neighbors(found, k) for found in candidates]
 
 
@@ -101,5 +102,4 @@ def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> Neighbors:
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]
         keep = scores >= kth
         ids, scores = ids[keep], scores[keep]
-    kept = scores > -np.inf  # rows masked out of a dense scan
-    return Neighbors(ids[kept], scores[kept])
+    return Neighbors(ids, scores)
