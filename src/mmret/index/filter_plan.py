@@ -119,13 +119,17 @@ def _measured_band(index: VectorIndex, segment: Segment, queries: np.ndarray, ke
     for name in available(index)[1:]:
         if name == POSTFILTER and POSTFILTER_MARGIN * k / share >= np.count_nonzero(kept):
             continue  # it would rank more candidates than the exact search scans
+        stopped_at = np.inf
         for widen in _widenings(index, params, name, share):
             strategy = Strategy(name, widen)
             recall, p50 = _timed(lambda query, s=strategy: search_broadly(index, segment, query, k, kept, params, s),
                                  queries, truth, best.p50_ms)
             trials.append(_trial(strategy, recall, p50))
             if recall is None:
-                break  # slower than the best already, and wider is slower still
+                if p50 > stopped_at:
+                    break  # slower than the best, and slower still for being wider
+                stopped_at = p50  # a narrow search can be slower: the queries it leaves short are answered exactly
+                continue
             if recall >= target_recall:
                 if p50 < best.p50_ms:
                     best = Band(share, strategy, round(recall, 4), p50)
