@@ -54,8 +54,9 @@ _UNSET = SearchParams()
 
 class VectorIndex(ABC):
     kind: ClassVar[str]
-    # Whether a search with a broad `allowed` mask keeps its recall: an IVF scan skips the vectors not allowed in
-    # the lists it visits; an HNSW graph walk loses its way through them, so its caller post-filters instead.
+    # Whether a search with a broad `allowed` mask keeps its recall, as the fixed rule of an index optimized before
+    # filter plans assumes (filter_strategy.py): an IVF scan skips the vectors not allowed in the lists it visits; an
+    # HNSW graph walk can lose its way through them, so that rule post-filters instead. A plan measures it.
     filters_in_search: ClassVar[bool] = True
 
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams):
