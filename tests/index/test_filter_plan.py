@@ -8,7 +8,7 @@ import pytest
 
 from mmret.index.checks import DB_FILE
 from mmret.index.collection import CollectionError, Record, VectorCollection
-from mmret.index.filter_plan import SHARES, FilterPlan
+from mmret.index.filter_plan import MEASURED_FROM, SHARES, FilterPlan
 from mmret.index.filter_strategy import (
     EXACT,
     POSTFILTER,
@@ -60,7 +60,7 @@ def test_each_band_holds_its_recall_for_new_filters_and_queries(planned):
     queries = clustered(np.random.default_rng(2), 200)
     with VectorCollection.open(path) as coll:
         plan = coll.built_index("shared").filter_plan
-        assert [b.share for b in plan.bands] == [s for s in SHARES if round(s * (N - 200)) >= K]
+        assert [b.share for b in plan.bands] == [s for s in SHARES if round(s * (N - 200)) >= MEASURED_FROM]
         assert report["filter_plan"] == plan.summary()
         view = coll._space("shared")
         for band in plan.bands:
