@@ -41,8 +41,10 @@ class HNSWIndex(FaissBackedIndex):
         ef = max(params.ef_search, k)
         if live is None:
             faiss_params = self._unfiltered_params(ef)
-        else:  # a filter's search is widened by its caller, as far as its filter plan measured it needs
+        else:
             bitmap = Bitmap(live)
+            if allowed is None:  # tombstones or exclusions only; a filter's caller widens its search (filter_plan.py)
+                ef = min(int(ef / max(np.count_nonzero(live) / len(live), 1e-3) ** 0.5), 4096)
             faiss_params = faiss.SearchParametersHNSW(efSearch=ef, sel=bitmap.selector)
         fetch = min(k, len(self))
         scores, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch,
