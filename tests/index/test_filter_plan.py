@@ -2,6 +2,7 @@
 over the allowed rows, a reopened collection searches by the stored plan, a collection optimized before plans
 keeps the fixed rule, and the next optimize measures the plan again."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -118,12 +119,15 @@ def test_a_reopened_collection_searches_by_the_stored_plan(planned):
         assert reader._space("shared").built.filter_plan == plan and reader._space("shared").index() is loaded
 
 
+def copied(path, target):
+    """A copy of the collection folder `path` at `target` (the tests change copies, never the shared fixture)."""
+    shutil.copytree(path, target)
+    return target
+
+
 def test_a_collection_optimized_before_plans_keeps_the_fixed_rule(planned, tmp_path):
     path, vectors, u, _ = planned
-    old = tmp_path / "old"
-    old.mkdir()
-    for file in path.iterdir():
-        (old / file.name).write_bytes(file.read_bytes())
+    old = copied(path, tmp_path / "old")
     store = MetadataStore(old / DB_FILE)
     built = store.get_meta("index:shared")
     store.set_meta({"index:shared": {key: built[key] for key in ("segment", "factory", "file", "params", "recall")}})
@@ -146,10 +150,7 @@ def test_a_collection_optimized_before_plans_keeps_the_fixed_rule(planned, tmp_p
 
 def test_the_next_optimize_measures_the_plan_again(planned, tmp_path):
     path, *_ = planned
-    copy = tmp_path / "again"
-    copy.mkdir()
-    for file in path.iterdir():
-        (copy / file.name).write_bytes(file.read_bytes())
+    copy = copied(path, tmp_path / "again")
     with VectorCollection.open(copy) as coll:
         before = coll.built_index("shared")
         coll.upsert([Record(f"n{i}", "text", metadata={"u": 0.5}) for i in range(100)],
@@ -166,10 +167,7 @@ def test_the_next_optimize_measures_the_plan_again(planned, tmp_path):
 
 def test_a_malformed_stored_plan_is_named_on_open(planned, tmp_path):
     path, *_ = planned
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    for file in path.iterdir():
-        (bad / file.name).write_bytes(file.read_bytes())
+    bad = copied(path, tmp_path / "bad")
     store = MetadataStore(bad / DB_FILE)
     built = store.get_meta("index:shared")
     built["filter_plan"]["bands"][0]["strategy"] = "guess"
