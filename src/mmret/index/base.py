@@ -17,6 +17,7 @@ import numpy as np
 
 from mmret.index.vectors import Neighbors, decode
 
+MAX_EF_SEARCH = 4096  # the widest HNSW candidate list a search asks for (filters and tombstones widen it)
 ADD_BLOCK = 65_536  # vectors decoded to float32 at once while adding: bounds the copy of float16/int8 storage
 
 

@@ -22,7 +22,7 @@ from mmret.index.filter_strategy import (
     EXACT,
     POSTFILTER,
     POSTFILTER_MARGIN,
-    SELECTOR,
+    STRATEGIES,
     Strategy,
     available,
     search_broadly,
@@ -180,6 +180,6 @@ def _trial(strategy: Strategy, recall: float | None, p50: float) -> dict:
 
 
 def _known(name: str) -> str:
-    if name not in (EXACT, SELECTOR, POSTFILTER):
-        raise ValueError(f"filter_plan: unknown strategy {name!r}; known are {[EXACT, SELECTOR, POSTFILTER]}")
+    if name not in STRATEGIES:
+        raise ValueError(f"filter_plan: unknown strategy {name!r}; known are {list(STRATEGIES)}")
     return name

@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mmret.index.base import SearchParams, VectorIndex
+from mmret.index.base import MAX_EF_SEARCH, SearchParams, VectorIndex
 from mmret.index.segment import Segment
 from mmret.index.vectors import Neighbors
 
 EXACT, SELECTOR, POSTFILTER = "exact", "selector", "postfilter"
+STRATEGIES = (EXACT, SELECTOR, POSTFILTER)
 PREFILTER_UP_TO = 20_000  # the fixed rule: allowed vectors searched exactly (about 0.4 ms at 384-d)
 POSTFILTER_MARGIN = 2.0  # a post-filter fetches this many times k/share candidates from the index
-MAX_EF_SEARCH = 4096
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Strategy:
 
 def available(index: VectorIndex) -> tuple[str, ...]:
     """The strategies worth measuring on `index`: an exact index post-filtered would only scan more."""
-    return (EXACT, SELECTOR) if index.kind == "flat" else (EXACT, SELECTOR, POSTFILTER)
+    return (EXACT, SELECTOR) if index.kind == "flat" else STRATEGIES
 
 
 def fixed_rule(count: int, share: float, kind: type[VectorIndex]) -> Strategy:

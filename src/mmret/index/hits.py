@@ -87,7 +87,6 @@ def hits_of(neighbors: list[Neighbors], item_ids: list[list[str]], store: Metada
             for ids, found in zip(item_ids, neighbors)]
 
 
-
 def readable(hits: list[Hit]) -> list[Hit]:
     """The hits whose records can be read: those of items removed or replaced since the search are left out, as a
     search made after their removal would have."""

@@ -7,7 +7,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from mmret.index.base import Bitmap, FaissBackedIndex, SearchParams, ranked, write_faiss
+from mmret.index.base import (
+    MAX_EF_SEARCH,
+    Bitmap,
+    FaissBackedIndex,
+    SearchParams,
+    ranked,
+    write_faiss,
+)
 from mmret.index.vectors import Neighbors, decode
 
 DEFAULTS = SearchParams(ef_search=64)
@@ -44,7 +51,7 @@ class HNSWIndex(FaissBackedIndex):
         else:
             bitmap = Bitmap(live)
             if allowed is None:  # tombstones or exclusions only; a filter's caller widens its search (filter_plan.py)
-                ef = min(int(ef / max(np.count_nonzero(live) / len(live), 1e-3) ** 0.5), 4096)
+                ef = min(int(ef / max(np.count_nonzero(live) / len(live), 1e-3) ** 0.5), MAX_EF_SEARCH)
             faiss_params = faiss.SearchParametersHNSW(efSearch=ef, sel=bitmap.selector)
         fetch = min(k, len(self))
         scores, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch,
