@@ -4,7 +4,7 @@ B") must retrieve the other photos that contain both A and B (COCO object labels
 Queries: (photo, A, B) triples with A among the photo's categories, B not, and at least one other photo holding
 both; 400 drawn with a fixed seed. Gallery: the coco-mini photos that have labels (159), less the query photo.
 Methods, with the offline encoder (untrained) in its shared space, as `mmret search --space shared` makes them:
-  image alone, text alone, composed (the weighted sum of the two unit vectors, mmret.composed), RRF of the image's
+  image alone, text alone, composed (the weighted sum of the two unit vectors, mmret.query.parts), RRF of the image's
   and the text's lists, and the decision-level fusions of the two lists' scores: CombSUM (min-max) and CombPROD
   (the weighted product of the min-max scores, an "AND": `--fusion combprod`). Every weighted method's image
   weight (the text's is 1) is chosen on the tune queries, those whose query photo has an even index; the table
@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mmret.composed import QueryPart, compose_vector
 from mmret.data.decode import open_image, read_bytes
 from mmret.encoders.registry import OFFLINE_MODELS
 from mmret.eval.benchmark import REPORTED_METRICS
 from mmret.eval.metrics import Ranking, mean_metrics
 from mmret.fusion import DECISION_FUSIONS
 from mmret.models import load_encoder
+from mmret.query.parts import QueryPart, compose_vector
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))

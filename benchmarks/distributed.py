@@ -37,8 +37,8 @@ from mmret import Collection
 from mmret.data.items import Item
 from mmret.distributed.ray_pipeline import import_shards
 from mmret.distributed.shards import shard_path, shard_table, write_shard
-from mmret.embed import EmbeddedBatch
 from mmret.index.collection import VectorCollection
+from mmret.media.batches import EmbeddedBatch
 from mmret.pipeline import IndexReport
 from mmret.pipeline.writer import CollectionWriter
 

@@ -1,7 +1,7 @@
 """End-to-end image embedding throughput from JPEG files: mmret's pipeline against the plain transformers loop.
 
 Side by side in one run, on the flickr8k-500 JPEGs:
-  - mmret, CLIP ViT-B/32: HFEncoder (precision auto) through `mmret.embed.embed_items` (decoding and
+  - mmret, CLIP ViT-B/32: HFEncoder (precision auto) through `mmret.media.batches.embed_items` (decoding and
     preparation in background workers);
   - plain, CLIP ViT-B/32: the loop a user would write: Image.open(...).convert("RGB") in the main process,
     CLIPImageProcessorPil, model.get_image_features in fp32, batches of 32;
@@ -35,10 +35,10 @@ from PIL import Image
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
 
 from mmret.data.items import Item
-from mmret.embed import embed_items
 from mmret.encoders.base import SHARED, Encoder
 from mmret.encoders.hf import HFEncoder
 from mmret.encoders.precision import min_cosine
+from mmret.media.batches import embed_items
 from mmret.models import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ again skips unchanged files). Queries: --queries photos drawn with a fixed seed,
 alternating order, after --warmup untimed queries:
   stored    Collection.search(like=PATH, k=10): the item's stored vector read and searched, the item left out;
   re-embed  the file read, decoded and embedded by the encoder (called directly, as the removed path did), then
-            the same index search (the collection's image space, the item excluded, 4k candidates as mmret.search
+            the same index search (the collection's image space, the item excluded, 4k candidates as mmret.query
             fetches for per-file results).
 Both sides' top-10 ids are compared per query (they differ only if the encoder's output at the collection's
 precision differs from what indexing stored).
@@ -30,7 +30,7 @@ import torch
 
 from mmret import Collection
 from mmret.data.decode import open_image, read_bytes
-from mmret.search import best_per_file
+from mmret.query.search import best_per_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))

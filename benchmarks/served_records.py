@@ -1,6 +1,6 @@
 """The records of a served search: what reading one search's hits costs on the server's request thread.
 
-The server searches on the collection handle's thread (serve/live.py's StoreThread) and `mmret.search` reads the
+The server searches on the collection handle's thread (serve/live.py's StoreThread) and `mmret.query` reads the
 hits' records on the request thread. Side by side in one run, on one collection of --items items (k=10):
 
 - kept: the request thread's own connection, kept from its first read (index/readers.py);

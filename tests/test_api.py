@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mmret import Collection
-from mmret.demo import package_data
+from mmret.demo.photos import package_data
 from mmret.encoders.offline import BridgeSettings, OfflineEncoder
 from mmret.index.collection import CollectionError
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 
 from mmret.cli.common import print_skip
-from mmret.demo import package_data
+from mmret.demo.photos import package_data
 from mmret.encoders.base import SHARED, Encoder
 from mmret.index.collection import VectorCollection
 from mmret.pipeline import Ingest

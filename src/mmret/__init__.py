@@ -15,7 +15,7 @@ def __getattr__(name: str):
 
         return Collection
     if name == "QueryPart":
-        from .composed import QueryPart
+        from .query.parts import QueryPart
 
         return QueryPart
     if name == "SearchParams":

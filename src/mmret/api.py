@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .composed import ITEM, QueryPart
 from .data.sources import Skipped, check_sources
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder, split_fusion_suffix
@@ -33,11 +32,12 @@ from .index.backend import (
 from .index.base import SearchParams
 from .index.collection import CollectionError, Hit, Record, VectorCollection
 from .index.locking import one_writer
+from .media.timed_mapper import SEGMENT_OF, TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
-from .search import Query, search
-from .search_paths import PathFusion, fit_path_fusion
-from .timed import SEGMENT_OF, TimedSettings
+from .query.parts import ITEM, QueryPart
+from .query.path_fusion import PathFusion, fit_path_fusion
+from .query.search import Query, search
 
 if TYPE_CHECKING:
     from .distributed import RaySettings

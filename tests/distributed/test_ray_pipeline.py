@@ -120,7 +120,7 @@ def test_a_shard_gives_back_the_mappers_batches_and_file_states(tmp_path):
     pytest.importorskip("pyarrow", reason="shards are Parquet files: pip install pyarrow")
     from mmret.data.items import Item
     from mmret.distributed.shards import read_shard, shard_table, write_shard
-    from mmret.embed import EmbeddedBatch
+    from mmret.media.batches import EmbeddedBatch
 
     rng = np.random.default_rng(0)
     photos = [Item(f"/p/{i}.jpg", "image", f"/p/{i}.jpg", metadata={"folder": "p", "n": i}) for i in range(3)]

@@ -162,7 +162,7 @@ def test_a_fusion_that_needs_training_names_the_way_to_train_it(offline_encoder)
 
 
 def test_batches_no_fusion_touched_count_no_missing_parts():
-    from mmret.embed import EmbeddedBatch
+    from mmret.media.batches import EmbeddedBatch
     from mmret.pipeline.fused import missing_parts
 
     items = [object()] * 3

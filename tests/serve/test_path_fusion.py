@@ -1,4 +1,4 @@
-"""The server searches through a collection's stored path fusion (mmret.search_paths) as the API does."""
+"""The server searches through a collection's stored path fusion (mmret.query.path_fusion) as the API does."""
 from __future__ import annotations
 
 import pytest

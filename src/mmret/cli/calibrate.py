@@ -29,7 +29,7 @@ def add(commands) -> None:
 
 def _calibrate(args) -> int:
     from ..api import Collection
-    from ..search_paths import clear_path_fusion
+    from ..query.path_fusion import clear_path_fusion
 
     collection = Collection.open(args.collection, create=False)
     if args.clear:

@@ -100,7 +100,7 @@ def _check_index_args(args) -> None:
 
 
 def _timed_settings(args):
-    from ..timed import TimedSettings
+    from ..media.timed_mapper import TimedSettings
 
     video = {"keyframe_every": args.keyframe_every}
     if args.cut_threshold is not None:

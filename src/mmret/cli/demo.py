@@ -15,6 +15,6 @@ def add(commands) -> None:
 
 
 def _demo(args) -> int:
-    from ..demo import run_demo
+    from ..demo.photos import run_demo
 
     return run_demo(Path(args.out), args.model, args.precision)

@@ -46,8 +46,8 @@ def _embedded(args):
 
     from ..data.items import Item
     from ..data.sources import iter_items
-    from ..embed import embed_items
     from ..encoders.base import SHARED
+    from ..media.batches import embed_items
     from ..models import load_encoder
 
     items = [Item(id=f"text:{i}", modality="text", text=text) for i, text in enumerate(args.text)]

@@ -64,10 +64,10 @@ def add(commands) -> None:
 
 def _search(args) -> int:
     from ..api import Collection
-    from ..composed import QUERY_MODALITIES
     from ..index.base import SearchParams
     from ..index.filters import parse_filters
-    from ..search import result_rows
+    from ..query.parts import QUERY_MODALITIES
+    from ..query.search import result_rows
 
     where = parse_filters(args.filter)  # every argument is checked before the model loads
     params = SearchParams.from_dict({"ef_search": args.ef_search, "nprobe": args.nprobe, "shortlist": args.shortlist})
@@ -97,7 +97,7 @@ def _search(args) -> int:
 
 def _query_parts(args) -> list:
     """The query parts as written: the positional text and every --text, --image, --audio and --like."""
-    from ..composed import ITEM, QUERY_MODALITIES, parse_part
+    from ..query.parts import ITEM, QUERY_MODALITIES, parse_part
 
     texts = ([args.query] if args.query is not None else []) + args.text
     written = {"text": texts, "image": args.image, "audio": args.audio, ITEM: args.like}
@@ -116,7 +116,7 @@ def attached_part_values(argv: list[str]) -> list[str]:
 
 
 def _print(rows: list[dict], parts: dict, args) -> None:
-    from ..search import format_row
+    from ..query.search import format_row
 
     if args.json:
         print(json.dumps({"query": parts, "results": rows}, ensure_ascii=False))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..media.timed_mapper import TimedSettings
 from ..models import load_encoder, same_model
 from ..pipeline.mapper import embed_stream
-from ..timed import TimedSettings
 from .shards import file_states, row_item, shard_table
 
 

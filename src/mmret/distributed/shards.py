@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ..data.items import Item
 from ..data.vector_files import fixed_size_vectors
-from ..embed import EmbeddedBatch
+from ..media.batches import EmbeddedBatch
 from ..pipeline.writer import FileState, file_state
 
 SHARD_GLOB = "shard-*.parquet"

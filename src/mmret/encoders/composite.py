@@ -3,7 +3,7 @@
 `offline+speech+audio-tower:DIR` is the offline pack with two ways into its MiniLM space for sound: Whisper
 transcripts of what is said (speech) and a trained log-mel tower for what it sounds like (sound). A whole audio
 clip's vector comes from the sound path when there is one, else from its transcript; indexing also stores timed
-segments from both paths (mmret.timed).
+segments from both paths (mmret.media.timed_mapper).
 """
 from __future__ import annotations
 

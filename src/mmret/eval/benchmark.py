@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from ..data.datasets import RetrievalDataset
-from ..embed import embed_items
 from ..encoders.base import SHARED, Encoder
+from ..media.batches import embed_items
 from .evaluation import FAILURE_EXAMPLES, Evaluation, evaluation_from_vectors
 from .metrics import REPORTED_METRICS
 

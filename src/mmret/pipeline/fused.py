@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..embed import EmbeddedBatch
 from ..encoders.base import SHARED
 from ..encoders.fused import FUSED_MODALITIES, PART_SPACES, FusedEncoder
+from ..media.batches import EmbeddedBatch
 
 
 def with_fused_vectors(encoder: FusedEncoder, batch: EmbeddedBatch) -> Iterator[EmbeddedBatch]:

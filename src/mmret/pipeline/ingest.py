@@ -13,7 +13,7 @@ from ..data.items import Item
 from ..data.sources import Skipped
 from ..encoders.base import Encoder
 from ..index.collection import VectorCollection
-from ..timed import SEGMENT_OF, TimedSettings
+from ..media.timed_mapper import SEGMENT_OF, TimedSettings
 from .mapper import embed_stream
 from .reader import ChangedItems, vanished
 from .report import IndexReport

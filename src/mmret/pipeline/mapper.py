@@ -8,10 +8,10 @@ from collections.abc import Iterable, Iterator
 from itertools import groupby
 
 from ..data.items import Item
-from ..embed import EmbeddedBatch, embed_items
 from ..encoders.base import Encoder
 from ..encoders.fused import FusedEncoder
-from ..timed import TIMED_MODALITIES, TimedEmbedder, TimedSettings
+from ..media.batches import EmbeddedBatch, embed_items
+from ..media.timed_mapper import TIMED_MODALITIES, TimedEmbedder, TimedSettings
 from .fused import with_fused_vectors
 
 

@@ -9,10 +9,15 @@ from pathlib import Path
 
 from ..data.items import Item
 from ..data.sources import Skipped, iter_items
-from ..embed import text_digest
 from ..encoders.base import Encoder
 from ..index.collection import Record, VectorCollection
-from ..timed import TIMED_MODALITIES, TimedSettings, indexable_modalities, with_settings
+from ..media.batches import text_digest
+from ..media.timed_mapper import (
+    TIMED_MODALITIES,
+    TimedSettings,
+    indexable_modalities,
+    with_settings,
+)
 from .report import IndexReport
 
 

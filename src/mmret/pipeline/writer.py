@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ..data.items import Item
 from ..data.sources import Skipped
-from ..embed import EmbeddedBatch
 from ..index.collection import Record, VectorCollection
-from ..timed import SEGMENT_OF
+from ..media.batches import EmbeddedBatch
+from ..media.timed_mapper import SEGMENT_OF
 from .fused import missing_parts
 from .report import IndexReport
 

@@ -20,7 +20,7 @@ from ..api import Collection
 from ..data.decode import DecodeError
 from ..data.sources import SourceError
 from ..index.collection import CollectionError
-from ..stored_parts import UnknownItem
+from ..query.stored_parts import UnknownItem
 from .context import ServerContext
 from .jobs import JobBoard
 from .live import LiveCollection

@@ -67,7 +67,7 @@ class StoreThread:
 
 class OnThread:
     """Stands in for a VectorCollection where the search module expects one: method calls run on the handle's
-    thread (through `LiveCollection.read`), so `mmret.search` is used unchanged."""
+    thread (through `LiveCollection.read`), so `mmret.query` is used unchanged."""
 
     def __init__(self, live: LiveCollection):
         self._live = live

@@ -1,4 +1,4 @@
-"""From request parameters to result pages, through `mmret.search` (the one search path; "more like this" is a
+"""From request parameters to result pages, through `mmret.query` (the one search path; "more like this" is a
 query naming a stored item, searched by its stored vectors)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import replace
 from urllib.parse import quote
 
 from ..encoders.base import Encoder
-from ..search import SEGMENT_KEYS, Query, result_rows, search
-from ..timed import SEGMENT_OF
+from ..media.timed_mapper import SEGMENT_OF
+from ..query.search import SEGMENT_KEYS, Query, result_rows, search
 from .live import LiveCollection, OnThread
 from .schemas import Result, SearchResponse, Segment
 

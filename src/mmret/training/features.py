@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..data.decode import DecodeError, open_image, read_bytes
 from ..data.items import Item
 from ..data.loader import batched
-from ..embed import text_digest
+from ..media.batches import text_digest
 from .augment import ImageAugment, WordDropout
 from .towers import OfflineTowers
 

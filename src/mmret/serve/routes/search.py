@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 
-from ...composed import QueryPart
 from ...data.video import probe_video
 from ...eval.explain import explain
-from ...search import Query as SearchQuery
+from ...query.parts import QueryPart
+from ...query.search import Query as SearchQuery
 from ..context import ServerContext, context
 from ..media import frame_at
 from ..querying import run_search

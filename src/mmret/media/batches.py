@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from .data.items import Item
-from .data.loader import prepared_batches
-from .encoders.base import Encoder
+from ..data.items import Item
+from ..data.loader import prepared_batches
+from ..encoders.base import Encoder
 
 
 @dataclass

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .api import Collection
-from .data.decode import read_image
-from .encoders.base import Encoder
+from ..api import Collection
+from ..data.decode import read_image
+from ..encoders.base import Encoder
 
 FPS, SECONDS, SIZE = 8, 2, (256, 192)
 # (package, photo, the query that should find its shot)

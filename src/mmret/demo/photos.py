@@ -8,9 +8,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import Collection
-from .data.decode import read_image
-from .index.collection import CollectionError
+from ..api import Collection
+from ..data.decode import read_image
+from ..index.collection import CollectionError
 
 # (package, file within its data folder, what it shows)
 PHOTOS = [
@@ -85,7 +85,7 @@ def _video_part(out: Path, photos: Collection) -> None:
     except ImportError:
         print("\nvideo part skipped: it needs PyAV (pip install 'mmret[video]')")
         return
-    from .demo_video import SLIDES, run_video_demo
+    from .video import SLIDES, run_video_demo
 
     slides = [package_data(package, name) for package, name, _ in SLIDES]
     found, total = run_video_demo(out, photos.encoder, slides)

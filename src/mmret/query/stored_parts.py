@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .composed import ITEM, QueryPart
-from .index.collection import Record, VectorCollection
-from .timed import SEGMENT_OF, source_id
+from ..index.collection import Record, VectorCollection
+from ..media.timed_mapper import SEGMENT_OF, source_id
+from .parts import ITEM, QueryPart
 
 
 class UnknownItem(ValueError):

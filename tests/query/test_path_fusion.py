@@ -1,4 +1,4 @@
-"""Learned fusion of a space's paths (mmret.fusion.PathFusion, mmret.search_paths): the fit against numpy, the
+"""Learned fusion of a space's paths (mmret.fusion.PathFusion, mmret.query.path_fusion): the fit against numpy, the
 fused score against a hand computation, a real collection's search whose ranking it changes as it should, and
 the API and CLI fitting it and searching through it."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mmret.cli import main
 from mmret.encoders.base import SHARED
 from mmret.fusion import PathFusion, SpaceCalibration
 from mmret.index.collection import Record, VectorCollection
-from mmret.search_paths import record_path, search_fused_paths, stored_path_fusion
+from mmret.query.path_fusion import record_path, search_fused_paths, stored_path_fusion
 
 
 def _unit(rows) -> np.ndarray:

@@ -2,11 +2,11 @@
 per-file collapsing -> result rows.
 
 A query has a text, an image file, an audio file, a stored item, or several parts of each kind with weights,
-negative parts included (mmret.composed); a stored item ("more like this") is its stored vectors (mmret.stored_parts),
+negative parts included (mmret.query.parts); a stored item ("more like this") is its stored vectors (mmret.query.stored_parts),
 and it is left out of the results with every record of its file. Its parts are fused into one query vector (through
 the collection's fusion when it was built with one), or, with a decision-level `fusion` (rrf, combsum, combmnz,
 combprod), searched one list per part and space and the lists fused. A space whose paths (a video's shots, sound
-windows, speech) have a fitted fusion stored with the collection (mmret.search_paths) is searched path by path and
+windows, speech) have a fitted fusion stored with the collection (mmret.query.path_fusion) is searched path by path and
 the hits merged by fused score.
 By default a file appears once in the results: a photo as itself, an audio or video file as its best-scoring
 segment.
@@ -21,17 +21,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .composed import ITEM, QueryPart, check_parts, compose_vector
-from .data.audio import Waveform, read_audio
-from .data.decode import open_image, read_bytes
-from .encoders.base import SHARED, Encoder
-from .encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
-from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
-from .index.base import SearchParams
-from .index.collection import Hit, VectorCollection, readable
-from .search_paths import search_fused_paths, stored_path_fusion
+from ..data.audio import Waveform, read_audio
+from ..data.decode import open_image, read_bytes
+from ..encoders.base import SHARED, Encoder
+from ..encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
+from ..fusion import DECISION_FUSIONS, NORMS, fuse_runs
+from ..index.base import SearchParams
+from ..index.collection import Hit, VectorCollection, readable
+from ..media.timed_mapper import source_id
+from .parts import ITEM, QueryPart, check_parts, compose_vector
+from .path_fusion import search_fused_paths, stored_path_fusion
 from .stored_parts import StoredParts
-from .timed import source_id
 
 #: metadata keys that describe a segment's place in its file; shown as the time range, not as metadata
 SEGMENT_KEYS = ("segment_of", "segment", "start", "end", "timed_settings")

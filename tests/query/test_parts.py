@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmret.composed import QueryPart, compose_vector, parse_part
 from mmret.encoders.base import SHARED, Encoder
 from mmret.encoders.fused import FusedEncoder
 from mmret.fusion import build_fusion
+from mmret.query.parts import QueryPart, compose_vector, parse_part
 
 
 @pytest.mark.parametrize("written, value, weight", [

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .encoders.fused import FUSED_MODALITIES, FusedEncoder
+from ..encoders.fused import FUSED_MODALITIES, FusedEncoder
 
 ITEM = "item"  # a stored item, named by its id or its file's path: searched with its stored vectors
 QUERY_MODALITIES = ("text", "image", "audio", ITEM)

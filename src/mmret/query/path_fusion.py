@@ -1,5 +1,5 @@
 """The paths of a collection's vector space and their learned fusion (mmret.fusion.PathFusion), stored with the
-collection and used by every search of that space (API, CLI and server go through mmret.search).
+collection and used by every search of that space (API, CLI and server go through mmret.query).
 
 A record's path is its segment kind (its "segment" metadata: shot, sound, speech, ocr) or "item" for a record
 that is not a segment.
@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .encoders.base import Encoder
-from .fusion import PathFusion
-from .index.collection import Hit, Record, VectorCollection
+from ..encoders.base import Encoder
+from ..fusion import PathFusion
+from ..index.collection import Hit, Record, VectorCollection
 
 ITEM_PATH = "item"
 PATH_KEY = "segment"  # the metadata key naming a segment's kind

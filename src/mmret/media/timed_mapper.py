@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .data.audio import Waveform, is_silent, iter_audio, windows
-from .data.decode import DecodeError
-from .data.items import Item
-from .embed import EmbeddedBatch
-from .encoders.base import SHARED, Encoder
-from .encoders.composite import audio_paths
-from .encoders.pooling import mean_pool
-from .encoders.speech import WHISPER_RATE
+from ..data.audio import Waveform, is_silent, iter_audio, windows
+from ..data.decode import DecodeError
+from ..data.items import Item
+from ..encoders.base import SHARED, Encoder
+from ..encoders.composite import audio_paths
+from ..encoders.pooling import mean_pool
+from ..encoders.speech import WHISPER_RATE
+from .batches import EmbeddedBatch
 
 TIMED_MODALITIES = ("audio", "video")
 SEGMENT_OF = "segment_of"
@@ -109,7 +109,7 @@ class TimedEmbedder:
         self.sound, self.speech = audio_paths(encoder)
         self.reader = None
         if self.settings.ocr:
-            from .encoders.ocr import KeyframeReader
+            from ..encoders.ocr import KeyframeReader
 
             self.reader = KeyframeReader()
 
@@ -133,7 +133,7 @@ class TimedEmbedder:
         return parts
 
     def _video(self, item: Item) -> _Parts:
-        from .data.video import VideoSettings, iter_shots, iter_soundtrack, probe_video
+        from ..data.video import VideoSettings, iter_shots, iter_soundtrack, probe_video
 
         info = probe_video(item.path)
         parts = _Parts()

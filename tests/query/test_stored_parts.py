@@ -1,4 +1,4 @@
-""""More like this" searches with the item's stored vectors (mmret.stored_parts), on a real collection of shared
+""""More like this" searches with the item's stored vectors (mmret.query.stored_parts), on a real collection of shared
 photos, a text note and a video made of photos, embedded by the offline model at fp32: the ranking is the one of the
 photo re-embedded by the encoder (the oracle), it survives the file's deletion, a shot's query is its pooled
 keyframes (not a frame), the item's file is left out, and the API, the CLI and the server agree."""
@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from mmret import Collection
-from mmret.composed import ITEM, QueryPart
 from mmret.data.video import VideoSettings, iter_shots
 from mmret.encoders.base import SHARED, l2_normalise
 from mmret.eval.video_set import build_video_set
-from mmret.search import Query, query_vector
-from mmret.stored_parts import StoredParts
+from mmret.query.parts import ITEM, QueryPart
+from mmret.query.search import Query, query_vector
+from mmret.query.stored_parts import StoredParts
 
-from .vectors import random_unit_vectors
+from ..vectors import random_unit_vectors
 
 PHOTOS = 10
 IMAGE = "image"  # the offline model's own image space, where image-only queries go
