@@ -30,7 +30,7 @@ import torch
 
 from mmret import Collection
 from mmret.data.decode import open_image, read_bytes
-from mmret.query.search import best_per_file
+from mmret.query.per_file import best_per_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))

@@ -60,7 +60,7 @@ from mmret.data.video import iter_shots
 from mmret.encoders.audio_tower import is_audio_tower_dir
 from mmret.encoders.base import SHARED, l2_normalise
 from mmret.eval.video_set import DIGITS, build_video_set, load_video_set
-from mmret.media.timed_mapper import TimedSettings
+from mmret.media.timed_settings import TimedSettings
 from mmret.models import load_encoder
 from mmret.training.audio_tower_fit import TrainSettings
 from mmret.training.audio_tower_run import train_audio_tower

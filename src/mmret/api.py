@@ -32,12 +32,14 @@ from .index.backend import (
 from .index.base import SearchParams
 from .index.collection import CollectionError, Hit, Record, VectorCollection
 from .index.locking import one_writer
-from .media.timed_mapper import SEGMENT_OF, TimedSettings
+from .media.segments import SEGMENT_OF
+from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
-from .query.search import Query, search
+from .query.request import Query
+from .query.search import search
 
 if TYPE_CHECKING:
     from .distributed import RaySettings

@@ -16,7 +16,7 @@ from mmret.data import audio, video
 from mmret.data.decode import DecodeError, load_rgb, read_image
 from mmret.data.sources import Skipped
 from mmret.encoders.base import SHARED, Encoder, identity, l2_normalise
-from mmret.media.timed_mapper import TimedSettings
+from mmret.media.timed_settings import TimedSettings
 
 av = pytest.importorskip("av")
 soundfile = pytest.importorskip("soundfile")

@@ -11,7 +11,8 @@ from mmret.data.decode import open_image, read_bytes
 from mmret.encoders.base import SHARED
 from mmret.fusion import QueryHeadFusion, adapt_queries, build_fusion, fuse_vectors
 from mmret.models import with_fusion
-from mmret.query.search import Query, query_vector
+from mmret.query.request import Query
+from mmret.query.vectors import query_vector
 from mmret.training import TrainedEncoder, train
 from mmret.training.corpus import CaptionCorpus
 from mmret.training.fusion_data import split_titles

@@ -11,7 +11,7 @@ from mmret.data.audio import read_audio
 from mmret.encoders.audio_tower import AudioTower, AudioTowerEncoder, TowerConfig
 from mmret.encoders.base import SHARED
 from mmret.encoders.composite import CompositeEncoder
-from mmret.media.timed_mapper import TimedSettings
+from mmret.media.timed_settings import TimedSettings
 
 RATE = 16_000
 

@@ -9,7 +9,7 @@ av = pytest.importorskip("av")
 pytest.importorskip("rapidocr_onnxruntime")
 
 from mmret import Collection
-from mmret.media.timed_mapper import TimedSettings
+from mmret.media.timed_settings import TimedSettings
 
 FPS, W, H = 12, 320, 240
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")

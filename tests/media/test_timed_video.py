@@ -14,7 +14,7 @@ from mmret.data.video import VideoSettings, iter_shots
 from mmret.encoders.base import SHARED, l2_normalise
 from mmret.encoders.pooling import AttentionPooling
 from mmret.eval.video_set import build_video_set
-from mmret.media.timed_mapper import TimedSettings
+from mmret.media.timed_settings import TimedSettings
 
 FPS = 12
 

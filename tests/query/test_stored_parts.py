@@ -15,8 +15,9 @@ from mmret.data.video import VideoSettings, iter_shots
 from mmret.encoders.base import SHARED, l2_normalise
 from mmret.eval.video_set import build_video_set
 from mmret.query.parts import ITEM, QueryPart
-from mmret.query.search import Query, query_vector
+from mmret.query.request import Query
 from mmret.query.stored_parts import StoredParts
+from mmret.query.vectors import query_vector
 
 from ..vectors import random_unit_vectors
 

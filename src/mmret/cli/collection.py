@@ -100,7 +100,7 @@ def _check_index_args(args) -> None:
 
 
 def _timed_settings(args):
-    from ..media.timed_mapper import TimedSettings
+    from ..media.timed_settings import TimedSettings
 
     video = {"keyframe_every": args.keyframe_every}
     if args.cut_threshold is not None:
@@ -128,10 +128,11 @@ def _remove(args) -> int:
 def _info(args) -> int:
     from collections import Counter
 
+    from ..media.segments import SEGMENT, is_segment
     from ..models import query_paths
 
     store = common.open_store(args.collection)
-    kinds = Counter(r.metadata["segment"] if "segment_of" in r.metadata else r.modality for r in store.records())
+    kinds = Counter(r.metadata[SEGMENT] if is_segment(r.metadata) else r.modality for r in store.records())
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
                       "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id)},
                      indent=2))
@@ -140,11 +141,12 @@ def _info(args) -> int:
 
 def _ls(args) -> int:
     from ..index.filters import parse_filters
+    from ..media.segments import is_segment
 
     where = parse_filters(args.filter)
     store = common.open_store(args.collection)
     for record in store.find(where) if where else store.records():
-        if "segment_of" in record.metadata and not args.segments:
+        if is_segment(record.metadata) and not args.segments:
             continue
         if args.json:
             print(json.dumps({"id": record.item_id, "modality": record.modality, "path": record.path,

@@ -67,7 +67,7 @@ def _search(args) -> int:
     from ..index.base import SearchParams
     from ..index.filters import parse_filters
     from ..query.parts import QUERY_MODALITIES
-    from ..query.search import result_rows
+    from ..query.rows import result_rows
 
     where = parse_filters(args.filter)  # every argument is checked before the model loads
     params = SearchParams.from_dict({"ef_search": args.ef_search, "nprobe": args.nprobe, "shortlist": args.shortlist})
@@ -116,7 +116,7 @@ def attached_part_values(argv: list[str]) -> list[str]:
 
 
 def _print(rows: list[dict], parts: dict, args) -> None:
-    from ..query.search import format_row
+    from .format import format_row
 
     if args.json:
         print(json.dumps({"query": parts, "results": rows}, ensure_ascii=False))
@@ -150,6 +150,7 @@ def _open(row: dict) -> None:
 
 def _transcript_only_warnings(store, parts: dict) -> list[str]:
     """Queries that can reach the collection's audio only through Whisper transcripts, not through its sound."""
+    from ..media.segments import SEGMENT
     from ..models import audio_path_kinds
 
     kinds = audio_path_kinds(store.model_id)
@@ -161,6 +162,6 @@ def _transcript_only_warnings(store, parts: dict) -> list[str]:
     if parts.get("audio") is not None:
         warnings.append(f"{store.model_id} has no sound path: the audio query is transcribed and matches what is "
                         f"said, not how it sounds; {hint}")
-    if parts.get("text") is not None and store.find({"segment": "speech"}):
+    if parts.get("text") is not None and store.find({SEGMENT: "speech"}):
         warnings.append(f"the audio in this collection is reached by text only through speech transcripts; {hint}")
     return warnings

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..api import Collection
 from ..data.decode import read_image
 from ..encoders.base import Encoder
+from ..media.segments import END, START
 
 FPS, SECONDS, SIZE = 8, 2, (256, 192)
 # (package, photo, the query that should find its shot)
@@ -22,7 +23,7 @@ def run_video_demo(out: Path, encoder: Encoder, photos: list[Path]) -> tuple[int
     found = 0
     for number, (_, _, query) in enumerate(SLIDES):
         hit = collection.search(text=query, k=1)[0]
-        start, end = hit.record.metadata["start"], hit.record.metadata["end"]
+        start, end = hit.record.metadata[START], hit.record.metadata[END]
         right = start < (number + 1) * SECONDS and number * SECONDS < end
         found += right
         print(f"[{'ok ' if right else 'MISS'}] {query!r} -> {video.name} @ {start:.1f}-{end:.1f} s "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..media.timed_mapper import TimedSettings
+from ..media.timed_settings import TimedSettings
 from ..models import load_encoder, same_model
 from ..pipeline.mapper import embed_stream
 from .shards import file_states, row_item, shard_table

@@ -1,26 +1,19 @@
-"""Time-based media for indexing: an audio or video file becomes its own record plus timed segment records.
+"""The mapper for audio and video items: a file becomes its own record plus timed segment records (segments.py).
 
 - video: every shot (mmret.data.video) is a segment embedded by the image tower, its keyframes pooled
   (mean, or a trained AttentionPooling in the shared space); with `ocr`, text read in a shot's middle keyframe
   is a segment of its own, embedded by the text tower; the soundtrack goes the audio way, on the video's clock;
 - audio: fixed windows embedded by the sound path (silent windows are left out), and the speech path's transcript
   segments, each stored with what was said as its text.
-
-A segment's id is `<file id>#<kind>@<start>-<end>`; its metadata adds `segment_of` (the file's id), `segment`
-(shot, ocr, sound or speech), `start` and `end` in seconds. The file's own record has no vectors: search finds its
-segments, so every hit tells where in the file; the record is what re-indexing compares (size, mtime) and what a
-silent file leaves behind, so it is not decoded again until it changes.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -33,49 +26,15 @@ from ..encoders.composite import audio_paths
 from ..encoders.pooling import mean_pool
 from ..encoders.speech import WHISPER_RATE
 from .batches import EmbeddedBatch
+from .segments import segment_item
+from .timed_settings import TimedSettings
 
-TIMED_MODALITIES = ("audio", "video")
-SEGMENT_OF = "segment_of"
-SETTINGS = "timed_settings"  # metadata key of TimedSettings.describe()
 SOUND_PIECE = 600.0  # seconds of sound decoded and embedded at a time (bounded memory); windows restart at each piece
-
-
-@dataclass
-class TimedSettings:
-    window: float = 10.0  # seconds per sound window
-    video: dict[str, Any] = field(default_factory=dict)  # mmret.data.video.VideoSettings fields to override
-    pooling: Any = None  # an AttentionPooling for shot vectors in the shared space; None = mean
-    batch_size: int = 32  # keyframes per image-tower forward pass
-    ocr: bool = False  # read text in keyframes (needs `pip install 'mmret[ocr]'`)
-
-    def describe(self) -> str:
-        """What decides a file's segments; stored with each file, so changed settings re-index it."""
-        pooling = None
-        if self.pooling is not None:
-            weights = b"".join(p.detach().numpy().tobytes() for p in self.pooling.parameters())
-            pooling = hashlib.sha256(weights).hexdigest()[:16]
-        return json.dumps({"window": self.window, "video": self.video, "ocr": self.ocr, "pooling": pooling},
-                          sort_keys=True)
 
 
 def indexable_modalities(encoder: Encoder) -> tuple[str, ...]:
     """What an encoder can index: its own modalities, and video when it embeds images."""
     return (*encoder.modalities, "video") if "image" in encoder.modalities else tuple(encoder.modalities)
-
-
-def with_settings(item: Item, settings: TimedSettings) -> Item:
-    """A timed item carrying the settings it is indexed with in its metadata."""
-    return replace(item, metadata={**item.metadata, SETTINGS: settings.describe()})
-
-
-def segment_item(item: Item, kind: str, start: float, end: float, text: str | None = None) -> Item:
-    metadata = {**item.metadata, SEGMENT_OF: item.id, "segment": kind, "start": round(start, 3), "end": round(end, 3)}
-    return Item(f"{item.id}#{kind}@{start:.2f}-{end:.2f}", item.modality, item.path, text, metadata)
-
-
-def source_id(item_id: str, metadata: dict) -> str:
-    """The id of the file a record belongs to (itself unless it is a segment)."""
-    return metadata.get(SEGMENT_OF, item_id)
 
 
 @dataclass

@@ -13,7 +13,8 @@ from ..data.items import Item
 from ..data.sources import Skipped
 from ..encoders.base import Encoder
 from ..index.collection import VectorCollection
-from ..media.timed_mapper import SEGMENT_OF, TimedSettings
+from ..media.segments import SEGMENT_OF
+from ..media.timed_settings import TimedSettings
 from .mapper import embed_stream
 from .reader import ChangedItems, vanished
 from .report import IndexReport

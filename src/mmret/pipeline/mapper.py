@@ -11,7 +11,9 @@ from ..data.items import Item
 from ..encoders.base import Encoder
 from ..encoders.fused import FusedEncoder
 from ..media.batches import EmbeddedBatch, embed_items
-from ..media.timed_mapper import TIMED_MODALITIES, TimedEmbedder, TimedSettings
+from ..media.segments import TIMED_MODALITIES
+from ..media.timed_mapper import TimedEmbedder
+from ..media.timed_settings import TimedSettings
 from .fused import with_fused_vectors
 
 

@@ -12,12 +12,9 @@ from ..data.sources import Skipped, iter_items
 from ..encoders.base import Encoder
 from ..index.collection import Record, VectorCollection
 from ..media.batches import text_digest
-from ..media.timed_mapper import (
-    TIMED_MODALITIES,
-    TimedSettings,
-    indexable_modalities,
-    with_settings,
-)
+from ..media.segments import TIMED_MODALITIES
+from ..media.timed_mapper import indexable_modalities
+from ..media.timed_settings import TimedSettings, with_settings
 from .report import IndexReport
 
 

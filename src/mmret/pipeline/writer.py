@@ -11,7 +11,7 @@ from ..data.items import Item
 from ..data.sources import Skipped
 from ..index.collection import Record, VectorCollection
 from ..media.batches import EmbeddedBatch
-from ..media.timed_mapper import SEGMENT_OF
+from ..media.segments import SEGMENT_OF
 from .fused import missing_parts
 from .report import IndexReport
 

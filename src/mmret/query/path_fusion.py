@@ -17,13 +17,13 @@ import numpy as np
 from ..encoders.base import Encoder
 from ..fusion import PathFusion
 from ..index.collection import Hit, Record, VectorCollection
+from ..media.segments import SEGMENT
 
 ITEM_PATH = "item"
-PATH_KEY = "segment"  # the metadata key naming a segment's kind
 
 
 def record_path(record: Record) -> str:
-    return str(record.metadata.get(PATH_KEY, ITEM_PATH))
+    return str(record.metadata.get(SEGMENT, ITEM_PATH))
 
 
 def _setting_key(space: str) -> str:
@@ -78,15 +78,15 @@ def search_fused_paths(search_space: Callable[[dict | None], list[Hit]], fusion:
         scores = fusion.fused(path, np.array([hit.score for hit in hits]), log_prior)
         merged += [Hit(hit.record, float(score), hit.space) for hit, score in zip(hits, scores)]
     if ITEM_PATH not in fusion.paths:
-        merged += search_space(_and(where, {"$not": {PATH_KEY: {"$in": fusion.paths}}}))
+        merged += search_space(_and(where, {"$not": {SEGMENT: {"$in": fusion.paths}}}))
     return sorted(merged, key=lambda hit: -hit.score)
 
 
 def _path_filter(path: str, paths: list[str]) -> dict | None:
     if path != ITEM_PATH:
-        return {PATH_KEY: path}
+        return {SEGMENT: path}
     others = [p for p in paths if p != ITEM_PATH]
-    return {"$not": {PATH_KEY: {"$in": others}}} if others else None
+    return {"$not": {SEGMENT: {"$in": others}}} if others else None
 
 
 def _and(where: dict | None, path_filter: dict | None) -> dict | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..index.collection import Record, VectorCollection
-from ..media.timed_mapper import SEGMENT_OF, source_id
+from ..media.segments import SEGMENT_OF, source_id
 from .parts import ITEM, QueryPart
 
 

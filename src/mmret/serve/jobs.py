@@ -13,7 +13,7 @@ from typing import Any
 
 from ..data.sources import MEDIA_EXTENSIONS
 from ..index.collection import VectorCollection
-from ..media.timed_mapper import SEGMENT_OF
+from ..media.segments import SEGMENT_OF
 from .schemas import AddReport, Job
 
 MAX_COUNTED = 1_000_000  # files counted for the progress total; beyond, the total is left unknown

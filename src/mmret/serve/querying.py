@@ -7,8 +7,10 @@ from dataclasses import replace
 from urllib.parse import quote
 
 from ..encoders.base import Encoder
-from ..media.timed_mapper import SEGMENT_OF
-from ..query.search import SEGMENT_KEYS, Query, result_rows, search
+from ..media.segments import END, SEGMENT, SEGMENT_KEYS, SEGMENT_OF, START
+from ..query.request import Query
+from ..query.rows import result_rows
+from ..query.search import search
 from .live import LiveCollection, OnThread
 from .schemas import Result, SearchResponse, Segment
 
@@ -27,7 +29,7 @@ def to_result(row: dict) -> Result:
     meta = row["metadata"]
     segment = None
     if SEGMENT_OF in meta:
-        segment = Segment(kind=meta["segment"], start=meta["start"], end=meta["end"], file_id=meta[SEGMENT_OF])
+        segment = Segment(kind=meta[SEGMENT], start=meta[START], end=meta[END], file_id=meta[SEGMENT_OF])
     shown = {k: v for k, v in meta.items() if k not in SEGMENT_KEYS}
     item = quote(row["id"], safe="")
     has_picture = row["path"] is not None and row["modality"] in ("image", "video")

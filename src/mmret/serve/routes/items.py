@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from ...data.decode import open_image, read_bytes
 from ...encoders.base import Encoder
 from ...index.collection import Hit, Record, VectorCollection
-from ...media.timed_mapper import SEGMENT_OF
-from ...query.search import result_rows
+from ...media.segments import SEGMENT_OF
+from ...query.rows import result_rows
 from ..context import ServerContext, context
 from ..paths import inside_roots
 from ..querying import to_result

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 from ...data.video import probe_video
 from ...eval.explain import explain
 from ...query.parts import QueryPart
-from ...query.search import Query as SearchQuery
+from ...query.request import Query as SearchQuery
 from ..context import ServerContext, context
 from ..media import frame_at
 from ..querying import run_search
