@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..encoders.base import SHARED
+from ..errors import BadInput
 from .common import collection_option
 
 EXAMPLES = """examples:
@@ -46,9 +47,9 @@ def _examples(pairs: list[str]) -> dict[str, list[str]]:
     for pair in pairs:
         path, sep, file = pair.partition("=")
         if not sep or not path or not file:
-            raise ValueError(f"--examples {pair!r}: expected PATH=FILE, e.g. sound=sounds.txt")
+            raise BadInput(f"--examples {pair!r}: expected PATH=FILE, e.g. sound=sounds.txt")
         lines = Path(file).expanduser().read_text(encoding="utf-8").splitlines()
         examples.setdefault(path, []).extend(line.strip() for line in lines if line.strip())
         if not examples[path]:
-            raise ValueError(f"--examples {pair!r}: {file} holds no queries")
+            raise BadInput(f"--examples {pair!r}: {file} holds no queries")
     return examples

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..data.sources import check_sources
+from ..errors import BadInput
 from . import common
 from .common import (
     check_exist,
@@ -90,13 +91,13 @@ def _check_index_args(args) -> None:
     check_sources(Path(path).expanduser() for path in args.paths)  # missing paths, manifests without a path
     check_exist([args.pooling], "--pooling")
     if args.cut_threshold is not None and not 0 <= args.cut_threshold <= 1:
-        raise ValueError(f"--cut-threshold {args.cut_threshold}: must be in [0, 1]")
+        raise BadInput(f"--cut-threshold {args.cut_threshold}: must be in [0, 1]")
     check_models([args.model])
     if args.fusion is not None:
         from ..fusion import FUSIONS
 
         if args.fusion not in FUSIONS:
-            raise ValueError(f"--fusion {args.fusion!r}: unknown; choose from {sorted(FUSIONS)}")
+            raise BadInput(f"--fusion {args.fusion!r}: unknown; choose from {sorted(FUSIONS)}")
 
 
 def _timed_settings(args):

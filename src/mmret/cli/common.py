@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..encoders.precision import PRECISIONS
 from ..encoders.registry import DEFAULT_MODEL
+from ..errors import BadInput
 
 
 def is_user_error(error: Exception) -> bool:
@@ -77,7 +78,7 @@ def key_values(pairs: list[str], flag: str) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"{flag} {pair!r}: expected KEY=VALUE")
+            raise BadInput(f"{flag} {pair!r}: expected KEY=VALUE")
         values[key] = value
     return values
 
@@ -106,7 +107,7 @@ def check_exist(paths, flag: str) -> None:
     """Every path in `paths` (None entries skipped) exists, before anything is loaded."""
     for path in paths:
         if path is not None and not Path(path).expanduser().exists():
-            raise ValueError(f"{flag} {path}: no such file or folder")
+            raise BadInput(f"{flag} {path}: no such file or folder")
 
 
 def check_models(names) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import BadInput
 from .common import positive_int
 
 LOCAL = "local"
@@ -28,7 +29,7 @@ def ray_settings(args: argparse.Namespace):
     if args.ray is None:
         for flag, value in (("--ray-actors", args.ray_actors), ("--shards", args.shards)):
             if value is not None:
-                raise ValueError(f"{flag}: only with --ray")
+                raise BadInput(f"{flag}: only with --ray")
         return None
     from ..distributed import RaySettings
     from ..distributed.ray_pipeline import check_listening

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import BadInput, MissingPackage
 from .common import check_exist, check_models, model_options, positive_int, print_skip
 
 EXAMPLES = """examples:
@@ -28,14 +29,14 @@ def add(commands) -> None:
 def _embed(args) -> int:
     out = Path(args.out).expanduser()
     if out.suffix not in (".npy", ".parquet"):
-        raise ValueError(f"--out {args.out}: expected a .npy or .parquet file")
+        raise BadInput(f"--out {args.out}: expected a .npy or .parquet file")
     if not args.paths and not args.text:
-        raise ValueError("embed needs files, folders, manifests or --text")
+        raise BadInput("embed needs files, folders, manifests or --text")
     check_exist(args.paths, "")
     check_models([args.model])
     rows, vectors = _embedded(args)
     if not rows:
-        raise ValueError("nothing could be embedded")
+        raise BadInput("nothing could be embedded")
     _write(out, rows, vectors)
     print(f"{out}: {len(rows)} vectors of {vectors.shape[1]} dimensions", file=sys.stderr)
     return 0
@@ -75,7 +76,7 @@ def _write(out: Path, rows: list[dict], vectors) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as error:
-        raise ImportError("writing Parquet needs pyarrow: pip install pyarrow") from error
+        raise MissingPackage("writing Parquet needs pyarrow: pip install pyarrow") from error
     columns = {name: [row[name] for row in rows] for name in ("id", "modality", "path", "text")}
     columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), vectors.shape[1])
     pq.write_table(pa.table(columns), out)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..encoders.precision import PRECISIONS
+from ..errors import BadInput
 from .common import check_exist, check_models, collection_option, positive_int
 
 EXAMPLES = """examples:
@@ -75,7 +76,7 @@ def _search(args) -> int:
     check_exist([str(p.value) for p in query_parts if p.modality in ("image", "audio")], "query file")
     check_models([args.model])
     if not query_parts:
-        raise ValueError("search needs a query: text, --image, --audio or --like")
+        raise BadInput("search needs a query: text, --image, --audio or --like")
     collection = Collection.open(args.collection, args.model, args.precision, create=False)
     parts = {m: next((p.value for p in query_parts if p.modality == m and not p.negative), None)
              for m in QUERY_MODALITIES}  # the first positive part of each kind
@@ -140,7 +141,7 @@ def _open(row: dict) -> None:
 
     target = row["path"]
     if target is None:
-        raise ValueError(f"--open: result {row['id']} is a text, not a file")
+        raise BadInput(f"--open: result {row['id']} is a text, not a file")
     if sys.platform == "win32":
         os.startfile(target)
     else:

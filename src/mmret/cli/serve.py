@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import MissingPackage
 from .common import collection_option, positive_float, positive_int
 
 EXAMPLES = """examples:
@@ -34,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         from ..serve.run import serve
     except ImportError as error:
-        raise ImportError(f"mmret serve needs the server packages: pip install 'mmret[serve]' ({error})") from error
+        raise MissingPackage(f"mmret serve needs the server packages: pip install 'mmret[serve]' ({error})") from error
     serve(args.collection, args.host, args.port, args.root, args.api_key_file, args.keys_for_reads,
           args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision)
     return 0

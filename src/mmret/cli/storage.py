@@ -2,6 +2,7 @@
 (precomputed vectors), `export` (vectors and metadata to Parquet) and `migrate` (an older format)."""
 from __future__ import annotations
 
+from ..errors import BadInput
 from .common import check_models, collection_option
 
 OPTIMIZE_EXAMPLES = """examples:
@@ -63,7 +64,7 @@ def _optimize(args) -> int:
     from ..api import Collection
 
     if not 0 < args.target_recall <= 1:
-        raise ValueError(f"--target-recall {args.target_recall}: must be in (0, 1]")
+        raise BadInput(f"--target-recall {args.target_recall}: must be in (0, 1]")
     collection = Collection.open(args.collection, create=False)
     reports = collection.optimize(args.index, args.target_recall, args.space, int(args.memory_budget * (1 << 30)))
     for space, report in reports.items():
@@ -89,7 +90,7 @@ def _import(args) -> int:
     elif args.model_id:
         collection = Collection.create_for_vectors(args.collection, args.model_id, {args.space: vectors.shape[1]})
     else:
-        raise ValueError(f"{args.collection}: no collection here; give --model NAME or --model-id ID to create one")
+        raise BadInput(f"{args.collection}: no collection here; give --model NAME or --model-id ID to create one")
     count = collection.add_vectors(vectors, ids=ids, metadata=metadata, space=args.space)
     print(f"{args.collection}: imported {count} vectors; {len(collection)} items stored")
     return 0
@@ -99,7 +100,7 @@ def _export(args) -> int:
     from ..api import Collection
 
     if not args.out.endswith(".parquet"):
-        raise ValueError(f"{args.out}: the export is a Parquet file; name it .parquet")
+        raise BadInput(f"{args.out}: the export is a Parquet file; name it .parquet")
     count = Collection.open(args.collection, create=False).export(args.out, args.space)
     print(f"{args.out}: {count} items of {args.collection} (space {args.space})")
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MissingPackage
 from .decode import DEFAULT_LIMITS, DecodeError, DecodeLimits, read_bytes
 
 INSTALL_HINT = "pip install 'mmret[audio]'"
@@ -43,7 +44,7 @@ def _require(module: str):
     try:
         return __import__(module)
     except ImportError as e:
-        raise ImportError(f"audio decoding needs the {module!r} package: {INSTALL_HINT}") from e
+        raise MissingPackage(f"audio decoding needs the {module!r} package: {INSTALL_HINT}") from e
 
 
 def open_audio(data: bytes, where: str, rate: int | None = None) -> Waveform:

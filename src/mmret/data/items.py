@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import BadInput
+
 MODALITIES = ("text", "image", "audio", "video")
 
 
@@ -23,8 +25,8 @@ class Item:
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
-            raise ValueError(f"item {self.id!r}: unknown modality {self.modality!r}, expected one of {MODALITIES}")
+            raise BadInput(f"item {self.id!r}: unknown modality {self.modality!r}, expected one of {MODALITIES}")
         if self.modality == "text" and self.text is None:
-            raise ValueError(f"item {self.id!r}: a text item needs text")
+            raise BadInput(f"item {self.id!r}: a text item needs text")
         if self.modality != "text" and self.path is None:
-            raise ValueError(f"item {self.id!r}: a {self.modality} item needs a path")
+            raise BadInput(f"item {self.id!r}: a {self.modality} item needs a path")

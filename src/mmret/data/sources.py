@@ -23,6 +23,8 @@ from typing import Any
 
 from mmret.data.items import MODALITIES, Item
 
+from ..errors import BadInput, MissingPackage
+
 MEDIA_EXTENSIONS: dict[str, str] = {
     **dict.fromkeys((".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"), "image"),
     **dict.fromkeys((".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac"), "audio"),
@@ -50,7 +52,7 @@ class Skipped:
         return "".join(char if char.isprintable() else repr(char)[1:-1] for char in f"{self.where}: {self.reason}")
 
 
-class SourceError(Exception):
+class SourceError(BadInput):
     """A source unusable as a whole: missing path, manifest without a path/text column, unreadable manifest."""
 
 
@@ -93,7 +95,7 @@ def _checked_modalities(modalities: Collection[str] | None) -> frozenset[str] | 
         return None
     unknown = set(modalities) - set(MODALITIES)
     if unknown:
-        raise ValueError(f"unknown modalities {sorted(unknown)}, expected some of {MODALITIES}")
+        raise BadInput(f"unknown modalities {sorted(unknown)}, expected some of {MODALITIES}")
     return frozenset(modalities)
 
 
@@ -363,7 +365,7 @@ def _parquet_module(path: Path) -> Any:
     try:
         import pyarrow.parquet
     except ImportError as err:
-        raise ImportError(f"{path}: reading Parquet manifests needs pyarrow: pip install pyarrow") from err
+        raise MissingPackage(f"{path}: reading Parquet manifests needs pyarrow: pip install pyarrow") from err
     return pyarrow.parquet
 
 

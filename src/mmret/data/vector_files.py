@@ -10,32 +10,34 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BadInput, MissingPackage
+
 
 def read_vectors(path: str | Path, column: str = "vector") -> tuple[np.ndarray, list[str] | None]:
     """(n, d) float vectors and, for Parquet with an `id` column, their ids."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ValueError(f"{path}: no such vectors file")
+        raise BadInput(f"{path}: no such vectors file")
     if path.suffix == ".npy":
         vectors = np.load(path, mmap_mode="r")
         if vectors.ndim != 2:
-            raise ValueError(f"{path}: expected a 2-D array of vectors, got shape {vectors.shape}")
+            raise BadInput(f"{path}: expected a 2-D array of vectors, got shape {vectors.shape}")
         return vectors, None
     if path.suffix == ".parquet":
         table = _parquet(path)
         if column not in table.column_names:
-            raise ValueError(f"{path}: no {column!r} column (columns: {table.column_names})")
+            raise BadInput(f"{path}: no {column!r} column (columns: {table.column_names})")
         vectors = np.asarray(table.column(column).to_pylist(), dtype=np.float32)
         ids = [str(i) for i in table.column("id").to_pylist()] if "id" in table.column_names else None
         return vectors, ids
-    raise ValueError(f"{path}: vectors must be a .npy or .parquet file")
+    raise BadInput(f"{path}: vectors must be a .npy or .parquet file")
 
 
 def read_metadata(path: str | Path) -> list[dict]:
     """One dict per row; CSV cells that spell numbers or true/false are typed as such."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ValueError(f"{path}: no such metadata file")
+        raise BadInput(f"{path}: no such metadata file")
     if path.suffix == ".jsonl":
         rows = []
         with open(path, encoding="utf-8") as file:
@@ -44,16 +46,16 @@ def read_metadata(path: str | Path) -> list[dict]:
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as error:
-                        raise ValueError(f"{path}:{line_number}: not JSON ({error.msg})") from None
+                        raise BadInput(f"{path}:{line_number}: not JSON ({error.msg})") from None
         if not all(isinstance(row, dict) for row in rows):
-            raise ValueError(f"{path}: every line must be a JSON object")
+            raise BadInput(f"{path}: every line must be a JSON object")
         return rows
     if path.suffix == ".csv":
         with open(path, newline="", encoding="utf-8") as file:
             return [{key: _typed(value) for key, value in row.items()} for row in csv.DictReader(file)]
     if path.suffix == ".parquet":
         return _parquet(path).to_pylist()
-    raise ValueError(f"{path}: metadata must be a .jsonl, .csv or .parquet file")
+    raise BadInput(f"{path}: metadata must be a .jsonl, .csv or .parquet file")
 
 
 class VectorTableWriter:
@@ -65,7 +67,7 @@ class VectorTableWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError as error:
-            raise ImportError(f"{path}: writing Parquet needs pyarrow (pip install 'mmret[parquet]')") from error
+            raise MissingPackage(f"{path}: writing Parquet needs pyarrow (pip install 'mmret[parquet]')") from error
         self._pa, self.path, self.dim, self.rows = pa, Path(path).expanduser(), dim, 0
         self._partial = self.path.with_name(self.path.name + ".partial")
         columns = [(name, pa.string()) for name in ("id", "modality", "path", "text", "metadata")]
@@ -105,7 +107,7 @@ def _parquet(path: Path):
     try:
         import pyarrow.parquet as pq
     except ImportError as error:
-        raise ImportError(f"{path}: reading Parquet needs pyarrow (pip install 'mmret[parquet]')") from error
+        raise MissingPackage(f"{path}: reading Parquet needs pyarrow (pip install 'mmret[parquet]')") from error
     return pq.read_table(path)
 
 

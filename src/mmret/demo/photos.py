@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..api import Collection
 from ..data.decode import read_image
+from ..errors import MissingPackage
 from ..index.collection import CollectionError
 
 # (package, file within its data folder, what it shows)
@@ -60,7 +61,8 @@ def run_demo(out: Path, model: str = "offline", precision: str = "auto") -> int:
         photos = [package_data(package, name) for package, name, _ in PHOTOS]
         image_query = package_data(*IMAGE_QUERY[0])
     except ImportError as e:
-        raise RuntimeError(f"the demo's photos ship with scikit-image and scikit-learn: pip install 'mmret[demo]' ({e})")
+        raise MissingPackage(f"the demo's photos ship with scikit-image and scikit-learn: pip install 'mmret[demo]' "
+                             f"({e})") from e
     out.mkdir(parents=True, exist_ok=True)
     collection = _demo_collection(out / "collection", model, precision)
     report = collection.add(photos, progress=False)

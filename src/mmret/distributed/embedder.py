@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..errors import Conflict
 from ..media.timed_settings import TimedSettings
 from ..models import load_encoder, same_model
 from ..pipeline.mapper import embed_stream
@@ -18,7 +19,7 @@ class ShardEmbedder:
     def __init__(self, model_id: str, precision: str, timed: TimedSettings, batch_size: int):
         self.encoder = load_encoder(model_id, precision)
         if not same_model(model_id, self.encoder.model_id):
-            raise RuntimeError(f"model {model_id!r} loaded as {self.encoder.model_id!r} on this Ray worker")
+            raise Conflict(f"model {model_id!r} loaded as {self.encoder.model_id!r} on this Ray worker")
         self.timed, self.batch_size = timed, batch_size
 
     def __call__(self, shards: dict[str, np.ndarray]) -> pa.Table:

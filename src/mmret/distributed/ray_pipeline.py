@@ -22,6 +22,7 @@ from tqdm import tqdm
 from ..data.items import Item
 from ..data.loader import batched
 from ..data.sources import Skipped
+from ..errors import BadInput, MissingPackage, Unavailable
 from ..index.backend import MILVUS_SCHEME
 from ..pipeline import IndexReport, Ingest
 from ..pipeline.writer import CollectionWriter, FileState
@@ -80,8 +81,8 @@ class RayIngest(Ingest):
                     bar.update(len(shards[key]))
         unfinished = [key for key in shards if not shard_path(directory, key).exists()]
         if unfinished:
-            raise RuntimeError(f"{directory}: the Ray run ended without {len(unfinished)} of its shards "
-                               f"(first: {unfinished[0]}); run the same command again to finish them")
+            raise Unavailable(f"{directory}: the Ray run ended without {len(unfinished)} of its shards "
+                              f"(first: {unfinished[0]}); run the same command again to finish them")
 
 
 def import_shards(writer: CollectionWriter, paths: list[Path], stored: set[str]) -> None:
@@ -105,7 +106,7 @@ def ray_connection(address: str | None) -> Iterator:
         import ray
         import ray.data
     except ImportError as error:
-        raise ImportError(f"--ray needs Ray Data: pip install 'ray[data]' ({error})") from error
+        raise MissingPackage(f"--ray needs Ray Data: pip install 'ray[data]' ({error})") from error
     if ray.is_initialized():  # the caller's connection
         yield ray
         return
@@ -113,8 +114,8 @@ def ray_connection(address: str | None) -> Iterator:
     try:
         ray.init(address=address, runtime_env=_runtime_env(), logging_level="WARNING")
     except ConnectionError as error:
-        raise ConnectionError(f"--ray {address or '(local)'}: {error}; a cluster with token authentication also "
-                              "needs RAY_AUTH_MODE=token and its token here (docs/distributed.md)") from None
+        raise Unavailable(f"--ray {address or '(local)'}: {error}; a cluster with token authentication also "
+                          "needs RAY_AUTH_MODE=token and its token here (docs/distributed.md)") from None
     try:
         yield ray
     finally:
@@ -129,7 +130,7 @@ def check_listening(address: str | None) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=10).close()
     except OSError as error:
-        raise ConnectionError(f"--ray {address}: no Ray cluster answers there ({error})") from None
+        raise Unavailable(f"--ray {address}: no Ray cluster answers there ({error})") from None
 
 
 def _runtime_env() -> dict:
@@ -163,7 +164,7 @@ def _whole_shards(tables) -> Iterator[tuple[str, object]]:
 def _beside(place: str | Path) -> Path:
     """The default shard folder: in a collection's folder, or beside a Milvus Lite file."""
     if _on_a_server(place):
-        raise ValueError(f"{place}: a collection on a server keeps no shards beside it; give a folder (--shards DIR)")
+        raise BadInput(f"{place}: a collection on a server keeps no shards beside it; give a folder (--shards DIR)")
     place = Path(place)
     return place / SHARD_FOLDER if place.is_dir() else place.with_name(f"{place.name}.{SHARD_FOLDER}")
 

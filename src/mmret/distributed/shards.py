@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from ..data.items import Item
 from ..data.vector_files import fixed_size_vectors
+from ..errors import BadInput
 from ..media.batches import EmbeddedBatch
 from ..pipeline.writer import FileState, file_state
 
@@ -109,7 +110,7 @@ def read_shard(path: Path) -> tuple[list[EmbeddedBatch], dict[str, FileState]]:
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as error:
-        raise ValueError(f"{path}: not a readable shard ({error})") from None
+        raise BadInput(f"{path}: not a readable shard ({error})") from None
     spaces = [name.removeprefix(VECTOR_PREFIX) for name in table.column_names if name.startswith(VECTOR_PREFIX)]
     vectors = {space: _dense_vectors(table.column(VECTOR_PREFIX + space)) for space in spaces}
     rows = table.drop_columns([VECTOR_PREFIX + space for space in spaces]).to_pylist()
@@ -145,7 +146,7 @@ def _batch(path: Path, rows: list[dict], indices: list[int],
         if present.all() and embedded:
             batch.vectors[space] = array[embedded]
         elif present.any():
-            raise ValueError(f"{path}: batch {rows[indices[0]]['batch']} has {space} vectors for some items only")
+            raise BadInput(f"{path}: batch {rows[indices[0]]['batch']} has {space} vectors for some items only")
     return batch
 
 

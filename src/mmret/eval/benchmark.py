@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.datasets import RetrievalDataset
 from ..encoders.base import SHARED, Encoder
+from ..errors import BadInput
 from ..media.batches import embed_items
 from .evaluation import FAILURE_EXAMPLES, Evaluation, evaluation_from_vectors
 from .metrics import REPORTED_METRICS
@@ -39,7 +40,7 @@ def evaluate_in_detail(encoder: Encoder, dataset: RetrievalDataset, batch_size: 
         modality = dataset.modality(pool)
         if modality != "text" and done.size and not done.any():
             item, reason = next((item, reason) for item, reason in failures if item.modality == modality)
-            raise ValueError(f"{dataset.name}: no {modality} could be decoded (first: {item.path}: {reason})")
+            raise BadInput(f"{dataset.name}: no {modality} could be decoded (first: {item.path}: {reason})")
     spaces = {task.name: _space_for(encoder, dataset.modality(task.queries), dataset.modality(task.candidates))
               for task in dataset.task_list}
     evaluation = evaluation_from_vectors(dataset, encoder.model_id, vectors, spaces, embedded, failures)
@@ -70,7 +71,7 @@ def _check_modalities(encoder: Encoder, dataset: RetrievalDataset) -> None:
     needed = {dataset.modality(pool) for task in dataset.task_list for pool in (task.queries, task.candidates)}
     missing = needed - set(encoder.modalities)
     if missing:
-        raise ValueError(f"{dataset.name} needs {sorted(missing)}, which {encoder.model_id} does not embed")
+        raise BadInput(f"{dataset.name} needs {sorted(missing)}, which {encoder.model_id} does not embed")
 
 
 def _embed_dataset(encoder: Encoder, dataset: RetrievalDataset, batch_size: int, workers: int | None,

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from ..data.decode import read_image
 from ..encoders.base import SHARED, Encoder
+from ..errors import BadInput
 
 TOP_CLASSES = 5
 GRID = 7
@@ -58,7 +59,7 @@ class Explanation:
         from .plots import heatmap_overlay
 
         if self.heatmap is None:
-            raise ValueError("this explanation has no heat map; call explain(..., heatmap=True)")
+            raise BadInput("this explanation has no heat map; call explain(..., heatmap=True)")
         return heatmap_overlay(read_image(self.image), self.heatmap, Path(path))
 
 

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import BadInput
+
 Relevance = np.ndarray | Sequence[Collection[int]]
 LOWER_IS_BETTER = frozenset({"MedR", "MeanR"})
 #: what `mmret eval` reports for every task
@@ -54,14 +56,14 @@ class Ranking:
     def from_scores(cls, scores: np.ndarray, relevance: Relevance, exclude: np.ndarray | None = None) -> Ranking:
         scores = np.asarray(scores)
         if scores.ndim != 2:
-            raise ValueError(f"scores must be a (queries, candidates) matrix, got shape {scores.shape}")
+            raise BadInput(f"scores must be a (queries, candidates) matrix, got shape {scores.shape}")
         if not np.isfinite(scores).all():
-            raise ValueError("scores must be finite (no NaN or infinity)")
+            raise BadInput("scores must be finite (no NaN or infinity)")
         relevant = relevance_matrix(relevance, scores.shape)
         if exclude is not None:
             exclude = np.asarray(exclude, dtype=bool)
             if exclude.shape != scores.shape:
-                raise ValueError(f"exclude has shape {exclude.shape}, scores {scores.shape}")
+                raise BadInput(f"exclude has shape {exclude.shape}, scores {scores.shape}")
             scores = np.where(exclude, -np.inf, scores)  # ranked last, and never relevant
             relevant = relevant & ~exclude
         hits = np.take_along_axis(relevant, rank_order(scores), axis=1)
@@ -71,11 +73,11 @@ class Ranking:
     def from_lists(cls, ranked: Sequence[Sequence[int]], relevance: Sequence[Collection[int]]) -> Ranking:
         """From ranked lists of candidate ids (best first, possibly truncated) and each query's relevant ids."""
         if len(ranked) != len(relevance):
-            raise ValueError(f"{len(ranked)} ranked lists but relevance for {len(relevance)} queries")
+            raise BadInput(f"{len(ranked)} ranked lists but relevance for {len(relevance)} queries")
         hits = np.zeros((len(ranked), max((len(r) for r in ranked), default=0)), dtype=bool)
         for i, (ids, relevant) in enumerate(zip(ranked, relevance)):
             if len(set(ids)) != len(ids):
-                raise ValueError(f"ranked list {i} holds a candidate more than once")
+                raise BadInput(f"ranked list {i} holds a candidate more than once")
             hits[i, : len(ids)] = [c in relevant for c in ids]
         return cls(hits, np.array([len(set(r)) for r in relevance], dtype=np.int64))
 
@@ -89,16 +91,16 @@ def relevance_matrix(relevance: Relevance, shape: tuple[int, int]) -> np.ndarray
     """A boolean (q, n) relevance matrix from a matrix or from per-query collections of column indices."""
     if isinstance(relevance, np.ndarray):
         if relevance.shape != shape:
-            raise ValueError(f"relevance has shape {relevance.shape}, scores {shape}")
+            raise BadInput(f"relevance has shape {relevance.shape}, scores {shape}")
         return relevance.astype(bool, copy=False)
     queries, candidates = shape
     if len(relevance) != queries:
-        raise ValueError(f"relevance lists {len(relevance)} queries, scores have {queries}")
+        raise BadInput(f"relevance lists {len(relevance)} queries, scores have {queries}")
     matrix = np.zeros(shape, dtype=bool)
     for i, columns in enumerate(relevance):
         columns = np.fromiter(columns, dtype=np.int64)
         if columns.size and (columns.min() < 0 or columns.max() >= candidates):
-            raise ValueError(f"relevance of query {i} names a column outside 0..{candidates - 1}")
+            raise BadInput(f"relevance of query {i} names a column outside 0..{candidates - 1}")
         matrix[i, columns] = True
     return matrix
 
@@ -184,7 +186,7 @@ def per_query(ranking: Ranking, name: str) -> np.ndarray:
     base, at, k = name.partition("@")
     if base in _AT_K and at and k.isdigit() and int(k) > 0:
         return _AT_K[base](ranking, int(k))
-    raise ValueError(f"unknown metric {name!r}; expected one of {sorted(_WHOLE_RANKING)} or R@K, P@K, nDCG@K")
+    raise BadInput(f"unknown metric {name!r}; expected one of {sorted(_WHOLE_RANKING)} or R@K, P@K, nDCG@K")
 
 
 def summary_function(name: str) -> Callable[[np.ndarray], float]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import BadInput
+
 METHODS = ("auto", "pca", "tsne")
 TSNE_MIN_POINTS = 10
 TSNE_INPUT_DIMS = 50  # t-SNE runs on the top principal components: faster, and less noise
@@ -11,7 +13,7 @@ TSNE_INPUT_DIMS = 50  # t-SNE runs on the top principal components: faster, and 
 def project_2d(vectors: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
     """(n, 2) coordinates and the method used ("auto": t-SNE if scikit-learn is there and n is not tiny)."""
     if method not in METHODS:
-        raise ValueError(f"map method must be one of {METHODS}, got {method!r}")
+        raise BadInput(f"map method must be one of {METHODS}, got {method!r}")
     vectors = np.asarray(vectors, dtype=np.float64)
     if method == "auto":
         method = "tsne" if _has_sklearn() and len(vectors) >= TSNE_MIN_POINTS else "pca"

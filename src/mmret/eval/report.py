@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..encoders.base import Encoder
+from ..errors import BadInput
 from . import plots
 from .compare import compare_evaluations, format_comparison
 from .curves import RECALL_LEVELS, interpolated_precision, recall_curve
@@ -89,7 +90,7 @@ def _per_model(encoders: Encoder | Sequence[Encoder | None] | None, n: int) -> l
         return [None] * n
     encoders = [encoders] if isinstance(encoders, Encoder) else list(encoders)
     if len(encoders) != n:
-        raise ValueError(f"{len(encoders)} encoders for {n} evaluations")
+        raise BadInput(f"{len(encoders)} encoders for {n} evaluations")
     return encoders
 
 

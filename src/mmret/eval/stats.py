@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
+from ..errors import BadInput
+
 Summary = Callable[..., np.ndarray]  # np.mean or np.median: takes an array and an axis
 RESAMPLES = 2000
 PERMUTATIONS = 10000
@@ -95,7 +97,7 @@ def paired_values(baseline: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, 
     """The two models' values on the queries defined (not NaN) for both."""
     a, b = np.asarray(baseline, dtype=np.float64), np.asarray(other, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"paired values need the same queries: shapes {a.shape} and {b.shape}")
+        raise BadInput(f"paired values need the same queries: shapes {a.shape} and {b.shape}")
     both = ~(np.isnan(a) | np.isnan(b))
     return a[both], b[both]
 
@@ -112,7 +114,7 @@ def _in_chunks(total: int, draw: Callable[[int], np.ndarray]) -> np.ndarray:
 
 def _percentiles(estimates: np.ndarray, confidence: float) -> tuple[float, float]:
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        raise BadInput(f"confidence must be in (0, 1), got {confidence}")
     tail = (1 - confidence) / 2
     low, high = np.quantile(estimates, [tail, 1 - tail])
     return float(low), float(high)

@@ -19,6 +19,8 @@ import numpy as np
 from mmret.data.audio import Waveform, loudness_dbfs, read_audio
 from mmret.data.decode import read_image
 
+from ..errors import BadInput, MissingPackage
+
 AUDIO_RATE = 24_000  # accepted by AAC, Opus and FLAC alike
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 # per container: (video encoders, audio encoders), best first; the first this FFmpeg build has is used
@@ -56,7 +58,7 @@ def build_video_set(out_dir, captions_json, count: int, seed: int = 0, esc50_dir
     """Write `count` videos (formats cycled), truth.json and segments.csv into out_dir; deterministic for a seed."""
     unknown = sorted(set(formats) - set(CODECS))
     if unknown:
-        raise ValueError(f"unknown video formats {unknown}: choose from {sorted(CODECS)}")
+        raise BadInput(f"unknown video formats {unknown}: choose from {sorted(CODECS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -67,7 +69,7 @@ def build_video_set(out_dir, captions_json, count: int, seed: int = 0, esc50_dir
         fmt = formats[i % len(formats)]
         frames = [round(rng.uniform(2, 5) * fps) for _ in range(rng.integers(3, 7))]
         if len(photos) < len(frames):
-            raise ValueError(f"{captions_json}: not enough photos for {count} videos")
+            raise BadInput(f"{captions_json}: not enough photos for {count} videos")
         starts = np.cumsum([0] + frames)
         shots = [ShotTruth(float(starts[k] / fps), float(starts[k + 1] / fps), *photos.pop())
                  for k in range(len(frames))]
@@ -142,7 +144,7 @@ def _pick_clip(source, rng, length: int, tries: int = 20):
         samples[len(samples) - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
         if loudness_dbfs(Waveform(samples, AUDIO_RATE)) - 10 * np.log10(length / len(samples)) >= MIN_SOUND_DBFS:
             return path, label, samples.astype(np.float32)
-    raise ValueError(f"no audible clip found among {tries} tries")
+    raise BadInput(f"no audible clip found among {tries} tries")
 
 
 def _ken_burns(photo, n: int, size, rng):
@@ -171,7 +173,7 @@ def _encoder(names: list[str]) -> str:
             return name
         except (av.error.FFmpegError, ValueError):  # UnknownCodecError is a ValueError
             continue
-    raise RuntimeError(f"this FFmpeg build has none of the encoders {names}")
+    raise MissingPackage(f"this FFmpeg build has none of the encoders {names}")
 
 
 def _encode(path: Path, fmt: str, shots, frames, track, fps: int, size, rng) -> None:

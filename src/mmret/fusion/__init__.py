@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..errors import BadInput
 from .attention import AttentionFusion
 from .base import FeatureFusion
 from .concat import ConcatFusion
@@ -42,8 +43,8 @@ FUSIONS: dict[str, type[FeatureFusion]] = {
 def build_fusion(name: str, in_dims: Sequence[int], dim: int, residual: bool = False, **options) -> FeatureFusion:
     """The feature-level fusion registered under name: build_fusion("low_rank", (384, 384), 384, rank=16)."""
     if name not in FUSIONS:
-        raise ValueError(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)} (decision level: "
-                         f"{sorted(DECISION_FUSIONS)})")
+        raise BadInput(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)} (decision level: "
+                       f"{sorted(DECISION_FUSIONS)})")
     fusion = FUSIONS[name](in_dims, dim, **options)
     return ResidualFusion(fusion) if residual else fusion
 

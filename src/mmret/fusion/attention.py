@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .base import FeatureFusion
 
 
@@ -17,7 +18,7 @@ class AttentionFusion(FeatureFusion):
     def __init__(self, in_dims: Sequence[int], dim: int, heads: int = 4, dropout: float = 0.0):
         super().__init__(in_dims, dim)
         if dim % heads:
-            raise ValueError(f"AttentionFusion: dim {dim} is not divisible by heads {heads}")
+            raise BadInput(f"AttentionFusion: dim {dim} is not divisible by heads {heads}")
         self.tokens = nn.ModuleList(nn.Linear(d, dim) for d in self.in_dims)
         self.modality_embeddings = nn.Parameter(torch.randn(self.modalities, dim) * 0.02)
         self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)

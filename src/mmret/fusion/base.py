@@ -15,12 +15,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import BadInput
+
 
 class FeatureFusion(nn.Module):
     def __init__(self, in_dims: Sequence[int], dim: int):
         super().__init__()
         if len(in_dims) < 1 or any(d <= 0 for d in in_dims) or dim <= 0:
-            raise ValueError(f"{type(self).__name__}: needs positive in_dims and dim, got {list(in_dims)} and {dim}")
+            raise BadInput(f"{type(self).__name__}: needs positive in_dims and dim, got {list(in_dims)} and {dim}")
         self.in_dims = tuple(int(d) for d in in_dims)
         self.dim = int(dim)
 
@@ -45,19 +47,19 @@ class FeatureFusion(nn.Module):
     def _checked_mask(self, parts: Sequence[Tensor], mask: Tensor | None) -> Tensor:
         name = type(self).__name__
         if len(parts) != self.modalities:
-            raise ValueError(f"{name}: expected {self.modalities} parts, got {len(parts)}")
+            raise BadInput(f"{name}: expected {self.modalities} parts, got {len(parts)}")
         n = parts[0].shape[0]
         for i, (part, d) in enumerate(zip(parts, self.in_dims)):
             if part.ndim != 2 or part.shape != (n, d):
-                raise ValueError(f"{name}: part {i} must have shape ({n}, {d}), got {tuple(part.shape)}")
+                raise BadInput(f"{name}: part {i} must have shape ({n}, {d}), got {tuple(part.shape)}")
         if mask is None:
             return torch.ones(n, self.modalities, dtype=torch.bool, device=parts[0].device)
         if mask.shape != (n, self.modalities):
-            raise ValueError(f"{name}: mask must have shape ({n}, {self.modalities}), got {tuple(mask.shape)}")
+            raise BadInput(f"{name}: mask must have shape ({n}, {self.modalities}), got {tuple(mask.shape)}")
         mask = mask.bool()
         if not mask.any(dim=1).all():
             rows = torch.nonzero(~mask.any(dim=1)).flatten()[:5].tolist()
-            raise ValueError(f"{name}: rows {rows} have no modality present; an item needs at least one")
+            raise BadInput(f"{name}: rows {rows} have no modality present; an item needs at least one")
         return mask
 
     def extra_repr(self) -> str:

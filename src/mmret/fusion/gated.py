@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .base import FeatureFusion
 
 
@@ -23,9 +24,9 @@ class GatedFusion(FeatureFusion):
                  project: bool = False):
         super().__init__(in_dims, dim)
         if not project and any(d != dim for d in self.in_dims):
-            raise ValueError(f"GatedFusion: in_dims {list(self.in_dims)} differ from dim {dim}; set project")
+            raise BadInput(f"GatedFusion: in_dims {list(self.in_dims)} differ from dim {dim}; set project")
         if hidden < 1:
-            raise ValueError(f"GatedFusion: hidden must be >= 1, got {hidden}")
+            raise BadInput(f"GatedFusion: hidden must be >= 1, got {hidden}")
         self.projections = nn.ModuleList(nn.Linear(d, dim) for d in self.in_dims) if project else None
         self.pairs = [(i, j) for i in range(self.modalities) for j in range(i + 1, self.modalities)]
         width = dim * self.modalities + len(self.pairs) + self.modalities

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .base import FeatureFusion
 from .tensor import with_one
 
@@ -20,7 +21,7 @@ class LowRankTensorFusion(FeatureFusion):
     def __init__(self, in_dims: Sequence[int], dim: int, rank: int = 8):
         super().__init__(in_dims, dim)
         if rank < 1:
-            raise ValueError(f"LowRankTensorFusion: rank must be >= 1, got {rank}")
+            raise BadInput(f"LowRankTensorFusion: rank must be >= 1, got {rank}")
         self.rank = rank
         self.factors = nn.ParameterList(nn.Parameter(torch.randn(rank, d + 1, dim) * (d + 1) ** -0.5)
                                         for d in self.in_dims)

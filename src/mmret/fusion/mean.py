@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .base import FeatureFusion
 
 
@@ -21,10 +22,10 @@ class WeightedMeanFusion(FeatureFusion):
         super().__init__(in_dims, dim)
         weights = torch.ones(self.modalities) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
         if weights.shape != (self.modalities,) or (weights <= 0).any():
-            raise ValueError(f"WeightedMeanFusion: weights must be {self.modalities} positive numbers, got {weights}")
+            raise BadInput(f"WeightedMeanFusion: weights must be {self.modalities} positive numbers, got {weights}")
         self.logits = nn.Parameter(weights.log(), requires_grad=learnable)
         if not project and any(d != dim for d in self.in_dims):
-            raise ValueError(f"WeightedMeanFusion: in_dims {list(self.in_dims)} differ from dim {dim}; set project")
+            raise BadInput(f"WeightedMeanFusion: in_dims {list(self.in_dims)} differ from dim {dim}; set project")
         self.projections = nn.ModuleList(_start_as_identity(nn.Linear(d, dim)) for d in self.in_dims) if project else None
 
     def fuse(self, parts: list[Tensor], mask: Tensor) -> Tensor:

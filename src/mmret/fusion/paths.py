@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import BadInput
 from .scores import SpaceCalibration
 
 ROUTER_L2 = 1e-3  # weight decay of the router: keeps it smooth with a few dozen examples per path
@@ -37,10 +38,10 @@ class PathFusion:
         """From example query vectors per path ({path: (n, d)}) and each path's item vectors ({path: (m, d)})."""
         missing = sorted(set(items) - set(examples))
         if missing:
-            raise ValueError(f"path fusion needs example queries for every path; none for {missing}")
+            raise BadInput(f"path fusion needs example queries for every path; none for {missing}")
         unknown = sorted(set(examples) - set(items))
         if unknown:
-            raise ValueError(f"example queries for paths the space has no items of: {unknown}")
+            raise BadInput(f"example queries for paths the space has no items of: {unknown}")
         paths = sorted(items)
         queries = np.concatenate([np.asarray(examples[p], dtype=np.float32) for p in paths])
         calibrations = {p: SpaceCalibration.fit(queries @ np.asarray(items[p], dtype=np.float32).T) for p in paths}
@@ -69,10 +70,10 @@ class PathFusion:
             calibrations = {p: SpaceCalibration(**c) for p, c in stored["calibrations"].items()}
             weights, bias = np.asarray(stored["weights"], dtype=np.float64), np.asarray(stored["bias"], dtype=np.float64)
         except (KeyError, TypeError) as error:
-            raise ValueError(f"a stored path fusion is malformed ({error!r})") from None
+            raise BadInput(f"a stored path fusion is malformed ({error!r})") from None
         if weights.shape[0] != len(calibrations) or bias.shape != (len(calibrations),):
-            raise ValueError(f"a stored path fusion has {len(calibrations)} paths but router shapes "
-                             f"{weights.shape} and {bias.shape}")
+            raise BadInput(f"a stored path fusion has {len(calibrations)} paths but router shapes "
+                           f"{weights.shape} and {bias.shape}")
         return cls(calibrations, weights, bias)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .base import FeatureFusion
 
 
@@ -21,9 +22,9 @@ class QueryHeadFusion(FeatureFusion):
         from . import build_fusion  # the registry imports this module
 
         if items == "query_head":
-            raise ValueError("QueryHeadFusion: items must be another fusion than query_head")
+            raise BadInput("QueryHeadFusion: items must be another fusion than query_head")
         if hidden < 1:
-            raise ValueError(f"QueryHeadFusion: hidden must be >= 1, got {hidden}")
+            raise BadInput(f"QueryHeadFusion: hidden must be >= 1, got {hidden}")
         self.items = build_fusion(items, in_dims, dim, **(items_options or {}))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.scale = nn.Parameter(torch.tensor(0.1))
@@ -33,7 +34,7 @@ class QueryHeadFusion(FeatureFusion):
 
     def adapt_query(self, queries: Tensor) -> Tensor:
         if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise ValueError(f"QueryHeadFusion: queries must have shape (n, {self.dim}), got {tuple(queries.shape)}")
+            raise BadInput(f"QueryHeadFusion: queries must have shape (n, {self.dim}), got {tuple(queries.shape)}")
         return queries + self.scale * self.head(queries)
 
     def extra_repr(self) -> str:

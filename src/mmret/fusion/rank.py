@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import BadInput
 from .scores import normalise
 
 RRF_K = 60  # Cormack et al. 2009
@@ -64,7 +65,7 @@ def fuse_runs(runs: Sequence[Mapping[str, float]], method: str = "rrf", weights:
               norm: str = "min-max") -> list[tuple[str, float]]:
     """Ranked lists {id: score} fused into one list of (id, fused score), best first."""
     if method not in DECISION_FUSIONS:
-        raise ValueError(f"unknown decision-level fusion {method!r}; choose from {sorted(DECISION_FUSIONS)}")
+        raise BadInput(f"unknown decision-level fusion {method!r}; choose from {sorted(DECISION_FUSIONS)}")
     ids = list(dict.fromkeys(item for run in runs for item in run))
     if not ids:
         return []
@@ -83,16 +84,16 @@ def fuse_runs(runs: Sequence[Mapping[str, float]], method: str = "rrf", weights:
 def _checked(lists: Sequence[np.ndarray]) -> list[np.ndarray]:
     lists = [np.asarray(s, dtype=np.float64) for s in lists]
     if not lists:
-        raise ValueError("rank fusion needs at least one list")
+        raise BadInput("rank fusion needs at least one list")
     if any(s.ndim != 2 or s.shape != lists[0].shape for s in lists):
-        raise ValueError(f"lists must be (queries, items) arrays of one shape, got {[s.shape for s in lists]}")
+        raise BadInput(f"lists must be (queries, items) arrays of one shape, got {[s.shape for s in lists]}")
     return lists
 
 
 def _weighted_sum(lists: list[np.ndarray], weights: Sequence[float] | None) -> np.ndarray:
     weights = [1.0] * len(lists) if weights is None else [float(w) for w in weights]
     if len(weights) != len(lists):
-        raise ValueError(f"{len(weights)} weights for {len(lists)} lists")
+        raise BadInput(f"{len(weights)} weights for {len(lists)} lists")
     retrieved = np.zeros(lists[0].shape, dtype=bool)
     total = np.zeros(lists[0].shape)
     for weight, values in zip(weights, lists):

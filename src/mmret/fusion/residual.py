@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .base import FeatureFusion
 
 
@@ -15,7 +16,7 @@ class ResidualFusion(FeatureFusion):
     def __init__(self, inner: FeatureFusion, scale: float = 0.1):
         super().__init__(inner.in_dims, inner.dim)
         if any(d != inner.dim for d in inner.in_dims):
-            raise ValueError(f"ResidualFusion: in_dims {list(inner.in_dims)} must all equal dim {inner.dim}")
+            raise BadInput(f"ResidualFusion: in_dims {list(inner.in_dims)} must all equal dim {inner.dim}")
         self.inner = inner
         self.scale = nn.Parameter(torch.tensor(float(scale)))
 

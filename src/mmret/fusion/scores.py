@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import BadInput
+
 NORMS = ("none", "min-max", "z-score")
 
 
@@ -19,9 +21,9 @@ def normalise(scores: np.ndarray, norm: str = "min-max") -> np.ndarray:
     if norm == "none":
         return scores.copy()
     if norm not in NORMS:
-        raise ValueError(f"unknown score normalisation {norm!r}; choose from {NORMS}")
+        raise BadInput(f"unknown score normalisation {norm!r}; choose from {NORMS}")
     if scores.ndim != 2:
-        raise ValueError(f"scores must be a (queries, items) array, got shape {scores.shape}")
+        raise BadInput(f"scores must be a (queries, items) array, got shape {scores.shape}")
     retrieved = ~np.isnan(scores)
     safe = np.where(retrieved, scores, 0.0)
     count = np.maximum(retrieved.sum(axis=1, keepdims=True), 1)
@@ -47,7 +49,7 @@ class SpaceCalibration:
 
     def __post_init__(self) -> None:
         if not self.std > 0:
-            raise ValueError(f"SpaceCalibration: std must be positive, got {self.std}")
+            raise BadInput(f"SpaceCalibration: std must be positive, got {self.std}")
 
     @classmethod
     def fit(cls, scores: np.ndarray) -> SpaceCalibration:
@@ -55,7 +57,7 @@ class SpaceCalibration:
         values = np.asarray(scores, dtype=np.float64)
         values = values[~np.isnan(values)]
         if values.size < 2 or values.std() == 0:
-            raise ValueError("SpaceCalibration.fit: needs at least two different scores")
+            raise BadInput("SpaceCalibration.fit: needs at least two different scores")
         return cls(float(values.mean()), float(values.std()))
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..encoders.fused import FUSED_MODALITIES, FusedEncoder
+from ..errors import BadInput
 
 ITEM = "item"  # a stored item, named by its id or its file's path: searched with its stored vectors
 QUERY_MODALITIES = ("text", "image", "audio", ITEM)
@@ -29,12 +30,12 @@ class QueryPart:
 
     def __post_init__(self) -> None:
         if self.modality not in QUERY_MODALITIES:
-            raise ValueError(f"query part {self.value!r}: unknown modality {self.modality!r}; "
-                             f"choose from {QUERY_MODALITIES}")
+            raise BadInput(f"query part {self.value!r}: unknown modality {self.modality!r}; "
+                           f"choose from {QUERY_MODALITIES}")
         if self.weight == 0 or not np.isfinite(self.weight):
-            raise ValueError(f"query part {self.value!r}: weight must be a non-zero number, got {self.weight}")
+            raise BadInput(f"query part {self.value!r}: weight must be a non-zero number, got {self.weight}")
         if self.modality in ("text", ITEM) and not str(self.value).strip():
-            raise ValueError(f"a {self.modality} query part is empty")
+            raise BadInput(f"a {self.modality} query part is empty")
 
     @property
     def negative(self) -> bool:
@@ -56,9 +57,9 @@ def parse_part(modality: str, written: str) -> QueryPart:
 def check_parts(parts: Sequence[QueryPart]) -> list[QueryPart]:
     parts = list(parts)
     if not parts:
-        raise ValueError("a query needs text, an image, an audio file, a stored item, or several of them")
+        raise BadInput("a query needs text, an image, an audio file, a stored item, or several of them")
     if all(part.negative for part in parts):
-        raise ValueError("a query needs at least one positive part; every part given is negative")
+        raise BadInput("a query needs at least one positive part; every part given is negative")
     return parts
 
 
@@ -92,5 +93,5 @@ def compose_vector(parts: Sequence[QueryPart], vectors: np.ndarray, encoder: Fus
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     if norm < 1e-6:
-        raise ValueError("the query parts cancel out (their weighted vectors sum to zero)")
+        raise BadInput("the query parts cancel out (their weighted vectors sum to zero)")
     return (vector / norm).astype(np.float32)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..encoders.base import Encoder
+from ..errors import BadInput
 from ..fusion import PathFusion
 from ..index.collection import Hit, Record, VectorCollection
 from ..media.segments import SEGMENT
@@ -45,16 +46,16 @@ def fit_path_fusion(store: VectorCollection, encoder: Encoder, examples: dict[st
             if record.text:
                 texts[path].append(record.text)
     if not items:
-        raise ValueError(f"{store.path}: nothing stored in space {space!r} to calibrate")
+        raise BadInput(f"{store.path}: nothing stored in space {space!r} to calibrate")
     given = {path: list(queries) for path, queries in examples.items() if queries}
     chosen = {path: given.get(path) or texts.get(path) or [] for path in items}
     unknown = sorted(set(given) - set(items))
     if unknown:
-        raise ValueError(f"example queries for paths {unknown}, which space {space!r} has no items of; "
-                         f"its paths are {sorted(items)}")
+        raise BadInput(f"example queries for paths {unknown}, which space {space!r} has no items of; "
+                       f"its paths are {sorted(items)}")
     missing = sorted(path for path, queries in chosen.items() if not queries)
     if missing:
-        raise ValueError(f"no example queries for paths {missing} (their items have no text to stand in)")
+        raise BadInput(f"no example queries for paths {missing} (their items have no text to stand in)")
     fusion = PathFusion.fit({p: encoder.encode("text", q, space) for p, q in chosen.items()},
                             {p: np.stack(v) for p, v in items.items()})
     store.set_setting(_setting_key(space), fusion.to_dict())

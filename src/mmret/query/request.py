@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..data.audio import Waveform
+from ..errors import BadInput
 from ..fusion import DECISION_FUSIONS, NORMS
 from ..index.base import SearchParams
 from .parts import ITEM, QueryPart, check_parts
@@ -32,9 +33,9 @@ class Query:
     def __post_init__(self):
         check_parts(self.all_parts)
         if self.fusion is not None and self.fusion not in DECISION_FUSIONS:
-            raise ValueError(f"unknown decision-level fusion {self.fusion!r}; choose from {sorted(DECISION_FUSIONS)}")
+            raise BadInput(f"unknown decision-level fusion {self.fusion!r}; choose from {sorted(DECISION_FUSIONS)}")
         if self.norm not in NORMS:
-            raise ValueError(f"unknown score normalisation {self.norm!r}; choose from {NORMS}")
+            raise BadInput(f"unknown score normalisation {self.norm!r}; choose from {NORMS}")
 
     @property
     def all_parts(self) -> list[QueryPart]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from ..errors import Forbidden
 
-class OutsideRoots(ValueError):
+
+class OutsideRoots(Forbidden):
     """A path that is not inside any configured root."""
 
 

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from ..api import Collection
+from ..errors import BadInput
 from .security import load_key_digests
 from .settings import MB, ServeSettings
 
@@ -25,7 +26,7 @@ def serve(collection: str | Path, host: str = "127.0.0.1", port: int = 8000, roo
                              request_timeout=request_timeout)
     for root in settings.roots:
         if not root.is_dir():
-            raise ValueError(f"--root {root}: not a folder")
+            raise BadInput(f"--root {root}: not a folder")
     if not is_loopback(host) and not settings.keys_for_reads:
         log.warning("serving on %s: anyone who can reach it can search and view the collection's files; "
                     "add --api-key-file FILE --keys-for-reads to require a key", host)

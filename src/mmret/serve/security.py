@@ -13,6 +13,8 @@ from pathlib import Path
 from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from ..errors import BadInput
+
 KEYS_ENV = "MMRET_API_KEYS"  # comma-separated keys
 KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key of this server")
 
@@ -29,7 +31,7 @@ def load_key_digests(key_file: str | Path | None = None, environ: dict | None = 
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as error:
-            raise ValueError(f"{path}: cannot read the API key file: {error.strerror or error}") from None
+            raise BadInput(f"{path}: cannot read the API key file: {error.strerror or error}") from None
         keys += [line.strip() for line in lines if not line.lstrip().startswith("#")]
     return [digest(key) for key in keys if key]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.datasets import RetrievalDataset, captions
+from ..errors import BadInput
 
 LAYOUTS = ("captions",)
 _SPEC = re.compile(r"^(?P<layout>\w+):(?P<path>.+?)(?:\[(?P<start>\d*):(?P<stop>\d*)\])?$")
@@ -27,15 +28,15 @@ class DataSpec:
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
-            raise ValueError(f"unknown layout {self.layout!r}; training reads {LAYOUTS}")
+            raise BadInput(f"unknown layout {self.layout!r}; training reads {LAYOUTS}")
         if self.start < 0 or (self.stop is not None and self.stop <= self.start):
-            raise ValueError(f"bad slice [{self.start}:{self.stop}]: need 0 <= start < stop")
+            raise BadInput(f"bad slice [{self.start}:{self.stop}]: need 0 <= start < stop")
 
     @classmethod
     def parse(cls, text: str) -> DataSpec:
         match = _SPEC.match(text.strip())
         if not match:
-            raise ValueError(f"{text!r} is not a data spec like captions:PATH or captions:PATH[0:400]")
+            raise BadInput(f"{text!r} is not a data spec like captions:PATH or captions:PATH[0:400]")
         start, stop = match["start"], match["stop"]
         return cls(match["path"], int(start) if start else 0, int(stop) if stop else None, match["layout"])
 

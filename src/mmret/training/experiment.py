@@ -12,6 +12,7 @@ import torch
 
 from ..encoders.offline import BridgeSettings, OfflineEncoder
 from ..encoders.registry import OFFLINE_MODELS
+from ..errors import BadInput
 from ..losses import build_loss
 from .augment import ImageAugment, WordDropout
 from .batches import CachedFeatures, LiveImages, PairBatches, Source
@@ -47,10 +48,10 @@ def load_towers(config: ModelConfig, encoder: OfflineEncoder | None = None) -> O
     if encoder is None:
         encoder = OfflineEncoder(precision=config.precision, bridge=BridgeSettings(image_tower=tower))
     elif encoder.precision != config.precision:
-        raise ValueError(f"model.precision is {config.precision!r} but the given encoder runs {encoder.precision!r}")
+        raise BadInput(f"model.precision is {config.precision!r} but the given encoder runs {encoder.precision!r}")
     elif encoder.settings.image_tower != tower:
-        raise ValueError(f"model.base is {config.base!r} (image tower {tower}) but the given encoder has "
-                         f"{encoder.settings.image_tower}")
+        raise BadInput(f"model.base is {config.base!r} (image tower {tower}) but the given encoder has "
+                       f"{encoder.settings.image_tower}")
     return OfflineTowers(encoder, config.image_inputs)
 
 
@@ -86,7 +87,7 @@ def fit(config: TrainConfig, data: PreparedData, checkpoint: Path | None = None,
         progress: bool = False) -> tuple[RetrievalModel | FusedItemModel, TrainResult]:
     """A model built (seeded) and trained as `config` says; it ends holding its best validated weights."""
     if data_key(config) != data.key:
-        raise ValueError("the data were prepared for another config (data, towers or augmentation differ)")
+        raise BadInput("the data were prepared for another config (data, towers or augmentation differ)")
     torch.manual_seed(config.training.seed)
     model = build_trained_model(config, data.towers)
     loss = build_loss(config.loss.name, **config.loss.options)

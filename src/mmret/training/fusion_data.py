@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import BadInput
 from .augment import WordDropout
 from .batches import CachedFeatures
 from .config import TrainConfig
@@ -38,8 +39,8 @@ def split_titles(corpus: CaptionCorpus, title_caption: int) -> tuple[list[str], 
     captions_of = corpus.captions_of()
     short = [corpus.images[i].path or corpus.images[i].id for i, rows in enumerate(captions_of) if len(rows) <= title_caption + 1]
     if short:
-        raise ValueError(f"fusion.title_caption {title_caption}: {len(short)} images have no caption left as a "
-                         f"query once it is their title, e.g. {short[0]}")
+        raise BadInput(f"fusion.title_caption {title_caption}: {len(short)} images have no caption left as a "
+                       f"query once it is their title, e.g. {short[0]}")
     titles = [corpus.texts[rows[title_caption]] for rows in captions_of]
     queries = [np.delete(rows, title_caption) for rows in captions_of]
     rows = np.concatenate(queries)

@@ -12,12 +12,14 @@ import types
 import typing
 from typing import Any
 
+from ..errors import BadInput
 
-class ConfigError(ValueError):
+
+class ConfigError(BadInput):
     """A bad configuration value; the message starts with the dotted name of the field."""
 
 
-class FieldError(ValueError):
+class FieldError(BadInput):
     def __init__(self, name: str, reason: str):
         super().__init__(reason)
         self.name = name

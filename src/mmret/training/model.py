@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .config import ModelConfig
 from .towers import INPUT_DIMS, LastBlockTower, OfflineTowers
 
@@ -62,8 +63,8 @@ class RetrievalModel(nn.Module):
 def build_head(kind: str, in_dim: int, config: ModelConfig) -> nn.Module:
     if kind == "identity":
         if in_dim != config.dim:
-            raise ValueError(f"model.dim: an identity head keeps its {in_dim}-d input, so dim must be {in_dim}, "
-                             f"got {config.dim}")
+            raise BadInput(f"model.dim: an identity head keeps its {in_dim}-d input, so dim must be {in_dim}, "
+                           f"got {config.dim}")
         return nn.Identity()
     return ProjectionHead(in_dim, config.dim, config.hidden if kind == "mlp" else None, config.dropout)
 

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ..encoders.pooling import AttentionPooling, pad_shots
+from ..errors import BadInput
 from ..losses import InfoNCELoss
 
 
@@ -16,12 +17,12 @@ def train_attention_pooling(shots: list[np.ndarray], targets: np.ndarray, labels
     targets[i] among the batch's targets; shots with equal labels (e.g. one caption) count as positives."""
     targets = np.asarray(targets, dtype=np.float32)
     if targets.ndim != 2 or len(targets) != len(shots):
-        raise ValueError(f"targets must be ({len(shots)}, d), one per shot, got shape {targets.shape}")
+        raise BadInput(f"targets must be ({len(shots)}, d), one per shot, got shape {targets.shape}")
     frames, mask = pad_shots(shots, targets.shape[1])
     goal = torch.from_numpy(targets)
     ids = torch.as_tensor(labels) if labels is not None else torch.arange(len(shots))
     if ids.shape != (len(shots),):
-        raise ValueError(f"labels must have shape ({len(shots)},), got {tuple(ids.shape)}")
+        raise BadInput(f"labels must have shape ({len(shots)},), got {tuple(ids.shape)}")
     with torch.random.fork_rng(devices=[]):  # seeded without disturbing the caller's global RNG
         torch.manual_seed(seed)
         model = AttentionPooling(targets.shape[1])

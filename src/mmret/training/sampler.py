@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import BadInput
+
 
 @dataclass(frozen=True)
 class PairBatch:
@@ -23,7 +25,7 @@ class EpochSampler:
 
     def __init__(self, captions_of: Sequence[np.ndarray], batch_size: int, seed: int = 0):
         if not captions_of or any(len(c) == 0 for c in captions_of):
-            raise ValueError("every image needs at least one caption")
+            raise BadInput("every image needs at least one caption")
         self.captions_of = list(captions_of)
         self.batch_size = batch_size
         self.seed = seed

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..errors import BadInput
 from .batches import PairBatches
 from .config import OptimizerConfig, TrainingConfig
 from .model import RetrievalModel
@@ -26,6 +27,10 @@ from .schedule import warmup_cosine_scheduler
 from .validation import Validator, metric_value
 
 SHORT_NAMES = {"text->image": "t2i", "image->text": "i2t"}
+
+
+class LossNotFinite(BadInput, FloatingPointError):
+    """Training diverged: the loss became NaN or infinite (the settings, not the code, are at fault)."""
 
 
 @dataclass
@@ -131,8 +136,8 @@ class Trainer:
             loss.backward()
             total += loss.item()
         if not math.isfinite(total):
-            raise FloatingPointError(f"the loss is {total} at step {self.scheduler.last_epoch + 1}; "
-                                     "try a lower learning rate")
+            raise LossNotFinite(f"the loss is {total} at step {self.scheduler.last_epoch + 1}; "
+                                "try a lower learning rate")
         if self.optimizer_config.grad_clip:
             nn.utils.clip_grad_norm_(self.parameters, self.optimizer_config.grad_clip)
         self.optimizer.step()
@@ -175,8 +180,8 @@ class Trainer:
             return None
         saved = torch.load(self.checkpoint, weights_only=True)
         if saved["fingerprint"] != self.fingerprint:
-            raise ValueError(f"{self.checkpoint} belongs to a run with another configuration: delete it to start "
-                             "afresh, or set another output directory")
+            raise BadInput(f"{self.checkpoint} belongs to a run with another configuration: delete it to start "
+                           "afresh, or set another output directory")
         self.model.load_state_dict(saved["model"])
         self.loss.load_state_dict(saved["loss"])
         self.optimizer.load_state_dict(saved["optimizer"])

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import BadInput, MissingPackage
 from .config import TrainConfig, save_config
 from .experiment import PreparedData, fingerprint, fit
 from .mapping import ConfigError, FieldError
@@ -70,7 +71,7 @@ def tune(config: TrainConfig, data: PreparedData, progress: bool = False) -> Tun
     rows = [_row(trial, config.tune.space) for trial in study.trials]
     _write(directory, rows)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-        raise RuntimeError(f"no trial finished; see {directory / 'trials.csv'}")
+        raise BadInput(f"no trial finished; see {directory / 'trials.csv'}")
     best_config = apply_params(config, study.best_trial.params)
     save_config(best_config, directory / "best-config.yaml")
     return TuneResult(directory, rows, _row(study.best_trial, config.tune.space), best_config)
@@ -183,7 +184,7 @@ def _import_optuna():
     try:
         import optuna
     except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
+        raise MissingPackage(INSTALL_HINT) from error
     return optuna
 
 

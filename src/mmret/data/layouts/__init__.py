@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ...errors import BadInput
 from .base import RetrievalDataset
 from .captions import captions
 from .categories import coco, has_categories
@@ -25,7 +26,7 @@ LAYOUTS: dict[str, Loader] = {"captions": captions, "coco": coco, "folders": fol
 
 def register_layout(name: str, loader: Loader) -> None:
     if name in LAYOUTS:
-        raise ValueError(f"layout {name!r} is already registered")
+        raise BadInput(f"layout {name!r} is already registered")
     LAYOUTS[name] = loader
 
 
@@ -37,7 +38,7 @@ def load_dataset(path: str | Path, start: int = 0, stop: int | None = None, layo
         layout, path, detected = detect_layout(path)
         options = {**detected, **options}
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; known layouts: {', '.join(sorted(LAYOUTS))}")
+        raise BadInput(f"unknown layout {layout!r}; known layouts: {', '.join(sorted(LAYOUTS))}")
     _check_options(layout, options)
     return LAYOUTS[layout](path, start=start, stop=stop, **options)
 
@@ -46,7 +47,7 @@ def _check_options(layout: str, options: Mapping[str, Any]) -> None:
     accepted = [name for name in inspect.signature(LAYOUTS[layout]).parameters if name not in ("path", "start", "stop")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ValueError(f"layout {layout!r} has no option {unknown[0]!r}; its options: {', '.join(accepted)}")
+        raise BadInput(f"layout {layout!r} has no option {unknown[0]!r}; its options: {', '.join(accepted)}")
 
 
 def dataset_from_spec(spec: str, start: int = 0, stop: int | None = None,
@@ -57,8 +58,8 @@ def dataset_from_spec(spec: str, start: int = 0, stop: int | None = None,
     if sep and layout in LAYOUTS:
         return load_dataset(path, start, stop, layout=layout, **typed)
     if sep and not Path(spec).exists():
-        raise ValueError(f"{spec!r}: unknown layout {layout!r}; use LAYOUT:PATH with one of "
-                         f"{', '.join(sorted(LAYOUTS))}, or a path")
+        raise BadInput(f"{spec!r}: unknown layout {layout!r}; use LAYOUT:PATH with one of "
+                       f"{', '.join(sorted(LAYOUTS))}, or a path")
     return load_dataset(spec, start, stop, **typed)
 
 
@@ -90,7 +91,7 @@ def _file_layout(file: Path) -> str:
         return "esc50"
     if suffix in (".csv", ".tsv", ".jsonl"):
         return "labels"
-    raise ValueError(f"{file}: cannot tell its layout; name one ({', '.join(sorted(LAYOUTS))})")
+    raise BadInput(f"{file}: cannot tell its layout; name one ({', '.join(sorted(LAYOUTS))})")
 
 
 def _typed(value: str) -> Any:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import BadInput
 from ..items import Item
 
 TEXT_TO_IMAGE = "text->image"
@@ -44,15 +45,15 @@ class RetrievalDataset:
         for pool, items in self.pools.items():
             kinds = {item.modality for item in items}
             if len(kinds) > 1:
-                raise ValueError(f"dataset {self.name}: pool {pool!r} mixes modalities {sorted(kinds)}")
+                raise BadInput(f"dataset {self.name}: pool {pool!r} mixes modalities {sorted(kinds)}")
         names = [task.name for task in self.task_list]
         if len(set(names)) != len(names):
-            raise ValueError(f"dataset {self.name}: task names repeat: {names}")
+            raise BadInput(f"dataset {self.name}: task names repeat: {names}")
         for task in self.task_list:
             shape = (len(self.pools[task.queries]), len(self.pools[task.candidates]))
             if task.relevance.shape != shape or task.relevance.dtype != bool:
-                raise ValueError(f"dataset {self.name}: task {task.name} relevance must be bool {shape}, "
-                                 f"got {task.relevance.dtype} {task.relevance.shape}")
+                raise BadInput(f"dataset {self.name}: task {task.name} relevance must be bool {shape}, "
+                               f"got {task.relevance.dtype} {task.relevance.shape}")
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -62,7 +63,7 @@ class RetrievalDataset:
         for task in self.task_list:
             if task.name == name:
                 return task
-        raise ValueError(f"dataset {self.name} has no task {name!r}; it has {self.tasks}")
+        raise BadInput(f"dataset {self.name} has no task {name!r}; it has {self.tasks}")
 
     def relevance(self, task: str) -> np.ndarray:
         """(n_queries, n_candidates) bool relevance of a task such as "text->image"."""

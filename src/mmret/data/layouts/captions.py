@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import BadInput
 from ..items import Item
 from .base import (
     IMAGE_TO_TEXT,
@@ -25,7 +26,7 @@ def captions(path: str | Path, start: int = 0, stop: int | None = None, name: st
     file = captions_file(path)
     records = read_records(file)[start:stop]
     if not records:
-        raise ValueError(f"{file}: no records in the slice {slice_text(start, stop)}")
+        raise BadInput(f"{file}: no records in the slice {slice_text(start, stop)}")
     images = [Item(r["image"], "image", path=str(file.parent / r["image"]),
                    metadata={k: v for k, v in r.items() if k not in ("image", "captions")}) for r in records]
     check_files_exist(file, images)
@@ -49,18 +50,18 @@ def read_records(file: Path) -> list[dict]:
     """The checked records of a captions JSON file."""
     data = read_json(file)
     if not isinstance(data, list):
-        raise ValueError(f"{file}: expected a JSON list of records, got {type(data).__name__}")  # noqa: TRY004
+        raise BadInput(f"{file}: expected a JSON list of records, got {type(data).__name__}")
     first_record_of: dict[str, int] = {}
     for index, record in enumerate(data):
         where = f"{file}: record {index}"
         if not isinstance(record, dict):
-            raise ValueError(f"{where}: expected an object, got {type(record).__name__}")  # noqa: TRY004
+            raise BadInput(f"{where}: expected an object, got {type(record).__name__}")
         image, texts = record.get("image"), record.get("captions")
         if not isinstance(image, str) or not image:
-            raise ValueError(f"{where}: missing or invalid \"image\" (a relative path)")
+            raise BadInput(f"{where}: missing or invalid \"image\" (a relative path)")
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-            raise ValueError(f"{where}: \"captions\" must be a non-empty list of non-empty strings")
+            raise BadInput(f"{where}: \"captions\" must be a non-empty list of non-empty strings")
         if image in first_record_of:
-            raise ValueError(f"{where}: image {image} is already listed in record {first_record_of[image]}")
+            raise BadInput(f"{where}: image {image} is already listed in record {first_record_of[image]}")
         first_record_of[image] = index
     return data

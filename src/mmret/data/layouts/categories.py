@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import BadInput
 from .base import IMAGE_TO_IMAGE, RetrievalDataset, Task
 from .captions import captions, captions_file, read_records
 from .labels import label_matrix, shared_label
@@ -31,5 +32,5 @@ def _categories(value: object, image: str, path: str | Path) -> frozenset[str]:
     if value is None:
         return frozenset()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{captions_file(path)}: image {image}: \"{CATEGORY_FIELD}\" must be a list of strings")
+        raise BadInput(f"{captions_file(path)}: image {image}: \"{CATEGORY_FIELD}\" must be a list of strings")
     return frozenset(value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
+from ...errors import BadInput
 from ..items import Item
 from .base import RetrievalDataset, slice_text, sliced_name
 from .files import check_files_exist, find_file, read_table
@@ -25,10 +26,10 @@ def esc50(path: str | Path, start: int = 0, stop: int | None = None, name: str |
     rows = read_table(table)
     missing = [column for column in ESC50_COLUMNS if rows and column not in rows[0]]
     if missing:
-        raise ValueError(f"{table}: not an ESC-50 table, no column(s) {', '.join(missing)}")
+        raise BadInput(f"{table}: not an ESC-50 table, no column(s) {', '.join(missing)}")
     rows = [row for row in rows if folds is None or int(row["fold"]) in folds][start:stop]
     if not rows:
-        raise ValueError(f"{table}: no clips in folds {sorted(folds or [])} and slice {slice_text(start, stop)}")
+        raise BadInput(f"{table}: no clips in folds {sorted(folds or [])} and slice {slice_text(start, stop)}")
     clips = [Item(row["filename"], "audio", path=str(root / "audio" / row["filename"]),
                   metadata={key: value for key, value in row.items() if key != "filename"}) for row in rows]
     check_files_exist(table, clips)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ...errors import BadInput
 from ..items import Item
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -15,25 +16,25 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl")
 
 def read_json(file: Path, what: str = "captions file") -> Any:
     if not file.is_file():
-        raise ValueError(f"{file}: no such {what}")
+        raise BadInput(f"{file}: no such {what}")
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{file}: not valid JSON: {e}") from e
+        raise BadInput(f"{file}: not valid JSON: {e}") from e
 
 
 def read_table(file: Path) -> list[dict[str, Any]]:
     """Rows of a CSV or TSV file with a header line, or of a JSONL file (one object per line)."""
     if not file.is_file():
-        raise ValueError(f"{file}: no such file")
+        raise BadInput(f"{file}: no such file")
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{file}: not UTF-8 text: {e}") from e
+        raise BadInput(f"{file}: not UTF-8 text: {e}") from e
     if file.suffix.lower() == ".jsonl":
         return [_json_row(file, number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if file.suffix.lower() not in (".csv", ".tsv"):
-        raise ValueError(f"{file}: expected a .csv, .tsv or .jsonl table")
+        raise BadInput(f"{file}: expected a .csv, .tsv or .jsonl table")
     delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
     return list(csv.DictReader(text.splitlines(), delimiter=delimiter))
 
@@ -43,14 +44,14 @@ def find_file(folder: Path, names: Sequence[str], what: str) -> Path:
     for name in names:
         if (folder / name).is_file():
             return folder / name
-    raise ValueError(f"{folder}: no {what} (looked for {', '.join(names)})")
+    raise BadInput(f"{folder}: no {what} (looked for {', '.join(names)})")
 
 
 def check_files_exist(source: Path, items: Sequence[Item]) -> None:
     missing = [item.path for item in items if not Path(item.path).is_file()]
     if missing:
         kind = items[0].modality
-        raise ValueError(f"{source}: {len(missing)} {kind} file(s) listed but missing, first {missing[0]}")
+        raise BadInput(f"{source}: {len(missing)} {kind} file(s) listed but missing, first {missing[0]}")
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -62,7 +63,7 @@ def _json_row(file: Path, number: int, line: str) -> dict[str, Any]:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{file}:{number}: not valid JSON: {e}") from e
+        raise BadInput(f"{file}:{number}: not valid JSON: {e}") from e
     if not isinstance(row, dict):
-        raise ValueError(f"{file}:{number}: expected a JSON object, got {type(row).__name__}")  # noqa: TRY004
+        raise BadInput(f"{file}:{number}: expected a JSON object, got {type(row).__name__}")
     return row

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import BadInput
 from ..items import Item
 from .base import RetrievalDataset, slice_text, sliced_name
 from .files import image_files
@@ -19,14 +20,14 @@ def folders(root: str | Path, start: int = 0, stop: int | None = None, template:
             name: str | None = None) -> RetrievalDataset:
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"{root}: not a folder of class folders")
+        raise BadInput(f"{root}: not a folder of class folders")
     images = []
     for class_dir in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
         for file in image_files(class_dir)[start:stop]:
             images.append(Item(f"{class_dir.name}/{file.name}", "image", path=str(file),
                                metadata={"label": class_dir.name}))
     if not images:
-        raise ValueError(f"{root}: no images in <class>/<file> folders "
-                         f"(slice {slice_text(start, stop)} of each class)")
+        raise BadInput(f"{root}: no images in <class>/<file> folders "
+                       f"(slice {slice_text(start, stop)} of each class)")
     return labelled_dataset(name or sliced_name(root.name, start, stop), images,
                             [{image.metadata["label"]} for image in images], template)

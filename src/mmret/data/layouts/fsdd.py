@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ...errors import BadInput
 from ..items import Item
 from .base import RetrievalDataset, slice_text, sliced_name
 from .labels import labelled_dataset
@@ -18,16 +19,16 @@ LABELS = ("digit", "speaker")
 def fsdd(path: str | Path, start: int = 0, stop: int | None = None, name: str | None = None,
          label: str = "digit", template: str = "{}") -> RetrievalDataset:
     if label not in LABELS:
-        raise ValueError(f"fsdd label must be one of {LABELS}, got {label!r}")
+        raise BadInput(f"fsdd label must be one of {LABELS}, got {label!r}")
     root = Path(path)
     folder = root / "recordings" if (root / "recordings").is_dir() else root
     if not folder.is_dir():
-        raise ValueError(f"{root}: not an FSDD folder (no recordings/)")
+        raise BadInput(f"{root}: not an FSDD folder (no recordings/)")
     clips = [clip for clip in map(_clip, sorted(folder.glob("*.wav"), key=_take_order))
              if start <= clip.metadata["take"] and (stop is None or clip.metadata["take"] < stop)]
     if not clips:
-        raise ValueError(f"{folder}: no {{digit}}_{{speaker}}_{{take}}.wav recordings with takes in "
-                         f"{slice_text(start, stop)}")
+        raise BadInput(f"{folder}: no {{digit}}_{{speaker}}_{{take}}.wav recordings with takes in "
+                       f"{slice_text(start, stop)}")
     labels = [{DIGIT_WORDS[clip.metadata["digit"]] if label == "digit" else clip.metadata["speaker"]}
               for clip in clips]
     base = name or sliced_name(root.name, start, stop)
@@ -47,6 +48,6 @@ def _take_order(file: Path) -> tuple:
 def _clip(file: Path) -> Item:
     match = FSDD_NAME.fullmatch(file.name)
     if match is None:
-        raise ValueError(f"{file}: not an FSDD recording name ({{digit}}_{{speaker}}_{{take}}.wav)")
+        raise BadInput(f"{file}: not an FSDD recording name ({{digit}}_{{speaker}}_{{take}}.wav)")
     return Item(file.name, "audio", path=str(file),
                 metadata={"digit": int(match["digit"]), "speaker": match["speaker"], "take": int(match["take"])})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import BadInput
 from ..items import Item
 from ..sources import MEDIA_EXTENSIONS
 from .base import RetrievalDataset, slice_text, sliced_name, task_between
@@ -35,7 +36,7 @@ def qrels(path: str | Path, start: int = 0, stop: int | None = None, name: str |
     query_items = read_listing(Path(queries) if queries else find_file(folder, QUERY_NAMES, "queries listing"))
     query_items = query_items[start:stop]
     if not query_items:
-        raise ValueError(f"{folder}: no queries in the slice {slice_text(start, stop)}")
+        raise BadInput(f"{folder}: no queries in the slice {slice_text(start, stop)}")
     document_file = Path(documents) if documents else find_file(folder, DOCUMENT_NAMES, "documents listing")
     document_items = read_listing(document_file)
     pools = {"query": query_items, "document": document_items}
@@ -49,15 +50,15 @@ def read_listing(file: Path) -> list[Item]:
     rows = _tsv_rows(file) if file.suffix.lower() == ".tsv" else read_table(file)
     items = [_listed_item(file, number, row) for number, row in enumerate(rows, 1)]
     if not items:
-        raise ValueError(f"{file}: lists no items")
+        raise BadInput(f"{file}: lists no items")
     seen: set[str] = set()
     for item in items:
         if item.id in seen:
-            raise ValueError(f"{file}: id {item.id} is listed more than once")
+            raise BadInput(f"{file}: id {item.id} is listed more than once")
         seen.add(item.id)
     modalities = {item.modality for item in items}
     if len(modalities) > 1:
-        raise ValueError(f"{file}: mixes modalities {sorted(modalities)}; list one modality per file")
+        raise BadInput(f"{file}: mixes modalities {sorted(modalities)}; list one modality per file")
     if items[0].modality != "text":
         check_files_exist(file, items)
     return items
@@ -66,14 +67,14 @@ def read_listing(file: Path) -> list[Item]:
 def read_judgements(file: Path, min_relevance: int = 1) -> set[tuple[str, str]]:
     """(query id, document id) pairs judged relevant."""
     if not file.is_file():
-        raise ValueError(f"{file}: no such qrels file")
+        raise BadInput(f"{file}: no such qrels file")
     pairs = set()
     for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
         if len(fields) != 4 or not fields[3].lstrip("-").isdigit():
-            raise ValueError(f"{file}:{number}: expected 'query_id iteration doc_id relevance', got {line!r}")
+            raise BadInput(f"{file}:{number}: expected 'query_id iteration doc_id relevance', got {line!r}")
         if int(fields[3]) >= min_relevance:
             pairs.add((fields[0], fields[2]))
     return pairs
@@ -85,8 +86,8 @@ def _relevance(file: Path, queries: list[Item], documents: list[Item], min_relev
     column = {item.id: j for j, item in enumerate(documents)}
     unknown = sorted({doc for _, doc in judged} - set(column))
     if unknown:
-        raise ValueError(f"{file}: {len(unknown)} judged document(s) missing from the documents listing, "
-                         f"first {unknown[0]}")
+        raise BadInput(f"{file}: {len(unknown)} judged document(s) missing from the documents listing, "
+                       f"first {unknown[0]}")
     relevance = np.zeros((len(queries), len(documents)), dtype=bool)
     for query, doc in judged:
         if query in row:
@@ -96,14 +97,14 @@ def _relevance(file: Path, queries: list[Item], documents: list[Item], min_relev
 
 def _tsv_rows(file: Path) -> list[dict]:
     if not file.is_file():
-        raise ValueError(f"{file}: no such listing")
+        raise BadInput(f"{file}: no such listing")
     rows = []
     for number, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         identifier, tab, text = line.partition("\t")
         if not tab:
-            raise ValueError(f"{file}:{number}: expected 'id<TAB>text'")
+            raise BadInput(f"{file}:{number}: expected 'id<TAB>text'")
         rows.append({"id": identifier, "text": text})
     return rows
 
@@ -111,13 +112,13 @@ def _tsv_rows(file: Path) -> list[dict]:
 def _listed_item(file: Path, number: int, row: dict) -> Item:
     identifier = row.get("id", row.get("_id"))
     if identifier in (None, ""):
-        raise ValueError(f"{file}: item {number} has no id")
+        raise BadInput(f"{file}: item {number} has no id")
     metadata = {key: value for key, value in row.items() if key not in ("id", "_id", "text", "path")}
     if row.get("path"):
         suffix = Path(row["path"]).suffix.lower()
         if suffix not in MEDIA_EXTENSIONS:
-            raise ValueError(f"{file}: item {identifier}: {row['path']} is not a supported media file")
+            raise BadInput(f"{file}: item {identifier}: {row['path']} is not a supported media file")
         return Item(str(identifier), MEDIA_EXTENSIONS[suffix], path=str(file.parent / row["path"]), metadata=metadata)
     if not row.get("text"):
-        raise ValueError(f"{file}: item {identifier} needs a text or a path")
+        raise BadInput(f"{file}: item {identifier} needs a text or a path")
     return Item(str(identifier), "text", text=str(row["text"]), metadata=metadata)

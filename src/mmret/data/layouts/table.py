@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import BadInput
 from ..items import Item
 from ..sources import MEDIA_EXTENSIONS
 from .base import RetrievalDataset, slice_text, sliced_name
@@ -20,13 +21,13 @@ def labels(path: str | Path, start: int = 0, stop: int | None = None, name: str 
     file = Path(path)
     rows = read_table(file)[start:stop]
     if not rows:
-        raise ValueError(f"{file}: no rows in the slice {slice_text(start, stop)}")
+        raise BadInput(f"{file}: no rows in the slice {slice_text(start, stop)}")
     if label_column not in rows[0]:
-        raise ValueError(f"{file}: no {label_column!r} column (columns: {', '.join(rows[0])})")
+        raise BadInput(f"{file}: no {label_column!r} column (columns: {', '.join(rows[0])})")
     items = [_row_item(file, start + number, row, label_column) for number, row in enumerate(rows)]
     modalities = {item.modality for item in items}
     if len(modalities) > 1:
-        raise ValueError(f"{file}: rows mix modalities {sorted(modalities)}; use one table per modality")
+        raise BadInput(f"{file}: rows mix modalities {sorted(modalities)}; use one table per modality")
     if items[0].modality != "text":
         check_files_exist(file, items)
     item_labels = [_labels(row.get(label_column), separator) for row in rows]
@@ -40,12 +41,12 @@ def _row_item(file: Path, number: int, row: dict, label_column: str) -> Item:
     if row.get("path"):
         suffix = Path(row["path"]).suffix.lower()
         if suffix not in MEDIA_EXTENSIONS:
-            raise ValueError(f"{where}: {row['path']} is not a supported media file")
+            raise BadInput(f"{where}: {row['path']} is not a supported media file")
         return Item(str(row.get("id") or row["path"]), MEDIA_EXTENSIONS[suffix], path=str(file.parent / row["path"]),
                     metadata=metadata)
     if row.get("text"):
         return Item(str(row.get("id") or f"row:{number + 1}"), "text", text=str(row["text"]), metadata=metadata)
-    raise ValueError(f"{where}: needs a \"path\" or a \"text\"")
+    raise BadInput(f"{where}: needs a \"path\" or a \"text\"")
 
 
 def _labels(cell: object, separator: str) -> frozenset[str]:
