@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from mmret.index.collection import CollectionError, Record, VectorCollection
 from mmret.index.columns import MetadataColumns
-from mmret.index.filters import compile_where, parse_filters
+from mmret.index.filters import compile_mask, parse_filters
 from mmret.index.store import Changes, MetadataStore, Row
+from mmret.index.where import parse_where
 
 from ..vectors import random_unit_vectors
 
@@ -29,7 +30,7 @@ def columns(tmp_path):
 
 
 def matching(where, columns):
-    return np.flatnonzero(compile_where(where, columns)).tolist()
+    return np.flatnonzero(compile_mask(parse_where(where), columns)).tolist()
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_filters_match_exactly_the_expected_items(columns, where, expected):
 ])
 def test_bad_filters_are_refused_with_the_reason(columns, where, message):
     with pytest.raises(ValueError, match=message):
-        compile_where(where, columns)
+        matching(where, columns)
 
 
 def test_cli_syntax_ors_one_key_and_ands_keys():
