@@ -24,7 +24,7 @@ from mmret.index.base import SearchParams
 from mmret.index.checks import CollectionError, as_queries, check_settings
 from mmret.index.collection import Hit
 from mmret.index.milvus.connection import connect, exists_at, milvus_errors
-from mmret.index.milvus.filters import compile_where, has_key, quoted
+from mmret.index.milvus.filters import compile_expression, has_key, quoted
 from mmret.index.milvus.indexes import (
     MAX_TOPK,
     auto_factory,
@@ -366,7 +366,7 @@ class MilvusCollection(StagedWrites):
 
     def _expression(self, where: dict[str, Any], context: str) -> str:
         try:
-            return compile_where(where, self._saved_slots)  # the columns committed rows fill
+            return compile_expression(parse_where(where), self._saved_slots)  # the columns committed rows fill
         except ValueError as error:
             raise CollectionError(f"{context}: {error}") from None
 
