@@ -201,3 +201,16 @@ def test_columns_follow_commits_and_absent_keys_are_named(tmp_path):
         assert coll.absent_filter_keys({"w": 1, "Folder": "x", "modality": "text"}) == ["Folder"]
         with pytest.raises(CollectionError, match="bad search filter: metadata filter 'w'"):
             coll.search("shared", np.eye(1, 2, dtype=np.float32), where={"w": [1]})
+
+
+def test_a_filter_is_parsed_once_then_its_mask_is_reused(tmp_path, monkeypatch):
+    parsed = []
+    monkeypatch.setattr("mmret.index.masks.parse_where", lambda where: parsed.append(where) or parse_where(where))
+    query = np.eye(1, 2, dtype=np.float32)
+    with VectorCollection.create(tmp_path / "c", "m", {"shared": 2}) as coll:
+        coll.upsert([Record("a", "text", metadata={"w": 1}), Record("b", "text", metadata={"w": 2})],
+                    {"shared": np.eye(2, 2, dtype=np.float32)})
+        for _ in range(3):
+            assert [hit.item_id for hit in coll.search("shared", query, k=2, where={"w": 2})[0]] == ["b"]
+        assert [record.item_id for record in coll.find({"w": 2})] == ["b"]
+    assert parsed == [{"w": 2}]

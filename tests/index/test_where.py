@@ -1,6 +1,12 @@
-"""A `where` parsed once into its tree: the tree of each form, every refusal naming the bad part, the keys it reads."""
+"""A `where` parsed once into its tree: the tree of each form, every refusal naming the bad part, the keys it reads,
+and one tree compiled by both backends."""
+import numpy as np
 import pytest
 
+from mmret.index.columns import MetadataColumns
+from mmret.index.filters import compile_mask
+from mmret.index.milvus.filters import compile_expression
+from mmret.index.store import Changes, MetadataStore, Record, Row
 from mmret.index.where import And, Condition, Not, Or, PathPrefix, keys_of, parse_where
 
 
@@ -57,3 +63,17 @@ def test_keys_are_the_metadata_keys_compared_anywhere_in_the_tree():
              "$or": [{"b": {"$gt": 1}}, {"$not": {"c": None}}], "$and": [{"a": 2}]}
     assert keys_of(parse_where(where)) == {"a", "b", "c"}
     assert keys_of(parse_where({})) == set()
+
+
+def test_one_tree_compiles_to_the_embedded_mask_and_to_the_milvus_expression(tmp_path):
+    tree = parse_where({"modality": "image", "$not": {"path_prefix": "/d/n"}})
+    records = [Record("a", "image", path="/d/p/a.jpg"), Record("b", "image", path="/d/n/b.jpg"),
+               Record("c", "text", path="/d/p/c.txt"), Record("d", "image")]
+    store = MetadataStore.create(tmp_path / "s.sqlite", {"generation": 0})
+    store.apply([Row(i + 1, r, ()) for i, r in enumerate(records)], [], Changes({}))
+    try:
+        assert np.flatnonzero(compile_mask(tree, MetadataColumns(store))).tolist() == [1, 4]  # row ids of a, d
+    finally:
+        store.close()
+    assert compile_expression(tree, {}) == \
+        '(modality is not null and modality == "image") and (not (path is not null and path like "/d/n%"))'
