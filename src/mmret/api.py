@@ -218,7 +218,7 @@ class Collection:
         parts) each part is searched on its own and the result lists fused (combsum and combmnz after `norm`:
         min-max, z-score or none). With
         `per_file`, a file appears once: an audio or video file as its best-scoring segment. `where` is a filter
-        (`{"folder": "cats", "width": {"$gte": 640}}`, see index/filters.py); `params` overrides the ANN index's
+        (`{"folder": "cats", "width": {"$gte": 640}}`, see index/where.py); `params` overrides the ANN index's
         tuned search parameters (ef_search, nprobe, shortlist)."""
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
                       fusion=fusion, norm=norm, like=like)

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from mmret.index.collection import CollectionError, Record, VectorCollection
 from mmret.index.columns import MetadataColumns
-from mmret.index.filters import compile_where, parse_filters
+from mmret.index.filters import compile_mask, parse_filters
 from mmret.index.store import Changes, MetadataStore, Row
+from mmret.index.where import parse_where
 
 from ..vectors import random_unit_vectors
 
@@ -29,7 +30,7 @@ def columns(tmp_path):
 
 
 def matching(where, columns):
-    return np.flatnonzero(compile_where(where, columns)).tolist()
+    return np.flatnonzero(compile_mask(parse_where(where), columns)).tolist()
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_filters_match_exactly_the_expected_items(columns, where, expected):
 ])
 def test_bad_filters_are_refused_with_the_reason(columns, where, message):
     with pytest.raises(ValueError, match=message):
-        compile_where(where, columns)
+        matching(where, columns)
 
 
 def test_cli_syntax_ors_one_key_and_ands_keys():
@@ -200,3 +201,16 @@ def test_columns_follow_commits_and_absent_keys_are_named(tmp_path):
         assert coll.absent_filter_keys({"w": 1, "Folder": "x", "modality": "text"}) == ["Folder"]
         with pytest.raises(CollectionError, match="bad search filter: metadata filter 'w'"):
             coll.search("shared", np.eye(1, 2, dtype=np.float32), where={"w": [1]})
+
+
+def test_a_filter_is_parsed_once_then_its_mask_is_reused(tmp_path, monkeypatch):
+    parsed = []
+    monkeypatch.setattr("mmret.index.masks.parse_where", lambda where: parsed.append(where) or parse_where(where))
+    query = np.eye(1, 2, dtype=np.float32)
+    with VectorCollection.create(tmp_path / "c", "m", {"shared": 2}) as coll:
+        coll.upsert([Record("a", "text", metadata={"w": 1}), Record("b", "text", metadata={"w": 2})],
+                    {"shared": np.eye(2, 2, dtype=np.float32)})
+        for _ in range(3):
+            assert [hit.item_id for hit in coll.search("shared", query, k=2, where={"w": 2})[0]] == ["b"]
+        assert [record.item_id for record in coll.find({"w": 2})] == ["b"]
+    assert parsed == [{"w": 2}]

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image
+
+from mmret.index.where import LOGICAL, OPERATORS
 
 from .conftest import COLOURS, PHOTOS
 
@@ -104,6 +107,13 @@ def test_bad_parameters_are_4xx_with_the_reason(served):
     for params, reason in cases:
         response = client.get("/api/search", params=params)
         assert 400 <= response.status_code < 500 and reason in response.json()["detail"], (params, response.text)
+
+
+def test_the_where_parameter_documents_exactly_the_operators_the_index_knows(served):
+    client, _, _ = served
+    parameters = client.get("/openapi.json").json()["paths"]["/api/search"]["get"]["parameters"]
+    described = next(parameter for parameter in parameters if parameter["name"] == "where")["description"]
+    assert set(re.findall(r"\$\w+", described)) == {*OPERATORS, *LOGICAL}
 
 
 def test_concurrent_searches_all_succeed_and_agree(served):

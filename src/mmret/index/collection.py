@@ -29,7 +29,6 @@ from mmret.index.checks import (
 from mmret.index.columns import MetadataColumns
 from mmret.index.commit_batch import Staged, write_batch
 from mmret.index.creation import create_database
-from mmret.index.filters import keys_of
 from mmret.index.generation import committed_spaces
 from mmret.index.hits import Hit, ItemGone, hits_of, readable
 from mmret.index.item_ids import ItemIds
@@ -41,6 +40,7 @@ from mmret.index.space import BuiltIndex, SpaceVectors
 from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
 from mmret.index.vectors import Neighbors, checked_unit_vectors
+from mmret.index.where import keys_of, parse_where
 
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "SearchParams", "VectorCollection",
            "readable"]
@@ -212,7 +212,7 @@ class VectorCollection(StagedWrites):
         """Metadata keys of `where` that no stored item has (a likely typo)."""
         with self._reading():
             alive = self._columns.alive
-            return sorted(key for key in keys_of(where) if not self._columns.column(key).kind[alive].any())
+            return sorted(key for key in keys_of(parse_where(where)) if not self._columns.column(key).kind[alive].any())
 
     def file_state(self) -> dict[str, tuple[int | None, float | None, str | None]]:
         """item_id -> (size, mtime, content_hash), to decide what needs re-indexing."""

@@ -1,13 +1,4 @@
-"""Metadata filters: a `where` (dict) compiled into a boolean mask over row ids, plus the CLI's text syntax.
-
-    {"folder": "cats"}                          equality; several keys are ANDed
-    {"width": {"$gte": 640, "$lt": 2000}}       ranges: $gt $gte $lt $lte; also $eq $ne $in $nin
-    {"$or": [{...}, {...}]}, {"$and": [...]}, {"$not": {...}}
-    {"modality": "image"}, {"path": "/x/a.jpg"}, {"path_prefix": "/x/"}   the record's own fields
-
-A number matches a stored number or a stored text that spells it (CSV cells are stored as text), and a
-text that spells a number matches that number; True and False match only booleans.
-"""
+"""A `where` tree (see where.py) compiled into a boolean mask over row ids, plus the CLI's text syntax for one."""
 
 from __future__ import annotations
 
@@ -21,7 +12,6 @@ import numpy as np
 
 from mmret.index.columns import (
     FALSE,
-    FIELDS,
     NULL,
     NUMBER,
     TEXT,
@@ -30,96 +20,63 @@ from mmret.index.columns import (
     MetadataColumns,
     number_in,
 )
+from mmret.index.where import And, Condition, Not, Or, PathPrefix, Value, Where
 
 _RANGES = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
-_OPERATORS = {"$eq", "$ne", "$in", "$nin", *_RANGES}
 _CLI_FILTER = re.compile(r"(?P<key>[^=!<>]+)(?P<op>!=|>=|<=|=|>|<)(?P<value>.*)", re.DOTALL)
 _CLI_OPERATORS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
 
 
-def compile_where(where: dict[str, Any], columns: MetadataColumns) -> np.ndarray:
-    """Boolean mask over row ids of the stored items matching `where`; ValueError names a bad part."""
-    return _clause(where, columns) & columns.alive
+def compile_mask(where: Where, columns: MetadataColumns) -> np.ndarray:
+    """Boolean mask over row ids of the stored items matching `where`."""
+    return _mask(where, columns) & columns.alive
 
 
-def keys_of(where: dict[str, Any]) -> set[str]:
-    """The metadata keys a `where` refers to (not the record fields)."""
-    keys = set()
-    for key, value in where.items():
-        if key in ("$and", "$or"):
-            keys.update(*(keys_of(part) for part in value))
-        elif key == "$not":
-            keys.update(keys_of(value))
-        elif key not in (*FIELDS, "path_prefix"):
-            keys.add(key)
-    return keys
+def _mask(where: Where, columns: MetadataColumns) -> np.ndarray:
+    match where:
+        case And(parts):
+            mask = np.ones(len(columns.alive), dtype=bool)
+            for part in parts:
+                mask &= _mask(part, columns)
+            return mask
+        case Or(parts):
+            return np.logical_or.reduce([_mask(part, columns) for part in parts])
+        case Not(part):
+            return ~_mask(part, columns)
+        case PathPrefix(prefix):
+            column = columns.column("path")
+            return np.isin(column.code, [code for text, code in column.codes.items() if text.startswith(prefix)])
+        case Condition(key, op, value):
+            return _condition(columns.column(key), op, value)
+    raise TypeError(f"not a where tree: {where!r}")
 
 
-def _clause(where: dict[str, Any], columns: MetadataColumns) -> np.ndarray:
-    if not isinstance(where, dict):
-        raise ValueError(f"a filter must be a dict, got {type(where).__name__}: {where!r}")  # noqa: TRY004
-    mask = np.ones(len(columns.alive), dtype=bool)
-    for key, value in where.items():
-        if key in ("$and", "$or"):
-            if not isinstance(value, list) or not value:
-                raise ValueError(f"{key} needs a non-empty list of filters, got {value!r}")
-            parts = [_clause(part, columns) for part in value]
-            mask &= np.logical_and.reduce(parts) if key == "$and" else np.logical_or.reduce(parts)
-        elif key == "$not":
-            mask &= ~_clause(value, columns)
-        elif key.startswith("$"):
-            raise ValueError(f"unknown filter operator {key!r}; use $and, $or, $not or a metadata key")
-        else:
-            mask &= _condition(key, value, columns)
-    return mask
+def _condition(column: Column, op: str, value: Any) -> np.ndarray:
+    if op in ("$in", "$nin"):
+        found = np.zeros(len(column.kind), dtype=bool)
+        for each in value:
+            found |= _equal(column, each)
+        return found if op == "$in" else ~found
+    if op in ("$eq", "$ne"):
+        return _equal(column, value) if op == "$eq" else ~_equal(column, value)
+    return _range(column, _RANGES[op], value)
 
 
-def _condition(key: str, condition: Any, columns: MetadataColumns) -> np.ndarray:
-    if key == "path_prefix":
-        if not isinstance(condition, str):
-            raise ValueError(f"filter path_prefix must be a string, got {condition!r}")
-        column = columns.column("path")
-        return np.isin(column.code, [code for text, code in column.codes.items() if text.startswith(condition)])
-    column = columns.column(key)
-    if not (isinstance(condition, dict) and condition and all(op.startswith("$") for op in condition)):
-        return _equal(key, column, condition)
-    mask = np.ones(len(column.kind), dtype=bool)
-    for op, value in condition.items():
-        if op not in _OPERATORS:
-            raise ValueError(f"filter {key!r}: unknown operator {op!r}; known are {sorted(_OPERATORS)}")
-        if op in ("$in", "$nin"):
-            if not isinstance(value, list):
-                raise ValueError(f"filter {key!r}: {op} needs a list of values, got {value!r}")
-            found = np.zeros(len(column.kind), dtype=bool)
-            for each in value:
-                found |= _equal(key, column, each)
-            mask &= found if op == "$in" else ~found
-        elif op in ("$eq", "$ne"):
-            mask &= _equal(key, column, value) if op == "$eq" else ~_equal(key, column, value)
-        else:
-            mask &= _range(key, column, _RANGES[op], value)
-    return mask
-
-
-def _equal(key: str, column: Column, value: Any) -> np.ndarray:
+def _equal(column: Column, value: Value) -> np.ndarray:
     if value is None:
         return column.kind == NULL
     if isinstance(value, bool):
         return column.kind == (TRUE if value else FALSE)
     if isinstance(value, (int, float)):
         return _numeric(column) & (column.number == value)
-    if isinstance(value, str):
-        mask = column.code == column.codes.get(value, -2)
-        spelled = number_in(value)
-        if not math.isnan(spelled):  # also match the number it spells
-            mask |= (column.kind == NUMBER) & (column.number == spelled)
-        return mask
-    raise ValueError(f"metadata filter {key!r}: unsupported value type {type(value).__name__} ({value!r})")
+    mask = column.code == column.codes.get(value, -2)
+    spelled = number_in(value)
+    if not math.isnan(spelled):  # also match the number it spells
+        mask |= (column.kind == NUMBER) & (column.number == spelled)
+    return mask
 
 
-def _range(key: str, column: Column, compare, value: Any) -> np.ndarray:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"filter {key!r}: a range bound must be a number or a text, got {value!r}")  # noqa: TRY004
+def _range(column: Column, compare, value: float | str) -> np.ndarray:
     spelled = value if not isinstance(value, str) else number_in(value)
     if not math.isnan(spelled):
         with np.errstate(invalid="ignore"):

@@ -10,7 +10,8 @@ import numpy as np
 
 from mmret.index.checks import CollectionError
 from mmret.index.columns import MetadataColumns
-from mmret.index.filters import compile_where
+from mmret.index.filters import compile_mask
+from mmret.index.where import parse_where
 
 KEPT = 16  # filters remembered, the oldest dropped first
 
@@ -30,7 +31,7 @@ class CompiledFilters:
         if key is not None and key in self._masks:
             return self._masks[key]
         try:
-            mask = compile_where(where, columns)
+            mask = compile_mask(parse_where(where), columns)
         except ValueError as error:
             raise CollectionError(f"{context}: {error}") from None
         if key is not None:
@@ -48,4 +49,4 @@ def _key(where: dict[str, Any]) -> str | None:
     try:
         return json.dumps(where, sort_keys=True)
     except (TypeError, ValueError):
-        return None  # not JSON: compile_where names what is wrong with it
+        return None  # not JSON: parse_where names what is wrong with it

@@ -2,7 +2,7 @@
 
 Each test builds its collection in tmp_path through the dispatcher (index/backend.py) and checks it against an
 independent oracle: exact numpy search over a plain dict of what was added, replaced and removed, and a plain
-Python reading of the filter rules (index/filters.py's docstring).
+Python reading of the filter rules (index/where.py's docstring).
 """
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ COMPARE = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": 
 
 
 def oracle(record: Record, where: dict) -> bool:
-    """The filter rules of index/filters.py, read plainly."""
+    """The filter rules of index/where.py, read plainly."""
     for key, condition in where.items():
         if key in ("$and", "$or"):
             results = [oracle(record, part) for part in condition]

@@ -23,9 +23,8 @@ import numpy as np
 from mmret.index.base import SearchParams
 from mmret.index.checks import CollectionError, as_queries, check_settings
 from mmret.index.collection import Hit
-from mmret.index.filters import keys_of
 from mmret.index.milvus.connection import connect, exists_at, milvus_errors
-from mmret.index.milvus.filters import compile_where, has_key, quoted
+from mmret.index.milvus.filters import compile_expression, has_key, quoted
 from mmret.index.milvus.indexes import (
     MAX_TOPK,
     auto_factory,
@@ -49,6 +48,7 @@ from mmret.index.milvus.rows import (
 from mmret.index.staging import StagedWrites, id_list
 from mmret.index.store import Record, check_records
 from mmret.index.vectors import checked_unit_vectors
+from mmret.index.where import keys_of, parse_where
 
 FORMAT = 1
 SETTINGS = "mmret.settings"  # the format, model id and spaces, fixed at creation
@@ -239,7 +239,7 @@ class MilvusCollection(StagedWrites):
     def absent_filter_keys(self, where: dict[str, Any]) -> list[str]:
         """Metadata keys of `where` that no stored item has (a likely typo)."""
         with milvus_errors(self._location, "cannot read"):
-            return sorted(key for key in keys_of(where) if not self._client.query(
+            return sorted(key for key in keys_of(parse_where(where)) if not self._client.query(
                 self._name, filter=has_key(key, self._saved_slots),
                 output_fields=["item_id"], limit=1))
 
@@ -366,7 +366,7 @@ class MilvusCollection(StagedWrites):
 
     def _expression(self, where: dict[str, Any], context: str) -> str:
         try:
-            return compile_where(where, self._saved_slots)  # the columns committed rows fill
+            return compile_expression(parse_where(where), self._saved_slots)  # the columns committed rows fill
         except ValueError as error:
             raise CollectionError(f"{context}: {error}") from None
 

@@ -1,4 +1,4 @@
-"""mmret's `where` filters (see ../filters.py for the syntax) compiled into Milvus boolean expressions.
+"""A `where` tree (see ../where.py for the syntax) compiled into a Milvus boolean expression.
 
 The meaning is the embedded backend's: a number matches a stored number or a text spelling it, a text
 spelling a number matches that number, and True and False match only booleans. So each row stores, per
@@ -18,18 +18,30 @@ import math
 from typing import Any
 
 from mmret.index.columns import FIELDS, number_in
+from mmret.index.where import And, Condition, Not, Or, PathPrefix, Value, Where
 
 NOTHING = 'item_id == ""'  # item ids are never empty
 TEXT_MARK, TEXT_END = "t:", "t;"  # a text's prefix in a value column, and the first string past all of them
 EVERYTHING = 'item_id != ""'
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-_OPERATORS = {"$eq", "$ne", "$in", "$nin", *_RANGES}
 
 
-def compile_where(where: dict[str, Any], slots: dict[str, str]) -> str:
+def compile_expression(where: Where, slots: dict[str, str]) -> str:
     """The Milvus expression of `where`, using the columns of the keys in `slots` (key -> column prefix, see
-    rows.py); ValueError names a bad part (with the embedded backend's wording)."""
-    return _clause(where, slots)
+    rows.py); ValueError if it compares `modality` or `path` with a number."""
+    match where:
+        case And(parts):
+            return _joined([compile_expression(part, slots) for part in parts], " and ") if parts else EVERYTHING
+        case Or(parts):
+            return _joined([compile_expression(part, slots) for part in parts], " or ")
+        case Not(part):
+            return f"not ({compile_expression(part, slots)})"
+        case PathPrefix(prefix):
+            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return f"path is not null and path like {quoted(pattern + '%')}"
+        case Condition(key, op, value):
+            return _condition(_terms_of(key, slots), op, value)
+    raise TypeError(f"not a where tree: {where!r}")
 
 
 def has_key(key: str, slots: dict[str, str]) -> str:
@@ -60,50 +72,19 @@ def number_of(value: Any) -> float:
     return float(value) if not isinstance(value, str) else number_in(value)
 
 
-def _clause(where: dict[str, Any], slots: dict[str, str]) -> str:
-    if not isinstance(where, dict):
-        raise ValueError(f"a filter must be a dict, got {type(where).__name__}: {where!r}")  # noqa: TRY004
-    parts = []
-    for key, value in where.items():
-        if key in ("$and", "$or"):
-            if not isinstance(value, list) or not value:
-                raise ValueError(f"{key} needs a non-empty list of filters, got {value!r}")
-            parts.append(_joined([_clause(part, slots) for part in value], " and " if key == "$and" else " or "))
-        elif key == "$not":
-            parts.append(f"not ({_clause(value, slots)})")
-        elif key.startswith("$"):
-            raise ValueError(f"unknown filter operator {key!r}; use $and, $or, $not or a metadata key")
-        else:
-            parts.append(_condition(key, value, slots))
-    return _joined(parts, " and ") if parts else EVERYTHING
-
-
-def _condition(key: str, condition: Any, slots: dict[str, str]) -> str:
-    if key == "path_prefix":
-        if not isinstance(condition, str):
-            raise ValueError(f"filter path_prefix must be a string, got {condition!r}")
-        pattern = condition.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return f"path is not null and path like {quoted(pattern + '%')}"
+def _terms_of(key: str, slots: dict[str, str]) -> _MetadataTerms | _FieldTerms:
     if key in FIELDS:
-        terms = _FieldTerms(key)
-    else:
-        terms = _ColumnTerms(key, slots[key]) if key in slots else _JsonTerms(key)
-    if not (isinstance(condition, dict) and condition and all(op.startswith("$") for op in condition)):
-        return terms.equal(condition)
-    parts = []
-    for op, value in condition.items():
-        if op not in _OPERATORS:
-            raise ValueError(f"filter {key!r}: unknown operator {op!r}; known are {sorted(_OPERATORS)}")
-        if op in ("$in", "$nin"):
-            if not isinstance(value, list):
-                raise ValueError(f"filter {key!r}: {op} needs a list of values, got {value!r}")
-            found = _joined([terms.equal(each) for each in value], " or ") if value else NOTHING
-            parts.append(found if op == "$in" else f"not ({found})")
-        elif op in ("$eq", "$ne"):
-            parts.append(terms.equal(value) if op == "$eq" else f"not ({terms.equal(value)})")
-        else:
-            parts.append(terms.range(_RANGES[op], value))
-    return _joined(parts, " and ")
+        return _FieldTerms(key)
+    return _ColumnTerms(key, slots[key]) if key in slots else _JsonTerms(key)
+
+
+def _condition(terms: _MetadataTerms | _FieldTerms, op: str, value: Any) -> str:
+    if op in ("$in", "$nin"):
+        found = _joined([terms.equal(each) for each in value], " or ") if value else NOTHING
+        return found if op == "$in" else f"not ({found})"
+    if op in ("$eq", "$ne"):
+        return terms.equal(value) if op == "$eq" else f"not ({terms.equal(value)})"
+    return terms.range(_RANGES[op], value)
 
 
 class _MetadataTerms:
@@ -112,21 +93,18 @@ class _MetadataTerms:
     def __init__(self, key: str):
         self.key = key
 
-    def equal(self, value: Any) -> str:
+    def equal(self, value: Value) -> str:
         if value is None or isinstance(value, bool):
             return self._is(kind_of(value))
         if isinstance(value, (int, float)):
             return self._compare_number("==", value)
-        if isinstance(value, str):
-            text = self._text("==", value)
-            spelled = number_in(value)
-            if math.isnan(spelled):
-                return text
-            return f"({text}) or ({self._is('number')} and {self._number(spelled, '==')})"
-        raise ValueError(f"metadata filter {self.key!r}: unsupported value type {type(value).__name__} ({value!r})")
+        text = self._text("==", value)
+        spelled = number_in(value)
+        if math.isnan(spelled):
+            return text
+        return f"({text}) or ({self._is('number')} and {self._number(spelled, '==')})"
 
-    def range(self, op: str, value: Any) -> str:
-        _check_bound(self.key, value)
+    def range(self, op: str, value: float | str) -> str:
         spelled = value if not isinstance(value, str) else number_in(value)
         if not math.isnan(spelled):
             return self._compare_number(op, spelled)
@@ -196,17 +174,14 @@ class _FieldTerms:
     def __init__(self, key: str):
         self.key = key
 
-    def equal(self, value: Any) -> str:
+    def equal(self, value: Value) -> str:
         if value is None or isinstance(value, bool):
             return NOTHING  # the fields hold texts (or nothing), never null or a boolean
         if isinstance(value, str):
             return f"{self.key} is not null and {self.key} == {quoted(value)}"
-        if isinstance(value, (int, float)):
-            raise self._no_numbers(value)
-        raise ValueError(f"metadata filter {self.key!r}: unsupported value type {type(value).__name__} ({value!r})")
+        raise self._no_numbers(value)
 
-    def range(self, op: str, value: Any) -> str:
-        _check_bound(self.key, value)
+    def range(self, op: str, value: float | str) -> str:
         if not isinstance(value, str) or not math.isnan(number_in(value)):
             raise self._no_numbers(value)
         return f"{self.key} is not null and {self.key} {op} {quoted(value)}"
@@ -214,11 +189,6 @@ class _FieldTerms:
     def _no_numbers(self, value: Any) -> ValueError:
         return ValueError(f"filter {self.key!r}: a Milvus collection compares {self.key} as text only, "
                           f"not with the number {value!r}")
-
-
-def _check_bound(key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"filter {key!r}: a range bound must be a number or a text, got {value!r}")  # noqa: TRY004
 
 
 def _number(value: float) -> str:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 
 from ...data.video import probe_video
 from ...eval.explain import explain
+from ...index.where import LOGICAL, OPERATORS
 from ...query.parts import QueryPart
 from ...query.request import Query as SearchQuery
 from ..context import ServerContext, context
@@ -33,7 +34,7 @@ K = Annotated[int, Query(ge=1, le=MAX_K, description="results per page")]
 OFFSET = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="results to skip (pagination)")]
 WHERE = Annotated[str | None, Query(max_length=4000, description='JSON object of metadata filters, e.g. '
                                     '{"folder": "beach", "year": {"$gte": 2020}, "tag": {"$in": ["a", "b"]}}; '
-                                    'operators $eq $ne $lt $lte $gt $gte $in $nin, and $and $or $not')]
+                                    f'operators {" ".join(OPERATORS)}, and {" ".join(LOGICAL)}')]
 PARTS_HELP = ('JSON array of more text parts with weights, a negative weight pulling away from it, e.g. '
               '[{"text": "people", "weight": -1}]')
 PARTS = Annotated[str | None, Query(max_length=4000, description=PARTS_HELP)]
@@ -137,7 +138,7 @@ def _filters(where: str | None) -> dict | None:
     parsed = _json(where, "where")
     if not isinstance(parsed, dict):
         raise HTTPException(422, "where: expected a JSON object of metadata key -> value or operators")
-    return parsed or None  # the index's filter compiler checks the rest; its ValueError becomes a 422
+    return parsed or None  # the index checks the rest (index/where.py); its error becomes a 422
 
 
 def _json(text: str, name: str) -> Any:
