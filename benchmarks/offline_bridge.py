@@ -28,12 +28,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mmret.encoders.offline import (
-    BridgeSettings,
-    ConseBridge,
-    ImagePreparer,
-    OfflineEncoder,
-)
+from mmret.encoders.conse import BridgeSettings, ConseBridge
+from mmret.encoders.offline import ImagePreparer, OfflineEncoder
 from mmret.encoders.precision import MIN_AGREEMENT, min_cosine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ from PIL import Image
 
 from mmret import Collection
 from mmret.demo.photos import package_data
-from mmret.encoders.offline import BridgeSettings, OfflineEncoder
+from mmret.encoders.conse import BridgeSettings
+from mmret.encoders.offline import OfflineEncoder
 from mmret.index.collection import CollectionError
 
 PHOTOS = {"cats": ["chelsea.png"], "things": ["coffee.png", "rocket.jpg", "motorcycle_left.png"], "": ["moon.png"]}

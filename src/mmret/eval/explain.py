@@ -90,7 +90,7 @@ def word_shares(encoder: Encoder, text: str, image_vector: np.ndarray, score: fl
 
 def class_shares(encoder: Encoder, prepared: np.ndarray, text_vector: np.ndarray) -> list[ClassShare]:
     """Every class with a weight in the offline bridge's mixture, largest share first."""
-    from ..encoders.offline import imagenet_class_names
+    from ..encoders.conse import imagenet_class_names
 
     bridge = encoder.bridge
     _, logits = encoder.image_tower(np.asarray(prepared)[None])

@@ -115,7 +115,33 @@ class VectorIndex(ABC):
 class FaissBackedIndex(VectorIndex):
     """A kind whose positions live in a FAISS index (`_index`) fed with the decoded stored vectors."""
 
-    _index: faiss.Index
+    default_params: ClassVar[SearchParams]  # the kind's search settings where none are tuned
+    read_flags: ClassVar[int] = 0  # faiss.read_index's io_flags when a saved index is loaded
+
+    def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
+        super().__init__(factory, stored, defaults)
+        self._index = index
+
+    @classmethod
+    def build(cls, factory: str, stored: np.ndarray) -> FaissBackedIndex:
+        index = faiss.index_factory(stored.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+        cls.train(index, stored)
+        built = cls(factory, stored[:0], cls.default_params, index)
+        built.extend(stored)
+        return built
+
+    @classmethod
+    @abstractmethod
+    def train(cls, index: faiss.Index, stored: np.ndarray) -> None:
+        """Train a new `index` on (a sample of) `stored`, if the kind needs training."""
+
+    def save(self, path: Path) -> None:
+        write_faiss(self._index, path)
+
+    @classmethod
+    def load(cls, path: Path, factory: str, stored: np.ndarray, defaults: SearchParams) -> FaissBackedIndex:
+        index = faiss.read_index(str(path), cls.read_flags)
+        return cls(factory, stored, defaults.over(cls.default_params), index)
 
     def add(self, vectors: np.ndarray) -> None:
         self.extend(np.concatenate([self._stored, vectors]) if len(self._stored) else vectors)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import faiss
 import numpy as np
 
@@ -13,33 +11,26 @@ from mmret.index.base import (
     FaissBackedIndex,
     SearchParams,
     ranked,
-    write_faiss,
 )
 from mmret.index.vectors import Neighbors, decode
-
-DEFAULTS = SearchParams(ef_search=64)
 
 
 class HNSWIndex(FaissBackedIndex):
     kind = "hnsw"
     filters_in_search = False
+    default_params = SearchParams(ef_search=64)
+    read_flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
 
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
-        super().__init__(factory, stored, defaults)
-        self._index = index
+        super().__init__(factory, stored, defaults, index)
         self._params: dict[int, faiss.SearchParametersHNSW] = {}
         # A graph over the float vectors scores exactly; one over quantised codes is re-ranked.
         self._exact_scores = isinstance(faiss.downcast_index(index.storage), faiss.IndexFlat)
 
     @classmethod
-    def build(cls, factory: str, stored: np.ndarray) -> HNSWIndex:
-        index = faiss.index_factory(stored.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-        built = cls(factory, stored[:0], DEFAULTS, index)
+    def train(cls, index: faiss.Index, stored: np.ndarray) -> None:
         if not index.is_trained:  # e.g. HNSW32,SQ8
             index.train(decode(stored[: 100_000]))
-        built.add(stored)
-        built._stored = stored
-        return built
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:
@@ -66,13 +57,6 @@ class HNSWIndex(FaissBackedIndex):
             self._params[ef] = faiss.SearchParametersHNSW(efSearch=ef)
         return self._params[ef]
 
-    def save(self, path: Path) -> None:
-        write_faiss(self._index, path)
-
-    @classmethod
-    def load(cls, path: Path, factory: str, stored: np.ndarray, defaults: SearchParams) -> HNSWIndex:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-        return cls(factory, stored, defaults.over(DEFAULTS), index)
 
 
 def _sorted(positions: np.ndarray, scores: np.ndarray) -> Neighbors:

@@ -3,40 +3,33 @@ exactly against the stored vectors, so scores are true inner products."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import faiss
 import numpy as np
 
-from mmret.index.base import Bitmap, FaissBackedIndex, SearchParams, ranked, write_faiss
+from mmret.index.base import Bitmap, FaissBackedIndex, SearchParams, ranked
 from mmret.index.vectors import Neighbors, decode
 
-DEFAULTS = SearchParams(nprobe=16, shortlist=100)
 _TRAIN_PER_LIST = 64
 
 
 class IVFPQIndex(FaissBackedIndex):
     kind = "ivfpq"
+    default_params = SearchParams(nprobe=16, shortlist=100)
+    # Read whole: codes are small (bytes per vector), and FAISS scans memory-mapped lists at half the speed.
+    read_flags = 0
 
     def __init__(self, factory: str, stored: np.ndarray, defaults: SearchParams, index: faiss.Index):
-        super().__init__(factory, stored, defaults)
-        self._index = index
+        super().__init__(factory, stored, defaults, index)
         self.nlist = faiss.extract_index_ivf(index).nlist
         self._params: dict[int, faiss.SearchParametersIVF] = {}  # unfiltered, per nprobe: made once
 
     @classmethod
-    def build(cls, factory: str, stored: np.ndarray) -> IVFPQIndex:
-        index = faiss.index_factory(stored.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    def train(cls, index: faiss.Index, stored: np.ndarray) -> None:
         ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
         if hasattr(ivf, "do_polysemous_training"):
             ivf.do_polysemous_training = False  # the factory's default; 30x slower training, no use here
-        nlist = ivf.nlist
-        sample = np.random.default_rng(0).permutation(len(stored))[: max(nlist * _TRAIN_PER_LIST, 10_000)]
+        sample = np.random.default_rng(0).permutation(len(stored))[: max(ivf.nlist * _TRAIN_PER_LIST, 10_000)]
         index.train(decode(stored[np.sort(sample)]))
-        built = cls(factory, stored[:0], DEFAULTS, index)
-        built.add(stored)
-        built._stored = stored
-        return built
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                excluded: np.ndarray | None = None, params: SearchParams | None = None) -> list[Neighbors]:
@@ -53,12 +46,3 @@ class IVFPQIndex(FaissBackedIndex):
         fetch = min(max(params.shortlist, k), len(self))
         _, positions = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), fetch, params=faiss_params)
         return ranked(queries, positions, self._stored, k)
-
-    def save(self, path: Path) -> None:
-        write_faiss(self._index, path)
-
-    @classmethod
-    def load(cls, path: Path, factory: str, stored: np.ndarray, defaults: SearchParams) -> IVFPQIndex:
-        # Read whole: codes are small (bytes per vector), and FAISS scans memory-mapped lists at half the speed.
-        index = faiss.read_index(str(path))
-        return cls(factory, stored, defaults.over(DEFAULTS), index)

@@ -2,33 +2,22 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .distances import cosine_matrix
-from .pairs import make_pairs, mean_or_zero, over_directions
+from .listwise import ListwiseLoss
+from .pairs import mean_or_zero
 
 
-class SmoothAPLoss(nn.Module):
+class SmoothAPLoss(ListwiseLoss):
     """1 - mean over queries of smooth AP over the gallery, scored by cosine similarity.
 
     A rank counts the items scored above an item; here each count is sigmoid((s_j - s_i) / temperature), so
     AP = mean over positives i of rank among positives / rank among all becomes differentiable. Queries
-    without a positive are left out. Memory grows as queries × gallery².
-
-        loss(x, labels=l)       each row of x queries the rest of the batch
-        loss(a, b)              each a_i queries all of b, where b_i is the only positive;
-        loss(a, b, labels=l)    positives share the label; if symmetric, averaged with b querying a
+    without a positive are left out. Memory grows as queries × gallery². Called as every ListwiseLoss.
     """
 
     def __init__(self, temperature: float = 0.01, symmetric: bool = True):
-        super().__init__()
-        self.temperature = temperature
-        self.symmetric = symmetric
-
-    def forward(self, a: Tensor, b: Tensor | None = None, *, labels: Tensor | None = None) -> Tensor:
-        pairs = make_pairs(a, b, labels)
-        similarities = cosine_matrix(pairs.queries, pairs.gallery)
-        return over_directions(self._one_direction, similarities, pairs, self.symmetric and b is not None)
+        super().__init__(temperature, symmetric)
 
     def _one_direction(self, similarities: Tensor, positive: Tensor, valid: Tensor) -> Tensor:
         # above[q, i, j]: how much gallery item j counts as ranked above item i for query q
@@ -40,6 +29,3 @@ class SmoothAPLoss(nn.Module):
         precision = (rank_positive / rank_all) * positive
         ap = precision.sum(1) / n_positive.clamp_min(1)
         return mean_or_zero(1 - ap[n_positive > 0])
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, symmetric={self.symmetric}"

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..encoders.offline import BridgeSettings, OfflineEncoder
+from ..encoders.conse import BridgeSettings
+from ..encoders.offline import OfflineEncoder
 from ..encoders.registry import OFFLINE_MODELS
 from ..errors import BadInput
 from ..losses import build_loss

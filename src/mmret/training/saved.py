@@ -28,7 +28,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..encoders.base import SHARED, Encoder, l2_normalise
-from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, BridgeSettings, OfflineEncoder
+from ..encoders.conse import BridgeSettings
+from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, OfflineEncoder
 from ..encoders.registry import HASHED_MODEL_ID
 from ..fusion import FeatureFusion
 from .config import TrainConfig

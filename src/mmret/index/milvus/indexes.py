@@ -8,7 +8,6 @@ embedded HNSW is built with, so both backends build comparable graphs.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -17,13 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmret.index.base import SearchParams
-from mmret.index.kinds import DEFAULT_MEMORY_BUDGET, EXACT_UP_TO
+from mmret.index.kinds import (
+    DEFAULT_MEMORY_BUDGET,
+    EXACT_UP_TO,
+    HNSW_M,
+    hnsw_fits,
+    ivf_lists,
+)
 
 EF_CONSTRUCTION = 40
 TUNING_QUERIES = 200
 TUNING_K = 10
 MAX_TOPK = 16_384  # Milvus's bound on the hits of one search
-_HNSW_M = 32
 _HNSW = re.compile(r"HNSW(\d*)")
 _IVF = re.compile(r"IVF(\d+),(Flat|SQ8|PQ(\d+))")
 
@@ -43,7 +47,7 @@ def spec_of(factory: str) -> IndexSpec:
     if factory == "Flat":
         return IndexSpec(factory, "FLAT", {})
     if match := _HNSW.fullmatch(factory):
-        return IndexSpec(factory, "HNSW", {"M": int(match[1] or _HNSW_M), "efConstruction": EF_CONSTRUCTION})
+        return IndexSpec(factory, "HNSW", {"M": int(match[1] or HNSW_M), "efConstruction": EF_CONSTRUCTION})
     if match := _IVF.fullmatch(factory):
         nlist = int(match[1])
         if match[2] == "Flat":
@@ -59,9 +63,9 @@ def auto_factory(count: int, dim: int, memory_budget: int | None) -> str:
     """Exact for small collections, HNSW when its graph fits the budget, else IVF with 8-bit codes."""
     if count <= EXACT_UP_TO:
         return "Flat"
-    if count * (4 * dim + 2 * _HNSW_M * 4 * 1.1) <= (memory_budget or DEFAULT_MEMORY_BUDGET):
-        return f"HNSW{_HNSW_M}"
-    return f"IVF{2 ** round(math.log2(4 * math.sqrt(count)))},SQ8"
+    if hnsw_fits(count, dim, memory_budget or DEFAULT_MEMORY_BUDGET):
+        return f"HNSW{HNSW_M}"
+    return f"IVF{ivf_lists(count)},SQ8"
 
 
 def rebuild(client, name: str, field: str, spec: IndexSpec) -> None:
