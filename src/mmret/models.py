@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .encoders.base import Encoder
-from .encoders.fused import FusedEncoder, split_fusion_suffix
+from .encoders.fused import split_fusion_suffix, with_fusion
 from .encoders.registry import (
     DEFAULT_MODEL,
     HASHED_MODEL_ID,
@@ -36,26 +36,6 @@ def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
     base_name, suffixes = split_audio_suffixes(name)
     encoder = with_audio_paths(_load_base(base_name, precision), suffixes)
     return encoder if fusion is None else with_fusion(encoder, fusion)
-
-
-def with_fusion(encoder: Encoder, name: str) -> FusedEncoder:
-    """`encoder` fusing items' image and text vectors with the fusion `name`: the trained module of a model trained
-    with a `fusion:` section of that method, or (name "mean" on any model) the untrained mean of the parts."""
-    from .fusion import FUSIONS
-
-    if isinstance(encoder, FusedEncoder):
-        encoder = encoder.base
-    trained = getattr(encoder, "fusion", None)
-    method = encoder.record["fusion"]["method"] if trained is not None else None
-    if name == method:
-        return FusedEncoder(encoder, name, trained)
-    if name == "mean":
-        return FusedEncoder(encoder, name)
-    if name not in FUSIONS:
-        raise ValueError(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)}")
-    held = f"holds a trained {method!r} fusion" if method else "has no trained fusion"
-    raise ValueError(f"fusion {name!r} must be trained: model {encoder.model_id} {held}; train one with "
-                     f"`mmret train` and a `fusion: {{method: {name}}}` section, or use --fusion mean")
 
 
 def check_model_name(name: str) -> None:
