@@ -25,7 +25,8 @@ from .composed import ITEM, QueryPart, check_parts, compose_vector
 from .data.audio import Waveform, read_audio
 from .data.decode import open_image, read_bytes
 from .encoders.base import SHARED, Encoder
-from .encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
+from .encoders.fused import PART_SPACES, FusedEncoder
+from .encoders.model_id import ModelId
 from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
 from .index.collection import Hit, VectorCollection, readable
@@ -187,7 +188,7 @@ def _fused(encoder: Encoder | None, stored: StoredParts) -> bool:
     """Whether the collection holds fused items (its model id records the fusion when there is no encoder)."""
     if encoder is not None:
         return isinstance(encoder, FusedEncoder)
-    return split_fusion_suffix(stored.store.model_id)[1] is not None
+    return ModelId.parse(stored.store.model_id).fusion is not None
 
 
 def _image_space(encoder: Encoder | None, stored: StoredParts) -> str | None:

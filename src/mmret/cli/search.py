@@ -150,10 +150,10 @@ def _open(row: dict) -> None:
 
 def _transcript_only_warnings(store, parts: dict) -> list[str]:
     """Queries that can reach the collection's audio only through Whisper transcripts, not through its sound."""
-    from ..models import audio_path_kinds
+    from ..encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
 
-    kinds = audio_path_kinds(store.model_id)
-    if "speech" not in kinds or "audio-tower" in kinds:
+    kinds = ModelId.parse(store.model_id).audio_kinds
+    if SPEECH not in kinds or AUDIO_TOWER in kinds:
         return []
     hint = ("to search by sound, index into a new collection with --model '...+audio-tower:DIR' "
             "(a tower trained by mmret train-audio)")

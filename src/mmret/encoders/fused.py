@@ -20,11 +20,11 @@ from ..fusion import (
     fuse_vectors,
 )
 from .base import SHARED, Encoder
+from .model_id import ModelId
 
 #: the parts of an item, in the order a fusion module takes them
 FUSED_MODALITIES = ("image", "text")
 PART_SPACES = {modality: f"part-{modality}" for modality in FUSED_MODALITIES}
-FUSION_SUFFIX = "+fusion:"
 
 
 class FusedEncoder(Encoder):
@@ -38,7 +38,7 @@ class FusedEncoder(Encoder):
             raise ValueError(f"fusion {name!r}: fuses {list(self.fusion.in_dims)} -> {self.fusion.dim}, but model "
                              f"{base.model_id} embeds into {dim} dimensions")
         self.base, self.name = base, name
-        self.model_id = f"{base.model_id}{FUSION_SUFFIX}{name}"
+        self.model_id = str(ModelId.parse(base.model_id).with_fusion(name))
         self.modalities = base.modalities
         self.spaces = {**base.spaces, **{space: dim for space in PART_SPACES.values()}}
 
@@ -70,12 +70,6 @@ class FusedEncoder(Encoder):
     def adapt_queries(self, vectors: np.ndarray) -> np.ndarray:
         """Text queries' (n, dim) shared vectors moved into the fused items' space (unchanged by most fusions)."""
         return adapt_queries(self.fusion, vectors)
-
-
-def split_fusion_suffix(name: str) -> tuple[str, str | None]:
-    """("BASE", "NAME") of a model id "BASE+fusion:NAME"; (name, None) without the suffix."""
-    base, found, fusion = name.rpartition(FUSION_SUFFIX)
-    return (base, fusion) if found and base else (name, None)
 
 
 def with_fusion(encoder: Encoder, name: str) -> FusedEncoder:
