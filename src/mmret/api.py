@@ -21,7 +21,8 @@ import numpy as np
 
 from .data.sources import Skipped, check_sources
 from .encoders.base import SHARED, Encoder
-from .encoders.fused import FusedEncoder, split_fusion_suffix
+from .encoders.fused import FusedEncoder
+from .encoders.model_id import ModelId
 from .index.backend import (
     collection_exists,
     create_collection,
@@ -34,7 +35,7 @@ from .index.collection import CollectionError, Hit, Record, VectorCollection
 from .index.locking import one_writer
 from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
-from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
+from .models import DEFAULT_MODEL, load_encoder, with_fusion
 from .pipeline import IndexReport, Ingest
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
@@ -73,10 +74,10 @@ class Collection:
             store = open_collection(path)
             if model is None and fusion is None:
                 return cls(store, precision=precision)
-            recorded_model, recorded_fusion = split_fusion_suffix(store.model_id)
+            recorded = ModelId.parse(store.model_id)
             if fusion is None and not isinstance(model, FusedEncoder):
-                fusion = recorded_fusion
-            encoder = _encoder(model or recorded_model, precision, fusion)
+                fusion = recorded.fusion
+            encoder = _encoder(model or str(recorded.with_fusion(None)), precision, fusion)
             _check_same_model(store, encoder)
             return cls(store, encoder, precision)
         encoder = _encoder(model or DEFAULT_MODEL, precision, fusion)
@@ -238,6 +239,6 @@ def _encoder(model: str | Encoder, precision: str, fusion: str | None) -> Encode
 
 
 def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:
-    if not same_model(store.model_id, encoder.model_id):
+    if not ModelId.parse(store.model_id).same_weights(ModelId.parse(encoder.model_id)):
         raise CollectionError(f"{store.path}: built with model {store.model_id!r}, not {encoder.model_id!r}; "
                               "a collection never mixes models (index into a new collection instead)")

@@ -16,7 +16,7 @@ def no_model_loads(monkeypatch):
     def forbidden(name, *args, **kwargs):
         raise ModelLoaded(f"model {name!r} was loaded")
 
-    for target in ("mmret.models.load_encoder", "mmret.api.load_encoder", "mmret.models.load_base"):
+    for target in ("mmret.models.load_encoder", "mmret.api.load_encoder", "mmret.encoders.loader.load_base"):
         monkeypatch.setattr(target, forbidden)
 
 

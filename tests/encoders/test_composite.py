@@ -4,18 +4,8 @@ import pytest
 
 from mmret.encoders.audio_tower import AudioTower, AudioTowerEncoder, TowerConfig
 from mmret.encoders.composite import CompositeEncoder, audio_paths
-from mmret.encoders.registry import split_audio_suffixes
 from mmret.encoders.speech import SpeechEncoder
 from mmret.models import load_encoder
-
-
-def test_suffixes_are_split_from_any_base_name():
-    offline_id = "offline:minilm-l6+effnet-lite0-conse-v1/k50"
-    assert split_audio_suffixes(offline_id) == (offline_id, [])
-    assert split_audio_suffixes(f"{offline_id}+speech+audio-tower:/a/b") == (offline_id, ["speech", "audio-tower:/a/b"])
-    assert split_audio_suffixes("openai/clip+speech:/w") == ("openai/clip", ["speech:/w"])
-    with pytest.raises(ValueError, match="once"):
-        split_audio_suffixes("offline+speech+speech")
 
 
 def test_offline_plus_speech_loads_by_name_and_by_its_recorded_id(offline_encoder):

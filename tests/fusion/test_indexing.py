@@ -13,7 +13,8 @@ from mmret import Collection, QueryPart
 from mmret.cli import main
 from mmret.cli.search import attached_part_values
 from mmret.encoders.base import SHARED
-from mmret.encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
+from mmret.encoders.fused import PART_SPACES, FusedEncoder
+from mmret.encoders.model_id import ModelId
 from mmret.index.collection import CollectionError
 from mmret.models import load_encoder, with_fusion
 
@@ -149,7 +150,7 @@ def test_the_cli_searches_with_composed_parts(collection, catalogue, capsys):
 
 def test_a_collection_records_the_fusion_in_its_model_id(fused_encoder, offline_encoder):
     assert fused_encoder.model_id == f"{offline_encoder.model_id}+fusion:mean"
-    assert split_fusion_suffix(fused_encoder.model_id) == (offline_encoder.model_id, "mean")
+    assert ModelId.parse(fused_encoder.model_id) == ModelId.parse(offline_encoder.model_id).with_fusion("mean")
     reloaded = load_encoder(fused_encoder.model_id)
     assert isinstance(reloaded, FusedEncoder) and reloaded.model_id == fused_encoder.model_id
 

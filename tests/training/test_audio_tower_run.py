@@ -167,3 +167,25 @@ def test_data_sets_without_audio_or_labels_are_refused(data_dir, tmp_path):
     with pytest.raises(ValueError, match="fsdd.*no class labels"):
         train_audio_tower(f"fsdd:{speakers}", tmp_path / "out", OtherText(), progress=False,
                           options={"label": "speaker"})
+
+
+def test_train_audio_joins_the_space_of_a_model_folder_written_by_mmret_train(esc_rows, make_config, fp32_encoder,
+                                                                               small_problem, run, tmp_path):
+    from mmret.models import load_encoder
+    from mmret.training import TrainedEncoder, train
+
+    model_dir = train(make_config({"training": {"epochs": 1}}), encoder=fp32_encoder).model_dir
+    three_classes = [row for start in (0, PER_CLASS, 2 * PER_CLASS) for row in esc_rows[start:start + 2]]
+    spec = _write_labels(tmp_path / "clips.csv", three_classes)
+    out = tmp_path / "tower"
+    code, said, errors = run("train-audio", "--data", spec, "--out", out, "--text-model", model_dir,
+                             "--epochs", 1, "--holdout", 0)
+    assert code == 0, errors
+    trained_text = TrainedEncoder(model_dir)
+    assert json.loads((out / MANIFEST).read_text())["text_model"] == trained_text.model_id
+    suggested = f"{model_dir}+audio-tower:{out}"
+    assert f"use it with --model '{suggested}'" in said
+    encoder = load_encoder(suggested)
+    clip = read_audio(three_classes[0][0], 16_000)
+    assert encoder.encode("audio", [clip]).shape == (1, trained_text.spaces[SHARED])
+    np.testing.assert_allclose(encoder.encode("text", ["a dog"]), trained_text.encode("text", ["a dog"]), atol=1e-6)

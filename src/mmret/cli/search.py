@@ -151,11 +151,11 @@ def _open(row: dict) -> None:
 
 def _transcript_only_warnings(store, parts: dict) -> list[str]:
     """Queries that can reach the collection's audio only through Whisper transcripts, not through its sound."""
+    from ..encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
     from ..media.segments import SEGMENT
-    from ..models import audio_path_kinds
 
-    kinds = audio_path_kinds(store.model_id)
-    if "speech" not in kinds or "audio-tower" in kinds:
+    kinds = ModelId.parse(store.model_id).audio_kinds
+    if SPEECH not in kinds or AUDIO_TOWER in kinds:
         return []
     hint = ("to search by sound, index into a new collection with --model '...+audio-tower:DIR' "
             "(a tower trained by mmret train-audio)")

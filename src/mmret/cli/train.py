@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..encoders.model_id import AUDIO_TOWER, AudioPath, ModelId
 from ..encoders.registry import DEFAULT_MODEL
 from .common import check_exist, check_models, key_values, positive_int
 
@@ -92,7 +93,8 @@ def _train_audio(args) -> int:
                                  settings=TrainSettings(epochs=args.epochs), holdout=args.holdout,
                                  options=key_values(args.option, "--option"))
     print(json.dumps(manifest.get("validation", {}), indent=2))
-    print(f"audio tower saved in {args.out}; use it with --model '{args.text_model}+audio-tower:{args.out}'")
+    model = ModelId.parse(args.text_model).with_audio(AudioPath(AUDIO_TOWER, args.out))
+    print(f"audio tower saved in {args.out}; use it with --model '{model}'")
     return 0
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..encoders.model_id import ModelId
 from ..errors import Conflict
 from ..media.timed_settings import TimedSettings
-from ..models import load_encoder, same_model
+from ..models import load_encoder
 from ..pipeline.mapper import embed_stream
 from .shards import file_states, row_item, shard_table
 
@@ -18,7 +19,7 @@ class ShardEmbedder:
 
     def __init__(self, model_id: str, precision: str, timed: TimedSettings, batch_size: int):
         self.encoder = load_encoder(model_id, precision)
-        if not same_model(model_id, self.encoder.model_id):
+        if not ModelId.parse(model_id).same_weights(ModelId.parse(self.encoder.model_id)):
             raise Conflict(f"model {model_id!r} loaded as {self.encoder.model_id!r} on this Ray worker")
         self.timed, self.batch_size = timed, batch_size
 

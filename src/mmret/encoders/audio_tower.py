@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from ..data.audio import Waveform, resample
 from .base import SHARED, Encoder
+from .model_id import ModelId
 
 WEIGHTS = "audio_tower.pt"
 CONFIG = "audio_tower.json"
@@ -175,10 +176,10 @@ def load_audio_tower_encoder(path: str | Path, text_encoder: Encoder | None = No
                          f"{CONFIG})")
     recorded = read_manifest(folder)["text_model"]
     if text_encoder is None:
-        from .registry import load_pretrained
+        from .loader import load_encoder
 
-        text_encoder = load_pretrained(recorded)
-    if text_encoder.model_id != recorded:
+        text_encoder = load_encoder(recorded)
+    if not ModelId.parse(recorded).same_weights(ModelId.parse(text_encoder.model_id)):
         raise ValueError(f"{folder}: the tower was trained against text model {recorded!r}, "
                          f"not {text_encoder.model_id!r}")
     return AudioTowerEncoder(AudioTower.load(folder), text_encoder, name=f"{PREFIX}:{folder}")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .base import SHARED, Encoder
+from .model_id import AudioPath, ModelId
 from .speech import SpeechEncoder
 
 
@@ -30,7 +31,7 @@ class CompositeEncoder(Encoder):
         self.base, self.sound, self.speech = base, sound, speech
         self.modalities = (*base.modalities, "audio")
         self.spaces = dict(base.spaces)
-        self.model_id = "+".join((base.model_id, *suffixes))
+        self.model_id = str(ModelId.parse(base.model_id).with_audio(*map(AudioPath.parse, suffixes)))
 
     def _route(self, modality: str) -> Encoder:
         self._check(modality)

@@ -12,13 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from ..fusion import FeatureFusion, WeightedMeanFusion, adapt_queries, fuse_vectors
+from ..fusion import (
+    FUSIONS,
+    FeatureFusion,
+    WeightedMeanFusion,
+    adapt_queries,
+    fuse_vectors,
+)
 from .base import SHARED, Encoder
+from .model_id import ModelId
 
 #: the parts of an item, in the order a fusion module takes them
 FUSED_MODALITIES = ("image", "text")
 PART_SPACES = {modality: f"part-{modality}" for modality in FUSED_MODALITIES}
-FUSION_SUFFIX = "+fusion:"
 
 
 class FusedEncoder(Encoder):
@@ -32,7 +38,7 @@ class FusedEncoder(Encoder):
             raise ValueError(f"fusion {name!r}: fuses {list(self.fusion.in_dims)} -> {self.fusion.dim}, but model "
                              f"{base.model_id} embeds into {dim} dimensions")
         self.base, self.name = base, name
-        self.model_id = f"{base.model_id}{FUSION_SUFFIX}{name}"
+        self.model_id = str(ModelId.parse(base.model_id).with_fusion(name))
         self.modalities = base.modalities
         self.spaces = {**base.spaces, **{space: dim for space in PART_SPACES.values()}}
 
@@ -66,7 +72,19 @@ class FusedEncoder(Encoder):
         return adapt_queries(self.fusion, vectors)
 
 
-def split_fusion_suffix(name: str) -> tuple[str, str | None]:
-    """("BASE", "NAME") of a model id "BASE+fusion:NAME"; (name, None) without the suffix."""
-    base, found, fusion = name.rpartition(FUSION_SUFFIX)
-    return (base, fusion) if found and base else (name, None)
+def with_fusion(encoder: Encoder, name: str) -> FusedEncoder:
+    """`encoder` fusing items' image and text vectors with the fusion `name`: the trained module of a model trained
+    with a `fusion:` section of that method, or (name "mean" on any model) the untrained mean of the parts."""
+    if isinstance(encoder, FusedEncoder):
+        encoder = encoder.base
+    trained = getattr(encoder, "fusion", None)
+    method = encoder.record["fusion"]["method"] if trained is not None else None
+    if name == method:
+        return FusedEncoder(encoder, name, trained)
+    if name == "mean":
+        return FusedEncoder(encoder, name)
+    if name not in FUSIONS:
+        raise ValueError(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)}")
+    held = f"holds a trained {method!r} fusion" if method else "has no trained fusion"
+    raise ValueError(f"fusion {name!r} must be trained: model {encoder.model_id} {held}; train one with "
+                     f"`mmret train` and a `fusion: {{method: {name}}}` section, or use --fusion mean")

@@ -1,97 +1,104 @@
-"""Pretrained model names -> encoders. `offline` (the default) needs no network; any other name is a Hugging Face
-hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP). `offline-lite2` is the offline pack with its
-larger image tower. Directories written by `mmret train` are
-resolved above this layer, in `mmret.models`, which then adds the audio paths with `with_audio_paths`.
+"""Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
+network; any other name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
+`offline-lite2` is the offline pack with its larger image tower.
 
-Audio paths into a text encoder's space are added with suffixes: `offline+speech` (Whisper transcripts, optionally
-`+speech:WHISPER_DIR`) and `offline+audio-tower:DIR` (a tower saved by `mmret train-audio`); both can be combined.
+Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
+model folders when it is imported); those are tried first. A model's audio paths and fusion are added around the
+base encoder by `mmret.encoders.loader.load_encoder`.
 """
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .base import Encoder
+from .model_id import ModelId
 
 DEFAULT_MODEL = "offline"
 #: the offline pack's models (no network): the default, and its larger image tower (see mmret.encoders.offline)
 OFFLINE_MODELS = {"offline": "lite0", "offline-lite2": "lite2"}  # name -> image tower
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
-#: a trained model's id: its directory and the first 12 hex digits of its weights' sha256 ("DIR@HASH")
-HASHED_MODEL_ID = re.compile(r"^(?P<path>.+)@(?P<hash>[0-9a-f]{12})$")
-_AUDIO_SUFFIX = re.compile(r"^(?P<rest>.+)\+(?P<path>speech(?::[^+]+)?|audio-tower:[^+]+)$")
 
 
-def load_pretrained(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
-    """An encoder by name: "offline" or "offline-lite2", an offline model id recorded in a collection, a hub id, or a model
-    directory, optionally followed by audio paths ("+speech", "+audio-tower:DIR")."""
-    base_name, suffixes = split_audio_suffixes(name)
-    return with_audio_paths(load_base(base_name, precision), suffixes)
+@dataclass(frozen=True)
+class Backend:
+    claims: Callable[[ModelId], bool]  # of a base model id (no audio paths, no fusion)
+    load: Callable[[ModelId, str], Encoder]  # (base model id, precision) -> encoder
 
 
-def with_audio_paths(base: Encoder, suffixes: list[str]) -> Encoder:
-    """`base` joined by the audio paths that `split_audio_suffixes` found, as one CompositeEncoder."""
-    if not suffixes:
-        return base
-    from .composite import CompositeEncoder
-
-    sound = speech = None
-    named = []
-    for suffix in suffixes:
-        kind, _, where = suffix.partition(":")
-        if kind == "speech":
-            speech = _speech(base, where)
-            named.append(f"speech:{Path(where).expanduser().resolve()}" if where else "speech")
-        else:
-            sound = _audio_tower(base, where)
-            named.append(f"audio-tower:{Path(where).expanduser().resolve()}")
-    return CompositeEncoder(base, sound, speech, named)
+def is_offline(model: ModelId) -> bool:
+    """An offline pack name, or an offline model id as a collection records it."""
+    return model.pin is None and (model.base in OFFLINE_MODELS or model.base.startswith(f"{DEFAULT_MODEL}:"))
 
 
-def split_audio_suffixes(name: str) -> tuple[str, list[str]]:
-    suffixes = []
-    while match := _AUDIO_SUFFIX.match(name):
-        name = match["rest"]
-        suffixes.insert(0, match["path"])
-    kinds = [s.partition(":")[0] for s in suffixes]
-    if len(set(kinds)) != len(kinds):
-        raise ValueError(f"model {name!r}: each audio path (+speech, +audio-tower:DIR) may appear once")
-    return name, suffixes
+def _load_offline(model: ModelId, precision: str) -> Encoder:
+    from .conse import BridgeSettings, image_tower_of
+    from .offline import OfflineEncoder
+
+    tower = OFFLINE_MODELS.get(model.base) or image_tower_of(model.base)
+    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
+    if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
+        raise ValueError(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
+                         "re-index the collection")
+    return encoder
 
 
-def load_base(name: str, precision: str = "auto") -> Encoder:
-    """The encoder a pretrained name (no audio suffixes) stands for."""
-    if name in OFFLINE_MODELS or name.startswith(f"{DEFAULT_MODEL}:"):
-        from .conse import BridgeSettings, image_tower_of
-        from .offline import OfflineEncoder
-
-        tower = OFFLINE_MODELS.get(name) or image_tower_of(name)
-        encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
-        if name not in OFFLINE_MODELS and name != encoder.model_id:
-            raise ValueError(f"model {name!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
-                             "re-index the collection")
-        return encoder
-    path = Path(name).expanduser()
+def _hub_location(model: ModelId) -> str:
+    """A hub id as it is, a model directory as its absolute path."""
+    path = Path(model.base).expanduser()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"model {name!r}: is a file, expected a model directory, a hub id or 'offline'")
-    from .hf import HFEncoder, model_type
-
-    resolved = str(path.resolve()) if path.is_dir() else name
-    if model_type(resolved) == "clap":
-        from .clap import ClapEncoder
-
-        return ClapEncoder(resolved)
-    return HFEncoder(resolved, precision=precision)
+        raise ValueError(f"model {model.base!r}: is a file, expected a model directory, a hub id or 'offline'")
+    return str(path.resolve()) if path.is_dir() else model.base
 
 
-def _speech(base: Encoder, whisper_dir: str) -> Encoder:
-    from .speech import SpeechEncoder, Transcriber
+def _is_clap(model: ModelId) -> bool:
+    from .hf import model_type
 
-    return SpeechEncoder(base, Transcriber(whisper_dir or None))
+    return model.pin is None and model_type(_hub_location(model)) == "clap"
 
 
-def _audio_tower(base: Encoder, folder: str) -> Encoder:
-    from .audio_tower import load_audio_tower_encoder
+def _load_clap(model: ModelId, precision: str) -> Encoder:
+    from .clap import ClapEncoder
 
-    return load_audio_tower_encoder(folder, base)
+    return ClapEncoder(_hub_location(model))
+
+
+def _is_unpinned(model: ModelId) -> bool:
+    return model.pin is None
+
+
+def _load_hf(model: ModelId, precision: str) -> Encoder:
+    from .hf import HFEncoder
+
+    return HFEncoder(_hub_location(model), precision=precision)
+
+
+BACKENDS: dict[str, Backend] = {
+    "offline": Backend(is_offline, _load_offline),
+    "clap": Backend(_is_clap, _load_clap),
+    "hf": Backend(_is_unpinned, _load_hf),  # any other hub id or model directory
+}
+#: backends registered by layers above this one (kind -> backend), tried before BACKENDS
+REGISTERED: dict[str, Backend] = {}
+
+
+def register_backend(kind: str, backend: Backend) -> None:
+    REGISTERED[kind] = backend
+
+
+def load_base(model: ModelId, precision: str = "auto") -> Encoder:
+    """The encoder of a base model id (no audio paths, no fusion), from the first backend that claims it."""
+    for backend in (*REGISTERED.values(), *BACKENDS.values()):
+        if backend.claims(model):
+            return backend.load(model, precision)
+    check_pinned_folder(model)
+    raise ValueError(f"model {model}: {model.base} is not a trained model folder")
+
+
+def check_pinned_folder(model: ModelId) -> None:
+    """ValueError when a trained model's pinned folder is gone, saying how to point at its new place."""
+    if model.pin is not None and not Path(model.base).expanduser().is_dir():
+        raise ValueError(f"trained model {model.base} (weights {model.pin}) is not there any more; if it moved, "
+                         f"pass --model NEWDIR (its weights must hash to {model.pin})")

@@ -25,7 +25,7 @@ def compare(models: Sequence[Encoder | str], dataset: RetrievalDataset, metrics:
             labels: Sequence[str] | None = None, confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
             permutations: int = PERMUTATIONS, seed: int = 0, batch_size: int = 32, workers: int | None = None,
             progress: bool = True, precision: str = "auto") -> dict:
-    """Evaluate each model (an Encoder, or a pretrained name `load_pretrained` knows) on `dataset` and compare them."""
+    """Evaluate each model (an Encoder, or a name `load_encoder` knows) on `dataset` and compare them."""
     evaluations = evaluate_models(models, dataset, batch_size, workers, progress, precision)
     labels = labels or [model if isinstance(model, str) else model.model_id for model in models]
     return compare_evaluations(evaluations, metrics, labels, confidence, resamples, permutations, seed)
@@ -33,11 +33,11 @@ def compare(models: Sequence[Encoder | str], dataset: RetrievalDataset, metrics:
 
 def evaluate_models(models: Sequence[Encoder | str], dataset: RetrievalDataset, batch_size: int = 32,
                     workers: int | None = None, progress: bool = True, precision: str = "auto") -> list[Evaluation]:
-    """One Evaluation per model; models given by name (pretrained ones; trained directories are resolved by
-    `mmret.models.load_encoder`) are loaded one at a time."""
-    from ..encoders.registry import load_pretrained
+    """One Evaluation per model; models given by name (trained directories too, once mmret.training is imported)
+    are loaded one at a time."""
+    from ..encoders.loader import load_encoder
 
-    return [evaluate_in_detail(load_pretrained(model, precision) if isinstance(model, str) else model, dataset,
+    return [evaluate_in_detail(load_encoder(model, precision) if isinstance(model, str) else model, dataset,
                                batch_size, workers, progress) for model in models]
 
 

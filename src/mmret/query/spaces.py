@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..encoders.base import SHARED, Encoder
-from ..encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
+from ..encoders.fused import PART_SPACES, FusedEncoder
+from ..encoders.model_id import ModelId
 from .parts import ITEM, QueryPart
 from .stored_parts import StoredParts
 
@@ -35,7 +36,7 @@ def is_fused(encoder: Encoder | None, stored: StoredParts) -> bool:
     """Whether the collection holds fused items (its model id records the fusion when there is no encoder)."""
     if encoder is not None:
         return isinstance(encoder, FusedEncoder)
-    return split_fusion_suffix(stored.store.model_id)[1] is not None
+    return ModelId.parse(stored.store.model_id).fusion is not None
 
 
 def image_space(encoder: Encoder | None, stored: StoredParts) -> str | None:

@@ -41,7 +41,7 @@ from ..encoders.audio_tower import (
     is_audio_tower_dir,
 )
 from ..encoders.base import SHARED, Encoder
-from ..encoders.registry import load_pretrained
+from ..encoders.loader import load_encoder
 from ..eval.metrics import Ranking, mean_metrics
 from .audio_tower_fit import TrainSettings, train_tower
 
@@ -62,7 +62,7 @@ def train_audio_tower(data_spec: str, out: str | Path, text_model: str | Encoder
         raise ValueError(f"holdout must be in [0, 1), got {holdout}")
     items, labels, classes = labelled_clips(data_spec, options)
     _check_classes(data_spec, labels, classes, holdout)
-    text_encoder = load_pretrained(text_model) if isinstance(text_model, str) else text_model
+    text_encoder = load_encoder(text_model) if isinstance(text_model, str) else text_model
     config = config or TowerConfig(dim=text_encoder.spaces[SHARED])
     clips, labels, skipped = decode_clips(items, labels, config, progress)
     _check_classes(data_spec, labels, classes, holdout)  # again: undecodable clips were left out

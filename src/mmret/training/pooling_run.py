@@ -18,8 +18,8 @@ import numpy as np
 
 from ..data.layouts.files import read_table
 from ..encoders.base import SHARED, Encoder
+from ..encoders.loader import load_encoder
 from ..encoders.pooling import AttentionPooling, mean_pool
-from ..encoders.registry import load_pretrained
 from .pooling_fit import train_attention_pooling
 
 
@@ -73,7 +73,7 @@ def train_pooling(table: str | Path, out: str | Path, model: str | Encoder = "of
                   holdout: float = 0.2, seed: int = 0, video: dict | None = None) -> dict:
     """Train, validate on held-out videos, save the pooling to `out` (a .pt file) and its figures beside it."""
     out = Path(out)
-    encoder = model if isinstance(model, Encoder) else load_pretrained(model)
+    encoder = model if isinstance(model, Encoder) else load_encoder(model)
     moments, texts = read_segments(table)
     frames = moment_frames(encoder, moments, video)
     targets = encoder.encode("text", texts, SHARED)

@@ -29,8 +29,9 @@ from safetensors.torch import load_file, save_file
 
 from ..encoders.base import SHARED, Encoder, l2_normalise
 from ..encoders.conse import BridgeSettings
+from ..encoders.model_id import PIN_DIGITS, ModelId
 from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, OfflineEncoder
-from ..encoders.registry import HASHED_MODEL_ID
+from ..encoders.registry import Backend, register_backend
 from ..fusion import FeatureFusion
 from .config import TrainConfig
 from .fused_model import FUSED_MODALITIES, FusedItemModel, build_trained_model
@@ -115,9 +116,9 @@ def is_trained_model_dir(path: str | Path) -> bool:
 
 def split_model_id(name: str) -> tuple[Path, str | None]:
     """A model directory and the weights hash of a TrainedEncoder model id "DIR@HASH" (None for a bare DIR)."""
-    match = HASHED_MODEL_ID.match(name)
-    if match and not Path(name).exists():
-        return Path(match["path"]).expanduser(), match["hash"]
+    model = ModelId.parse(name)
+    if model.pin is not None and not Path(name).exists():
+        return Path(model.base).expanduser(), model.pin
     return Path(name).expanduser(), None
 
 
@@ -160,7 +161,7 @@ class TrainedEncoder(Encoder):
         self.model.load_state_dict(load_file(str(directory / WEIGHTS)))
         self.model.eval()
         self.record = record
-        self.model_id = f"{directory}@{digest[:12]}"
+        self.model_id = str(ModelId(str(directory), pin=digest[:PIN_DIGITS]))
         self.modalities = self.base.modalities
         self.spaces = {SHARED: config.model.dim, IMAGE_SPACE: IMAGE_DIM}
 
@@ -193,6 +194,17 @@ class TrainedEncoder(Encoder):
         if self.model.image_tower is not None:
             return self.model.image_tower.tower_outputs(torch.from_numpy(batch))
         return self.towers.tower_outputs(batch)
+
+
+def _is_trained(model: ModelId) -> bool:
+    return is_trained_model_dir(str(model))
+
+
+def _load_trained(model: ModelId, precision: str) -> TrainedEncoder:
+    return TrainedEncoder(str(model), None if precision == "auto" else precision)
+
+
+register_backend("trained", Backend(_is_trained, _load_trained))  # so that every layer's load_encoder knows them
 
 
 def _sha256(file: Path) -> str:
