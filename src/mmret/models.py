@@ -16,6 +16,7 @@ from .encoders.fused import with_fusion
 from .encoders.loader import load_encoder
 from .encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
 from .encoders.registry import DEFAULT_MODEL, check_pinned_folder, is_offline
+from .errors import BadInput
 
 __all__ = ["DEFAULT_MODEL", "check_model_name", "load_encoder", "query_paths", "with_fusion"]
 
@@ -28,17 +29,17 @@ def check_model_name(name: str) -> None:
     model = ModelId.parse(name)
     for path in model.audio:
         if path.where and not Path(path.where).expanduser().is_dir():
-            raise ValueError(f"model {name!r}: {path.kind} directory {path.where!r} does not exist")
+            raise BadInput(f"model {name!r}: {path.kind} directory {path.where!r} does not exist")
     base = model.base
     if model.pin is not None:
         return check_pinned_folder(model.base_id)
     if is_offline(model.base_id) or Path(base).expanduser().is_dir():
         return
     if not _HUB_ID.match(base) or base.startswith("."):
-        raise ValueError(f"model {base!r}: no such model directory")
+        raise BadInput(f"model {base!r}: no such model directory")
     if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") and not _in_hub_cache(base):
-        raise ValueError(f"model {base!r}: not 'offline', not a model directory, and not in the local Hugging Face "
-                         "cache (HF_HUB_OFFLINE is set, so the hub is not asked)")
+        raise BadInput(f"model {base!r}: not 'offline', not a model directory, and not in the local Hugging Face "
+                       "cache (HF_HUB_OFFLINE is set, so the hub is not asked)")
 
 
 def query_paths(model_id: str) -> dict[str, list[str]]:

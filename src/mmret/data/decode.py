@@ -12,8 +12,10 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import BadInput
 
-class DecodeError(ValueError):
+
+class DecodeError(BadInput):
     def __init__(self, where: str, reason: str):
         super().__init__(f"{where}: {reason}")
         self.where = where

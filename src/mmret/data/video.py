@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MissingPackage
 from .audio import Waveform, av_soundtrack
 from .decode import DecodeError, check_picture_size
 
@@ -88,7 +89,7 @@ def _require_av():
     try:
         import av
     except ImportError as e:
-        raise ImportError(f"video decoding needs PyAV: {INSTALL_HINT}") from e
+        raise MissingPackage(f"video decoding needs PyAV: {INSTALL_HINT}") from e
     return av
 
 

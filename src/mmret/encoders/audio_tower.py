@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..data.audio import Waveform, resample
+from ..errors import BadInput
 from .base import SHARED, Encoder
 from .model_id import ModelId
 
@@ -129,7 +130,7 @@ class AudioTowerEncoder(Encoder):
 
     def __init__(self, tower: AudioTower, text_encoder: Encoder, name: str = "audio-tower"):
         if text_encoder.spaces[SHARED] != tower.config.dim:
-            raise ValueError(f"tower dim {tower.config.dim} != {text_encoder.model_id} dim {text_encoder.spaces[SHARED]}")
+            raise BadInput(f"tower dim {tower.config.dim} != {text_encoder.model_id} dim {text_encoder.spaces[SHARED]}")
         self.tower = tower.eval()
         self.text_encoder = text_encoder
         self.spaces = {SHARED: tower.config.dim}
@@ -172,16 +173,16 @@ def load_audio_tower_encoder(path: str | Path, text_encoder: Encoder | None = No
     """The saved tower with its text model (loaded by the recorded model id when not given)."""
     folder = Path(path).expanduser().resolve()
     if not is_audio_tower_dir(folder):
-        raise ValueError(f"{folder}: not an audio tower folder (needs {MANIFEST} of format {FORMAT}, {WEIGHTS}, "
-                         f"{CONFIG})")
+        raise BadInput(f"{folder}: not an audio tower folder (needs {MANIFEST} of format {FORMAT}, {WEIGHTS}, "
+                       f"{CONFIG})")
     recorded = read_manifest(folder)["text_model"]
     if text_encoder is None:
         from .loader import load_encoder
 
         text_encoder = load_encoder(recorded)
     if not ModelId.parse(recorded).same_weights(ModelId.parse(text_encoder.model_id)):
-        raise ValueError(f"{folder}: the tower was trained against text model {recorded!r}, "
-                         f"not {text_encoder.model_id!r}")
+        raise BadInput(f"{folder}: the tower was trained against text model {recorded!r}, "
+                       f"not {text_encoder.model_id!r}")
     return AudioTowerEncoder(AudioTower.load(folder), text_encoder, name=f"{PREFIX}:{folder}")
 
 

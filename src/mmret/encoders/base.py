@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BadInput
+
 SHARED = "shared"
 
 
@@ -61,7 +63,7 @@ class Encoder(ABC):
         """(n, d) float32 L2-normalised vectors of raw items (strings, PIL images) in one space."""
         vectors = self.embed(modality, raw)
         if space not in vectors:
-            raise ValueError(f"{self.model_id}: {modality} has no vectors in space {space!r}; it has {sorted(vectors)}")
+            raise BadInput(f"{self.model_id}: {modality} has no vectors in space {space!r}; it has {sorted(vectors)}")
         return vectors[space]
 
     def spaces_for(self, modality: str) -> tuple[str, ...]:
@@ -71,4 +73,4 @@ class Encoder(ABC):
 
     def _check(self, modality: str) -> None:
         if modality not in self.modalities:
-            raise ValueError(f"encoder {self.model_id} does not accept {modality!r}; it accepts {self.modalities}")
+            raise BadInput(f"encoder {self.model_id} does not accept {modality!r}; it accepts {self.modalities}")

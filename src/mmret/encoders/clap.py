@@ -16,6 +16,7 @@ import torch
 from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer, ClapModel
 
 from ..data.audio import Waveform, resample
+from ..errors import BadInput
 from .base import SHARED, Encoder
 from .hf import _load, _resolve_model_id, _unit_rows
 
@@ -44,7 +45,7 @@ class ClapEncoder(Encoder):
         self.model_id = _resolve_model_id(name_or_path)
         config = _load(AutoConfig.from_pretrained, self.model_id, "config")
         if config.model_type != "clap":
-            raise ValueError(f"model {self.model_id!r} has model_type {config.model_type!r}; ClapEncoder needs 'clap'")
+            raise BadInput(f"model {self.model_id!r} has model_type {config.model_type!r}; ClapEncoder needs 'clap'")
         self.spaces = {SHARED: config.projection_dim}
         self.device = torch.device(device)
         self._tokenizer = _load(AutoTokenizer.from_pretrained, self.model_id, "tokenizer")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BadInput
 from .base import SHARED, Encoder
 from .model_id import AudioPath, ModelId
 from .speech import SpeechEncoder
@@ -23,11 +24,11 @@ class CompositeEncoder(Encoder):
         """`suffixes` name the audio paths in the model id (e.g. "speech", "audio-tower:/abs/dir") so that the
         id a collection records loads the same encoder again."""
         if sound is None and speech is None:
-            raise ValueError(f"{base.model_id}: a composite encoder needs a sound or a speech path")
+            raise BadInput(f"{base.model_id}: a composite encoder needs a sound or a speech path")
         for path in (sound, speech):
             if path is not None and path.spaces[SHARED] != base.spaces[SHARED]:
-                raise ValueError(f"{path.model_id} embeds into {path.spaces[SHARED]} dimensions, "
-                                 f"{base.model_id} into {base.spaces[SHARED]}")
+                raise BadInput(f"{path.model_id} embeds into {path.spaces[SHARED]} dimensions, "
+                               f"{base.model_id} into {base.spaces[SHARED]}")
         self.base, self.sound, self.speech = base, sound, speech
         self.modalities = (*base.modalities, "audio")
         self.spaces = dict(base.spaces)

@@ -10,6 +10,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..errors import BadInput
 from .base import l2_normalise
 from .offline_pack import DEFAULT_IMAGE_TOWER, IMAGE_TOWERS
 
@@ -73,15 +74,15 @@ class BridgeSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "templates", tuple(self.templates))
         if self.image_tower not in IMAGE_TOWERS:
-            raise ValueError(f"image_tower must be one of {sorted(IMAGE_TOWERS)}, got {self.image_tower!r}")
+            raise BadInput(f"image_tower must be one of {sorted(IMAGE_TOWERS)}, got {self.image_tower!r}")
         if not 1 <= self.top_k <= N_CLASSES:
-            raise ValueError(f"top_k must be in 1..{N_CLASSES}, got {self.top_k}")
+            raise BadInput(f"top_k must be in 1..{N_CLASSES}, got {self.top_k}")
         if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+            raise BadInput(f"temperature must be > 0, got {self.temperature}")
         if not self.templates or any("{}" not in template for template in self.templates):
-            raise ValueError(f"templates must be a non-empty list of strings with a {{}} slot, got {self.templates!r}")
+            raise BadInput(f"templates must be a non-empty list of strings with a {{}} slot, got {self.templates!r}")
         if not 0 < self.crop_fraction <= 1:
-            raise ValueError(f"crop_fraction must be in (0, 1], got {self.crop_fraction}")
+            raise BadInput(f"crop_fraction must be in (0, 1], got {self.crop_fraction}")
 
     def model_id(self) -> str:
         """Changes with every setting: vectors made with other settings are not comparable."""
@@ -98,7 +99,7 @@ def image_tower_of(model_id: str) -> str:
     """The image tower an offline model id was made with; ValueError when it names no tower of this pack."""
     match = _TOWER_IN_MODEL_ID.match(model_id)
     if match is None or match["tower"] not in IMAGE_TOWERS:
-        raise ValueError(f"model {model_id!r}: not an offline model id (no image tower of {sorted(IMAGE_TOWERS)})")
+        raise BadInput(f"model {model_id!r}: not an offline model id (no image tower of {sorted(IMAGE_TOWERS)})")
     return match["tower"]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BadInput
 from ..fusion import (
     FUSIONS,
     FeatureFusion,
@@ -31,12 +32,12 @@ class FusedEncoder(Encoder):
     def __init__(self, base: Encoder, name: str, fusion: FeatureFusion | None = None):
         missing = [m for m in FUSED_MODALITIES if m not in base.modalities]
         if missing:
-            raise ValueError(f"fusion {name!r}: model {base.model_id} does not embed {missing}")
+            raise BadInput(f"fusion {name!r}: model {base.model_id} does not embed {missing}")
         dim = base.spaces[SHARED]
         self.fusion = fusion if fusion is not None else WeightedMeanFusion((dim, dim), dim, learnable=False)
         if self.fusion.in_dims != (dim, dim) or self.fusion.dim != dim:
-            raise ValueError(f"fusion {name!r}: fuses {list(self.fusion.in_dims)} -> {self.fusion.dim}, but model "
-                             f"{base.model_id} embeds into {dim} dimensions")
+            raise BadInput(f"fusion {name!r}: fuses {list(self.fusion.in_dims)} -> {self.fusion.dim}, but model "
+                           f"{base.model_id} embeds into {dim} dimensions")
         self.base, self.name = base, name
         self.model_id = str(ModelId.parse(base.model_id).with_fusion(name))
         self.modalities = base.modalities
@@ -84,7 +85,7 @@ def with_fusion(encoder: Encoder, name: str) -> FusedEncoder:
     if name == "mean":
         return FusedEncoder(encoder, name)
     if name not in FUSIONS:
-        raise ValueError(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)}")
+        raise BadInput(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)}")
     held = f"holds a trained {method!r} fusion" if method else "has no trained fusion"
-    raise ValueError(f"fusion {name!r} must be trained: model {encoder.model_id} {held}; train one with "
-                     f"`mmret train` and a `fusion: {{method: {name}}}` section, or use --fusion mean")
+    raise BadInput(f"fusion {name!r} must be trained: model {encoder.model_id} {held}; train one with "
+                   f"`mmret train` and a `fusion: {{method: {name}}}` section, or use --fusion mean")

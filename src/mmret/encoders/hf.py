@@ -30,6 +30,7 @@ from transformers import (
 )
 
 from ..data.decode import load_rgb
+from ..errors import BadInput
 from .base import SHARED, Encoder, l2_normalise
 from .precision import resolve_dtype
 
@@ -161,7 +162,7 @@ def _resize_rule(processor: Any) -> tuple[int | None, tuple[int, int] | None]:
         return size.shortest_edge, None
     if size.height and size.width and not (size.max_height or size.shortest_edge):
         return None, (size.height, size.width)
-    raise ValueError(f"unsupported image resize rule {dict(size)}: expected shortest_edge, or height and width")
+    raise BadInput(f"unsupported image resize rule {dict(size)}: expected shortest_edge, or height and width")
 
 
 def _channel_values(values: float | Sequence[float]) -> tuple[float, ...]:
@@ -180,8 +181,8 @@ class HFEncoder(Encoder):
         family = FAMILIES.get(config.model_type)
         if family is None:
             hint = _UNSUPPORTED_HINTS.get(config.model_type, "")
-            raise ValueError(f"model {self.model_id!r} has model_type {config.model_type!r}{hint}; "
-                             f"HFEncoder supports {', '.join(sorted(FAMILIES))}")
+            raise BadInput(f"model {self.model_id!r} has model_type {config.model_type!r}{hint}; "
+                           f"HFEncoder supports {', '.join(sorted(FAMILIES))}")
         self._padding = family.padding
         self.spaces = {SHARED: family.embedding_dim(config)}
         self.device = torch.device(device)
@@ -277,7 +278,7 @@ def _resolve_model_id(name_or_path: str) -> str:
     if path.is_dir():
         return str(path.resolve())
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1 or "\\" in name_or_path:
-        raise ValueError(f"model directory {name_or_path!r} does not exist")
+        raise BadInput(f"model directory {name_or_path!r} does not exist")
     return name_or_path
 
 
@@ -285,10 +286,10 @@ def _load(loader: Callable[[str], Any], model_id: str, what: str) -> Any:
     try:
         return loader(model_id)
     except OSError as e:
-        raise ValueError(_unavailable(model_id, what, e)) from e
+        raise BadInput(_unavailable(model_id, what, e)) from e
     except ValueError as e:  # transformers does not know the model type, or the id is malformed
-        raise ValueError(f"model {model_id!r}: cannot load its {what} ({e}); "
-                         f"HFEncoder supports {', '.join(sorted(FAMILIES))}") from e
+        raise BadInput(f"model {model_id!r}: cannot load its {what} ({e}); "
+                       f"HFEncoder supports {', '.join(sorted(FAMILIES))}") from e
 
 
 def _unavailable(model_id: str, what: str, error: OSError) -> str:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..errors import BadInput
+
 SPEECH, AUDIO_TOWER, FUSION = "speech", "audio-tower", "fusion"
 PIN_DIGITS = 12
 _PINNED = re.compile(rf"^(?P<base>.+)@(?P<pin>[0-9a-f]{{{PIN_DIGITS}}})$")
@@ -31,14 +33,14 @@ class AudioPath:
     def parse(cls, text: str) -> AudioPath:
         kind, colon, where = text.partition(":")
         if colon and not where:
-            raise ValueError(f"'+{text}' names no folder")
+            raise BadInput(f"'+{text}' names no folder")
         return cls(kind, where)
 
     def __post_init__(self) -> None:
         if self.kind not in (SPEECH, AUDIO_TOWER):
-            raise ValueError(f"'+{self}': not an audio path (+{SPEECH}[:DIR] or +{AUDIO_TOWER}:DIR)")
+            raise BadInput(f"'+{self}': not an audio path (+{SPEECH}[:DIR] or +{AUDIO_TOWER}:DIR)")
         if self.kind == AUDIO_TOWER and not self.where:
-            raise ValueError(f"'+{self}' names no folder: +{AUDIO_TOWER}:DIR")
+            raise BadInput(f"'+{self}' names no folder: +{AUDIO_TOWER}:DIR")
 
     def resolved(self) -> AudioPath:
         """The same path with its folder absolute, as a collection records it."""
@@ -66,22 +68,22 @@ class ModelId:
         try:
             misplaced = [suffix for suffix, kind in zip(suffixes, kinds) if kind == FUSION]
             if misplaced:
-                raise ValueError(f"'+{misplaced[0]}' must come last")
+                raise BadInput(f"'+{misplaced[0]}' must come last")
             return cls(base, pin, tuple(AudioPath.parse(suffix) for suffix in suffixes), fusion)
         except ValueError as error:
-            raise ValueError(f"model {text!r}: {error}") from None
+            raise BadInput(f"model {text!r}: {error}") from None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "audio", tuple(self.audio))
         if not self.base:
-            raise ValueError("no base model before the suffixes" if self.audio or self.fusion else "empty name")
+            raise BadInput("no base model before the suffixes" if self.audio or self.fusion else "empty name")
         if self.pin is not None and not re.fullmatch(f"[0-9a-f]{{{PIN_DIGITS}}}", self.pin):
-            raise ValueError(f"'@{self.pin}': a weights pin is {PIN_DIGITS} lowercase hex digits")
+            raise BadInput(f"'@{self.pin}': a weights pin is {PIN_DIGITS} lowercase hex digits")
         kinds = [path.kind for path in self.audio]
         if len(set(kinds)) != len(kinds):
-            raise ValueError(f"each audio path (+{SPEECH}, +{AUDIO_TOWER}:DIR) may appear once")
+            raise BadInput(f"each audio path (+{SPEECH}, +{AUDIO_TOWER}:DIR) may appear once")
         if self.fusion == "":
-            raise ValueError(f"'+{FUSION}:' names no fusion: +{FUSION}:NAME")
+            raise BadInput(f"'+{FUSION}:' names no fusion: +{FUSION}:NAME")
 
     def __str__(self) -> str:
         pin = f"@{self.pin}" if self.pin else ""

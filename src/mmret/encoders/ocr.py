@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import MissingPackage
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -71,7 +73,7 @@ def _engine() -> Any:
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as e:
-        raise ImportError(_HINT) from e
+        raise MissingPackage(_HINT) from e
     return RapidOCR(**_ENGINE_KW)
 
 

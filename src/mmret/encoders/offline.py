@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from ..data.decode import load_rgb
+from ..errors import BadInput
 from .array_cache import cached_array, default_cache_dir
 from .base import SHARED, Encoder, l2_normalise
 from .conse import (
@@ -117,7 +118,7 @@ class OfflineEncoder(Encoder):
     def __init__(self, precision: str = "auto", bridge: BridgeSettings = DEFAULT_BRIDGE, cache: bool = True,
                  cache_dir: str | Path | None = None) -> None:
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+            raise BadInput(f"precision must be one of {PRECISIONS}, got {precision!r}")
         pack = import_offline_pack(bridge.image_tower)
         self.precision = precision
         self.settings = bridge
@@ -203,7 +204,7 @@ class OfflineEncoder(Encoder):
             return np.zeros((0, IMAGE_DIM), np.float32), np.zeros((0, N_CLASSES), np.float32)
         size = self._image_preparer.size
         if batch.shape[1:] != (3, size, size):
-            raise ValueError(f"{self.model_id}: prepared images must be (n, 3, {size}, {size}), got {batch.shape}")
+            raise BadInput(f"{self.model_id}: prepared images must be (n, 3, {size}, {size}), got {batch.shape}")
         features, logits = [], []
         for start in range(0, len(batch), IMAGE_CHUNK):
             pixels = torch.from_numpy(batch[start:start + IMAGE_CHUNK]).to(dtype)

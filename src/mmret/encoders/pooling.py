@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..errors import BadInput
 from .base import l2_normalise
 
 
@@ -36,10 +37,10 @@ class AttentionPooling(nn.Module):
     def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
         """(batch, frames, dim) with a (batch, frames) bool mask, True = real frame -> (batch, dim) unit vectors."""
         if frames.dim() != 3 or frames.shape[-1] != self.dim or mask.shape != frames.shape[:2]:
-            raise ValueError(f"expected frames (batch, frames, {self.dim}) and a (batch, frames) mask, "
-                             f"got {tuple(frames.shape)} and {tuple(mask.shape)}")
+            raise BadInput(f"expected frames (batch, frames, {self.dim}) and a (batch, frames) mask, "
+                           f"got {tuple(frames.shape)} and {tuple(mask.shape)}")
         if not mask.any(1).all():
-            raise ValueError("every shot needs at least one real frame (a mask row is all False)")
+            raise BadInput("every shot needs at least one real frame (a mask row is all False)")
         frames = frames.masked_fill(~mask[..., None], 0.0)  # padding may hold anything, even NaN
         scores = self.score(frames).squeeze(-1).masked_fill(~mask, float("-inf"))
         weights = scores.softmax(dim=1)
@@ -72,7 +73,7 @@ class AttentionPooling(nn.Module):
 def pad_shots(shots: list[np.ndarray], dim: int | None = None) -> tuple[Tensor, Tensor]:
     """Shots of (n_i, d) frames -> zero-padded (len(shots), max n_i, d) frames and their (len, max n_i) mask."""
     if not shots:
-        raise ValueError("no shots to pad")
+        raise BadInput("no shots to pad")
     shots = [_check_shot(s, dim if dim is not None else np.asarray(shots[0]).shape[-1]) for s in shots]
     longest = max(len(s) for s in shots)
     frames = torch.zeros(len(shots), longest, shots[0].shape[1])
@@ -86,7 +87,7 @@ def pad_shots(shots: list[np.ndarray], dim: int | None = None) -> tuple[Tensor, 
 def _check_shot(frames: np.ndarray, dim: int | None = None) -> np.ndarray:
     frames = np.ascontiguousarray(frames, dtype=np.float32)
     if frames.ndim != 2 or (dim is not None and frames.shape[1] != dim):
-        raise ValueError(f"a shot must be an (n, {dim or 'd'}) array of frame vectors, got shape {frames.shape}")
+        raise BadInput(f"a shot must be an (n, {dim or 'd'}) array of frame vectors, got shape {frames.shape}")
     if len(frames) == 0:
-        raise ValueError("cannot pool an empty shot: it has no frames")
+        raise BadInput("cannot pool an empty shot: it has no frames")
     return frames

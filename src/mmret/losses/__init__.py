@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..errors import BadInput
 from .contrastive import ContrastiveLoss
 from .infonce import InfoNCELoss
 from .listnet import ListNetLoss
@@ -39,7 +40,7 @@ LOSSES: dict[str, type[nn.Module]] = {
 def build_loss(name: str, **kwargs) -> nn.Module:
     """The loss registered under name, constructed with kwargs: build_loss("infonce", init_temperature=0.05)."""
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
+        raise BadInput(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
     return LOSSES[name](**kwargs)
 
 

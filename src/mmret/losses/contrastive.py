@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .distances import check_distance, distance_matrix, paired_distance
 from .pairs import make_pairs, mean_or_zero
 
@@ -27,9 +28,9 @@ class ContrastiveLoss(nn.Module):
     def forward(self, a: Tensor, b: Tensor | None = None, y: Tensor | None = None, *, labels: Tensor | None = None) -> Tensor:
         if y is not None:
             if b is None or labels is not None:
-                raise ValueError("pair labels y go with two batches a, b and no class labels")
+                raise BadInput("pair labels y go with two batches a, b and no class labels")
             if y.shape != (len(a),):
-                raise ValueError(f"y must have shape ({len(a)},), got {tuple(y.shape)}")
+                raise BadInput(f"y must have shape ({len(a)},), got {tuple(y.shape)}")
             return self.pair_losses(paired_distance(a, b, self.distance), y).mean()
         pairs = make_pairs(a, b, labels)
         losses = self.pair_losses(distance_matrix(pairs.queries, pairs.gallery, self.distance), pairs.positive)

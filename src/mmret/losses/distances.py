@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import BadInput
+
 DISTANCES = ("euclidean", "cosine")
 
 # Floor under squared distances: keeps sqrt's gradient finite for identical vectors (e.g. an item against itself).
@@ -12,7 +14,7 @@ _MIN_SQUARED = 1e-12
 
 def check_distance(kind: str) -> str:
     if kind not in DISTANCES:
-        raise ValueError(f"unknown distance {kind!r}; choose from {DISTANCES}")
+        raise BadInput(f"unknown distance {kind!r}; choose from {DISTANCES}")
     return kind
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import BadInput
+
 
 @dataclass(frozen=True)
 class Pairs:
@@ -25,13 +27,13 @@ def make_pairs(a: Tensor, b: Tensor | None = None, labels: Tensor | None = None)
     _check_batch("a", a)
     if b is None:
         if labels is None:
-            raise ValueError("a single batch needs labels=...; for matched pairs pass both a and b")
+            raise BadInput("a single batch needs labels=...; for matched pairs pass both a and b")
         same = _same_labels(labels, a)
         not_self = ~torch.eye(len(a), dtype=torch.bool, device=a.device)
         return Pairs(a, a, same & not_self, not_self)
     _check_batch("b", b)
     if b.shape != a.shape:
-        raise ValueError(f"paired batches must have the same shape, got a {tuple(a.shape)} and b {tuple(b.shape)}")
+        raise BadInput(f"paired batches must have the same shape, got a {tuple(a.shape)} and b {tuple(b.shape)}")
     if labels is None:
         labels = torch.arange(len(a), device=a.device)
     same = _same_labels(labels, a)
@@ -53,11 +55,11 @@ def mean_or_zero(values: Tensor) -> Tensor:
 
 def _check_batch(name: str, x: Tensor) -> None:
     if x.dim() != 2 or len(x) == 0:
-        raise ValueError(f"{name} must be a non-empty (n, d) batch of embeddings, got shape {tuple(x.shape)}")
+        raise BadInput(f"{name} must be a non-empty (n, d) batch of embeddings, got shape {tuple(x.shape)}")
 
 
 def _same_labels(labels: Tensor, x: Tensor) -> Tensor:
     labels = torch.as_tensor(labels, device=x.device)
     if labels.shape != (len(x),):
-        raise ValueError(f"labels must have shape ({len(x)},), got {tuple(labels.shape)}")
+        raise BadInput(f"labels must have shape ({len(x)},), got {tuple(labels.shape)}")
     return labels[:, None] == labels[None, :]

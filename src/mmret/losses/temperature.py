@@ -6,6 +6,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..errors import BadInput
+
 
 class LogitScale(nn.Module):
     def __init__(self, init: float, learnable: bool = True, lower: float | None = None, upper: float | None = None):
@@ -13,7 +15,7 @@ class LogitScale(nn.Module):
         self.log_lower = math.log(lower) if lower is not None else -math.inf
         self.log_upper = math.log(upper) if upper is not None else math.inf
         if not init > 0 or not self.log_lower <= math.log(init) <= self.log_upper:
-            raise ValueError(f"initial scale {init} must be positive and within [{lower}, {upper}]")
+            raise BadInput(f"initial scale {init} must be positive and within [{lower}, {upper}]")
         log_scale = torch.tensor(math.log(init))
         if learnable:
             self.log_scale = nn.Parameter(log_scale)

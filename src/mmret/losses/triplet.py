@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .distances import check_distance, distance_matrix
 from .pairs import make_pairs, mean_or_zero, over_directions
 
@@ -74,7 +75,7 @@ class TripletLoss(nn.Module):
     ):
         super().__init__()
         if reduction not in REDUCTIONS:
-            raise ValueError(f"unknown reduction {reduction!r}; choose from {REDUCTIONS}")
+            raise BadInput(f"unknown reduction {reduction!r}; choose from {REDUCTIONS}")
         self.margin = margin
         self.distance = check_distance(distance)
         self.miner = miner if isinstance(miner, nn.Module) else _build_miner(miner, margin)
@@ -105,4 +106,4 @@ def _build_miner(name: str, margin: float) -> nn.Module:
         return BatchHardMiner()
     if name == "semi_hard":
         return SemiHardMiner(margin)
-    raise ValueError(f"unknown miner {name!r}; choose from {MINERS}")
+    raise BadInput(f"unknown miner {name!r}; choose from {MINERS}")

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import BadInput
 from .distances import cosine_matrix
 from .pairs import make_pairs
 
@@ -23,7 +24,7 @@ class MaxViolationLoss(nn.Module):
     def __init__(self, margin: float = 0.2, reduction: str = "mean"):
         super().__init__()
         if reduction not in REDUCTIONS:
-            raise ValueError(f"unknown reduction {reduction!r}; choose from {REDUCTIONS}")
+            raise BadInput(f"unknown reduction {reduction!r}; choose from {REDUCTIONS}")
         self.margin = margin
         self.reduction = reduction
 

@@ -42,6 +42,7 @@ from ..encoders.audio_tower import (
 )
 from ..encoders.base import SHARED, Encoder
 from ..encoders.loader import load_encoder
+from ..errors import BadInput
 from ..eval.metrics import Ranking, mean_metrics
 from .audio_tower_fit import TrainSettings, train_tower
 
@@ -59,7 +60,7 @@ def train_audio_tower(data_spec: str, out: str | Path, text_model: str | Encoder
     out, template = Path(out), template or DEFAULT_TEMPLATE
     _check_out(out)
     if not 0 <= holdout < 1:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+        raise BadInput(f"holdout must be in [0, 1), got {holdout}")
     items, labels, classes = labelled_clips(data_spec, options)
     _check_classes(data_spec, labels, classes, holdout)
     text_encoder = load_encoder(text_model) if isinstance(text_model, str) else text_model
@@ -91,15 +92,15 @@ def labelled_clips(spec: str, options: Mapping[str, str] | None) -> tuple[list[I
     dataset = dataset_from_spec(spec, options=options)
     if TEXT_TO_AUDIO not in dataset.tasks:
         has_audio = any(dataset.modality(pool) == "audio" and items for pool, items in dataset.pools.items())
-        raise ValueError(f"{spec}: " + ("its audio items have no class labels (no text->audio class queries)"
-                                        if has_audio else "no audio items"))
+        raise BadInput(f"{spec}: " + ("its audio items have no class labels (no text->audio class queries)"
+                                      if has_audio else "no audio items"))
     task = dataset.task(TEXT_TO_AUDIO)
     classes = [query.metadata.get("label", query.text) for query in dataset.pools[task.queries]]
     membership, clips = task.relevance.T, dataset.pools[task.candidates]
     several = np.flatnonzero(membership.sum(axis=1) > 1)
     if len(several):
-        raise ValueError(f"{spec}: {len(several)} clip(s) carry several labels (first {clips[several[0]].id}); "
-                         "the tower trains on one class per clip")
+        raise BadInput(f"{spec}: {len(several)} clip(s) carry several labels (first {clips[several[0]].id}); "
+                       "the tower trains on one class per clip")
     labelled = np.flatnonzero(membership.any(axis=1))
     return [clips[i] for i in labelled], membership[labelled].argmax(axis=1), classes
 
@@ -125,10 +126,10 @@ def decode_clips(items: list[Item], labels: np.ndarray, config: TowerConfig,
 def _check_classes(spec: str, labels: np.ndarray, classes: list[str], holdout: float) -> None:
     counts = np.bincount(labels, minlength=len(classes))
     if (counts > 0).sum() < 2:
-        raise ValueError(f"{spec}: {(counts > 0).sum()} class(es) with audio clips; training needs at least 2")
+        raise BadInput(f"{spec}: {(counts > 0).sum()} class(es) with audio clips; training needs at least 2")
     if holdout > 0 and (counts == 1).any():
-        raise ValueError(f"{spec}: class {classes[int(np.flatnonzero(counts == 1)[0])]!r} has 1 clip; a holdout "
-                         "needs at least 2 per class (or holdout=0)")
+        raise BadInput(f"{spec}: class {classes[int(np.flatnonzero(counts == 1)[0])]!r} has 1 clip; a holdout "
+                       "needs at least 2 per class (or holdout=0)")
 
 
 def holdout_split(labels: np.ndarray, holdout: float, seed: int) -> np.ndarray:
@@ -165,7 +166,7 @@ def scores(tower: AudioTower, clips: torch.Tensor, labels: np.ndarray, held: np.
 
 def _check_out(out: Path) -> None:
     if out.exists() and not (is_audio_tower_dir(out) or (out.is_dir() and not any(out.iterdir()))):
-        raise ValueError(f"{out}: exists and is not an audio tower folder; refusing to write over it")
+        raise BadInput(f"{out}: exists and is not an audio tower folder; refusing to write over it")
 
 
 def _write_json(file: Path, data: dict) -> None:

@@ -20,6 +20,7 @@ from ..data.layouts.files import read_table
 from ..encoders.base import SHARED, Encoder
 from ..encoders.loader import load_encoder
 from ..encoders.pooling import AttentionPooling, mean_pool
+from ..errors import BadInput
 from .pooling_fit import train_attention_pooling
 
 
@@ -39,16 +40,16 @@ def read_segments(table: str | Path) -> tuple[list[Moment], list[str]]:
             start, end = float(row["start"]), float(row["end"])
             path, text = str(row["path"]), str(row["text"]).strip()
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{table}:{line}: needs path, start, end (seconds) and text: {e}") from None
+            raise BadInput(f"{table}:{line}: needs path, start, end (seconds) and text: {e}") from None
         if not text or end <= start:
-            raise ValueError(f"{table}:{line}: empty text or end <= start")
+            raise BadInput(f"{table}:{line}: empty text or end <= start")
         video = (table.parent / path).resolve()
         if not video.is_file():
-            raise ValueError(f"{table}:{line}: no such video {video}")
+            raise BadInput(f"{table}:{line}: no such video {video}")
         moments.append(Moment(str(video), start, end))
         texts.append(text)
     if not moments:
-        raise ValueError(f"{table}: no rows")
+        raise BadInput(f"{table}: no rows")
     return moments, texts
 
 
@@ -64,7 +65,7 @@ def moment_frames(encoder: Encoder, moments: Sequence[Moment], video: dict | Non
         for moment in {m for m in moments if m.path == path}:
             inside = [i for i, (t, _) in enumerate(keyframes) if moment.start <= t < moment.end]
             if not inside:
-                raise ValueError(f"{path}: no keyframe in {moment.start}-{moment.end} s")
+                raise BadInput(f"{path}: no keyframe in {moment.start}-{moment.end} s")
             frames[moment] = vectors[inside]
     return frames
 
@@ -95,7 +96,7 @@ def train_pooling(table: str | Path, out: str | Path, model: str | Encoder = "of
 def _held_out(moments: Sequence[Moment], fraction: float, seed: int) -> np.ndarray:
     videos = sorted({m.path for m in moments})
     if not 0 <= fraction < 1 or (fraction and len(videos) < 2):
-        raise ValueError(f"holdout {fraction} needs 0 <= holdout < 1 and, when > 0, at least 2 videos")
+        raise BadInput(f"holdout {fraction} needs 0 <= holdout < 1 and, when > 0, at least 2 videos")
     chosen = np.random.default_rng(seed).permutation(len(videos))[:round(fraction * len(videos))]
     return np.array([m.path in {videos[i] for i in chosen} for m in moments])
 

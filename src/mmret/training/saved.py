@@ -32,6 +32,7 @@ from ..encoders.conse import BridgeSettings
 from ..encoders.model_id import PIN_DIGITS, ModelId
 from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, OfflineEncoder
 from ..encoders.registry import Backend, register_backend
+from ..errors import BadInput, StorageFailure
 from ..fusion import FeatureFusion
 from .config import TrainConfig
 from .fused_model import FUSED_MODALITIES, FusedItemModel, build_trained_model
@@ -58,7 +59,7 @@ def save_model(directory: Path, model: RetrievalModel | FusedItemModel, config: 
         shutil.rmtree(partial, ignore_errors=True)
         kept = "the previous model there is kept" if is_trained_model_dir(directory) else "nothing was saved"
         reason = getattr(error, "strerror", None) or error
-        raise OSError(f"{directory}: cannot save the trained model ({reason}); {kept}") from error
+        raise StorageFailure(f"{directory}: cannot save the trained model ({reason}); {kept}") from error
     shutil.rmtree(directory, ignore_errors=True)
     os.replace(partial, directory)
     return directory
@@ -125,13 +126,13 @@ def split_model_id(name: str) -> tuple[Path, str | None]:
 def read_record(directory: Path) -> dict:
     file = directory / RECORD
     if not file.is_file():
-        raise ValueError(f"{directory}: not a trained model directory (no {RECORD})")
+        raise BadInput(f"{directory}: not a trained model directory (no {RECORD})")
     try:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{file}: unreadable: {error}") from error
+        raise BadInput(f"{file}: unreadable: {error}") from error
     if record.get("format") != FORMAT or record.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{file}: not a version {FORMAT_VERSION} {FORMAT} record")
+        raise BadInput(f"{file}: not a version {FORMAT_VERSION} {FORMAT} record")
     return record
 
 
@@ -148,14 +149,14 @@ class TrainedEncoder(Encoder):
         record = read_record(directory)
         digest = _sha256(directory / WEIGHTS)
         if record["weights_sha256"] != digest or (expected and not digest.startswith(expected)):
-            raise ValueError(f"{directory}: {WEIGHTS} is not the weights this model id or record names")
+            raise BadInput(f"{directory}: {WEIGHTS} is not the weights this model id or record names")
         config = TrainConfig.from_dict(record["config"])
         base = record["base"]
         precision = base["precision"] if precision in (None, "auto") else precision
         self.base = OfflineEncoder(precision=precision, bridge=BridgeSettings(**base["options"]))
         if self.base.model_id != base["model_id"]:
-            raise ValueError(f"{directory}: trained on {base['model_id']}, which this mmret's offline encoder cannot "
-                             f"rebuild (it makes {self.base.model_id})")
+            raise BadInput(f"{directory}: trained on {base['model_id']}, which this mmret's offline encoder cannot "
+                           f"rebuild (it makes {self.base.model_id})")
         self.towers = OfflineTowers(self.base, config.model.image_inputs)
         self.model = build_trained_model(config, self.towers)
         self.model.load_state_dict(load_file(str(directory / WEIGHTS)))
