@@ -31,8 +31,9 @@ from .index.backend import (
     open_collection,
 )
 from .index.base import SearchParams
-from .index.collection import CollectionError, Hit, Record, VectorCollection
+from .index.collection import VectorCollection
 from .index.locking import one_writer
+from .index.values import CollectionError, Hit, Record
 from .models import DEFAULT_MODEL, load_encoder, same_model, with_fusion
 from .pipeline import IndexReport, Ingest
 from .search import Query, search

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .api import Collection
 from .data.decode import read_image
-from .index.collection import CollectionError
+from .index.values import CollectionError
 
 # (package, file within its data folder, what it shows)
 PHOTOS = [

@@ -28,7 +28,8 @@ from .encoders.base import SHARED, Encoder
 from .encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
 from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
-from .index.collection import Hit, VectorCollection, readable
+from .index.collection import VectorCollection
+from .index.values import Hit, readable
 from .search_paths import search_fused_paths, stored_path_fusion
 from .stored_parts import StoredParts
 from .timed import source_id

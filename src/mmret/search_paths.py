@@ -16,7 +16,8 @@ import numpy as np
 
 from .encoders.base import Encoder
 from .fusion import PathFusion
-from .index.collection import Hit, Record, VectorCollection
+from .index.collection import VectorCollection
+from .index.values import Hit, Record
 
 ITEM_PATH = "item"
 PATH_KEY = "segment"  # the metadata key naming a segment's kind

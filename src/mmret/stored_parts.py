@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .composed import ITEM, QueryPart
-from .index.collection import Record, VectorCollection
+from .index.collection import VectorCollection
+from .index.values import Record
 from .timed import SEGMENT_OF, source_id
 
 

@@ -13,7 +13,7 @@ from ..encoders.registry import DEFAULT_MODEL
 def is_user_error(error: Exception) -> bool:
     """Errors whose message names the file or field and the reason: shown as one line, not a traceback."""
     from ..data.sources import SourceError
-    from ..index.collection import CollectionError
+    from ..index.values import CollectionError
 
     return isinstance(error, (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError))
 

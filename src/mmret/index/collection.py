@@ -19,19 +19,13 @@ from typing import Any
 import numpy as np
 
 from mmret.index.base import SearchParams
-from mmret.index.checks import (
-    DB_FILE,
-    FORMAT_VERSION,
-    CollectionError,
-    as_queries,
-    check_format,
-)
+from mmret.index.checks import DB_FILE, FORMAT_VERSION, as_queries, check_format
 from mmret.index.columns import MetadataColumns
 from mmret.index.commit_batch import Staged, write_batch
 from mmret.index.creation import create_database
 from mmret.index.filters import keys_of
 from mmret.index.generation import committed_spaces
-from mmret.index.hits import Hit, ItemGone, hits_of, readable
+from mmret.index.hits import hits_of
 from mmret.index.item_ids import ItemIds
 from mmret.index.locking import fsync_directory, locked
 from mmret.index.masks import CompiledFilters
@@ -39,7 +33,15 @@ from mmret.index.migrate import migrate_if_older
 from mmret.index.segment import remove_unlisted
 from mmret.index.space import BuiltIndex, SpaceVectors
 from mmret.index.staging import StagedWrites, id_list
-from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
+from mmret.index.store import Changes, MetadataStore, Row
+from mmret.index.values import (
+    CollectionError,
+    Hit,
+    ItemGone,
+    Record,
+    check_records,
+    readable,
+)
 from mmret.index.vectors import Neighbors, checked_unit_vectors
 
 __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "SearchParams", "VectorCollection",

@@ -11,7 +11,8 @@ from ..data.items import Item
 from ..data.sources import Skipped, iter_items
 from ..embed import text_digest
 from ..encoders.base import Encoder
-from ..index.collection import Record, VectorCollection
+from ..index.collection import VectorCollection
+from ..index.values import Record
 from ..timed import TIMED_MODALITIES, TimedSettings, indexable_modalities, with_settings
 from .report import IndexReport
 

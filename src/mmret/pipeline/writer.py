@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from ..data.items import Item
 from ..data.sources import Skipped
 from ..embed import EmbeddedBatch
-from ..index.collection import Record, VectorCollection
+from ..index.collection import VectorCollection
+from ..index.values import Record
 from ..timed import SEGMENT_OF
 from .fused import missing_parts
 from .report import IndexReport

@@ -8,7 +8,8 @@ from fastapi import Request
 
 from ..api import Collection
 from ..encoders.base import Encoder
-from ..index.collection import Record, VectorCollection
+from ..index.collection import VectorCollection
+from ..index.values import Record
 from ..pipeline import IndexReport
 from .jobs import CountingStore, JobBoard, JobState
 from .live import LiveCollection

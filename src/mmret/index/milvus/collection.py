@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from mmret.index.base import SearchParams
-from mmret.index.checks import CollectionError, as_queries, check_settings
-from mmret.index.collection import Hit
+from mmret.index.checks import as_queries, check_settings
 from mmret.index.filters import keys_of
 from mmret.index.milvus.connection import connect, exists_at, milvus_errors
 from mmret.index.milvus.filters import compile_where, has_key, quoted
@@ -47,7 +46,7 @@ from mmret.index.milvus.rows import (
     vector_fields,
 )
 from mmret.index.staging import StagedWrites, id_list
-from mmret.index.store import Record, check_records
+from mmret.index.values import CollectionError, Hit, Record, check_records
 from mmret.index.vectors import checked_unit_vectors
 
 FORMAT = 1

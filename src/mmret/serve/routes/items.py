@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 
 from ...data.decode import open_image, read_bytes
 from ...encoders.base import Encoder
-from ...index.collection import Hit, Record, VectorCollection
+from ...index.collection import VectorCollection
+from ...index.values import Hit, Record
 from ...search import result_rows
 from ...timed import SEGMENT_OF
 from ..context import ServerContext, context
