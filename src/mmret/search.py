@@ -28,7 +28,7 @@ from .encoders.base import SHARED, Encoder
 from .encoders.fused import PART_SPACES, FusedEncoder, split_fusion_suffix
 from .fusion import DECISION_FUSIONS, NORMS, fuse_runs
 from .index.base import SearchParams
-from .index.collection import VectorCollection
+from .index.collection_base import CollectionBase
 from .index.values import Hit, readable
 from .search_paths import search_fused_paths, stored_path_fusion
 from .stored_parts import StoredParts
@@ -68,7 +68,7 @@ class Query:
         return given + list(self.parts)
 
 
-def search(store: VectorCollection, encoder: Encoder | None, query: Query) -> list[Hit]:
+def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list[Hit]:
     """The query's k nearest items in `store`, whose vectors `encoder` made (None for a query of stored items
     only, which needs no model: what it would tell, the collection records)."""
     stored = StoredParts(store, query.all_parts)
@@ -126,7 +126,7 @@ def _image(image: str | Path | Image.Image) -> Image.Image:
     return open_image(read_bytes(path), path)
 
 
-def _search_lists(store: VectorCollection, encoder: Encoder | None, query: Query, stored: StoredParts) -> list[Hit]:
+def _search_lists(store: CollectionBase, encoder: Encoder | None, query: Query, stored: StoredParts) -> list[Hit]:
     """Decision-level fusion: one ranked list per (part, space), the part's weight on its lists (negative parts
     push their neighbours down), fused by query.fusion. The spaces: query.space if given, else a fusion
     collection's part spaces (those a stored item has vectors in), else each part's own default space."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from mmret.index.base import SearchParams
 from mmret.index.checks import DB_FILE, FORMAT_VERSION, as_queries, check_format
+from mmret.index.collection_base import CollectionBase
 from mmret.index.columns import MetadataColumns
 from mmret.index.commit_batch import Staged, write_batch
 from mmret.index.creation import create_database
@@ -31,8 +32,8 @@ from mmret.index.locking import fsync_directory, locked
 from mmret.index.masks import CompiledFilters
 from mmret.index.migrate import migrate_if_older
 from mmret.index.segment import remove_unlisted
-from mmret.index.space import BuiltIndex, SpaceVectors
-from mmret.index.staging import StagedWrites, id_list
+from mmret.index.space import SegmentIndex, SpaceVectors
+from mmret.index.staging import id_list
 from mmret.index.store import Changes, MetadataStore, Row
 from mmret.index.values import (
     CollectionError,
@@ -48,7 +49,7 @@ __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "Se
            "readable"]
 
 
-class VectorCollection(StagedWrites):
+class VectorCollection(CollectionBase):
     """Records with vectors in named spaces; writes are staged and become visible on `commit`.
 
     Reads (`get`, `records`, `search`, ...) see the last commit, whichever process made it (see generation.py).
@@ -100,23 +101,6 @@ class VectorCollection(StagedWrites):
     def exists(path: str | os.PathLike) -> bool:
         return (Path(path) / DB_FILE).is_file()
 
-    @classmethod
-    def open_or_create(cls, path: str | os.PathLike, model_id: str, spaces: dict[str, int]) -> VectorCollection:
-        if not (Path(path) / DB_FILE).exists():
-            try:
-                return cls.create(path, model_id, spaces)
-            except CollectionError:
-                if not cls.exists(path):
-                    raise  # not created meanwhile by another process
-        collection = cls.open(path)
-        if collection.model_id != model_id or collection.spaces != dict(spaces):
-            collection.close()
-            raise CollectionError(
-                f"{path}: holds a collection of model {collection.model_id!r} with spaces "
-                f"{collection.spaces}, not of model {model_id!r} with spaces {dict(spaces)}"
-            )
-        return collection
-
     def close(self) -> None:
         self._store.close()
 
@@ -143,6 +127,10 @@ class VectorCollection(StagedWrites):
         """Number of the commit this handle's reads last saw (0 for a new collection)."""
         return self._generation
 
+    def committed_generation(self) -> int:
+        """The generation SQLite records as committed: one read of the meta table, this handle's view unchanged."""
+        return self._store.get_meta("generation")
+
     def __len__(self) -> int:
         with self._reading():
             return self._store.count()
@@ -155,7 +143,7 @@ class VectorCollection(StagedWrites):
         with self._reading():
             return len(self._space(space).segments)
 
-    def built_index(self, space: str) -> BuiltIndex | None:
+    def built_index(self, space: str) -> SegmentIndex | None:
         """What the last `optimize` built for `space` (factory, tuned params, measured recall), if anything."""
         with self._reading():
             return self._space(space).built

@@ -1,4 +1,4 @@
-"""The values both collection backends take and give back: records, search hits, the collection error.
+"""The values both collection backends take and give back: records, search hits, built indexes, the error.
 
 Layers above `index/` use these and the collection base (collection_base.py), never a concrete backend."""
 
@@ -29,6 +29,16 @@ class Record:
     content_hash: str | None = None
     size: int | None = None
     mtime: float | None = None
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    """What `optimize` built for a space: its index factory, the search parameters tuned for it and the recall@10
+    measured with them."""
+
+    factory: str
+    params: dict = field(default_factory=dict)
+    recall: float | None = None
 
 
 def check_records(records: list[Record]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..data.items import Item
 from ..data.sources import Skipped
 from ..encoders.base import Encoder
-from ..index.collection import VectorCollection
+from ..index.collection_base import CollectionBase
 from ..timed import SEGMENT_OF, TimedSettings
 from .mapper import embed_stream
 from .reader import ChangedItems, vanished
@@ -22,7 +22,7 @@ from .writer import CollectionWriter
 
 @dataclass
 class Ingest:
-    collection: VectorCollection
+    collection: CollectionBase
     encoder: Encoder
     batch_size: int = 32
     workers: int | None = None

@@ -1,6 +1,6 @@
 """Thread-safe access to a collection that other processes may be writing.
 
-A `VectorCollection` holds a SQLite connection that refuses use from a second thread, so each handle lives on
+An embedded collection holds a SQLite connection that refuses use from a second thread, so each handle lives on
 its own thread and every call runs there. Readers share one handle; when SQLite records a newer committed
 generation, a fresh handle is opened beside the old one and swapped in, so searches never wait for the reload.
 Writes go through a second handle on a writer thread, one at a time.
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ..index.backend import is_milvus, location, open_collection
 from ..index.checks import DB_FILE
-from ..index.collection import VectorCollection
+from ..index.collection_base import CollectionBase
 
 T = TypeVar("T")
 
@@ -28,17 +28,17 @@ class Retired(Exception):
 
 
 class StoreThread:
-    """One VectorCollection handle and the single thread it is used on."""
+    """One CollectionBase handle and the single thread it is used on."""
 
     def __init__(self, path: Path, name: str):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"mmret-{name}")
         self._lock = threading.Lock()
         self._retired = False
         self.path = path
-        self.store: VectorCollection = self._executor.submit(open_collection, path).result()
+        self.store: CollectionBase = self._executor.submit(open_collection, path).result()
         self.generation = self.store.generation
 
-    def call(self, work: Callable[[VectorCollection], T], current: bool = False) -> T:
+    def call(self, work: Callable[[CollectionBase], T], current: bool = False) -> T:
         """`work(store)` on this handle's thread; with `current`, the handle first re-opens if another process
         committed since it loaded (a writer must start from the last commit)."""
         with self._lock:  # calls queued before retire() still run before the handle closes
@@ -47,7 +47,7 @@ class StoreThread:
             future = self._executor.submit(self._run, work, current)
         return future.result()
 
-    def _run(self, work: Callable[[VectorCollection], T], current: bool) -> T:
+    def _run(self, work: Callable[[CollectionBase], T], current: bool) -> T:
         if current and CommittedGeneration.of(self.path) != self.store.generation:
             self.store.close()
             self.store = open_collection(self.path)
@@ -66,7 +66,7 @@ class StoreThread:
 
 
 class OnThread:
-    """Stands in for a VectorCollection where the search module expects one: method calls run on the handle's
+    """Stands in for a CollectionBase where the search module expects one: method calls run on the handle's
     thread (through `LiveCollection.read`), so `mmret.search` is used unchanged."""
 
     def __init__(self, live: LiveCollection):
@@ -94,7 +94,7 @@ class LiveCollection:
     def generation(self) -> int:
         return self._reader.generation
 
-    def read(self, work: Callable[[VectorCollection], T]) -> T:
+    def read(self, work: Callable[[CollectionBase], T]) -> T:
         self._refresh_if_behind()
         for _ in range(3):
             try:
@@ -103,7 +103,7 @@ class LiveCollection:
                 continue
         return self._reader.call(work)
 
-    def write(self, work: Callable[[VectorCollection], T]) -> T:
+    def write(self, work: Callable[[CollectionBase], T]) -> T:
         """Run `work` on the writer handle (first brought up to the last commit); readers refresh after it."""
         with self._writer_lock:
             if self._writer is None:

@@ -1,5 +1,5 @@
-"""A collection on Milvus (a server, a cluster, or Milvus Lite in a local `.db` file) with the methods of the
-embedded VectorCollection, so the API, the CLI and the server use either backend unchanged.
+"""A collection on Milvus (a server, a cluster, or Milvus Lite in a local `.db` file): the Milvus implementation of
+the collection base (collection_base.py), so the API, the CLI and the server use either backend unchanged.
 
 The model id and the spaces (fixed at creation), the commit count and each space's built index with its tuned
 search parameters are properties of the Milvus collection. Where Milvus differs:
@@ -22,6 +22,7 @@ import numpy as np
 
 from mmret.index.base import SearchParams
 from mmret.index.checks import as_queries, check_settings
+from mmret.index.collection_base import CollectionBase
 from mmret.index.filters import keys_of
 from mmret.index.milvus.connection import connect, exists_at, milvus_errors
 from mmret.index.milvus.filters import compile_where, has_key, quoted
@@ -45,8 +46,8 @@ from mmret.index.milvus.rows import (
     to_row,
     vector_fields,
 )
-from mmret.index.staging import StagedWrites, id_list
-from mmret.index.values import CollectionError, Hit, Record, check_records
+from mmret.index.staging import id_list
+from mmret.index.values import BuiltIndex, CollectionError, Hit, Record, check_records
 from mmret.index.vectors import checked_unit_vectors
 
 FORMAT = 1
@@ -62,7 +63,7 @@ QUERY_BATCH = 1024  # query vectors per search call
 ID_BATCH = 1000  # item ids per `in [...]` expression
 
 
-class MilvusCollection(StagedWrites):
+class MilvusCollection(CollectionBase):
     """Records with vectors in named spaces; writes are staged and sent to Milvus on `commit`."""
 
     def __init__(self, location: str | Path, client, name: str, settings: dict, properties: dict[str, str]):
@@ -123,19 +124,6 @@ class MilvusCollection(StagedWrites):
         return exists_at(location)
 
     @classmethod
-    def open_or_create(cls, location: str | Path, model_id: str, spaces: dict[str, int]) -> MilvusCollection:
-        if not cls.exists(location):
-            return cls.create(location, model_id, spaces)
-        collection = cls.open(location)
-        if collection.model_id != model_id or collection.spaces != dict(spaces):
-            collection.close()
-            raise CollectionError(
-                f"{location}: holds a collection of model {collection.model_id!r} with spaces "
-                f"{collection.spaces}, not of model {model_id!r} with spaces {dict(spaces)}"
-            )
-        return collection
-
-    @classmethod
     def _loaded(cls, location: str | Path, client, name: str) -> MilvusCollection:
         properties = client.describe_collection(name).get("properties") or {}
         try:
@@ -187,10 +175,10 @@ class MilvusCollection(StagedWrites):
         self._field(space)
         return self._count(space_filter(space))
 
-    def built_index(self, space: str) -> dict:
-        """What the last `optimize` built for `space` (factory, tuned params, measured recall)."""
+    def built_index(self, space: str) -> BuiltIndex:
+        """What the last `optimize` built for `space` (factory, tuned params, measured recall): before any, Flat."""
         self._field(space)
-        return dict(self._built[space])
+        return BuiltIndex(**self._built[space])
 
     def setting(self, key: str) -> Any:
         """A JSON value that a layer above stored with the collection (e.g. a space's score calibration), or None."""
