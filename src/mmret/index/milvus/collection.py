@@ -36,6 +36,7 @@ from mmret.index.milvus.indexes import (
     tune,
     tuning_search,
 )
+from mmret.index.milvus.paging import ID_BATCH, PagedReads
 from mmret.index.milvus.rows import (
     FILE_STATE_FIELDS,
     RECORD_FIELDS,
@@ -58,12 +59,10 @@ PARTIAL = "mmret.partial"  # the spaces some item has no vector in: their search
 SETTING = "mmret.setting."  # + key: a JSON value a layer above keeps with the collection
 INDEX = "mmret.index."  # + space: the built index's factory, tuned params and measured recall
 WRITE_BYTES = 32 << 20  # payload of one upsert call, well under gRPC's 64 MiB message limit
-READ_BATCH = 4096  # rows per query-iterator page
 QUERY_BATCH = 1024  # query vectors per search call
-ID_BATCH = 1000  # item ids per `in [...]` expression
 
 
-class MilvusCollection(CollectionBase):
+class MilvusCollection(PagedReads, CollectionBase):
     """Records with vectors in named spaces; writes are staged and sent to Milvus on `commit`."""
 
     def __init__(self, location: str | Path, client, name: str, settings: dict, properties: dict[str, str]):
@@ -363,38 +362,6 @@ class MilvusCollection(CollectionBase):
             return checked_unit_vectors(array, self._spaces[space], [record.item_id for record in records])
         except ValueError as error:
             raise CollectionError(f"vectors[{space!r}]: {error}") from None
-
-    def _count(self, expression: str) -> int:
-        with milvus_errors(self._location, "cannot count"):
-            return int(self._client.query(self._name, filter=expression, output_fields=["count(*)"])[0]["count(*)"])
-
-    def _pages(self, expression: str, fields: list[str]) -> Iterator[list[dict]]:
-        with milvus_errors(self._location, "cannot read"):
-            pages = self._client.query_iterator(self._name, batch_size=READ_BATCH, filter=expression,
-                                                output_fields=fields)
-            try:
-                while page := pages.next():
-                    yield page
-            finally:
-                pages.close()
-
-    def _vector_pages(self, space: str, fields: list[str]) -> Iterator[tuple[list[dict], np.ndarray]]:
-        field = self._field(space)
-        for page in self._pages(space_filter(space), [*fields, field]):
-            yield page, np.array([e[field] for e in page], dtype=np.float32)
-
-    def _id_pages(self, space: str) -> Iterator[tuple[list[str], np.ndarray]]:
-        for page, vectors in self._vector_pages(space, ["item_id"]):
-            yield [e["item_id"] for e in page], vectors
-
-    def _stored_ids(self, item_ids: list[str]) -> set[str]:
-        found = set()
-        with milvus_errors(self._location, "cannot read"):
-            for start in range(0, len(item_ids), ID_BATCH):
-                batch = ", ".join(quoted(i) for i in item_ids[start : start + ID_BATCH])
-                found.update(e["item_id"] for e in self._client.query(
-                    self._name, filter=f"item_id in [{batch}]", output_fields=["item_id"]))
-        return found
 
     def _set_property(self, key: str, value: str) -> None:
         self._client.alter_collection_properties(self._name, properties={key: value})
