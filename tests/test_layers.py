@@ -65,3 +65,29 @@ def test_every_module_has_a_place_in_the_layers():
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     assert roots <= {"api", "models"}
     assert roots | packages == set(FORBIDDEN)
+
+
+CONCRETE_BACKENDS = ("mmret.index.collection", "mmret.index.milvus")  # behind index/collection_base.py
+
+
+def imported_modules(file: Path) -> set[str]:
+    """The full dotted names of the modules a file imports (`from .x import y` also as `x.y`, y may be a module)."""
+    package = ["mmret", *file.relative_to(PACKAGE).parent.parts]
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *((node.module or "").split(".") if node.module else [])])
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_no_module_outside_index_imports_a_concrete_backend():
+    offenders = {str(file.relative_to(PACKAGE)): sorted(
+        name for name in imported_modules(file)
+        if any(name == backend or name.startswith(backend + ".") for backend in CONCRETE_BACKENDS))
+        for file in PACKAGE.rglob("*.py") if file.relative_to(PACKAGE).parts[0] != "index"}
+    assert {file: bad for file, bad in offenders.items() if bad} == {}

@@ -31,8 +31,9 @@ from .index.backend import (
     open_collection,
 )
 from .index.base import SearchParams
-from .index.collection import CollectionError, Hit, Record, VectorCollection
+from .index.collection_base import CollectionBase
 from .index.locking import one_writer
+from .index.values import CollectionError, Hit, Record
 from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
@@ -49,7 +50,7 @@ _log = logging.getLogger("mmret")
 
 
 class Collection:
-    def __init__(self, store: VectorCollection | None, encoder: Encoder | None = None, precision: str = "auto",
+    def __init__(self, store: CollectionBase | None, encoder: Encoder | None = None, precision: str = "auto",
                  path: Path | None = None):
         """`store` None: a collection that does not exist yet at `path`; the first add() creates it."""
         self._store = store
@@ -84,7 +85,7 @@ class Collection:
         return cls(None, encoder, precision, path)
 
     @property
-    def store(self) -> VectorCollection:
+    def store(self) -> CollectionBase:
         if self._store is None:
             if not collection_exists(self.path):
                 raise CollectionError(f"{self.path}: no collection here yet (nothing has been added to it)")
@@ -151,7 +152,7 @@ class Collection:
                 self._created().upsert(records, {space: np.asarray(vectors[start:stop], dtype=np.float32)})
         return count
 
-    def _created(self) -> VectorCollection:
+    def _created(self) -> CollectionBase:
         """The store, created on disk with this collection's model if it does not exist yet."""
         if self._store is None and not collection_exists(self.path):
             try:
@@ -238,7 +239,7 @@ def _encoder(model: str | Encoder, precision: str, fusion: str | None) -> Encode
     return encoder if fusion is None else with_fusion(encoder, fusion)
 
 
-def _check_same_model(store: VectorCollection, encoder: Encoder) -> None:
+def _check_same_model(store: CollectionBase, encoder: Encoder) -> None:
     if not ModelId.parse(store.model_id).same_weights(ModelId.parse(encoder.model_id)):
         raise CollectionError(f"{store.path}: built with model {store.model_id!r}, not {encoder.model_id!r}; "
                               "a collection never mixes models (index into a new collection instead)")

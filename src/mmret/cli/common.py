@@ -14,7 +14,7 @@ from ..errors import BadInput
 def is_user_error(error: Exception) -> bool:
     """Errors whose message names the file or field and the reason: shown as one line, not a traceback."""
     from ..data.sources import SourceError
-    from ..index.collection import CollectionError
+    from ..index.values import CollectionError
 
     return isinstance(error, (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError))
 

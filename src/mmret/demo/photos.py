@@ -11,7 +11,7 @@ from pathlib import Path
 from ..api import Collection
 from ..data.decode import read_image
 from ..errors import MissingPackage
-from ..index.collection import CollectionError
+from ..index.values import CollectionError
 
 # (package, file within its data folder, what it shows)
 PHOTOS = [

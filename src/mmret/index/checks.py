@@ -9,14 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from mmret.index.store import MetadataStore
+from mmret.index.values import CollectionError
 
 FORMAT_VERSION = 2
 DB_FILE = "collection.sqlite"
 _SPACE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-
-
-class CollectionError(Exception):
-    """A collection cannot be opened, created or written as asked."""
 
 
 def check_settings(model_id: str, spaces: dict[str, int]) -> None:

@@ -4,41 +4,42 @@ A commit writes only its own batch: one memory-mapped segment per space (`<space
 `.ids.npy`), and records the rows, the new segment and tombstones (the ids of replaced and removed vectors)
 with the generation number in a single SQLite transaction. That transaction is the commit point: segment
 and index files that no committed generation lists are leftovers of an interrupted commit and are removed.
-`optimize` merges a space's segments, drops its tombstones and builds its ANN index (see optimize.py).
+`optimize` merges a space's segments, drops its tombstones and builds its ANN index (see optimize.py). The view
+of the last commit and the code of the commit point are in committed_view.py.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mmret.index.base import SearchParams
-from mmret.index.checks import (
-    DB_FILE,
-    FORMAT_VERSION,
-    CollectionError,
-    as_queries,
-    check_format,
-)
+from mmret.index.checks import DB_FILE, FORMAT_VERSION, as_queries, check_format
+from mmret.index.collection_base import CollectionBase
 from mmret.index.columns import MetadataColumns
-from mmret.index.commit_batch import Staged, write_batch
+from mmret.index.commit_batch import Staged
+from mmret.index.committed_view import CommittedView
 from mmret.index.creation import create_database
-from mmret.index.generation import committed_spaces
-from mmret.index.hits import Hit, ItemGone, hits_of, readable
+from mmret.index.hits import hits_of
 from mmret.index.item_ids import ItemIds
-from mmret.index.locking import fsync_directory, locked
+from mmret.index.locking import locked
 from mmret.index.masks import CompiledFilters
 from mmret.index.migrate import migrate_if_older
-from mmret.index.segment import remove_unlisted
-from mmret.index.space import BuiltIndex, SpaceVectors
-from mmret.index.staging import StagedWrites, id_list
-from mmret.index.store import Changes, MetadataStore, Record, Row, check_records
+from mmret.index.space import SegmentIndex, SpaceVectors
+from mmret.index.staging import id_list
+from mmret.index.store import Changes, MetadataStore
+from mmret.index.values import (
+    CollectionError,
+    Hit,
+    ItemGone,
+    Record,
+    check_records,
+    readable,
+)
 from mmret.index.vectors import Neighbors, checked_unit_vectors
 from mmret.index.where import keys_of, parse_where
 
@@ -46,7 +47,7 @@ __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "Se
            "readable"]
 
 
-class VectorCollection(StagedWrites):
+class VectorCollection(CommittedView, CollectionBase):
     """Records with vectors in named spaces; writes are staged and become visible on `commit`.
 
     Reads (`get`, `records`, `search`, ...) see the last commit, whichever process made it (see generation.py).
@@ -98,23 +99,6 @@ class VectorCollection(StagedWrites):
     def exists(path: str | os.PathLike) -> bool:
         return (Path(path) / DB_FILE).is_file()
 
-    @classmethod
-    def open_or_create(cls, path: str | os.PathLike, model_id: str, spaces: dict[str, int]) -> VectorCollection:
-        if not (Path(path) / DB_FILE).exists():
-            try:
-                return cls.create(path, model_id, spaces)
-            except CollectionError:
-                if not cls.exists(path):
-                    raise  # not created meanwhile by another process
-        collection = cls.open(path)
-        if collection.model_id != model_id or collection.spaces != dict(spaces):
-            collection.close()
-            raise CollectionError(
-                f"{path}: holds a collection of model {collection.model_id!r} with spaces "
-                f"{collection.spaces}, not of model {model_id!r} with spaces {dict(spaces)}"
-            )
-        return collection
-
     def close(self) -> None:
         self._store.close()
 
@@ -141,6 +125,10 @@ class VectorCollection(StagedWrites):
         """Number of the commit this handle's reads last saw (0 for a new collection)."""
         return self._generation
 
+    def committed_generation(self) -> int:
+        """The generation SQLite records as committed: one read of the meta table, this handle's view unchanged."""
+        return self._store.get_meta("generation")
+
     def __len__(self) -> int:
         with self._reading():
             return self._store.count()
@@ -153,7 +141,7 @@ class VectorCollection(StagedWrites):
         with self._reading():
             return len(self._space(space).segments)
 
-    def built_index(self, space: str) -> BuiltIndex | None:
+    def built_index(self, space: str) -> SegmentIndex | None:
         """What the last `optimize` built for `space` (factory, tuned params, measured recall), if anything."""
         with self._reading():
             return self._space(space).built
@@ -325,89 +313,3 @@ class VectorCollection(StagedWrites):
             return checked_unit_vectors(array, dim, [record.item_id for record in records])
         except ValueError as error:
             raise CollectionError(f"vectors[{space!r}]: {error}") from None
-
-    @contextmanager
-    def _reading(self, whole: bool = False) -> Iterator[None]:
-        """A read transaction on the last commit, this handle's view first brought up to it (or loaded whole)."""
-        try:
-            with self._store.reading():
-                if whole or self._store.get_meta("generation") != self._generation:
-                    self._catch_up(whole)
-                self._seen_counter = self._store.change_counter()
-                yield
-        except sqlite3.DatabaseError as error:
-            raise CollectionError(f"{self._path / DB_FILE}: cannot read the collection database: {error}") from error
-
-    @contextmanager
-    def _writing(self, what: str) -> Iterator[None]:
-        """The exclusive lock and this handle brought up to the last commit; if the write fails, one line saying
-        what failed, and the view reloaded (it may hold part of the failed write)."""
-        try:
-            with locked(self._path) as held:
-                if not held:
-                    raise CollectionError(f"{self._path}: cannot {what}: the directory is read-only or not writable")
-                with self._reading():  # caught up to the last commit, whoever made it
-                    pass
-                yield
-                self._remove_stale_files()
-        except (OSError, sqlite3.Error) as error:
-            self._load_committed()
-            raise CollectionError(f"{self._path}: {what} failed and was undone (the last commit, generation "
-                                  f"{self._generation}, is intact): {_reason(error)}") from error
-        except BaseException:
-            self._load_committed()
-            raise
-
-    def _write_generation(self, staged: dict[str, Staged | None]) -> None:
-        generation = self._generation + 1
-        rows, removed_ids, changes, updates = write_batch(self._path, self._store, self._vectors, self._dtype,
-                                                          generation, self._next_id, staged)
-        self._commit_changes(generation, rows, removed_ids, changes)
-        for space, added, removed, dead, undead in updates:
-            self._vectors[space].changed(added, removed, dead, undead, self._vectors[space].built)
-
-    def _commit_changes(self, generation: int, rows: list[Row], removed_ids: list[int], changes: Changes) -> None:
-        fsync_directory(self._path)
-        changes.meta["generation"] = generation
-        self._store.apply(rows, removed_ids, changes)
-        self._generation = generation
-        self._next_id = changes.meta.get("next_id", self._next_id)
-        self._columns.update(rows, removed_ids)
-        self._item_ids.extend((row.id, row.record.item_id) for row in rows)
-        self._compiled.clear()
-
-    def _load_committed(self) -> None:
-        """Load the committed generation whole; remove stale files if no writer is busy."""
-        with self._reading(whole=True):
-            pass
-        with locked(self._path, blocking=False) as held:
-            if held:
-                self._remove_stale_files()
-
-    def _catch_up(self, whole: bool = False) -> None:
-        """Bring the view to the generation SQLite records (the caller holds a read transaction)."""
-        try:
-            self._vectors = committed_spaces(self._path, self._spaces, self._store, None if whole else self._vectors)
-        except ValueError as error:
-            self._vectors, self._generation = {}, -1  # maybe half caught up: the next read loads it whole
-            raise CollectionError(str(error)) from error
-        self._generation = self._store.get_meta("generation")
-        self._next_id = self._store.get_meta("next_id")
-        self._columns = MetadataColumns(self._store)
-        self._compiled.clear()
-        if whole:
-            self._item_ids = ItemIds()
-        else:
-            self._item_ids.catch_up(self._store)
-
-    def _remove_stale_files(self) -> None:
-        """Delete data files that no committed generation lists (the caller holds the exclusive lock)."""
-        built = [self._store.get_meta(f"index:{space}") for space in self._spaces]
-        remove_unlisted(self._path, set(self._spaces), [name for name, _, _ in self._store.segments()],
-                        [b["file"] for b in built if b and b["file"]])
-
-def _reason(error: OSError | sqlite3.Error) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}" + (f": {error.filename}" if error.filename else "")
-    return str(error)
-

@@ -15,7 +15,8 @@ import numpy as np
 from mmret.index.merging import segments_to_merge
 from mmret.index.segment import Segment, merge
 from mmret.index.space import SpaceVectors
-from mmret.index.store import Changes, MetadataStore, Record, Row
+from mmret.index.store import Changes, MetadataStore, Row
+from mmret.index.values import Record
 from mmret.index.vectors import encode
 
 SpaceUpdate = tuple[str, list[Segment], list[str], np.ndarray, np.ndarray]  # space, added, removed, dead, undead

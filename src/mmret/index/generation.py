@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mmret.index.segment import Segment
-from mmret.index.space import BuiltIndex, SpaceVectors
+from mmret.index.space import SegmentIndex, SpaceVectors
 from mmret.index.store import MetadataStore
 
 
@@ -46,7 +46,7 @@ def _caught_up(view: SpaceVectors, space: str, segments: list[tuple[str, str, in
     dead = np.unique(np.array([i for owner, i in tombstones if owner == space], dtype=np.int64))
     same_index = (view.built.to_dict() if view.built else None) == built
     view.changed(added, removed, np.setdiff1d(dead, view.dead), np.setdiff1d(view.dead, dead),
-                 view.built if same_index else BuiltIndex.stored(view.directory, space, built))
+                 view.built if same_index else SegmentIndex.stored(view.directory, space, built))
     return view
 
 

@@ -1,4 +1,5 @@
-"""Search hits: the item_id and score at once, the record (path, text, metadata) read on first use.
+"""The embedded backend's search hits (values.py's Hit): the item_id and score at once, the record (path, text,
+metadata) read on first use.
 
 A search answers from memory (vectors, ANN index, the item ids of item_ids.py) and reads no item rows: a caller
 that only needs ids and scores (re-ranking, fusion, evaluation) does not pay for rows it never reads. The first
@@ -9,49 +10,9 @@ is the record the search found, unless the item was removed or replaced since: t
 
 from __future__ import annotations
 
-from mmret.index.checks import CollectionError
-from mmret.index.store import MetadataStore, Record, record_of
+from mmret.index.store import MetadataStore, record_of
+from mmret.index.values import Hit, ItemGone, Record
 from mmret.index.vectors import Neighbors
-
-
-class ItemGone(CollectionError):
-    """A hit's item was removed or replaced after the search that found it."""
-
-
-class Hit:
-    __slots__ = ("_record", "_row_id", "_rows", "item_id", "score", "space")
-
-    def __init__(self, record: Record, score: float, space: str):
-        self.item_id = record.item_id
-        self.score = score  # inner product (cosine for unit vectors), higher is better
-        self.space = space
-        self._record: Record | None = record
-        self._rows: SearchRows | None = None
-        self._row_id = 0
-
-    @classmethod
-    def found(cls, item_id: str, row_id: int, score: float, space: str, rows: SearchRows) -> Hit:
-        """A hit on row `row_id`, whose record `rows` reads when first asked for."""
-        hit = cls.__new__(cls)
-        hit.item_id, hit.score, hit.space, hit._record, hit._rows, hit._row_id = \
-            item_id, score, space, None, rows, row_id
-        return hit
-
-    @property
-    def record(self) -> Record:
-        if self._record is None:
-            self._record = self._rows.record(self._row_id, self.item_id)
-        return self._record
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Hit):
-            return NotImplemented
-        return (self.score, self.space, self.record) == (other.score, other.space, other.record)
-
-    __hash__ = None  # equal hits must hash alike, and the record is read lazily
-
-    def __repr__(self) -> str:
-        return f"Hit(item_id={self.item_id!r}, score={self.score!r}, space={self.space!r})"
 
 
 class SearchRows:
@@ -85,16 +46,3 @@ def hits_of(neighbors: list[Neighbors], item_ids: list[list[str]], store: Metada
     return [[Hit.found(item_id, row_id, score, space, rows)
              for item_id, row_id, score in zip(ids, found.ids.tolist(), found.scores.tolist())]
             for ids, found in zip(item_ids, neighbors)]
-
-
-def readable(hits: list[Hit]) -> list[Hit]:
-    """The hits whose records can be read: those of items removed or replaced since the search are left out, as a
-    search made after their removal would have."""
-    return [hit for hit in hits if _has_record(hit)]
-
-
-def _has_record(hit: Hit) -> bool:
-    try:
-        return hit.record is not None
-    except ItemGone:
-        return False

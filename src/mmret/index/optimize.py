@@ -18,7 +18,7 @@ from mmret.index.base import SearchParams, VectorIndex
 from mmret.index.filter_plan import measure_plan
 from mmret.index.kinds import DEFAULT_MEMORY_BUDGET, auto_factory, kind_of
 from mmret.index.segment import Segment, merge
-from mmret.index.space import BuiltIndex, SpaceVectors
+from mmret.index.space import SegmentIndex, SpaceVectors
 from mmret.index.vectors import decode, exact_search
 
 TUNING_QUERIES = 200
@@ -27,7 +27,7 @@ TUNING_K = 10
 
 def optimize_space(directory: Path, space: str, generation: int, vectors: SpaceVectors, factory: str | None,
                    target_recall: float, memory_budget: int | None, progress: bool = False) -> tuple[
-                       Segment, BuiltIndex, dict]:
+                       Segment, SegmentIndex, dict]:
     if not 0 < target_recall <= 1:
         raise ValueError(f"target recall must be in (0, 1], got {target_recall}")
     started = time.perf_counter()
@@ -57,7 +57,8 @@ def optimize_space(directory: Path, space: str, generation: int, vectors: SpaceV
     if file:
         index.save(directory / file)
     built_seconds = time.perf_counter() - started - tuning_seconds
-    built = BuiltIndex(merged.name, factory, file, params.to_dict(), recall, plan)
+    built = SegmentIndex(factory=factory, params=params.to_dict(), recall=recall, segment=merged.name, file=file,
+                         filter_plan=plan)
     report = {"vectors": len(merged), "factory": factory, "params": params.to_dict(), "recall@10": recall,
               "filter_plan": plan.summary() if plan else None, "filter_trials": tried,
               "build_seconds": round(built_seconds, 3), "seconds": round(time.perf_counter() - started, 3)}

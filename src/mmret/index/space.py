@@ -9,7 +9,7 @@ optimized before plans).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +21,17 @@ from mmret.index.filter_strategy import Strategy, fixed_rule, search_broadly
 from mmret.index.kinds import kind_of
 from mmret.index.prefilter import FilterCache
 from mmret.index.segment import Segment
+from mmret.index.values import BuiltIndex
 from mmret.index.vectors import Neighbors, decode, merge_neighbors
 
 
-@dataclass(frozen=True)
-class BuiltIndex:
-    """What `optimize` recorded about a space's ANN index (stored as JSON in the collection's meta)."""
+@dataclass(frozen=True, kw_only=True)
+class SegmentIndex(BuiltIndex):
+    """The embedded backend's BuiltIndex: over one merged segment, kept in `file` (None for Flat), with the filter
+    plan `optimize` measured (stored as JSON in the collection's meta)."""
 
     segment: str
-    factory: str
     file: str | None
-    params: dict = field(default_factory=dict)
-    recall: float | None = None
     filter_plan: FilterPlan | None = None  # None: optimized before plans were measured
 
     def to_dict(self) -> dict:
@@ -43,7 +42,7 @@ class BuiltIndex:
         return values
 
     @classmethod
-    def stored(cls, directory: Path, space: str, values: dict | None) -> BuiltIndex | None:
+    def stored(cls, directory: Path, space: str, values: dict | None) -> SegmentIndex | None:
         """The settings as `optimize` stored them for `space` (None: no index built); ValueError naming the
         database, the setting and what is wrong with it."""
         if values is None:
@@ -57,7 +56,7 @@ class BuiltIndex:
 
 class SpaceVectors:
     def __init__(self, directory: Path, dim: int, segments: list[Segment], dead: np.ndarray,
-                 built: BuiltIndex | None):
+                 built: SegmentIndex | None):
         self.directory = directory
         self.dim = dim
         self.segments = list(segments)
@@ -80,7 +79,7 @@ class SpaceVectors:
                     raise ValueError(f"{directory / name}.npy: cannot load a segment of space {space!r}: "
                                      f"{error}") from error
         dead = np.array([i for owner, i in tombstones if owner == space], dtype=np.int64)
-        return cls(directory, dim, opened, dead, BuiltIndex.stored(directory, space, built))
+        return cls(directory, dim, opened, dead, SegmentIndex.stored(directory, space, built))
 
     def __len__(self) -> int:
         return sum(len(segment) for segment in self.segments) - len(self.dead)
@@ -117,7 +116,7 @@ class SpaceVectors:
         return [s for s in self.segments if not (self.built and s.name == self.built.segment)]
 
     def changed(self, added: list[Segment], removed: list[str], dead: np.ndarray, undead: np.ndarray,
-                built: BuiltIndex | None) -> None:
+                built: SegmentIndex | None) -> None:
         """Apply a commit (or merge) to the in-memory view."""
         self.segments = [s for s in self.segments if s.name not in removed] + added
         self.dead = np.setdiff1d(np.union1d(self.dead, dead), undead)

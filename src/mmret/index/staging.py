@@ -3,21 +3,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from typing_extensions import Self
 
 from .checks import CollectionError
-
-Backend = TypeVar("Backend", bound="StagedWrites")
 
 
 class StagedWrites:
     """`upsert` and `remove` stage changes (item_id -> new state, None = removed); the backend's `commit`
     applies them all at once. Outside `transaction()` each write commits at once.
 
-    A backend calls `_start_staging()` in its constructor and provides `path`, `close`, `commit` and
-    `_stored_ids`."""
+    A backend calls `_start_staging()` in its constructor; the collection base declares the `path`, `close`,
+    `commit` and `_stored_ids` it provides."""
 
     _staged: dict[str, Any]
     _in_transaction: bool

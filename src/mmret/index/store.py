@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mmret.index.readers import ThreadReaders
+from mmret.index.values import Record
 
 _SCHEMA = """
 CREATE TABLE items (
@@ -47,20 +48,6 @@ _CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter li
 
 
 @dataclass(frozen=True)
-class Record:
-    """One stored item, without its vectors."""
-
-    item_id: str
-    modality: str
-    path: str | None = None
-    text: str | None = None
-    metadata: dict = field(default_factory=dict)
-    content_hash: str | None = None
-    size: int | None = None
-    mtime: float | None = None
-
-
-@dataclass(frozen=True)
 class Changes:
     """What one commit writes besides the item rows."""
 
@@ -78,27 +65,6 @@ class Row:
     id: int
     record: Record
     spaces: tuple[str, ...]
-
-
-def check_records(records: list[Record]) -> None:
-    """Raise ValueError, naming the item, unless every record can be stored as given."""
-    seen = set()
-    for record in records:
-        if not isinstance(record, Record):
-            raise ValueError(f"expected Record objects, got {type(record).__name__}")  # noqa: TRY004 -- callers catch ValueError
-        if not isinstance(record.item_id, str) or not record.item_id:
-            raise ValueError(f"item_id must be a non-empty string, got {record.item_id!r}")
-        if not isinstance(record.modality, str) or not record.modality:
-            raise ValueError(f"record {record.item_id!r}: modality must be a non-empty string")
-        if record.item_id in seen:
-            raise ValueError(f"record {record.item_id!r} appears twice in one batch")
-        seen.add(record.item_id)
-        if not isinstance(record.metadata, dict):
-            raise ValueError(f"record {record.item_id!r}: metadata must be a dict")  # noqa: TRY004
-        try:
-            json.dumps(record.metadata, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"record {record.item_id!r}: metadata is not JSON-serialisable: {error}") from None
 
 
 class MetadataStore:

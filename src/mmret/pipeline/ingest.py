@@ -12,7 +12,7 @@ from pathlib import Path
 from ..data.items import Item
 from ..data.sources import Skipped
 from ..encoders.base import Encoder
-from ..index.collection import VectorCollection
+from ..index.collection_base import CollectionBase
 from ..media.segments import SEGMENT_OF
 from ..media.timed_settings import TimedSettings
 from .mapper import embed_stream
@@ -23,7 +23,7 @@ from .writer import CollectionWriter
 
 @dataclass
 class Ingest:
-    collection: VectorCollection
+    collection: CollectionBase
     encoder: Encoder
     batch_size: int = 32
     workers: int | None = None

@@ -10,7 +10,8 @@ from pathlib import Path
 from ..data.items import Item
 from ..data.sources import Skipped, iter_items
 from ..encoders.base import Encoder
-from ..index.collection import Record, VectorCollection
+from ..index.collection_base import CollectionBase
+from ..index.values import Record
 from ..media.batches import text_digest
 from ..media.segments import TIMED_MODALITIES
 from ..media.timed_mapper import indexable_modalities
@@ -22,7 +23,7 @@ class ChangedItems:
     """Iterates the items of `sources` that differ from what `collection` stores, counting unchanged ones in
     `report`; afterwards `seen` holds every item id reached and `stored` those of changed items already stored."""
 
-    def __init__(self, collection: VectorCollection, encoder: Encoder, timed: TimedSettings, report: IndexReport,
+    def __init__(self, collection: CollectionBase, encoder: Encoder, timed: TimedSettings, report: IndexReport,
                  skip: Callable[[Skipped], None]):
         self.collection, self.encoder, self.timed = collection, encoder, timed
         self.report, self.skip = report, skip
@@ -52,7 +53,7 @@ class ChangedItems:
                 self.skip(Skipped(item.path or item.id, f"the model does not embed {item.modality}{hint}"))
 
 
-def vanished(collection: VectorCollection, sources: Iterable[str | Path], seen: set[str]) -> list[Record]:
+def vanished(collection: CollectionBase, sources: Iterable[str | Path], seen: set[str]) -> list[Record]:
     """Stored file items (and their segments) under the given folders that are gone."""
     roots = [str(Path(s).resolve()) for s in sources if Path(s).is_dir()]
     gone = []

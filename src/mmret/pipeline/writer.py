@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ..data.items import Item
 from ..data.sources import Skipped
-from ..index.collection import Record, VectorCollection
+from ..index.collection_base import CollectionBase
+from ..index.values import Record
 from ..media.batches import EmbeddedBatch
 from ..media.segments import SEGMENT_OF
 from .fused import missing_parts
@@ -19,7 +20,7 @@ FileState = tuple[int, float]  # (size in bytes, mtime)
 
 
 class CollectionWriter:
-    def __init__(self, collection: VectorCollection, report: IndexReport, skip: Callable[[Skipped], None],
+    def __init__(self, collection: CollectionBase, report: IndexReport, skip: Callable[[Skipped], None],
                  commit_every: int = 1024):
         self.collection, self.report, self.skip = collection, report, skip
         self.commit_every = commit_every

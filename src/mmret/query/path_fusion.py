@@ -17,7 +17,8 @@ import numpy as np
 from ..encoders.base import Encoder
 from ..errors import BadInput
 from ..fusion import PathFusion
-from ..index.collection import Hit, Record, VectorCollection
+from ..index.collection_base import CollectionBase
+from ..index.values import Hit, Record
 from ..media.segments import SEGMENT
 
 ITEM_PATH = "item"
@@ -31,12 +32,12 @@ def _setting_key(space: str) -> str:
     return f"path_fusion:{space}"
 
 
-def stored_path_fusion(store: VectorCollection, space: str) -> PathFusion | None:
+def stored_path_fusion(store: CollectionBase, space: str) -> PathFusion | None:
     stored = store.setting(_setting_key(space))
     return None if stored is None else PathFusion.from_dict(stored)
 
 
-def fit_path_fusion(store: VectorCollection, encoder: Encoder, examples: dict[str, list[str]], space: str) -> PathFusion:
+def fit_path_fusion(store: CollectionBase, encoder: Encoder, examples: dict[str, list[str]], space: str) -> PathFusion:
     """Fit the fusion of `space`'s paths from example query texts per path and store it with the collection."""
     items, texts = defaultdict(list), defaultdict(list)
     for records, vectors in store.stored_vectors(space):
@@ -62,7 +63,7 @@ def fit_path_fusion(store: VectorCollection, encoder: Encoder, examples: dict[st
     return fusion
 
 
-def clear_path_fusion(store: VectorCollection, space: str) -> None:
+def clear_path_fusion(store: CollectionBase, space: str) -> None:
     store.set_setting(_setting_key(space), None)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..index.collection import Hit
+from ..index.values import Hit
 from ..media.segments import source_id
 
 

@@ -1,7 +1,7 @@
 """Hits as plain rows (JSON-ready), for the CLI's --json, the server and the API alike."""
 from __future__ import annotations
 
-from ..index.collection import Hit
+from ..index.values import Hit
 
 
 def result_rows(hits: list[Hit]) -> list[dict]:

@@ -17,7 +17,8 @@ from dataclasses import replace
 
 from ..encoders.base import Encoder
 from ..fusion import fuse_runs
-from ..index.collection import Hit, VectorCollection, readable
+from ..index.collection_base import CollectionBase
+from ..index.values import Hit, readable
 from .path_fusion import search_fused_paths, stored_path_fusion
 from .per_file import collapsed
 from .request import Query
@@ -26,7 +27,7 @@ from .stored_parts import StoredParts
 from .vectors import part_vector, query_vector
 
 
-def search(store: VectorCollection, encoder: Encoder | None, query: Query) -> list[Hit]:
+def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list[Hit]:
     """The query's k nearest items in `store`, whose vectors `encoder` made (None for a query of stored items
     only, which needs no model: what it would tell, the collection records)."""
     stored = StoredParts(store, query.all_parts)
@@ -46,7 +47,7 @@ def search(store: VectorCollection, encoder: Encoder | None, query: Query) -> li
                                                       query.where)[:fetch], query.k, query.per_file)
 
 
-def _search_lists(store: VectorCollection, encoder: Encoder | None, query: Query, stored: StoredParts) -> list[Hit]:
+def _search_lists(store: CollectionBase, encoder: Encoder | None, query: Query, stored: StoredParts) -> list[Hit]:
     """Decision-level fusion: one ranked list per (part, space), the part's weight on its lists (negative parts
     push their neighbours down), fused by query.fusion. The spaces: query.space if given, else a fusion
     collection's part spaces (those a stored item has vectors in), else each part's own default space."""

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..index.collection import Record, VectorCollection
+from ..index.collection_base import CollectionBase
+from ..index.values import Record
 from ..media.segments import SEGMENT_OF, source_id
 from .parts import ITEM, QueryPart
 
@@ -24,7 +25,7 @@ class UnknownItem(ValueError):
 class StoredParts:
     """The stored items named by a query's parts: their records, their vectors per space, what to leave out."""
 
-    def __init__(self, store: VectorCollection | None, parts: Sequence[QueryPart]):
+    def __init__(self, store: CollectionBase | None, parts: Sequence[QueryPart]):
         """`store` None: a query without stored items (their vectors are read from a collection)."""
         if store is None and any(part.modality == ITEM for part in parts):
             raise ValueError("a query naming a stored item needs the collection holding it")
@@ -56,7 +57,7 @@ class StoredParts:
         return self._vectors[name, space]
 
 
-def _record(store: VectorCollection, name: str) -> Record:
+def _record(store: CollectionBase, name: str) -> Record:
     """The item with id `name`, else the file at path `name`."""
     record = store.get(name) or store.get(str(Path(name).expanduser().resolve()))
     if record is None:
@@ -64,7 +65,7 @@ def _record(store: VectorCollection, name: str) -> Record:
     return record
 
 
-def _stored_vector(store: VectorCollection, record: Record, space: str) -> np.ndarray | None:
+def _stored_vector(store: CollectionBase, record: Record, space: str) -> np.ndarray | None:
     """The item's own vector in `space`, or for a file stored as segments the unit mean of theirs."""
     own = store.vectors_of([record.item_id], space)
     if own:
@@ -76,6 +77,6 @@ def _stored_vector(store: VectorCollection, record: Record, space: str) -> np.nd
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
-def _file_records(store: VectorCollection, record: Record) -> list[str]:
+def _file_records(store: CollectionBase, record: Record) -> list[str]:
     file_id = source_id(record.item_id, record.metadata)
     return [file_id, *(r.item_id for r in store.find({SEGMENT_OF: file_id}))]

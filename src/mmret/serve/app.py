@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from ..api import Collection
 from ..data.decode import DecodeError
 from ..data.sources import SourceError
-from ..index.collection import CollectionError
+from ..index.values import CollectionError
 from ..query.stored_parts import UnknownItem
 from .context import ServerContext
 from .jobs import JobBoard

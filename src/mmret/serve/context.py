@@ -8,7 +8,8 @@ from fastapi import Request
 
 from ..api import Collection
 from ..encoders.base import Encoder
-from ..index.collection import Record, VectorCollection
+from ..index.collection_base import CollectionBase
+from ..index.values import Record
 from ..pipeline import IndexReport
 from .jobs import CountingStore, JobBoard, JobState
 from .live import LiveCollection
@@ -31,7 +32,7 @@ class ServerContext:
 
     def add(self, sources: list[Path], sync: bool = False, job: JobState | None = None) -> AddReport:
         """Index files or folders through the writer handle, as `Collection.add` does for the API."""
-        def index(store: VectorCollection) -> IndexReport:
+        def index(store: CollectionBase) -> IndexReport:
             target = CountingStore(store, job) if job is not None else store
             # workers=0: no forked decoders inside a threaded server
             return Collection(target, self.encoder).add(sources, sync=sync, workers=0)

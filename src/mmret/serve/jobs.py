@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.sources import MEDIA_EXTENSIONS
-from ..index.collection import VectorCollection
+from ..index.collection_base import CollectionBase
 from ..media.segments import SEGMENT_OF
 from .schemas import AddReport, Job
 
@@ -85,9 +85,9 @@ class JobBoard:
 
 
 class CountingStore:
-    """Stands in for the writer's VectorCollection during a job: counts the files the indexer looks at."""
+    """Stands in for the writer's collection during a job: counts the files the indexer looks at."""
 
-    def __init__(self, store: VectorCollection, job: JobState):
+    def __init__(self, store: CollectionBase, job: JobState):
         self._store, self._job = store, job
 
     def get(self, item_id: str):

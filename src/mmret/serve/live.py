@@ -1,14 +1,13 @@
 """Thread-safe access to a collection that other processes may be writing.
 
-A `VectorCollection` holds a SQLite connection that refuses use from a second thread, so each handle lives on
-its own thread and every call runs there. Readers share one handle; when SQLite records a newer committed
-generation, a fresh handle is opened beside the old one and swapped in, so searches never wait for the reload.
+An embedded collection holds a SQLite connection that refuses use from a second thread, so each handle lives on
+its own thread and every call runs there. Readers share one handle; when the collection's committed generation
+(`committed_generation`) is newer than the one it loaded, a fresh handle is opened beside the old one and swapped
+in, so searches never wait for the reload.
 Writes go through a second handle on a writer thread, one at a time.
 """
 from __future__ import annotations
 
-import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -16,9 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..index.backend import is_milvus, location, open_collection
-from ..index.checks import DB_FILE
-from ..index.collection import VectorCollection
+import numpy as np
+
+from ..index.backend import location, open_collection
+from ..index.base import SearchParams
+from ..index.collection_base import CollectionBase
+from ..index.values import Hit, Record
 
 T = TypeVar("T")
 
@@ -28,17 +30,17 @@ class Retired(Exception):
 
 
 class StoreThread:
-    """One VectorCollection handle and the single thread it is used on."""
+    """One CollectionBase handle and the single thread it is used on."""
 
     def __init__(self, path: Path, name: str):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"mmret-{name}")
         self._lock = threading.Lock()
         self._retired = False
         self.path = path
-        self.store: VectorCollection = self._executor.submit(open_collection, path).result()
+        self.store: CollectionBase = self._executor.submit(open_collection, path).result()
         self.generation = self.store.generation
 
-    def call(self, work: Callable[[VectorCollection], T], current: bool = False) -> T:
+    def call(self, work: Callable[[CollectionBase], T], current: bool = False) -> T:
         """`work(store)` on this handle's thread; with `current`, the handle first re-opens if another process
         committed since it loaded (a writer must start from the last commit)."""
         with self._lock:  # calls queued before retire() still run before the handle closes
@@ -47,8 +49,15 @@ class StoreThread:
             future = self._executor.submit(self._run, work, current)
         return future.result()
 
-    def _run(self, work: Callable[[VectorCollection], T], current: bool) -> T:
-        if current and CommittedGeneration.of(self.path) != self.store.generation:
+    def behind(self) -> bool:
+        """Whether another handle committed since this one loaded (False if it was retired: a fresh one replaced it)."""
+        try:
+            return self.call(lambda store: store.committed_generation()) > self.generation
+        except Retired:
+            return False
+
+    def _run(self, work: Callable[[CollectionBase], T], current: bool) -> T:
+        if current and self.store.committed_generation() != self.store.generation:
             self.store.close()
             self.store = open_collection(self.path)
         try:
@@ -66,15 +75,28 @@ class StoreThread:
 
 
 class OnThread:
-    """Stands in for a VectorCollection where the search module expects one: method calls run on the handle's
-    thread (through `LiveCollection.read`), so `mmret.query` is used unchanged."""
+    """Stands in for a collection where the search module expects one: the reads `mmret.query` makes run on the
+    reader handle's thread (through `LiveCollection.read`)."""
 
     def __init__(self, live: LiveCollection):
         self._live = live
-        self.path, self.spaces = live.path, live.spaces  # attributes, not methods: read once
+        self.path, self.model_id, self.spaces = live.path, live.model_id, live.spaces
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        return lambda *args, **kwargs: self._live.read(lambda store: getattr(store, name)(*args, **kwargs))
+    def get(self, item_id: str) -> Record | None:
+        return self._live.read(lambda store: store.get(item_id))
+
+    def find(self, where: dict[str, Any]) -> list[Record]:
+        return self._live.read(lambda store: store.find(where))
+
+    def vectors_of(self, item_ids: list[str], space: str) -> dict[str, np.ndarray]:
+        return self._live.read(lambda store: store.vectors_of(item_ids, space))
+
+    def setting(self, key: str) -> Any:
+        return self._live.read(lambda store: store.setting(key))
+
+    def search(self, space: str, queries: np.ndarray, k: int = 10, where: dict[str, Any] | None = None,
+               exclude: list[str] | None = None, params: SearchParams | None = None) -> list[list[Hit]]:
+        return self._live.read(lambda store: store.search(space, queries, k, where, exclude, params))
 
 
 class LiveCollection:
@@ -84,7 +106,6 @@ class LiveCollection:
         self._reader = StoreThread(self.path, "reader")
         self._writer: StoreThread | None = None
         self._writer_lock = threading.Lock()
-        self._committed = CommittedGeneration(self.path)
         self._refreshing = threading.Lock()
         self._checked_at = time.monotonic()
         self.model_id = self._reader.store.model_id
@@ -94,7 +115,7 @@ class LiveCollection:
     def generation(self) -> int:
         return self._reader.generation
 
-    def read(self, work: Callable[[VectorCollection], T]) -> T:
+    def read(self, work: Callable[[CollectionBase], T]) -> T:
         self._refresh_if_behind()
         for _ in range(3):
             try:
@@ -103,7 +124,7 @@ class LiveCollection:
                 continue
         return self._reader.call(work)
 
-    def write(self, work: Callable[[VectorCollection], T]) -> T:
+    def write(self, work: Callable[[CollectionBase], T]) -> T:
         """Run `work` on the writer handle (first brought up to the last commit); readers refresh after it."""
         with self._writer_lock:
             if self._writer is None:
@@ -118,14 +139,13 @@ class LiveCollection:
         self._reader.retire()
         if self._writer is not None:
             self._writer.retire()
-        self._committed.close()
 
     def _refresh_if_behind(self, wait: bool = False) -> None:
         now = time.monotonic()
         if now - self._checked_at < self._refresh_interval:
             return
         self._checked_at = now
-        if self._committed.read() <= self._reader.generation:
+        if not self._reader.behind():
             return
         if wait:
             self._swap_reader()
@@ -135,37 +155,8 @@ class LiveCollection:
 
     def _swap_reader(self) -> None:
         with self._refreshing:
-            if self._committed.read() <= self._reader.generation:
+            if not self._reader.behind():
                 return
             fresh = StoreThread(self.path, "reader")
             old, self._reader = self._reader, fresh
             old.retire()
-
-
-class CommittedGeneration:
-    """The generation number SQLite records as committed (the collection's commit point), read cheaply; on Milvus,
-    the commit count kept as a collection property."""
-
-    def __init__(self, path: Path | str):
-        self._lock = threading.Lock()
-        self._milvus = open_collection(path) if is_milvus(path) else None
-        if self._milvus is None:
-            self._db = sqlite3.connect(f"file:{Path(path) / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
-
-    def read(self) -> int:
-        with self._lock:
-            if self._milvus is not None:
-                return self._milvus.committed_generation()
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(json.loads(row[0]))
-
-    def close(self) -> None:
-        (self._db if self._milvus is None else self._milvus).close()
-
-    @classmethod
-    def of(cls, path: Path) -> int:
-        reader = cls(path)
-        try:
-            return reader.read()
-        finally:
-            reader.close()

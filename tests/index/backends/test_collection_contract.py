@@ -17,7 +17,8 @@ import pytest
 
 from mmret.index.backend import create_collection, open_collection, open_or_create
 from mmret.index.base import SearchParams
-from mmret.index.collection import CollectionError, Record
+from mmret.index.collection_base import CollectionBase
+from mmret.index.values import BuiltIndex, CollectionError, Record
 
 from ...vectors import random_unit_vectors
 
@@ -56,6 +57,27 @@ def exact(model: dict[str, np.ndarray], queries: np.ndarray, k: int, allowed=Non
 
 def found_ids(hits) -> list[list[str]]:
     return [[hit.record.item_id for hit in row] for row in hits]
+
+
+# -- the base --------------------------------------------------------------------------------------------
+
+
+def test_each_backend_implements_the_whole_base(place):
+    with create_collection(place, "test-model", {"shared": DIM}) as coll:
+        assert isinstance(coll, CollectionBase) and not type(coll).__abstractmethods__
+
+
+def test_committed_generation_counts_every_commit_whichever_handle_made_it(place):
+    rng = np.random.default_rng(9)
+    with create_collection(place, "test-model", {"shared": DIM}) as coll, open_collection(place) as other:
+        assert coll.committed_generation() == other.committed_generation() == 0
+        coll.upsert([Record("a", "vector")], {"shared": random_unit_vectors(rng, 1, DIM)})
+        assert coll.committed_generation() == other.committed_generation() == 1
+        with coll.transaction():  # one commit however many writes
+            coll.upsert([Record("b", "vector")], {"shared": random_unit_vectors(rng, 1, DIM)})
+            coll.remove(["a"])
+        assert coll.committed_generation() == coll.generation == 2
+        assert other.committed_generation() == 2 and other.generation == 0  # seen, not loaded
 
 
 # -- writes and exact search ------------------------------------------------------------------------------
@@ -350,6 +372,9 @@ def test_optimize_builds_an_index_that_keeps_recall(place):
         coll.remove([f"i{n}" for n in range(100)])
         report = coll.optimize(factory="HNSW32", target_recall=0.95)["shared"]
         assert report["vectors"] == 2900 and report["factory"] == "HNSW32" and report["recall@10"] >= 0.95
+        built = coll.built_index("shared")
+        assert isinstance(built, BuiltIndex) and built.factory == "HNSW32"
+        assert (built.params, built.recall) == (report["params"], report["recall@10"])
         model = {f"i{n}": vectors[n] for n in range(100, 3000)}
         found = found_ids(coll.search("shared", queries, 10))
         truth = exact(model, queries, 10)

@@ -1,5 +1,5 @@
-"""A collection on Milvus (a server, a cluster, or Milvus Lite in a local `.db` file) with the methods of the
-embedded VectorCollection, so the API, the CLI and the server use either backend unchanged.
+"""A collection on Milvus (a server, a cluster, or Milvus Lite in a local `.db` file): the Milvus implementation of
+the collection base (collection_base.py), so the API, the CLI and the server use either backend unchanged.
 
 The model id and the spaces (fixed at creation), the commit count and each space's built index with its tuned
 search parameters are properties of the Milvus collection. Where Milvus differs:
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from mmret.index.base import SearchParams
-from mmret.index.checks import CollectionError, as_queries, check_settings
-from mmret.index.collection import Hit
+from mmret.index.checks import as_queries, check_settings
+from mmret.index.collection_base import CollectionBase
 from mmret.index.milvus.connection import connect, exists_at, milvus_errors
 from mmret.index.milvus.filters import compile_expression, has_key, quoted
 from mmret.index.milvus.indexes import (
@@ -35,6 +35,7 @@ from mmret.index.milvus.indexes import (
     tune,
     tuning_search,
 )
+from mmret.index.milvus.paging import ID_BATCH, PagedReads
 from mmret.index.milvus.rows import (
     FILE_STATE_FIELDS,
     RECORD_FIELDS,
@@ -45,8 +46,8 @@ from mmret.index.milvus.rows import (
     to_row,
     vector_fields,
 )
-from mmret.index.staging import StagedWrites, id_list
-from mmret.index.store import Record, check_records
+from mmret.index.staging import id_list
+from mmret.index.values import BuiltIndex, CollectionError, Hit, Record, check_records
 from mmret.index.vectors import checked_unit_vectors
 from mmret.index.where import keys_of, parse_where
 
@@ -58,12 +59,10 @@ PARTIAL = "mmret.partial"  # the spaces some item has no vector in: their search
 SETTING = "mmret.setting."  # + key: a JSON value a layer above keeps with the collection
 INDEX = "mmret.index."  # + space: the built index's factory, tuned params and measured recall
 WRITE_BYTES = 32 << 20  # payload of one upsert call, well under gRPC's 64 MiB message limit
-READ_BATCH = 4096  # rows per query-iterator page
 QUERY_BATCH = 1024  # query vectors per search call
-ID_BATCH = 1000  # item ids per `in [...]` expression
 
 
-class MilvusCollection(StagedWrites):
+class MilvusCollection(PagedReads, CollectionBase):
     """Records with vectors in named spaces; writes are staged and sent to Milvus on `commit`."""
 
     def __init__(self, location: str | Path, client, name: str, settings: dict, properties: dict[str, str]):
@@ -124,19 +123,6 @@ class MilvusCollection(StagedWrites):
         return exists_at(location)
 
     @classmethod
-    def open_or_create(cls, location: str | Path, model_id: str, spaces: dict[str, int]) -> MilvusCollection:
-        if not cls.exists(location):
-            return cls.create(location, model_id, spaces)
-        collection = cls.open(location)
-        if collection.model_id != model_id or collection.spaces != dict(spaces):
-            collection.close()
-            raise CollectionError(
-                f"{location}: holds a collection of model {collection.model_id!r} with spaces "
-                f"{collection.spaces}, not of model {model_id!r} with spaces {dict(spaces)}"
-            )
-        return collection
-
-    @classmethod
     def _loaded(cls, location: str | Path, client, name: str) -> MilvusCollection:
         properties = client.describe_collection(name).get("properties") or {}
         try:
@@ -188,10 +174,10 @@ class MilvusCollection(StagedWrites):
         self._field(space)
         return self._count(space_filter(space))
 
-    def built_index(self, space: str) -> dict:
-        """What the last `optimize` built for `space` (factory, tuned params, measured recall)."""
+    def built_index(self, space: str) -> BuiltIndex:
+        """What the last `optimize` built for `space` (factory, tuned params, measured recall): before any, Flat."""
         self._field(space)
-        return dict(self._built[space])
+        return BuiltIndex(**self._built[space])
 
     def setting(self, key: str) -> Any:
         """A JSON value that a layer above stored with the collection (e.g. a space's score calibration), or None."""
@@ -376,38 +362,6 @@ class MilvusCollection(StagedWrites):
             return checked_unit_vectors(array, self._spaces[space], [record.item_id for record in records])
         except ValueError as error:
             raise CollectionError(f"vectors[{space!r}]: {error}") from None
-
-    def _count(self, expression: str) -> int:
-        with milvus_errors(self._location, "cannot count"):
-            return int(self._client.query(self._name, filter=expression, output_fields=["count(*)"])[0]["count(*)"])
-
-    def _pages(self, expression: str, fields: list[str]) -> Iterator[list[dict]]:
-        with milvus_errors(self._location, "cannot read"):
-            pages = self._client.query_iterator(self._name, batch_size=READ_BATCH, filter=expression,
-                                                output_fields=fields)
-            try:
-                while page := pages.next():
-                    yield page
-            finally:
-                pages.close()
-
-    def _vector_pages(self, space: str, fields: list[str]) -> Iterator[tuple[list[dict], np.ndarray]]:
-        field = self._field(space)
-        for page in self._pages(space_filter(space), [*fields, field]):
-            yield page, np.array([e[field] for e in page], dtype=np.float32)
-
-    def _id_pages(self, space: str) -> Iterator[tuple[list[str], np.ndarray]]:
-        for page, vectors in self._vector_pages(space, ["item_id"]):
-            yield [e["item_id"] for e in page], vectors
-
-    def _stored_ids(self, item_ids: list[str]) -> set[str]:
-        found = set()
-        with milvus_errors(self._location, "cannot read"):
-            for start in range(0, len(item_ids), ID_BATCH):
-                batch = ", ".join(quoted(i) for i in item_ids[start : start + ID_BATCH])
-                found.update(e["item_id"] for e in self._client.query(
-                    self._name, filter=f"item_id in [{batch}]", output_fields=["item_id"]))
-        return found
 
     def _set_property(self, key: str, value: str) -> None:
         self._client.alter_collection_properties(self._name, properties={key: value})

@@ -20,7 +20,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from mmret.index.milvus.filters import TEXT_MARK, kind_of, number_of
-from mmret.index.store import Record
+from mmret.index.values import Record
 
 MAX_TEXT_BYTES = 65_535  # Milvus's VARCHAR limit
 _TEXTS = ("modality", "path", "text", "content_hash")

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 
 from ...data.decode import open_image, read_bytes
 from ...encoders.base import Encoder
-from ...index.collection import Hit, Record, VectorCollection
+from ...index.collection_base import CollectionBase
+from ...index.values import Hit, Record
 from ...media.segments import SEGMENT_OF
 from ...query.rows import result_rows
 from ..context import ServerContext, context
@@ -64,7 +65,7 @@ def add_paths(ctx: Annotated[ServerContext, Depends(context)], body: AddPaths) -
 def remove_item(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> RemoveReport:
     _stored(ctx, id)
 
-    def remove(store: VectorCollection) -> int:
+    def remove(store: CollectionBase) -> int:
         segments = [r.item_id for r in store.find({SEGMENT_OF: id})]
         with store.transaction():
             removed = store.remove([id])
