@@ -33,7 +33,7 @@ from .index.backend import (
 from .index.base import SearchParams
 from .index.collection_base import CollectionBase
 from .index.locking import one_writer
-from .index.values import CollectionError, Hit, Record
+from .index.values import CollectionConflict, CollectionError, Hit, NoCollection, Record
 from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
@@ -88,7 +88,7 @@ class Collection:
     def store(self) -> CollectionBase:
         if self._store is None:
             if not collection_exists(self.path):
-                raise CollectionError(f"{self.path}: no collection here yet (nothing has been added to it)")
+                raise NoCollection(f"{self.path}: no collection here yet (nothing has been added to it)")
             self._store = open_collection(self.path)
             if self._encoder is not None:  # created meanwhile by another process
                 _check_same_model(self._store, self._encoder)
@@ -241,5 +241,5 @@ def _encoder(model: str | Encoder, precision: str, fusion: str | None) -> Encode
 
 def _check_same_model(store: CollectionBase, encoder: Encoder) -> None:
     if not ModelId.parse(store.model_id).same_weights(ModelId.parse(encoder.model_id)):
-        raise CollectionError(f"{store.path}: built with model {store.model_id!r}, not {encoder.model_id!r}; "
-                              "a collection never mixes models (index into a new collection instead)")
+        raise CollectionConflict(f"{store.path}: built with model {store.model_id!r}, not {encoder.model_id!r}; "
+                                 "a collection never mixes models (index into a new collection instead)")

@@ -1,5 +1,5 @@
 """Wrong paths, missing packages, damaged collections, incompatible models and dimensions: each is one line
-naming the file or field and the reason, with exit code 2 and no traceback (a missing package is simulated in a
+naming the file or field and the reason, with the exit code of its kind and no traceback (a missing package is simulated in a
 fresh `mmret` process)."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmret.errors import Conflict, MissingPackage
 from mmret.index.collection import Record, VectorCollection
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -51,22 +52,23 @@ def truncated_segment(place: Path) -> Path:
     return place / "c4"
 
 
-CASES = {
-    "search of a missing collection": (["search", "--collection", "{p}/nowhere", "--text", "x"], "nowhere: no collection"),
-    "info of a missing collection": (["info", "--collection", "{p}/nowhere"], "nowhere: no collection"),
-    "import of a missing file": (["import", "{p}/missing.npy", "--collection", "{p}/c4"], "missing.npy: no such"),
-    "index of a missing folder": (["index", "{p}/no-photos", "--collection", "{p}/new"], "no-photos: no such"),
-    "vectors of another dimension": (["import", "{p}/v5.npy", "--collection", "{p}/c4"], "expected shape (2, 4)"),
-    "not a collection database": (["info", "--collection", "{p}/junk"], "collection.sqlite: not a collection"),
+CASES = {  # name -> (arguments, expected in the line, exit code of the error's kind)
+    "search of a missing collection": (["search", "--collection", "{p}/nowhere", "--text", "x"], "nowhere: no collection",
+                                       3),
+    "info of a missing collection": (["info", "--collection", "{p}/nowhere"], "nowhere: no collection", 3),
+    "import of a missing file": (["import", "{p}/missing.npy", "--collection", "{p}/c4"], "missing.npy: no such", 2),
+    "index of a missing folder": (["index", "{p}/no-photos", "--collection", "{p}/new"], "no-photos: no such", 2),
+    "vectors of another dimension": (["import", "{p}/v5.npy", "--collection", "{p}/c4"], "expected shape (2, 4)", 2),
+    "not a collection database": (["info", "--collection", "{p}/junk"], "collection.sqlite: not a collection", 2),
     "unknown model to create with": (["import", "{p}/v5.npy", "--collection", "{p}/new", "--model", "no-such-model"],
-                                     "model 'no-such-model'"),
-    "a collection's model cannot be loaded": (["search", "--collection", "{p}/c4", "--text", "x"], "'other-model'"),
-    "bad index factory": (["optimize", "--collection", "{p}/c4", "--index", "Bogus12"], "index factory 'Bogus12'"),
+                                     "model 'no-such-model'", 2),
+    "a collection's model cannot be loaded": (["search", "--collection", "{p}/c4", "--text", "x"], "'other-model'", 2),
+    "bad index factory": (["optimize", "--collection", "{p}/c4", "--index", "Bogus12"], "index factory 'Bogus12'", 2),
 }
 
 
-def one_line_error(code: int, err: str) -> str:
-    assert code == 2, (code, err)
+def one_line_error(code: int, err: str, expected_code: int = 2) -> str:
+    assert code == expected_code, (code, err)
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("mmret: error: "), err
@@ -80,9 +82,9 @@ def offline(monkeypatch):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_user_errors_are_one_line(run, offline, place, case):
-    args, expected = CASES[case]
+    args, expected, expected_code = CASES[case]
     code, _, err = run(*[a.format(p=place) for a in args])
-    assert expected in one_line_error(code, err)
+    assert expected in one_line_error(code, err, expected_code)
 
 
 @pytest.mark.parametrize("damage, expected", [
@@ -108,11 +110,11 @@ def test_a_missing_package_is_named(place, missing, args, expected):
     code = WITHOUT.format(names=missing, args=[a.format(p=place) for a in args])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False,
                             env={**os.environ, "PYTHONPATH": SRC})
-    assert expected in one_line_error(result.returncode, result.stderr)
+    assert expected in one_line_error(result.returncode, result.stderr, MissingPackage.exit_code)
 
 
 def test_indexing_into_a_collection_of_another_model_is_refused(run, place):
     code, _, err = run("index", place / "photos", "--collection", place / "c4", "--model", "offline")
-    assert "built with model 'other-model', not 'offline" in one_line_error(code, err)
+    assert "built with model 'other-model', not 'offline" in one_line_error(code, err, Conflict.exit_code)
     with VectorCollection.open(place / "c4") as coll:
         assert len(coll) == 300

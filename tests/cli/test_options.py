@@ -11,6 +11,7 @@ import pytest
 from mmret import Collection
 from mmret.cli import parser
 from mmret.encoders.base import SHARED, Encoder
+from mmret.errors import NotFound
 
 NOTES = {"car": "a red car on the road", "bike": "a red bike", "tree": "green trees in the park",
          "sea": "blue sea and sky"}
@@ -61,7 +62,7 @@ def test_search_by_a_stored_item_leaves_it_out(run, notes):
     ids = [r["id"] for r in results(out)]
     assert code == 0 and ids[0] == "car" and "bike" not in ids
     code, _, err = run("search", "--like", "nothing-like-it", "--collection", notes)
-    assert code == 2 and "nothing-like-it" in err
+    assert code == NotFound.exit_code and "nothing-like-it" in err
 
 
 def test_open_hands_the_best_file_to_the_desktop(run, notes, monkeypatch, tmp_path):

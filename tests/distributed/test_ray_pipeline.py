@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmret.errors import Unavailable
 from mmret.index.collection import VectorCollection
 
 PHOTOS = 32
@@ -144,5 +145,5 @@ def test_ray_options_without_ray_and_an_address_where_nothing_listens_are_one_li
     alone = mmret("index", photos, "--collection", tmp_path / "c", "--ray-actors", "2")
     assert alone.returncode == 2 and alone.stderr.strip() == "mmret: error: --ray-actors: only with --ray"
     nobody = mmret("index", photos, "--collection", tmp_path / "c", "--ray", "127.0.0.1:1")
-    assert nobody.returncode == 2 and "--ray 127.0.0.1:1: no Ray cluster answers there" in nobody.stderr
+    assert nobody.returncode == Unavailable.exit_code and "--ray 127.0.0.1:1: no Ray cluster answers there" in nobody.stderr
     assert not (tmp_path / "c").exists()  # refused before the collection was created

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mmret.errors import NotFound
+
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
@@ -68,7 +70,7 @@ def test_clear_errors(tmp_path):
     assert missing.returncode == 2 and "nope" in missing.stderr
     assert not (tmp_path / "c").exists()
     no_coll = mmret("search", "--collection", tmp_path / "empty", "--text", "x", check=False)
-    assert no_coll.returncode == 2 and "no collection" in no_coll.stderr
+    assert no_coll.returncode == NotFound.exit_code and "no collection" in no_coll.stderr
     bad_data = mmret("eval", "--data", "tiles:/x", check=False)
     assert bad_data.returncode == 2 and "tiles" in bad_data.stderr
 

@@ -13,6 +13,7 @@ import pytest
 from mmret import Collection
 from mmret.data.video import VideoSettings, iter_shots
 from mmret.encoders.base import SHARED, l2_normalise
+from mmret.errors import NotFound
 from mmret.eval.video_set import build_video_set
 from mmret.query.parts import ITEM, QueryPart
 from mmret.query.request import Query
@@ -172,7 +173,7 @@ def test_unknown_ids_and_missing_vectors_get_clear_errors(library, run, tmp_path
     with pytest.raises(ValueError, match=f"like 'no-such-item': no stored item .* in {collection.path}"):
         collection.search(like="no-such-item")
     code, _, err = run("search", "--like", "no-such-item", "--collection", collection.path)
-    assert code == 2 and "no-such-item" in err and str(collection.path) in err
+    assert code == NotFound.exit_code and "no-such-item" in err and str(collection.path) in err
     with pytest.raises(ValueError, match="item 'note-dog' .* has no vector in space 'image' \\(it has vectors in: "
                                          "shared\\)"):
         collection.search(like="note-dog", space=IMAGE)

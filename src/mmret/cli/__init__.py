@@ -9,8 +9,10 @@ import logging
 import os
 import signal
 import sys
+import traceback
 
 from .. import __version__
+from ..errors import INTERNAL_EXIT_CODE, MmretError
 from . import (
     calibrate,
     collection,
@@ -22,7 +24,7 @@ from . import (
     storage,
     train,
 )
-from .common import CommandParser, HelpFormatter, is_user_error
+from .common import CommandParser, HelpFormatter
 
 COMMAND_GROUPS = (demo, collection, calibrate, search, storage, embed, evaluate, train, serve)
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
@@ -40,11 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         cause = "terminated" if isinstance(stop, _Terminated) else "interrupted"
         print(f"{cause}: committed work is kept; run the same command again to resume", file=sys.stderr)
         return 143 if isinstance(stop, _Terminated) else 130
-    except Exception as e:
-        if not is_user_error(e):
-            raise
-        print(f"mmret: error: {e}", file=sys.stderr)
-        return 2
+    except MmretError as error:
+        print(f"mmret: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except Exception:  # noqa: BLE001 -- not the user's doing: said as a defect, with its traceback
+        traceback.print_exc()
+        print("mmret: internal error: a defect in mmret, not in your input (the traceback above says where); "
+              "committed work is kept", file=sys.stderr)
+        return INTERNAL_EXIT_CODE
 
 
 class _Terminated(KeyboardInterrupt):

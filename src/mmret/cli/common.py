@@ -11,14 +11,6 @@ from ..encoders.registry import DEFAULT_MODEL
 from ..errors import BadInput
 
 
-def is_user_error(error: Exception) -> bool:
-    """Errors whose message names the file or field and the reason: shown as one line, not a traceback."""
-    from ..data.sources import SourceError
-    from ..index.values import CollectionError
-
-    return isinstance(error, (ValueError, OSError, RuntimeError, ImportError, SourceError, CollectionError))
-
-
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the examples' line breaks and shows each option's default (when it has one worth showing)."""
 

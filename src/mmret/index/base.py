@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import faiss
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.vectors import Neighbors, decode
 
 MAX_EF_SEARCH = 4096  # the widest HNSW candidate list a search asks for (filters and tombstones widen it)
@@ -43,10 +44,10 @@ class SearchParams:
         names = {f.name for f in fields(cls)}
         unknown = set(values) - names
         if unknown:
-            raise ValueError(f"unknown search parameters {sorted(unknown)}; known are {sorted(names)}")
+            raise BadInput(f"unknown search parameters {sorted(unknown)}; known are {sorted(names)}")
         for key, value in values.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"search parameter {key} must be a positive integer, got {value!r}")
+                raise BadInput(f"search parameter {key} must be a positive integer, got {value!r}")
         return cls(**values)
 
 

@@ -34,8 +34,10 @@ from mmret.index.staging import id_list
 from mmret.index.store import Changes, MetadataStore
 from mmret.index.values import (
     CollectionError,
+    CollectionWriteFailed,
     Hit,
     ItemGone,
+    NoCollection,
     Record,
     check_records,
     readable,
@@ -85,7 +87,7 @@ class VectorCollection(CommittedView, CollectionBase):
     def open(cls, path: str | os.PathLike) -> VectorCollection:
         path = Path(path)
         if not (path / DB_FILE).is_file():
-            raise CollectionError(f"{path}: no collection here (missing {DB_FILE})")
+            raise NoCollection(f"{path}: no collection here (missing {DB_FILE})")
         store = MetadataStore(path / DB_FILE)
         try:
             if check_format(path, store) < FORMAT_VERSION:
@@ -154,7 +156,7 @@ class VectorCollection(CommittedView, CollectionBase):
         """Store a JSON value with the collection at once (no commit: it is not part of the items' state)."""
         with locked(self._path) as held:
             if not held:
-                raise CollectionError(f"{self._path}: cannot store setting {key!r}, the directory is read-only")
+                raise CollectionWriteFailed(f"{self._path}: cannot store setting {key!r}, the directory is read-only")
             self._store.set_meta({f"setting:{key}": value})
 
     # -- reads --------------------------------------------------------------------------------

@@ -19,7 +19,13 @@ from typing_extensions import Self
 
 from mmret.index.base import SearchParams
 from mmret.index.staging import StagedWrites
-from mmret.index.values import BuiltIndex, CollectionError, Hit, Record
+from mmret.index.values import (
+    BuiltIndex,
+    CollectionConflict,
+    CollectionError,
+    Hit,
+    Record,
+)
 
 
 class CollectionBase(StagedWrites, ABC):
@@ -52,7 +58,7 @@ class CollectionBase(StagedWrites, ABC):
         collection = cls.open(path)
         if collection.model_id != model_id or collection.spaces != dict(spaces):
             collection.close()
-            raise CollectionError(
+            raise CollectionConflict(
                 f"{path}: holds a collection of model {collection.model_id!r} with spaces "
                 f"{collection.spaces}, not of model {model_id!r} with spaces {dict(spaces)}"
             )

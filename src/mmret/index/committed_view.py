@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mmret.errors import MmretError
 from mmret.index.checks import DB_FILE
 from mmret.index.columns import MetadataColumns
 from mmret.index.commit_batch import Staged, write_batch
@@ -22,7 +23,7 @@ from mmret.index.masks import CompiledFilters
 from mmret.index.segment import remove_unlisted
 from mmret.index.space import SpaceVectors
 from mmret.index.store import Changes, MetadataStore, Row
-from mmret.index.values import CollectionError
+from mmret.index.values import CollectionError, CollectionWriteFailed
 
 
 class CommittedView:
@@ -59,17 +60,16 @@ class CommittedView:
         try:
             with locked(self._path) as held:
                 if not held:
-                    raise CollectionError(f"{self._path}: cannot {what}: the directory is read-only or not writable")
+                    raise CollectionWriteFailed(f"{self._path}: cannot {what}: the directory is read-only or not writable")
                 with self._reading():  # caught up to the last commit, whoever made it
                     pass
                 yield
                 self._remove_stale_files()
-        except (OSError, sqlite3.Error) as error:
+        except BaseException as error:
             self._load_committed()
-            raise CollectionError(f"{self._path}: {what} failed and was undone (the last commit, generation "
-                                  f"{self._generation}, is intact): {_reason(error)}") from error
-        except BaseException:
-            self._load_committed()
+            if isinstance(error, (OSError, sqlite3.Error)) and not isinstance(error, MmretError):
+                raise CollectionWriteFailed(f"{self._path}: {what} failed and was undone (the last commit, "
+                                            f"generation {self._generation}, is intact): {_reason(error)}") from error
             raise
 
     def _write_generation(self, staged: dict[str, Staged | None]) -> None:

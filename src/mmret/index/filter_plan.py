@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.base import SearchParams, VectorIndex
 from mmret.index.filter_strategy import (
     EXACT,
@@ -78,9 +79,9 @@ class FilterPlan:
                                float(b["recall"]), float(b["p50_ms"])) for b in values["bands"])
             plan = cls(int(values["k"]), float(values["target_recall"]), bands)
         except (KeyError, TypeError) as error:
-            raise ValueError(f"filter_plan: missing or malformed field {error}") from None
+            raise BadInput(f"filter_plan: missing or malformed field {error}") from None
         if [b.share for b in bands] != sorted(b.share for b in bands):
-            raise ValueError("filter_plan: bands must be in ascending share")
+            raise BadInput("filter_plan: bands must be in ascending share")
         return plan
 
     def summary(self) -> str:
@@ -181,5 +182,5 @@ def _trial(strategy: Strategy, recall: float | None, p50: float) -> dict:
 
 def _known(name: str) -> str:
     if name not in STRATEGIES:
-        raise ValueError(f"filter_plan: unknown strategy {name!r}; known are {list(STRATEGIES)}")
+        raise BadInput(f"filter_plan: unknown strategy {name!r}; known are {list(STRATEGIES)}")
     return name

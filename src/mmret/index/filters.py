@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.columns import (
     FALSE,
     NULL,
@@ -98,14 +99,14 @@ def parse_filters(arguments: list[str]) -> dict[str, Any] | None:
     for argument in arguments:
         match = _CLI_FILTER.fullmatch(argument)
         if not match or not match["key"].strip():
-            raise ValueError(f"--filter {argument!r}: expected KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, "
-                             "KEY<VALUE or KEY<=VALUE")
+            raise BadInput(f"--filter {argument!r}: expected KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, "
+                           "KEY<VALUE or KEY<=VALUE")
         key, op, value = match["key"].strip(), match["op"], _typed(match["value"])
         condition = per_key.setdefault(key, {})
         if op in ("=", "!="):
             condition.setdefault("$in" if op == "=" else "$nin", []).append(value)
         elif _CLI_OPERATORS[op] in condition:
-            raise ValueError(f"--filter {argument!r}: {key}{op} is given twice")
+            raise BadInput(f"--filter {argument!r}: {key}{op} is given twice")
         else:
             condition[_CLI_OPERATORS[op]] = value
     return {key: _simplest(condition) for key, condition in per_key.items()} or None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.segment import Segment
 from mmret.index.space import SegmentIndex, SpaceVectors
 from mmret.index.store import MetadataStore
@@ -54,4 +55,4 @@ def _opened(view: SpaceVectors, name: str, count: int) -> Segment:
     try:
         return Segment.open(view.directory, name, count, view.dim)
     except (OSError, ValueError) as error:
-        raise ValueError(f"{view.directory / name}.npy: cannot load a segment: {error}") from error
+        raise BadInput(f"{view.directory / name}.npy: cannot load a segment: {error}") from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from mmret.errors import BadInput
 from mmret.index.base import VectorIndex
 from mmret.index.flat import FlatIndex
 from mmret.index.hnsw import HNSWIndex
@@ -23,8 +24,8 @@ def kind_of(factory: str) -> type[VectorIndex]:
         return HNSWIndex
     if "IVF" in factory:
         return IVFPQIndex
-    raise ValueError(f"index factory {factory!r}: expected 'Flat', an HNSW one (e.g. 'HNSW32') or an IVF one "
-                     "(e.g. 'IVF1024,PQ48')")
+    raise BadInput(f"index factory {factory!r}: expected 'Flat', an HNSW one (e.g. 'HNSW32') or an IVF one "
+                   "(e.g. 'IVF1024,PQ48')")
 
 
 def auto_factory(count: int, dim: int, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> str:

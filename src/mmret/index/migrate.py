@@ -12,6 +12,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.checks import FORMAT_VERSION, CollectionError
 from mmret.index.locking import fsync_directory, locked
 from mmret.index.segment import Segment
@@ -48,7 +49,7 @@ def migrate_version_1(directory: Path, store: MetadataStore) -> None:
 def _read_version_1(file: Path, dim: int) -> tuple[np.ndarray, np.ndarray]:
     index = faiss.read_index(str(file))
     if not isinstance(index, faiss.IndexIDMap2) or index.d != dim:
-        raise ValueError(f"{file}: not the exact inner-product index of dimension {dim} that version 1 wrote")
+        raise BadInput(f"{file}: not the exact inner-product index of dimension {dim} that version 1 wrote")
     ids = faiss.vector_to_array(index.id_map).astype(np.int64)
     vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.empty((0, dim), np.float32)
     return ids, np.asarray(vectors, dtype=np.float32)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.base import SearchParams, VectorIndex
 from mmret.index.filter_plan import measure_plan
 from mmret.index.kinds import DEFAULT_MEMORY_BUDGET, auto_factory, kind_of
@@ -29,7 +30,7 @@ def optimize_space(directory: Path, space: str, generation: int, vectors: SpaceV
                    target_recall: float, memory_budget: int | None, progress: bool = False) -> tuple[
                        Segment, SegmentIndex, dict]:
     if not 0 < target_recall <= 1:
-        raise ValueError(f"target recall must be in (0, 1], got {target_recall}")
+        raise BadInput(f"target recall must be in (0, 1], got {target_recall}")
     started = time.perf_counter()
     name = f"{space}.g{generation:06d}-0"
     if vectors.segments:
@@ -45,7 +46,7 @@ def optimize_space(directory: Path, space: str, generation: int, vectors: SpaceV
     try:
         index = kind.build(factory, indexed)
     except RuntimeError as error:  # FAISS reports bad factory strings and too few training vectors this way
-        raise ValueError(f"index factory {factory!r} on {len(merged)} vectors of space {space!r}: {error}") from None
+        raise BadInput(f"index factory {factory!r} on {len(merged)} vectors of space {space!r}: {error}") from None
     tuning_started = time.perf_counter()
     queries = decode(merged.vectors[len(indexed):])
     params, recall = tune(index, indexed, queries, target_recall)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.vectors import Neighbors, exact_search
 
 _DATA_FILE = re.compile(r"(?P<space>[A-Za-z0-9_-]+?)\.g\d{6}(-\d+)?(\.ids)?\.(npy|faiss)(\.tmp)?")
@@ -42,8 +43,8 @@ class Segment:
         ids = np.asarray(np.load(directory / f"{name}.ids.npy", mmap_mode="r"))
         vectors = np.asarray(np.load(directory / f"{name}.npy", mmap_mode="r"))
         if ids.shape != (count,) or vectors.shape != (count, dim):
-            raise ValueError(f"holds {len(ids)} ids and vectors of shape {vectors.shape}, "
-                             f"expected {count} vectors of dimension {dim}")
+            raise BadInput(f"holds {len(ids)} ids and vectors of shape {vectors.shape}, "
+                           f"expected {count} vectors of dimension {dim}")
         return cls(name, ids, vectors)
 
     def files(self) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.base import SearchParams, VectorIndex
 from mmret.index.checks import DB_FILE
 from mmret.index.filter_plan import FilterPlan
@@ -51,7 +52,7 @@ class SegmentIndex(BuiltIndex):
             plan = values.get("filter_plan")
             return cls(**{**values, "filter_plan": FilterPlan.from_dict(plan) if plan is not None else None})
         except (ValueError, TypeError) as error:
-            raise ValueError(f"{directory / DB_FILE}: setting index:{space}: {error}") from None
+            raise BadInput(f"{directory / DB_FILE}: setting index:{space}: {error}") from None
 
 
 class SpaceVectors:
@@ -76,8 +77,8 @@ class SpaceVectors:
                 try:
                     opened.append(Segment.open(directory, name, count, dim))
                 except (OSError, ValueError) as error:
-                    raise ValueError(f"{directory / name}.npy: cannot load a segment of space {space!r}: "
-                                     f"{error}") from error
+                    raise BadInput(f"{directory / name}.npy: cannot load a segment of space {space!r}: "
+                                   f"{error}") from error
         dead = np.array([i for owner, i in tombstones if owner == space], dtype=np.int64)
         return cls(directory, dim, opened, dead, SegmentIndex.stored(directory, space, built))
 

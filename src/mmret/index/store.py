@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.readers import ThreadReaders
 from mmret.index.values import Record
 
@@ -183,7 +184,7 @@ class MetadataStore:
         if is_field:
             return ((row_id, None, value) for row_id, value in self._db.execute(f"SELECT id, {key} FROM items"))
         if '"' in key:
-            raise ValueError(f"metadata filter key {key!r} must not contain '\"'")
+            raise BadInput(f"metadata filter key {key!r} must not contain '\"'")
         path = f'$."{key}"'
         return iter(self._db.execute(
             "SELECT id, json_type(metadata, ?), json_extract(metadata, ?) FROM items", (path, path)))

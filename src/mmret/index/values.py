@@ -8,9 +8,27 @@ import json
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from mmret.errors import BadInput, Conflict, NotFound, StorageFailure, Unavailable
 
-class CollectionError(Exception):
+
+class CollectionError(BadInput):
     """A collection cannot be opened, created or written as asked."""
+
+
+class NoCollection(NotFound, CollectionError):
+    """No collection at the place named."""
+
+
+class CollectionConflict(Conflict, CollectionError):
+    """The place holds another collection than the one asked for, or another process holds it."""
+
+
+class CollectionWriteFailed(StorageFailure, CollectionError):
+    """A write failed (a read-only folder, a full disk) and was undone: the last commit is intact."""
+
+
+class CollectionUnreachable(Unavailable, CollectionError):
+    """The Milvus server holding the collection does not answer."""
 
 
 class ItemGone(CollectionError):
@@ -46,20 +64,20 @@ def check_records(records: list[Record]) -> None:
     seen = set()
     for record in records:
         if not isinstance(record, Record):
-            raise ValueError(f"expected Record objects, got {type(record).__name__}")  # noqa: TRY004 -- callers catch ValueError
+            raise BadInput(f"expected Record objects, got {type(record).__name__}")
         if not isinstance(record.item_id, str) or not record.item_id:
-            raise ValueError(f"item_id must be a non-empty string, got {record.item_id!r}")
+            raise BadInput(f"item_id must be a non-empty string, got {record.item_id!r}")
         if not isinstance(record.modality, str) or not record.modality:
-            raise ValueError(f"record {record.item_id!r}: modality must be a non-empty string")
+            raise BadInput(f"record {record.item_id!r}: modality must be a non-empty string")
         if record.item_id in seen:
-            raise ValueError(f"record {record.item_id!r} appears twice in one batch")
+            raise BadInput(f"record {record.item_id!r} appears twice in one batch")
         seen.add(record.item_id)
         if not isinstance(record.metadata, dict):
-            raise ValueError(f"record {record.item_id!r}: metadata must be a dict")  # noqa: TRY004
+            raise BadInput(f"record {record.item_id!r}: metadata must be a dict")
         try:
             json.dumps(record.metadata, allow_nan=False)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"record {record.item_id!r}: metadata is not JSON-serialisable: {error}") from None
+            raise BadInput(f"record {record.item_id!r}: metadata is not JSON-serialisable: {error}") from None
 
 
 class LazyRecords(Protocol):

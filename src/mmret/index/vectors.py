@@ -7,6 +7,8 @@ from typing import NamedTuple
 import faiss
 import numpy as np
 
+from mmret.errors import BadInput
+
 NORM_TOLERANCE = 1e-3
 STORAGE_DTYPES = ("float32", "float16", "int8")
 _INT8_SCALE = 127.0  # unit vectors have components in [-1, 1]
@@ -28,18 +30,18 @@ def checked_unit_vectors(array: np.ndarray, dim: int, labels: list[str]) -> np.n
     """
     array = np.asarray(array)
     if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"dtype must be floating point, got {array.dtype}")
+        raise BadInput(f"dtype must be floating point, got {array.dtype}")
     if array.shape != (len(labels), dim):
-        raise ValueError(f"expected shape ({len(labels)}, {dim}) for {len(labels)} records, got {array.shape}")
+        raise BadInput(f"expected shape ({len(labels)}, {dim}) for {len(labels)} records, got {array.shape}")
     array = np.array(array, dtype=np.float32)  # a private copy: the caller may reuse its buffer
     finite = np.isfinite(array).all(axis=1)
     if not finite.all():
-        raise ValueError(f"non-finite value in the vector of {labels[int(np.argmin(finite))]!r}")
+        raise BadInput(f"non-finite value in the vector of {labels[int(np.argmin(finite))]!r}")
     norms = np.linalg.norm(array, axis=1)
     off = np.abs(norms - 1.0) > NORM_TOLERANCE
     if off.any():
         row = int(np.argmax(off))
-        raise ValueError(f"vector of {labels[row]!r} has norm {norms[row]:.6f}, expected L2-normalised (norm 1)")
+        raise BadInput(f"vector of {labels[row]!r} has norm {norms[row]:.6f}, expected L2-normalised (norm 1)")
     return array
 
 

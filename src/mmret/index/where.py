@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mmret.errors import BadInput
 from mmret.index.columns import FIELDS
 
 RANGES = ("$gt", "$gte", "$lt", "$lte")
@@ -66,7 +67,7 @@ Where = And | Or | Not | Condition | PathPrefix
 def parse_where(where: Any) -> Where:
     """The tree of a `where` dict; ValueError names the first bad part."""
     if not isinstance(where, dict):
-        raise ValueError(f"a filter must be a dict, got {type(where).__name__}: {where!r}")  # noqa: TRY004
+        raise BadInput(f"a filter must be a dict, got {type(where).__name__}: {where!r}")
     return _all([_entry(key, value) for key, value in where.items()])
 
 
@@ -88,19 +89,19 @@ def _all(parts: list[Where]) -> Where:
 def _entry(key: Any, value: Any) -> Where:
     """One entry of a `where` dict: a logical operator, path_prefix, or a metadata key and its condition."""
     if not isinstance(key, str):
-        raise ValueError(f"a filter key must be a text, got {key!r}")  # noqa: TRY004
+        raise BadInput(f"a filter key must be a text, got {key!r}")
     if key in ("$and", "$or"):
         if not isinstance(value, list) or not value:
-            raise ValueError(f"{key} needs a non-empty list of filters, got {value!r}")
+            raise BadInput(f"{key} needs a non-empty list of filters, got {value!r}")
         parts = tuple(map(parse_where, value))
         return And(parts) if key == "$and" else Or(parts)
     if key == "$not":
         return Not(parse_where(value))
     if key.startswith("$"):
-        raise ValueError(f"unknown filter operator {key!r}; use $and, $or, $not or a metadata key")
+        raise BadInput(f"unknown filter operator {key!r}; use $and, $or, $not or a metadata key")
     if key == PATH_PREFIX:
         if not isinstance(value, str):
-            raise ValueError(f"filter path_prefix must be a string, got {value!r}")
+            raise BadInput(f"filter path_prefix must be a string, got {value!r}")
         return PathPrefix(value)
     if not (isinstance(value, dict) and value and all(isinstance(op, str) and op.startswith("$") for op in value)):
         return Condition(key, "$eq", _value(key, value))  # a dict that is not of operators is refused there
@@ -109,17 +110,17 @@ def _entry(key: Any, value: Any) -> Where:
 
 def _condition(key: str, op: str, operand: Any) -> Condition:
     if op not in OPERATORS:
-        raise ValueError(f"filter {key!r}: unknown operator {op!r}; known are {sorted(OPERATORS)}")
+        raise BadInput(f"filter {key!r}: unknown operator {op!r}; known are {sorted(OPERATORS)}")
     if op in ("$in", "$nin"):
         if not isinstance(operand, list):
-            raise ValueError(f"filter {key!r}: {op} needs a list of values, got {operand!r}")
+            raise BadInput(f"filter {key!r}: {op} needs a list of values, got {operand!r}")
         return Condition(key, op, tuple(_value(key, each) for each in operand))
     if op in RANGES and (isinstance(operand, bool) or not isinstance(operand, (int, float, str))):
-        raise ValueError(f"filter {key!r}: a range bound must be a number or a text, got {operand!r}")
+        raise BadInput(f"filter {key!r}: a range bound must be a number or a text, got {operand!r}")
     return Condition(key, op, _value(key, operand))
 
 
 def _value(key: str, value: Any) -> Value:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise ValueError(f"metadata filter {key!r}: unsupported value type {type(value).__name__} ({value!r})")
+    raise BadInput(f"metadata filter {key!r}: unsupported value type {type(value).__name__} ({value!r})")

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BadInput, NotFound
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
 from ..media.segments import SEGMENT_OF, source_id
 from .parts import ITEM, QueryPart
 
 
-class UnknownItem(ValueError):
+class UnknownItem(NotFound, ValueError):
     """A query names an item the collection does not hold."""
 
 
@@ -28,7 +29,7 @@ class StoredParts:
     def __init__(self, store: CollectionBase | None, parts: Sequence[QueryPart]):
         """`store` None: a query without stored items (their vectors are read from a collection)."""
         if store is None and any(part.modality == ITEM for part in parts):
-            raise ValueError("a query naming a stored item needs the collection holding it")
+            raise BadInput("a query naming a stored item needs the collection holding it")
         self.store = store
         self._records = {part.value: _record(store, part.value) for part in parts if part.modality == ITEM}
         self._vectors: dict[tuple[str, str], np.ndarray | None] = {}
@@ -47,8 +48,8 @@ class StoredParts:
         if vector is None:
             record = self._records[name]
             has = [s for s in sorted(self.store.spaces) if s != space and self.has_vector(name, s)]
-            raise ValueError(f"like {name!r}: item {record.item_id!r} of {self.store.path} has no vector in space "
-                             f"{space!r} (it has vectors in: {', '.join(has) or 'no space'})")
+            raise BadInput(f"like {name!r}: item {record.item_id!r} of {self.store.path} has no vector in space "
+                           f"{space!r} (it has vectors in: {', '.join(has) or 'no space'})")
         return vector
 
     def _lookup(self, name: str, space: str) -> np.ndarray | None:

@@ -6,6 +6,7 @@ reach the store through `LiveCollection`, which also picks up commits made by ot
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,18 +18,16 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..api import Collection
-from ..data.decode import DecodeError
-from ..data.sources import SourceError
-from ..index.values import CollectionError
-from ..query.stored_parts import UnknownItem
+from ..errors import MmretError
 from .context import ServerContext
 from .jobs import JobBoard
 from .live import LiveCollection
 from .metrics import Metrics
-from .paths import OutsideRoots
+from .request_ids import REQUEST_ID_HEADER, request_id_of
 from .routes import items, jobs, media, search, status
 from .settings import ServeSettings
 
+LOG = logging.getLogger("mmret.serve")
 STATIC = Path(__file__).parent / "static"
 PAGE_POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
@@ -65,6 +64,7 @@ def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
     @app.middleware("http")
     async def measured_and_bounded(request: Request, call_next):
         started = time.perf_counter()
+        request_id = request_id_of(request)
         try:
             response = await asyncio.wait_for(call_next(request), ctx.settings.request_timeout)
         except asyncio.TimeoutError:
@@ -74,6 +74,7 @@ def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
         ctx.metrics.observe(request.method, getattr(route, "path", "unmatched"), response.status_code,
                             time.perf_counter() - started)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault(REQUEST_ID_HEADER, request_id)
         if request.url.path.startswith("/static/"):  # the page; /docs loads Swagger UI from its CDN
             response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         return response
@@ -84,16 +85,20 @@ def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Bad input is a 4xx that says why; nothing a client sends should become a 500."""
-    def reply(status_code: int):
-        async def handler(_request: Request, error: Exception) -> JSONResponse:
-            return JSONResponse({"detail": str(error)}, status_code=status_code)
-        return handler
+    """mmret's own errors answer their status with the reason; anything else is a defect: a 500 that says so, with
+    the request id under which its traceback is logged."""
+    async def said(_request: Request, error: MmretError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.http_status)
 
-    app.add_exception_handler(OutsideRoots, reply(403))
-    app.add_exception_handler(UnknownItem, reply(404))
-    for error_type in (DecodeError, CollectionError, SourceError, ValueError, ImportError, OSError):
-        app.add_exception_handler(error_type, reply(422))
+    async def internal(request: Request, error: Exception) -> JSONResponse:
+        request_id = request_id_of(request)
+        LOG.error("internal error in %s %s (request %s)", request.method, request.url.path, request_id,
+                  exc_info=error)
+        return JSONResponse({"detail": "internal error: a defect in mmret, not in the request", "request_id": request_id},
+                            status_code=500, headers={REQUEST_ID_HEADER: request_id})
+
+    app.add_exception_handler(MmretError, said)
+    app.add_exception_handler(Exception, internal)
 
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())

@@ -15,6 +15,7 @@ import yaml
 
 from ..encoders.offline import TEXT_DIM
 from ..encoders.registry import OFFLINE_MODELS
+from ..errors import BadInput
 from ..eval.benchmark import REPORTED_METRICS
 from ..eval.metrics import LOWER_IS_BETTER
 from ..fusion import FUSIONS, build_fusion
@@ -36,9 +37,9 @@ def check_metric(name: str) -> str:
     """A validation metric name such as "text->image R@5"."""
     task, _, metric = name.partition(" ")
     if task not in TASKS or metric not in REPORTED_METRICS:
-        raise ValueError(f"{name!r} is not a metric like 'text->image R@5' (tasks {TASKS}, metrics {REPORTED_METRICS})")
+        raise BadInput(f"{name!r} is not a metric like 'text->image R@5' (tasks {TASKS}, metrics {REPORTED_METRICS})")
     if metric in LOWER_IS_BETTER:  # early stopping and tuning maximise the monitored metric
-        raise ValueError(f"{name!r}: lower is better for {metric}; monitor a metric to maximise, such as R@5 or mAP")
+        raise BadInput(f"{name!r}: lower is better for {metric}; monitor a metric to maximise, such as R@5 or mAP")
     return name
 
 

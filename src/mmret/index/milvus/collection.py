@@ -47,7 +47,15 @@ from mmret.index.milvus.rows import (
     vector_fields,
 )
 from mmret.index.staging import id_list
-from mmret.index.values import BuiltIndex, CollectionError, Hit, Record, check_records
+from mmret.index.values import (
+    BuiltIndex,
+    CollectionConflict,
+    CollectionError,
+    Hit,
+    NoCollection,
+    Record,
+    check_records,
+)
 from mmret.index.vectors import checked_unit_vectors
 from mmret.index.where import keys_of, parse_where
 
@@ -92,7 +100,7 @@ class MilvusCollection(PagedReads, CollectionBase):
         try:
             with milvus_errors(location, "cannot create the collection"):
                 if client.has_collection(name):
-                    raise CollectionError(f"{location}: already holds a collection")
+                    raise CollectionConflict(f"{location}: already holds a collection")
                 settings = json.dumps({"format": FORMAT, "model_id": model_id, "spaces": dict(spaces)})
                 indexes = client.prepare_index_params()
                 for field in vector_fields(spaces).values():
@@ -107,12 +115,12 @@ class MilvusCollection(PagedReads, CollectionBase):
     @classmethod
     def open(cls, location: str | Path) -> MilvusCollection:
         if isinstance(location, Path) and not location.exists():
-            raise CollectionError(f"{location}: no collection here (no Milvus Lite database)")
+            raise NoCollection(f"{location}: no collection here (no Milvus Lite database)")
         client, name = connect(location)
         try:
             with milvus_errors(location, "cannot open the collection"):
                 if not client.has_collection(name):
-                    raise CollectionError(f"{location}: no collection here (no Milvus collection {name!r})")
+                    raise NoCollection(f"{location}: no collection here (no Milvus collection {name!r})")
                 return cls._loaded(location, client, name)
         except BaseException:
             client.close()

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from pymilvus import MilvusClient, MilvusException
 
 from mmret.index.checks import CollectionError
+from mmret.index.values import CollectionConflict, CollectionUnreachable
 
 LITE_COLLECTION = "mmret"  # the collection's name inside a Milvus Lite file
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a server
@@ -36,12 +37,12 @@ def connect(location: str | Path) -> tuple[MilvusClient, str]:
             try:
                 return MilvusClient(str(location)), LITE_COLLECTION
             except MilvusException as error:
-                raise CollectionError(f"{location}: cannot open Milvus Lite ({error.message}); a Milvus Lite "
-                                      "database is open in one process at a time, is another mmret using it?") from None
+                raise CollectionConflict(f"{location}: cannot open Milvus Lite ({error.message}); a Milvus Lite "
+                                         "database is open in one process at a time, is another mmret using it?") from None
         uri, database, name, token = _server(location)
         return MilvusClient(uri=uri, db_name=database, token=token, timeout=CONNECT_TIMEOUT), name
     except MilvusException as error:
-        raise CollectionError(f"{location}: cannot connect to Milvus: {error.message}") from None
+        raise CollectionUnreachable(f"{location}: cannot connect to Milvus: {error.message}") from None
     except OSError as error:
         raise CollectionError(f"{location}: cannot open Milvus Lite: {error}") from None
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmret.errors import BadInput
 from mmret.index.base import SearchParams
 from mmret.index.kinds import (
     DEFAULT_MEMORY_BUDGET,
@@ -55,8 +56,8 @@ def spec_of(factory: str) -> IndexSpec:
         if match[2] == "SQ8":
             return IndexSpec(factory, "IVF_SQ8", {"nlist": nlist})
         return IndexSpec(factory, "IVF_PQ", {"nlist": nlist, "m": int(match[3]), "nbits": 8})
-    raise ValueError(f"index {factory!r}: on Milvus expected 'Flat', 'HNSW<M>' (e.g. 'HNSW32'), 'IVF<nlist>,Flat', "
-                     "'IVF<nlist>,SQ8' or 'IVF<nlist>,PQ<m>'")
+    raise BadInput(f"index {factory!r}: on Milvus expected 'Flat', 'HNSW<M>' (e.g. 'HNSW32'), 'IVF<nlist>,Flat', "
+                   "'IVF<nlist>,SQ8' or 'IVF<nlist>,PQ<m>'")
 
 
 def auto_factory(count: int, dim: int, memory_budget: int | None) -> str:
@@ -101,8 +102,8 @@ def tuning_search(client, name: str, field: str, expression: str, spec: IndexSpe
 def search_params(spec: IndexSpec, params: SearchParams, k: int) -> dict:
     """Milvus search_params for one search of k hits."""
     if params.shortlist is not None:
-        raise ValueError("search parameter shortlist is for the embedded IVF-PQ index; Milvus takes ef_search "
-                         "(HNSW) and nprobe (IVF)")
+        raise BadInput("search parameter shortlist is for the embedded IVF-PQ index; Milvus takes ef_search "
+                       "(HNSW) and nprobe (IVF)")
     if spec.kind == "hnsw":
         return {"metric_type": "IP", "params": {"ef": max(params.ef_search or 64, k)}}
     if spec.kind == "ivf":

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
+from mmret.errors import BadInput
 from mmret.index.milvus.filters import TEXT_MARK, kind_of, number_of
 from mmret.index.values import Record
 
@@ -60,7 +61,7 @@ def check_row_limits(record: Record) -> None:
     texts += [(f"metadata {key!r}", TEXT_MARK + value) for key, value in record.metadata.items() if isinstance(value, str)]
     for name, value in texts:
         if value is not None and len(value.encode("utf-8")) > MAX_TEXT_BYTES:
-            raise ValueError(f"record {record.item_id[:80]!r}: {name} is longer than Milvus's {MAX_TEXT_BYTES} bytes")
+            raise BadInput(f"record {record.item_id[:80]!r}: {name} is longer than Milvus's {MAX_TEXT_BYTES} bytes")
 
 
 def assign_slots(slots: dict[str, str], records: list[Record]) -> None:
