@@ -10,6 +10,7 @@ from ..api import Collection
 from ..encoders.base import Encoder
 from ..index.collection import Record, VectorCollection
 from ..pipeline import IndexReport
+from ..stored_parts import stored_record
 from .jobs import CountingStore, JobBoard, JobState
 from .live import LiveCollection
 from .metrics import Metrics
@@ -26,8 +27,9 @@ class ServerContext:
     jobs: JobBoard
     metrics: Metrics
 
-    def get(self, item_id: str) -> Record | None:
-        return self.live.read(lambda store: store.get(item_id))
+    def get(self, name: str) -> Record | None:
+        """The item with id `name`, else the file at path `name` (as `Collection.get` finds it)."""
+        return self.live.read(lambda store: stored_record(store, name))
 
     def add(self, sources: list[Path], sync: bool = False, job: JobState | None = None) -> AddReport:
         """Index files or folders through the writer handle, as `Collection.add` does for the API."""
