@@ -77,7 +77,7 @@ def test_the_cli_removes_and_likes_by_the_symlinked_path(indexed, run):
 
 def test_the_server_reads_and_removes_by_the_symlinked_path(tmp_path, linked_folder):
     link, real = linked_folder
-    photo = sorted(real.iterdir())[0]
+    photo = min(real.iterdir())
     with client_for(tmp_path / "c", link, tmp_path / "thumbs") as client:
         found = client.get("/api/items", params={"id": str(link / photo.name)})
         assert found.status_code == 200 and found.json()["id"] == str(photo)
