@@ -13,8 +13,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared real data sets: $MMR_DATA_DIR, default ../shared/data beside the repo; skips if absent."""
-    path = Path(os.environ.get("MMR_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+    """The shared real data sets: $MMR_DATA_DIR, default ../shared/data beside the repo; skips if absent.
+    Resolved here, once: collections store a file by its resolved path, and ../shared may be a symlink."""
+    path = Path(os.environ.get("MMR_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).expanduser().resolve()
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} not found (set MMR_DATA_DIR)")
     return path

@@ -23,6 +23,7 @@ from .data.sources import Skipped, check_sources
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder
 from .encoders.model_id import ModelId
+from .errors import BadInput
 from .index.backend import (
     collection_exists,
     create_collection,
@@ -42,6 +43,7 @@ from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
 from .query.request import Query
 from .query.search import search
+from .query.stored_parts import stored_record
 
 if TYPE_CHECKING:
     from .distributed import RaySettings
@@ -143,7 +145,7 @@ class Collection:
             ids = [m["id"] for m in metadata]
         for name, given in (("ids", ids), ("metadata", metadata)):
             if given is not None and len(given) != count:
-                raise ValueError(f"{name}: {len(given)} entries for {count} vectors")
+                raise BadInput(f"{name}: {len(given)} entries for {count} vectors")
         with self._one_writer():
             for start in range(0, count, batch_size):
                 stop = min(start + batch_size, count)
@@ -194,13 +196,22 @@ class Collection:
         """Merge segments and build each space's ANN index, tuned to `target_recall` (see index/optimize.py)."""
         return self.store.optimize(space, factory, target_recall, memory_budget)
 
-    def remove(self, item_ids: Iterable[str]) -> int:
-        """Remove items by id, audio and video files with their segments; a file may also be named by a relative
-        path, even once it is deleted (its id is its absolute path). Returns how many were stored."""
-        ids = set()
-        for item_id in item_ids:
-            ids.update((item_id, str(Path(item_id).expanduser().resolve())))
-        segments = {r.item_id for file_id in ids for r in self.store.find({SEGMENT_OF: file_id})}
+    def get(self, name: str) -> Record | None:
+        """The stored item with id `name`, else the file at path `name` as the user gives it (relative, or through
+        a symlink: a file's id is its resolved absolute path), else None."""
+        return stored_record(self.store, name)
+
+    def vectors_of(self, names: Iterable[str], space: str = SHARED) -> dict[str, np.ndarray]:
+        """name -> the stored vector in `space` of each item named (as in get) that has one there."""
+        records = {name: record for name in names if (record := self.get(name)) is not None}
+        stored = self.store.vectors_of({record.item_id for record in records.values()}, space)
+        return {name: stored[record.item_id] for name, record in records.items() if record.item_id in stored}
+
+    def remove(self, names: Iterable[str]) -> int:
+        """Remove items named as in get(), audio and video files with their segments; a file can be named by its
+        path even once it is deleted. Returns how many were stored."""
+        ids = {record.item_id for name in names if (record := self.get(name)) is not None}
+        segments = {r.item_id for item_id in ids for r in self.store.find({SEGMENT_OF: item_id})}
         with self.store.transaction():  # a file goes with its segments; only files are counted
             removed = self.store.remove(sorted(ids))
             self.store.remove(sorted(segments))
@@ -221,7 +232,8 @@ class Collection:
         min-max, z-score or none). With
         `per_file`, a file appears once: an audio or video file as its best-scoring segment. `where` is a filter
         (`{"folder": "cats", "width": {"$gte": 640}}`, see index/where.py); `params` overrides the ANN index's
-        tuned search parameters (ef_search, nprobe, shortlist)."""
+        tuned search parameters (ef_search, nprobe, shortlist); `exclude` names items to leave out, as get() does."""
+        exclude = [*exclude, *(record.item_id for name in exclude if (record := self.get(name)))] if exclude else None
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
                       fusion=fusion, norm=norm, like=like)
         only_stored = all(part.modality == ITEM for part in query.all_parts)  # needs no model: none is loaded

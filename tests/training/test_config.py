@@ -28,6 +28,16 @@ def test_example_config_loads_and_round_trips(tmp_path):
     assert load_config(tmp_path / "again.yaml") == config
 
 
+@pytest.mark.parametrize("config", sorted(EXAMPLE.parent.glob("*.yaml")), ids=lambda path: path.name)
+def test_every_shipped_config_reads_the_shared_data_beside_the_project_and_writes_runs_in_it(config):
+    """As the README runs them from the project's root: data at ../shared/data, runs in runs/ (issue 21, item 8)."""
+    loaded = load_config(config)
+    shared = EXAMPLE.parents[2] / "shared" / "data"
+    for spec in (*loaded.data.train, loaded.data.validation):
+        assert spec.resolved_path().parent == shared, spec
+    assert loaded.run_dir.parent == EXAMPLE.parents[1] / "runs"
+
+
 def test_paths_are_relative_to_the_config_files_folder_not_the_working_directory(tmp_path, monkeypatch):
     folder = tmp_path / "experiments"
     folder.mkdir()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from ..encoders.precision import PRECISIONS
 from ..errors import BadInput
@@ -80,12 +79,11 @@ def _search(args) -> int:
     collection = Collection.open(args.collection, args.model, args.precision, create=False)
     parts = {m: next((p.value for p in query_parts if p.modality == m and not p.negative), None)
              for m in QUERY_MODALITIES}  # the first positive part of each kind
-    exclude = _ids(args.exclude)
     for warning in _transcript_only_warnings(collection.store, parts):
         print(f"mmret: warning: {warning}", file=sys.stderr)
     for key in collection.store.absent_filter_keys(where) if where else []:
         print(f"mmret: warning: no item of {args.collection} has the metadata key {key!r}", file=sys.stderr)
-    hits = collection.search(parts=query_parts, k=args.k, where=where, space=args.space, exclude=exclude or None,
+    hits = collection.search(parts=query_parts, k=args.k, where=where, space=args.space, exclude=args.exclude or None,
                              per_file=not args.all_segments, fusion=args.fusion, norm=args.norm, params=params)
     rows = [row for row in result_rows(hits) if args.min_score is None or row["score"] >= args.min_score]
     query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion,
@@ -127,11 +125,6 @@ def _print(rows: list[dict], parts: dict, args) -> None:
     else:
         for row in rows:
             print(format_row(row))
-
-
-def _ids(names: list[str]) -> list[str]:
-    """Item ids as given, and as absolute paths (a file's id), so `--exclude photo.jpg` works from any folder."""
-    return [variant for name in names for variant in (name, str(Path(name).expanduser().resolve()))]
 
 
 def _open(row: dict) -> None:

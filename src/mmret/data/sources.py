@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mmret.data.items import MODALITIES, Item
+from mmret.data.items import MODALITIES, Item, file_id
 
 from ..errors import BadInput, MissingPackage
 
@@ -162,8 +162,8 @@ def _media_item(path: Path, report: OnSkip) -> Item | None:
     if reason := _not_utf8([str(path)]):  # os.scandir keeps such bytes as surrogates, which SQLite cannot store
         report(Skipped(str(path), f"file name is {reason}; rename it"))
         return None
-    resolved = path.resolve()
-    return Item(id=str(resolved), modality=modality, path=str(resolved), metadata={"folder": resolved.parent.name})
+    resolved = file_id(path)
+    return Item(id=resolved, modality=modality, path=resolved, metadata={"folder": Path(resolved).parent.name})
 
 
 def _unsupported_type(path: Path) -> str:
@@ -264,7 +264,7 @@ def _row_item(row: dict[str, Any], manifest: Path, number: int) -> Item:
     file = manifest.parent / path
     if not file.is_file():
         raise _BadRow(f"no such file: {path}")
-    file = file.resolve()
+    file = Path(file_id(file))
     modality = modality or MEDIA_EXTENSIONS.get(file.suffix.lower())
     if modality is None:
         raise _BadRow(f"{_unsupported_type(file)}; give the row a 'modality'")

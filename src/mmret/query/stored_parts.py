@@ -8,10 +8,10 @@ Every record of a named item's file (the file and all its segments) is left out 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
+from ..data.items import file_id
 from ..errors import BadInput, NotFound
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
@@ -31,7 +31,7 @@ class StoredParts:
         if store is None and any(part.modality == ITEM for part in parts):
             raise BadInput("a query naming a stored item needs the collection holding it")
         self.store = store
-        self._records = {part.value: _record(store, part.value) for part in parts if part.modality == ITEM}
+        self._records = {part.value: _named_record(store, part.value) for part in parts if part.modality == ITEM}
         self._vectors: dict[tuple[str, str], np.ndarray | None] = {}
 
     @property
@@ -58,9 +58,16 @@ class StoredParts:
         return self._vectors[name, space]
 
 
-def _record(store: CollectionBase, name: str) -> Record:
-    """The item with id `name`, else the file at path `name`."""
-    record = store.get(name) or store.get(str(Path(name).expanduser().resolve()))
+def stored_record(store: CollectionBase, name: str) -> Record | None:
+    """The item with id `name`, else the file at path `name` (relative, or through a symlink), else None."""
+    record = store.get(name)
+    if record is None and "\0" not in name:  # an id may hold a NUL, a path never does
+        record = store.get(file_id(name))
+    return record
+
+
+def _named_record(store: CollectionBase, name: str) -> Record:
+    record = stored_record(store, name)
     if record is None:
         raise UnknownItem(f"like {name!r}: no stored item has this id or path in {store.path}")
     return record

@@ -11,6 +11,7 @@ from ..data.audio import Waveform, read_audio
 from ..data.decode import open_image, read_bytes
 from ..encoders.base import SHARED, Encoder
 from ..encoders.fused import PART_SPACES, FusedEncoder
+from ..errors import BadInput
 from .parts import ITEM, QueryPart, compose_vector
 from .request import Query
 from .spaces import default_space
@@ -37,7 +38,7 @@ def part_vector(encoder: Encoder | None, part: QueryPart, space: str, stored: St
     if part.modality == ITEM:
         return stored.vector(part.value, space)
     if encoder is None:
-        raise ValueError(f"a {part.modality} query part needs the collection's model")
+        raise BadInput(f"a {part.modality} query part needs the collection's model")
     space = SHARED if space in PART_SPACES.values() else space
     if part.modality == "text":
         return encoder.encode("text", [str(part.value)], space)[0]

@@ -11,6 +11,7 @@ from ..encoders.base import Encoder
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
 from ..pipeline import IndexReport
+from ..query.stored_parts import stored_record
 from .jobs import CountingStore, JobBoard, JobState
 from .live import LiveCollection
 from .metrics import Metrics
@@ -27,8 +28,9 @@ class ServerContext:
     jobs: JobBoard
     metrics: Metrics
 
-    def get(self, item_id: str) -> Record | None:
-        return self.live.read(lambda store: store.get(item_id))
+    def get(self, name: str) -> Record | None:
+        """The item with id `name`, else the file at path `name` (as `Collection.get` finds it)."""
+        return self.live.read(lambda store: stored_record(store, name))
 
     def add(self, sources: list[Path], sync: bool = False, job: JobState | None = None) -> AddReport:
         """Index files or folders through the writer handle, as `Collection.add` does for the API."""

@@ -63,12 +63,12 @@ def add_paths(ctx: Annotated[ServerContext, Depends(context)], body: AddPaths) -
 @router.delete("", response_model=RemoveReport, dependencies=[Depends(require_write_key)],
                summary="Remove an item (a file with its segments)")
 def remove_item(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> RemoveReport:
-    _stored(ctx, id)
+    item_id = _stored(ctx, id).item_id
 
     def remove(store: CollectionBase) -> int:
-        segments = [r.item_id for r in store.find({SEGMENT_OF: id})]
+        segments = [r.item_id for r in store.find({SEGMENT_OF: item_id})]
         with store.transaction():
-            removed = store.remove([id])
+            removed = store.remove([item_id])
             store.remove(segments)
         return removed
 
