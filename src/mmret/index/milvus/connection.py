@@ -12,6 +12,8 @@ a Milvus 2.3 server (the `milvus` PyPI package) accepts everything else mmret se
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import re
@@ -20,13 +22,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import grpc
 from pymilvus import MilvusClient, MilvusException
 
+from mmret.errors import BadInput
 from mmret.index.checks import CollectionError
 from mmret.index.values import CollectionConflict, CollectionUnreachable
 
 LITE_COLLECTION = "mmret"  # the collection's name inside a Milvus Lite file
-CONNECT_TIMEOUT = 10.0  # seconds to wait for a server
+TIMEOUT_VARIABLE = "MMRET_MILVUS_TIMEOUT"  # seconds to wait for a server to connect and to answer each call
+DEFAULT_TIMEOUT = 60.0  # one answer; an index build or compaction is polled in short calls, a big load may need more
 TOKEN_VARIABLE = "MMRET_MILVUS_TOKEN"  # "user:password" or an API key, for URIs without credentials
 OLDEST_SERVER = (2, 5)  # nullable fields and `is null` filters
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -47,7 +52,8 @@ def connect(location: str | Path) -> tuple[MilvusClient, str]:
                 raise CollectionConflict(f"{location}: cannot open Milvus Lite ({error.message}); a Milvus Lite "
                                          "database is open in one process at a time, is another mmret using it?") from None
         uri, database, name, token = _server(location)
-        client = MilvusClient(uri=uri, db_name=database, token=token, timeout=CONNECT_TIMEOUT)
+        seconds = timeout()
+        client = TimedClient(MilvusClient(uri=uri, db_name=database, token=token, timeout=seconds), seconds)
         _check_version(client, location)
         return client, name
     except MilvusException as error:
@@ -65,6 +71,31 @@ def exists_at(location: str | Path) -> bool:
         return client.has_collection(name)
     finally:
         client.close()
+
+
+def timeout() -> float:
+    """Seconds from MMRET_MILVUS_TIMEOUT (default 60); BadInput when it is not a positive number."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "")
+    try:
+        seconds = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise BadInput(f"{TIMEOUT_VARIABLE}={text!r}: expected a positive number of seconds")
+    return seconds
+
+
+class TimedClient:
+    """A MilvusClient whose calls to a server give up after `seconds` (pymilvus waits forever by default)."""
+
+    def __init__(self, client: MilvusClient, seconds: float):
+        self._client, self._seconds = client, seconds
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+        if callable(method) and "timeout" in inspect.signature(method).parameters:
+            return functools.partial(method, timeout=self._seconds)
+        return method
 
 
 def shown(location: str | Path) -> str | Path:
@@ -106,3 +137,6 @@ def milvus_errors(location: str | Path, what: str) -> Iterator[None]:
         yield
     except MilvusException as error:
         raise CollectionError(f"{shown(location)}: {what}: {error.message}") from None
+    except grpc.RpcError as error:  # pymilvus passes a call's deadline or a lost connection through as is
+        raise CollectionUnreachable(f"{shown(location)}: {what}: the Milvus server did not answer "
+                                    f"({error.code().name}; {TIMEOUT_VARIABLE}={timeout():g} s)") from None
