@@ -1,6 +1,7 @@
-"""One suite for both collection backends (issue 15): the embedded FAISS + SQLite folder and Milvus Lite.
+"""One suite for the collection backends (issues 15, 26): the embedded FAISS + SQLite folder, Milvus Lite and a
+running Milvus server (started once per session by conftest.py, see milvus_server.py).
 
-Each test builds its collection in tmp_path through the dispatcher (index/backend.py) and checks it against an
+Each test builds its collection (in tmp_path, or a new collection on the server) through the dispatcher (index/backend.py) and checks it against an
 independent oracle: exact numpy search over a plain dict of what was added, replaced and removed, and a plain
 Python reading of the filter rules (index/where.py's docstring).
 """
@@ -23,7 +24,7 @@ from mmret.index.values import BuiltIndex, CollectionError, Record
 from ...vectors import random_unit_vectors
 
 DIM = 16
-BACKENDS = ["embedded", "milvus-lite"]
+BACKENDS = ["embedded", "milvus-lite", "milvus-server"]
 
 
 def _milvus_lite_missing() -> str | None:
@@ -35,16 +36,28 @@ def _milvus_lite_missing() -> str | None:
     return None
 
 
-def place_for(backend: str, directory):
+def place_for(backend: str, directory, request):
+    if backend == "milvus-server":
+        server = request.getfixturevalue("milvus_server")
+        if reason := server.too_old:
+            pytest.skip(reason)
+        return server.uri()
     if backend == "milvus-lite" and (reason := _milvus_lite_missing()):
         pytest.skip(reason)
     return directory / ("coll.db" if backend == "milvus-lite" else "coll")
 
 
+def other_place(place):
+    """Another place of the same backend, with no collection."""
+    if isinstance(place, str):
+        return place.rsplit("/", 1)[0] + "/other_" + place.rsplit("/", 1)[1]
+    return place.with_name("other" + place.suffix)
+
+
 @pytest.fixture(params=BACKENDS)
 def place(request, tmp_path):
     """Where a collection of the parametrised backend goes."""
-    return place_for(request.param, tmp_path)
+    return place_for(request.param, tmp_path, request)
 
 
 def exact(model: dict[str, np.ndarray], queries: np.ndarray, k: int, allowed=None) -> list[list[str]]:
@@ -266,7 +279,7 @@ def filtered(request, tmp_path_factory):
     records = varied_records(1000)
     vectors = random_unit_vectors(rng, len(records), DIM)
     backend = request.param.removesuffix("-json")
-    coll = create_collection(place_for(backend, tmp_path_factory.mktemp(request.param)), "test-model",
+    coll = create_collection(place_for(backend, tmp_path_factory.mktemp(request.param), request), "test-model",
                              {"shared": DIM})
     with pytest.MonkeyPatch.context() as patch:
         if request.param.endswith("-json"):
@@ -345,7 +358,7 @@ def test_model_and_dimension_checks(place):
             coll.search("shared", random_unit_vectors(rng, 1, DIM), 0)
         assert len(coll) == 0  # nothing of the refused writes was stored
     with pytest.raises(CollectionError, match="no collection here"):
-        open_collection(place.with_name("other" + place.suffix))
+        open_collection(other_place(place))
 
 
 def test_reopening_finds_what_was_committed(place):

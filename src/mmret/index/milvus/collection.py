@@ -23,7 +23,7 @@ import numpy as np
 from mmret.index.base import SearchParams
 from mmret.index.checks import as_queries, check_settings
 from mmret.index.collection_base import CollectionBase
-from mmret.index.milvus.connection import connect, exists_at, milvus_errors
+from mmret.index.milvus.connection import connect, exists_at, milvus_errors, shown
 from mmret.index.milvus.filters import compile_expression, has_key, quoted
 from mmret.index.milvus.indexes import (
     MAX_TOPK,
@@ -75,7 +75,7 @@ class MilvusCollection(PagedReads, CollectionBase):
 
     def __init__(self, location: str | Path, client, name: str, settings: dict, properties: dict[str, str]):
         """Use `create`, `open` or `open_or_create`."""
-        self._location, self._client, self._name = location, client, name
+        self._location, self._client, self._name = shown(location), client, name
         self._model_id: str = settings["model_id"]
         self._spaces: dict[str, int] = dict(settings["spaces"])
         self._fields = vector_fields(self._spaces)
@@ -94,13 +94,13 @@ class MilvusCollection(PagedReads, CollectionBase):
                vector_dtype: str = "float32") -> MilvusCollection:
         check_settings(model_id, spaces)
         if vector_dtype != "float32":
-            raise CollectionError(f"{location}: a Milvus collection stores float32 vectors; vector_dtype "
+            raise CollectionError(f"{shown(location)}: a Milvus collection stores float32 vectors; vector_dtype "
                                   f"{vector_dtype!r} is for folder collections")
         client, name = connect(location)
         try:
             with milvus_errors(location, "cannot create the collection"):
                 if client.has_collection(name):
-                    raise CollectionConflict(f"{location}: already holds a collection")
+                    raise CollectionConflict(f"{shown(location)}: already holds a collection")
                 settings = json.dumps({"format": FORMAT, "model_id": model_id, "spaces": dict(spaces)})
                 indexes = client.prepare_index_params()
                 for field in vector_fields(spaces).values():
@@ -120,7 +120,7 @@ class MilvusCollection(PagedReads, CollectionBase):
         try:
             with milvus_errors(location, "cannot open the collection"):
                 if not client.has_collection(name):
-                    raise NoCollection(f"{location}: no collection here (no Milvus collection {name!r})")
+                    raise NoCollection(f"{shown(location)}: no collection here (no Milvus collection {name!r})")
                 return cls._loaded(location, client, name)
         except BaseException:
             client.close()
@@ -137,7 +137,7 @@ class MilvusCollection(PagedReads, CollectionBase):
             settings = json.loads(properties.get(SETTINGS, ""))
             check_settings(settings["model_id"], settings["spaces"])
         except (ValueError, KeyError, TypeError, CollectionError):
-            raise CollectionError(f"{location}: the Milvus collection {name!r} was not made by mmret (no "
+            raise CollectionError(f"{shown(location)}: the Milvus collection {name!r} was not made by mmret (no "
                                   f"{SETTINGS} property with its model id and spaces)") from None
         client.load_collection(name)
         return cls(location, client, name, settings, properties)
