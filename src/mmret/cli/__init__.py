@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return _reader_gone()
     except KeyboardInterrupt as stop:
         cause = "terminated" if isinstance(stop, _Terminated) else "interrupted"
-        print(f"{cause}: committed work is kept; run the same command again to resume", file=sys.stderr)
+        print(f"{cause}: {_what_was_kept(stop)}", file=sys.stderr)
         return 143 if isinstance(stop, _Terminated) else 130
     except MmretError as error:
         print(f"mmret: error: {error}", file=sys.stderr)
@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         print("mmret: internal error: a defect in mmret, not in your input (the traceback above says where); "
               "committed work is kept", file=sys.stderr)
         return INTERNAL_EXIT_CODE
+
+
+def _what_was_kept(stop: KeyboardInterrupt) -> str:
+    """An interrupted `index` counts what it committed (pipeline/ingest.py); other commands commit as they go."""
+    report = getattr(stop, "index_report", None)
+    return report.kept() if report is not None else "committed work is kept; run the same command again to resume"
 
 
 def _reader_gone() -> int:

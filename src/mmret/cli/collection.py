@@ -35,6 +35,8 @@ def add(commands) -> None:
     index.add_argument("--workers", type=common.positive_int, default=None, help="decoding processes (default: up to 4)")
     index.add_argument("--commit-every", type=common.positive_int, default=1024, metavar="N",
                        help="items embedded between two commits; an interrupted run keeps what it committed")
+    index.add_argument("--commit-seconds", type=common.positive_float, default=30.0, metavar="S",
+                       help="also commit what was embedded in the last S seconds, so Ctrl-C never loses more")
     index.add_argument("--window", type=common.positive_float, default=10.0,
                        help="seconds per sound window of audio and video")
     index.add_argument("--keyframe-every", type=common.positive_float, default=2.0,
@@ -82,7 +84,7 @@ def _index(args) -> int:
     collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray,
-                            commit_every=args.commit_every)
+                            commit_every=args.commit_every, commit_seconds=args.commit_seconds)
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
 

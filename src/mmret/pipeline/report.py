@@ -16,6 +16,16 @@ class IndexReport:
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     missing_parts: int = 0  # fused items indexed without one of their parts (an image without text, or the reverse)
+    to_embed: int = 0  # files and texts the reader found new or changed
+    committed: int = 0  # of those, the ones whose commit is done (the writer stage's count)
+
+    def kept(self) -> str:
+        """What an interrupted run kept, for its last line."""
+        if self.committed == 0:
+            return "nothing was committed yet"
+        if self.committed >= self.to_embed:
+            return f"kept all {self.to_embed} new or changed items"
+        return f"kept {self.committed} of {self.to_embed}; run again to add the rest"
 
     def summary(self) -> str:
         """One line; skips are counted by reason, most frequent first: "3 skipped (2 empty file, 1 not an image)"."""
