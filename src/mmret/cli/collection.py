@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from ..data.sources import check_sources
@@ -143,18 +144,24 @@ def _info(args) -> int:
 
 
 def _ls(args) -> int:
-    from ..index.filters import parse_filters
     from ..media.segments import is_segment
+    from .filters import cli_where, why_nothing_matched
 
-    where = parse_filters(args.filter)
+    where = cli_where(args.filter)
     store = common.open_store(args.collection)
+    listed = hidden = 0
     for record in store.find(where) if where else store.records():
         if is_segment(record.metadata) and not args.segments:
+            hidden += 1
             continue
+        listed += 1
         if args.json:
             print(json.dumps({"id": record.item_id, "modality": record.modality, "path": record.path,
                               "text": record.text, "metadata": record.metadata}, ensure_ascii=False))
         else:
             print(f"{record.modality:<6} {record.path or record.text!s}  "
                   f"{json.dumps(record.metadata, ensure_ascii=False) if record.metadata else ''}".rstrip())
+    if where and not listed:
+        segments = f"the {hidden} items the filters match are segments; add --segments"
+        print(f"mmret: no results: {segments if hidden else why_nothing_matched(store, where)}", file=sys.stderr)
     return 0
