@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..data.sources import check_sources
-from ..errors import BadInput
+from ..errors import BadInput, NotFound
 from . import common
 from .common import (
     check_exist,
@@ -125,7 +125,10 @@ def _remove(args) -> int:
     from ..api import Collection
 
     collection = Collection.open(args.collection, create=False)
-    print(f"removed {collection.remove(args.ids)} items; {len(collection)} stored")
+    removed = collection.remove(args.ids)
+    if not removed:
+        raise NotFound(f"{', '.join(args.ids)}: not in the collection {args.collection} (no such id or stored path)")
+    print(f"removed {removed} items; {len(collection)} stored")
     return 0
 
 

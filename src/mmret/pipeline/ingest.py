@@ -54,10 +54,13 @@ class Ingest:
         items = list(reader.read(sources))  # listed first, so that progress bars know their total
         report.to_embed = len(items)
         self.map_and_write(items, reader.stored, report, skip)
+        gone = vanished(self.collection, sources, reader.seen)
+        files = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not their segments
         if sync:
-            gone = vanished(self.collection, sources, reader.seen)
             self.collection.remove(record.item_id for record in gone)
-            report.removed = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not segments
+            report.removed = files
+        else:
+            report.gone = files
 
     def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
                       skip: Callable[[Skipped], None]) -> None:
