@@ -147,7 +147,7 @@ def _info(args) -> int:
 
 
 def _ls(args) -> int:
-    from ..media.segments import is_segment
+    from ..media.segments import SETTINGS, is_segment
     from .filters import cli_where, why_nothing_matched
 
     where = cli_where(args.filter)
@@ -158,12 +158,13 @@ def _ls(args) -> int:
             hidden += 1
             continue
         listed += 1
+        metadata = {key: value for key, value in record.metadata.items() if key != SETTINGS}  # internal
         if args.json:
             print(json.dumps({"id": record.item_id, "modality": record.modality, "path": record.path,
-                              "text": record.text, "metadata": record.metadata}, ensure_ascii=False))
+                              "text": record.text, "metadata": metadata}, ensure_ascii=False))
         else:
             print(f"{record.modality:<6} {record.path or record.text!s}  "
-                  f"{json.dumps(record.metadata, ensure_ascii=False) if record.metadata else ''}".rstrip())
+                  f"{json.dumps(metadata, ensure_ascii=False) if metadata else ''}".rstrip())
     if where and not listed:
         segments = f"the {hidden} items the filters match are segments; add --segments"
         print(f"mmret: no results: {segments if hidden else why_nothing_matched(store, where)}", file=sys.stderr)
