@@ -42,7 +42,8 @@ def alive(pids: set[int]) -> set[int]:
 
 def start_index(photos: Path, collection: Path, model: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mmret.cli", "index", str(photos), "--collection", str(collection),
-                             "--model", str(model), "--workers", "2", "--batch-size", "4"],
+                             "--model", str(model), "--workers", "2", "--batch-size", "4",
+                             "--commit-seconds", "3600"],  # no commit of its own before it is stopped
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
 
 
@@ -110,8 +111,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_with_one_line_and_keep_the_last_commit(
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == code
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
-    assert stderr.strip().splitlines()[-1].endswith(f"{word}: committed work is kept; run the same command again "
-                                                     "to resume")
+    assert stderr.strip().splitlines()[-1].endswith(f"{word}: nothing was committed yet")
     assert wait_gone(workers, 5) == set()
     first = list((data_dir / "caltech101" / "images" / FIRST_COMMIT).glob("*.jpg"))
     assert len(Collection.open(collection, create=False)) == len(first)

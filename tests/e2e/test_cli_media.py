@@ -79,3 +79,16 @@ def test_train_audio_refuses_a_folder_it_would_overwrite(tmp_path, data_dir):
                    "--epochs", "1", check=False)
     assert result.returncode == 2 and str(out) in result.stderr
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_ls_leaves_out_the_internal_timed_settings(media):
+    from mmret.index.backend import open_collection
+    from mmret.media.segments import SETTINGS
+
+    _, _, collection, _ = media
+    store = open_collection(collection)
+    assert any(SETTINGS in record.metadata for record in store.records())  # stored, for re-indexing
+    store.close()
+    for output in ("--json", "--segments"):
+        listed = mmret("ls", "--collection", collection, output).stdout
+        assert "7_jackson_0.wav" in listed and SETTINGS not in listed

@@ -72,8 +72,13 @@ def test_status_endpoints_and_metrics(writable):
     info = client.get("/api/info").json()
     assert info["model"] == "test-colour" and info["spaces"]["shared"] == {"dimension": 3, "vectors": 3}
     client.get("/api/search", params={"q": "red"})
+    assert client.get("/docs").status_code == 200 and client.get("/favicon.ico").status_code == 204
+    client.get("/no/such/page")
     text = client.get("/metrics").text
     assert 'mmret_http_requests_total{method="GET",route="/api/search",status="200"}' in text
+    assert 'mmret_http_requests_total{method="GET",route="/docs",status="200"}' in text
+    assert 'mmret_http_requests_total{method="GET",route="/favicon.ico",status="204"}' in text
+    assert 'mmret_http_requests_total{method="GET",route="unmatched",status="404"}' in text
     assert "mmret_index_items 3.0" in text
 
 

@@ -27,6 +27,7 @@ from . import (
 from .common import CommandParser, HelpFormatter
 
 COMMAND_GROUPS = (demo, collection, calibrate, search, storage, embed, evaluate, train, serve)
+PIPE_CLOSED_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""
 
@@ -37,10 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading bars drown the command's output
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return args.run(args) or 0
+        code = args.run(args) or 0
+        sys.stdout.flush()  # a reader that left shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except KeyboardInterrupt as stop:
         cause = "terminated" if isinstance(stop, _Terminated) else "interrupted"
-        print(f"{cause}: committed work is kept; run the same command again to resume", file=sys.stderr)
+        print(f"{cause}: {_what_was_kept(stop)}", file=sys.stderr)
         return 143 if isinstance(stop, _Terminated) else 130
     except MmretError as error:
         print(f"mmret: error: {error}", file=sys.stderr)
@@ -50,6 +55,19 @@ def main(argv: list[str] | None = None) -> int:
         print("mmret: internal error: a defect in mmret, not in your input (the traceback above says where); "
               "committed work is kept", file=sys.stderr)
         return INTERNAL_EXIT_CODE
+
+
+def _what_was_kept(stop: KeyboardInterrupt) -> str:
+    """An interrupted `index` counts what it committed (pipeline/ingest.py); other commands commit as they go."""
+    report = getattr(stop, "index_report", None)
+    return report.kept() if report is not None else "committed work is kept; run the same command again to resume"
+
+
+def _reader_gone() -> int:
+    """The reader of stdout closed the pipe (`mmret ls --json | head`): stop without a word, as Unix tools do,
+    with the exit status a shell gives a command that SIGPIPE ended."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the unwritten rest goes nowhere, quietly
+    return PIPE_CLOSED_EXIT_CODE
 
 
 class _Terminated(KeyboardInterrupt):

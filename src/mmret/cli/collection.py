@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from ..data.sources import check_sources
-from ..errors import BadInput
+from ..errors import BadInput, NotFound
 from . import common
 from .common import (
     check_exist,
@@ -35,6 +36,8 @@ def add(commands) -> None:
     index.add_argument("--workers", type=common.positive_int, default=None, help="decoding processes (default: up to 4)")
     index.add_argument("--commit-every", type=common.positive_int, default=1024, metavar="N",
                        help="items embedded between two commits; an interrupted run keeps what it committed")
+    index.add_argument("--commit-seconds", type=common.positive_float, default=30.0, metavar="S",
+                       help="also commit what was embedded in the last S seconds, so Ctrl-C never loses more")
     index.add_argument("--window", type=common.positive_float, default=10.0,
                        help="seconds per sound window of audio and video")
     index.add_argument("--keyframe-every", type=common.positive_float, default=2.0,
@@ -82,7 +85,7 @@ def _index(args) -> int:
     collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray,
-                            commit_every=args.commit_every)
+                            commit_every=args.commit_every, commit_seconds=args.commit_seconds)
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
 
@@ -122,7 +125,10 @@ def _remove(args) -> int:
     from ..api import Collection
 
     collection = Collection.open(args.collection, create=False)
-    print(f"removed {collection.remove(args.ids)} items; {len(collection)} stored")
+    removed = collection.remove(args.ids)
+    if not removed:
+        raise NotFound(f"{', '.join(args.ids)}: not in the collection {args.collection} (no such id or stored path)")
+    print(f"removed {removed} items; {len(collection)} stored")
     return 0
 
 
@@ -141,18 +147,25 @@ def _info(args) -> int:
 
 
 def _ls(args) -> int:
-    from ..index.filters import parse_filters
-    from ..media.segments import is_segment
+    from ..media.segments import SETTINGS, is_segment
+    from .filters import cli_where, why_nothing_matched
 
-    where = parse_filters(args.filter)
+    where = cli_where(args.filter)
     store = common.open_store(args.collection)
+    listed = hidden = 0
     for record in store.find(where) if where else store.records():
         if is_segment(record.metadata) and not args.segments:
+            hidden += 1
             continue
+        listed += 1
+        metadata = {key: value for key, value in record.metadata.items() if key != SETTINGS}  # internal
         if args.json:
             print(json.dumps({"id": record.item_id, "modality": record.modality, "path": record.path,
-                              "text": record.text, "metadata": record.metadata}, ensure_ascii=False))
+                              "text": record.text, "metadata": metadata}, ensure_ascii=False))
         else:
             print(f"{record.modality:<6} {record.path or record.text!s}  "
-                  f"{json.dumps(record.metadata, ensure_ascii=False) if record.metadata else ''}".rstrip())
+                  f"{json.dumps(metadata, ensure_ascii=False) if metadata else ''}".rstrip())
+    if where and not listed:
+        segments = f"the {hidden} items the filters match are segments; add --segments"
+        print(f"mmret: no results: {segments if hidden else why_nothing_matched(store, where)}", file=sys.stderr)
     return 0

@@ -65,11 +65,11 @@ def add(commands) -> None:
 def _search(args) -> int:
     from ..api import Collection
     from ..index.base import SearchParams
-    from ..index.filters import parse_filters
     from ..query.parts import QUERY_MODALITIES
     from ..query.rows import result_rows
+    from .filters import cli_where, why_nothing_matched
 
-    where = parse_filters(args.filter)  # every argument is checked before the model loads
+    where = cli_where(args.filter)  # every argument is checked before the model loads
     params = SearchParams.from_dict({"ef_search": args.ef_search, "nprobe": args.nprobe, "shortlist": args.shortlist})
     query_parts = _query_parts(args)
     check_exist([str(p.value) for p in query_parts if p.modality in ("image", "audio")], "query file")
@@ -89,6 +89,9 @@ def _search(args) -> int:
     query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion,
              "parts": [{"modality": p.modality, "value": str(p.value), "weight": p.weight} for p in query_parts]}
     _print(rows, query, args)
+    if not rows:
+        reason = why_nothing_matched(collection.store, where) if where else None
+        print(f"mmret: no results{f': {reason}' if reason else ''}", file=sys.stderr)
     if args.open and rows:
         _open(rows[0])
     return 0

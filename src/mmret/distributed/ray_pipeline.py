@@ -58,7 +58,8 @@ class RayIngest(Ingest):
             with ray_connection(self.ray.address) as ray:
                 self._embed(ray, missing, directory)
         paths = [shard_path(directory, key) for key in shards]
-        import_shards(CollectionWriter(self.collection, report, skip, self.commit_every), paths, stored)
+        writer = CollectionWriter(self.collection, report, skip, self.commit_every, self.commit_seconds)
+        import_shards(writer, paths, stored)
         _remove_shards(directory)
 
     def _embed(self, ray, shards: dict[str, list[Item]], directory: Path) -> None:

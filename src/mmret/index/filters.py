@@ -101,7 +101,7 @@ def parse_filters(arguments: list[str]) -> dict[str, Any] | None:
         if not match or not match["key"].strip():
             raise BadInput(f"--filter {argument!r}: expected KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, "
                            "KEY<VALUE or KEY<=VALUE")
-        key, op, value = match["key"].strip(), match["op"], _typed(match["value"])
+        key, op, value = match["key"].strip(), match["op"], _typed(match["value"].strip())
         condition = per_key.setdefault(key, {})
         if op in ("=", "!="):
             condition.setdefault("$in" if op == "=" else "$nin", []).append(value)

@@ -28,6 +28,7 @@ class Ingest:
     batch_size: int = 32
     workers: int | None = None
     commit_every: int = 1024
+    commit_seconds: float = 30.0
     progress: bool = True
     on_skip: Callable[[Skipped], None] | None = None
     timed: TimedSettings = field(default_factory=TimedSettings)
@@ -41,18 +42,29 @@ class Ingest:
             if self.on_skip:
                 self.on_skip(skipped)
 
+        try:
+            self._run(sources, sync, report, skip)
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the command says what was kept (report.kept)
+            stop.index_report = report
+            raise
+        return report
+
+    def _run(self, sources: list, sync: bool, report: IndexReport, skip: Callable[[Skipped], None]) -> None:
         reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip)
         items = list(reader.read(sources))  # listed first, so that progress bars know their total
+        report.to_embed = len(items)
         self.map_and_write(items, reader.stored, report, skip)
+        gone = vanished(self.collection, sources, reader.seen)
+        files = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not their segments
         if sync:
-            gone = vanished(self.collection, sources, reader.seen)
             self.collection.remove(record.item_id for record in gone)
-            report.removed = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not segments
-        return report
+            report.removed = files
+        else:
+            report.gone = files
 
     def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
                       skip: Callable[[Skipped], None]) -> None:
         """The mapper and writer stages on the reader's items (`stored`: those that already have a record); a
         distributed runner (distributed/ray_pipeline.py) replaces this step alone."""
         batches = embed_stream(self.encoder, items, self.timed, self.batch_size, self.workers, self.progress)
-        CollectionWriter(self.collection, report, skip, self.commit_every).write(batches, stored)
+        CollectionWriter(self.collection, report, skip, self.commit_every, self.commit_seconds).write(batches, stored)

@@ -16,11 +16,23 @@ class IndexReport:
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     missing_parts: int = 0  # fused items indexed without one of their parts (an image without text, or the reverse)
+    to_embed: int = 0  # files and texts the reader found new or changed
+    committed: int = 0  # of those, the ones whose commit is done (the writer stage's count)
+    gone: int = 0  # stored files under the folders indexed that no longer exist (left stored without sync)
+
+    def kept(self) -> str:
+        """What an interrupted run kept, for its last line."""
+        if self.committed == 0:
+            return "nothing was committed yet"
+        if self.committed >= self.to_embed:
+            return f"kept all {self.to_embed} new or changed items"
+        return f"kept {self.committed} of {self.to_embed}; run again to add the rest"
 
     def summary(self) -> str:
         """One line; skips are counted by reason, most frequent first: "3 skipped (2 empty file, 1 not an image)"."""
         by_kind = Counter(skipped.kind for skipped in self.skipped).most_common()
         kinds = f" ({', '.join(f'{count} {kind}' for kind, count in by_kind)})" if by_kind else ""
         missing = f", {self.missing_parts} fused without one of their parts" if self.missing_parts else ""
+        gone = f"; {self.gone} stored files are gone from disk; --sync removes them" if self.gone else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}{missing}")
+                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}{missing}{gone}")

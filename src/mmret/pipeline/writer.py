@@ -1,10 +1,12 @@
-"""The writer stage: embedded batches -> collection commits of about `commit_every` items each, so an interrupted
-run keeps what it committed and the next run resumes from there. A changed file's old segments are replaced in
+"""The writer stage: embedded batches -> collection commits of about `commit_every` items each, or of what was
+embedded in `commit_seconds` when that comes first, so an interrupted run keeps what it committed and the next run
+resumes from there; `report.committed` counts the files committed so far. A changed file's old segments are replaced in
 the same commit as its new ones. A file's size and mtime are recorded as they were when it was read if the mapper
 ran elsewhere and noted them (`states`), otherwise as they are when it is written."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ..data.items import Item
@@ -21,18 +23,20 @@ FileState = tuple[int, float]  # (size in bytes, mtime)
 
 class CollectionWriter:
     def __init__(self, collection: CollectionBase, report: IndexReport, skip: Callable[[Skipped], None],
-                 commit_every: int = 1024):
+                 commit_every: int = 1024, commit_seconds: float = 30.0):
         self.collection, self.report, self.skip = collection, report, skip
-        self.commit_every = commit_every
+        self.commit_every, self.commit_seconds = commit_every, commit_seconds
 
     def write(self, batches: Iterable[EmbeddedBatch], stored_ids: set[str],
               states: Mapping[str, FileState] | None = None) -> None:
         """Commit the batches; `stored_ids` are the changed items that already had a record (updates), `states`
         the (size, mtime) of files by path when they were read."""
-        for group in _chunked_batches(batches, self.commit_every):
+        for group in _chunked_batches(batches, self.commit_every, self.commit_seconds):
+            files_before = self.report.added + self.report.updated
             with self.collection.transaction():
                 for batch in group:
                     self._write(batch, stored_ids, states or {})
+            self.report.committed += self.report.added + self.report.updated - files_before
 
     def _write(self, batch: EmbeddedBatch, stored_ids: set[str], states: Mapping[str, FileState]) -> None:
         for item, reason in batch.failures:
@@ -63,15 +67,17 @@ def _record(item: Item, digest: str, states: Mapping[str, FileState]) -> Record:
                   metadata=item.metadata, content_hash=digest, size=size, mtime=mtime)
 
 
-def _chunked_batches(batches: Iterable[EmbeddedBatch], commit_every: int) -> Iterator[list[EmbeddedBatch]]:
-    """Groups of embedded batches holding about `commit_every` items each: one commit per group."""
+def _chunked_batches(batches: Iterable[EmbeddedBatch], commit_every: int,
+                     commit_seconds: float) -> Iterator[list[EmbeddedBatch]]:
+    """Groups of embedded batches holding about `commit_every` items each, or what `commit_seconds` embedded since
+    the last commit when that is fewer: one commit per group."""
     group: list[EmbeddedBatch] = []
-    count = 0
+    count, started = 0, time.monotonic()
     for batch in batches:
         group.append(batch)
         count += len(batch.items) + len(batch.failures)
-        if count >= commit_every:
+        if count >= commit_every or time.monotonic() - started >= commit_seconds:
             yield group
-            group, count = [], 0
+            group, count, started = [], 0, time.monotonic()
     if group:
         yield group

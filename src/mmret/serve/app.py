@@ -14,8 +14,9 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match
 
 from ..api import Collection
 from ..errors import MmretError
@@ -57,6 +58,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
     _add_middleware(app, ctx)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/", lambda: RedirectResponse("/static/index.html"), include_in_schema=False)
+    app.add_api_route("/favicon.ico", lambda: Response(status_code=204), include_in_schema=False)  # no icon
     return app
 
 
@@ -70,8 +72,7 @@ def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
         except asyncio.TimeoutError:
             response = JSONResponse({"detail": f"the request took longer than {ctx.settings.request_timeout:g} s"},
                                     status_code=504)
-        route = request.scope.get("route")
-        ctx.metrics.observe(request.method, getattr(route, "path", "unmatched"), response.status_code,
+        ctx.metrics.observe(request.method, _route_label(request), response.status_code,
                             time.perf_counter() - started)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault(REQUEST_ID_HEADER, request_id)
@@ -82,6 +83,15 @@ def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
     if ctx.settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=ctx.settings.cors_origins, allow_methods=["*"],
                            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Range"])
+
+
+def _route_label(request: Request) -> str:
+    """The path pattern that answered: an API route names itself in the scope; the docs, the OpenAPI schema and
+    /static are plain routes, found by matching; anything else is "unmatched"."""
+    if route := request.scope.get("route"):
+        return route.path
+    plain = (r for r in request.app.routes if r.matches(request.scope)[0] == Match.FULL)
+    return getattr(next(plain, None), "path", "unmatched")
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -155,10 +155,7 @@ class Trainer:
             self._record_best(state, state.epoch, value)
         else:
             state.bad_epochs += 1
-            state.stopped = 0 < self.training.patience <= state.bad_epochs
-            if state.stopped and self.progress:
-                bar.write(early_stop_note(state.epoch, self.training.epochs, self.training.patience,
-                                          self.training.monitor, state.best_epoch))
+            state.stopped = 0 < self.training.patience <= state.bad_epochs  # said once, with the validation (run.py)
         bar.set_postfix(_postfix(state, losses[-1] if losses else math.nan, self.training.monitor), refresh=True)
 
     def _record_best(self, state: _State, epoch: int, value: float) -> None:
