@@ -13,7 +13,7 @@ from ..encoders.base import Encoder
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
 from ..media.batches import text_digest
-from ..media.segments import TIMED_MODALITIES
+from ..media.segments import TIMED_MODALITIES, reserved_key
 from ..media.timed_mapper import indexable_modalities
 from ..media.timed_settings import TimedSettings, with_settings
 from .report import IndexReport
@@ -44,7 +44,9 @@ class ChangedItems:
     def _indexable(self, items: Iterable[Item]) -> Iterator[Item]:
         accepted = indexable_modalities(self.encoder)
         for item in items:
-            if item.modality in TIMED_MODALITIES and item.modality in accepted:
+            if reserved := reserved_key(item.metadata):
+                self.skip(Skipped(item.path or item.id, reserved))
+            elif item.modality in TIMED_MODALITIES and item.modality in accepted:
                 yield with_settings(item, self.timed)
             elif item.modality in accepted:
                 yield item

@@ -10,7 +10,7 @@ from ...data.decode import open_image, read_bytes
 from ...encoders.base import Encoder
 from ...index.collection_base import CollectionBase
 from ...index.values import Hit, Record
-from ...media.segments import SEGMENT_OF
+from ...media.segments import SEGMENT_OF, refuse_reserved
 from ...query.rows import result_rows
 from ..context import ServerContext, context
 from ..paths import inside_roots
@@ -78,8 +78,9 @@ def remove_item(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> 
 @router.patch("/metadata", response_model=Result, dependencies=[Depends(require_write_key)],
               summary="Set or remove metadata keys of a photo or text item")
 def update_metadata(ctx: Annotated[ServerContext, Depends(context)], body: MetadataUpdate) -> Result:
+    refuse_reserved(body.metadata, f"item {body.id!r}")
     record = _stored(ctx, body.id)
-    if SEGMENT_OF in record.metadata or record.modality in ("audio", "video"):
+    if record.modality in ("audio", "video"):
         raise HTTPException(422, f"item {body.id!r} is {record.modality}: its segments carry the file's metadata; "
                                  "change it at the source (folder or manifest) and re-index")
     metadata = {k: v for k, v in {**record.metadata, **body.metadata}.items() if v is not None}
