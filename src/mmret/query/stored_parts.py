@@ -59,11 +59,20 @@ class StoredParts:
 
 
 def _record(store: CollectionBase, name: str) -> Record:
-    """The item with id `name`, else the file at path `name`."""
-    record = store.get(name) or store.get(str(Path(name).expanduser().resolve()))
+    """The item with id `name`, else the file at path `name` (taken as written: `~` is the caller's to expand,
+    so a name from a request never asks the system about its users)."""
+    record = store.get(name) or _stored_file(store, name)
     if record is None:
         raise UnknownItem(f"like {name!r}: no stored item has this id or path in {store.path}")
     return record
+
+
+def _stored_file(store: CollectionBase, name: str) -> Record | None:
+    try:
+        resolved = Path(name).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte: no stored file has such a name
+        return None
+    return store.get(str(resolved))
 
 
 def _stored_vector(store: CollectionBase, record: Record, space: str) -> np.ndarray | None:

@@ -1,7 +1,6 @@
 """Search by text, by an uploaded image, audio or video file, or by a stored item ("more like this")."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 
 from ...data.video import probe_video
 from ...eval.explain import explain
-from ...index.where import LOGICAL, OPERATORS
+from ...index.where import LOGICAL, OPERATORS, load_json
 from ...query.parts import QueryPart
 from ...query.request import Query as SearchQuery
 from ..context import ServerContext, context
@@ -118,7 +117,7 @@ def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
     """The `parts` parameter: weighted text parts only (a server never reads files named by a client)."""
     if not parts:
         return ()
-    parsed = _json(parts, "parts")
+    parsed = load_json(parts, "parts")
     if not isinstance(parsed, list) or not all(isinstance(p, dict) for p in parsed):
         raise HTTPException(422, 'parts: expected a JSON array of {"text": ..., "weight": ...} objects')
     found = []
@@ -135,14 +134,8 @@ def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
 def _filters(where: str | None) -> dict | None:
     if not where:
         return None
-    parsed = _json(where, "where")
+    parsed = load_json(where, "where")
     if not isinstance(parsed, dict):
         raise HTTPException(422, "where: expected a JSON object of metadata key -> value or operators")
     return parsed or None  # the index checks the rest (index/where.py); its error becomes a 422
 
-
-def _json(text: str, name: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise HTTPException(422, f"{name}: not valid JSON ({error.msg} at character {error.pos})") from None
