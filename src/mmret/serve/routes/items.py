@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
@@ -10,7 +11,7 @@ from ...data.decode import open_image, read_bytes
 from ...encoders.base import Encoder
 from ...index.collection_base import CollectionBase
 from ...index.values import Hit, Record
-from ...media.segments import SEGMENT_OF, refuse_reserved
+from ...media.segments import SEGMENT_OF, is_segment, refuse_reserved
 from ...query.rows import result_rows
 from ..context import ServerContext, context
 from ..paths import inside_roots
@@ -44,13 +45,24 @@ def add_uploads(ctx: Annotated[ServerContext, Depends(context)],
         for number, upload in enumerate(files):
             path, _ = save_upload(upload, f"files[{number}]", ctx.settings.max_upload_bytes,
                                   ("image", "audio", "video"), folder)
-            saved.append(path)
+            saved.append(path.resolve())
     except HTTPException:
         for path in saved:
             path.unlink(missing_ok=True)
         raise
-    report = ctx.add(saved)
-    report.ids = [str(path.resolve()) for path in saved]
+    report = ctx.add(saved, shown={str(path): f"files[{n}] ({upload.filename or 'file'})"
+                                   for n, (path, upload) in enumerate(zip(saved, files))})
+    return _keep_stored(ctx, saved, report)
+
+
+def _keep_stored(ctx: ServerContext, saved: list[Path], report: AddReport) -> AddReport:
+    """The report with the ids of the uploads that were stored; the rejected ones (corrupt, too large decoded, a
+    modality the model does not embed) are deleted, so nothing unlisted stays in the upload folder."""
+    for path in saved:
+        if ctx.get(str(path)) is None:
+            path.unlink(missing_ok=True)
+        else:
+            report.ids.append(str(path))
     return report
 
 
@@ -63,7 +75,7 @@ def add_paths(ctx: Annotated[ServerContext, Depends(context)], body: AddPaths) -
 @router.delete("", response_model=RemoveReport, dependencies=[Depends(require_write_key)],
                summary="Remove an item (a file with its segments)")
 def remove_item(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> RemoveReport:
-    _stored(ctx, id)
+    record = _stored(ctx, id)
 
     def remove(store: CollectionBase) -> int:
         segments = [r.item_id for r in store.find({SEGMENT_OF: id})]
@@ -72,7 +84,16 @@ def remove_item(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> 
             store.remove(segments)
         return removed
 
-    return RemoveReport(removed=ctx.live.write(remove))
+    removed = ctx.live.write(remove)
+    if _uploaded_file(ctx, record):
+        Path(record.path).unlink(missing_ok=True)  # an upload lives only as its item
+    return RemoveReport(removed=removed)
+
+
+def _uploaded_file(ctx: ServerContext, record: Record) -> bool:
+    """Whether the record is a file (not a segment) that an upload put into the upload folder."""
+    return (record.path is not None and not is_segment(record.metadata)
+            and Path(record.path).parent == ctx.settings.upload_root(ctx.live.path))
 
 
 @router.patch("/metadata", response_model=Result, dependencies=[Depends(require_write_key)],
