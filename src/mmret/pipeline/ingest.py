@@ -31,6 +31,7 @@ class Ingest:
     progress: bool = True
     on_skip: Callable[[Skipped], None] | None = None
     timed: TimedSettings = field(default_factory=TimedSettings)
+    within: list[Path] | None = None  # manifest rows must name files inside these folders (a server's roots)
 
     def run(self, sources: Iterable[str | Path], sync: bool = False) -> IndexReport:
         sources = list(sources)
@@ -41,7 +42,7 @@ class Ingest:
             if self.on_skip:
                 self.on_skip(skipped)
 
-        reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip)
+        reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip, self.within)
         items = list(reader.read(sources))  # listed first, so that progress bars know their total
         self.map_and_write(items, reader.stored, report, skip)
         if sync:

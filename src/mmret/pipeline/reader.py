@@ -4,7 +4,7 @@ embedded again. Also finds stored files that have vanished from the folders inde
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..data.items import Item
@@ -24,14 +24,14 @@ class ChangedItems:
     `report`; afterwards `seen` holds every item id reached and `stored` those of changed items already stored."""
 
     def __init__(self, collection: CollectionBase, encoder: Encoder, timed: TimedSettings, report: IndexReport,
-                 skip: Callable[[Skipped], None]):
+                 skip: Callable[[Skipped], None], within: Sequence[Path] | None = None):
         self.collection, self.encoder, self.timed = collection, encoder, timed
-        self.report, self.skip = report, skip
+        self.report, self.skip, self.within = report, skip, within
         self.seen: set[str] = set()
         self.stored: set[str] = set()
 
     def read(self, sources: Iterable[str | Path]) -> Iterator[Item]:
-        for item in self._indexable(iter_items(sources, on_skip=self.skip)):
+        for item in self._indexable(iter_items(sources, on_skip=self.skip, within=self.within)):
             self.seen.add(item.id)
             stored = self.collection.get(item.id)
             if stored is not None and _same(stored, item):

@@ -37,7 +37,7 @@ class ServerContext:
         def index(store: CollectionBase) -> IndexReport:
             target = CountingStore(store, job) if job is not None else store
             # workers=0: no forked decoders inside a threaded server
-            return Collection(target, self.encoder).add(sources, sync=sync, workers=0)
+            return Collection(target, self.encoder).add(sources, sync=sync, workers=0, within=self.roots)
 
         report = self.live.write(index)
         return AddReport(added=report.added, updated=report.updated, unchanged=report.unchanged,
