@@ -69,7 +69,7 @@ def _keep_stored(ctx: ServerContext, saved: list[Path], report: AddReport) -> Ad
 @router.post("/paths", response_model=AddReport, dependencies=[Depends(require_write_key)],
              summary="Add files or folders that are on the server, inside its roots")
 def add_paths(ctx: Annotated[ServerContext, Depends(context)], body: AddPaths) -> AddReport:
-    return ctx.add([inside_roots(name, ctx.roots) for name in body.paths])
+    return ctx.add(list(dict.fromkeys(inside_roots(name, ctx.roots) for name in body.paths)))  # each source once
 
 
 @router.delete("", response_model=RemoveReport, dependencies=[Depends(require_write_key)],

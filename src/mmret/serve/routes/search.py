@@ -22,7 +22,7 @@ MAX_K = 500
 MAX_OFFSET = 10_000
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in {
-        401: "an API key is needed", 403: "the API key is not valid", 404: "no stored item has that id",
+        400: "the request could not be read (a malformed body or header)", 401: "an API key is needed", 403: "the API key is not valid", 404: "no stored item has that id",
         413: "the upload is too large", 415: "the upload is not a supported media type (by its content)",
         422: "a parameter or the uploaded file is not valid (the reason is given)",
         504: "the search took longer than the server's request timeout"}.items()}
@@ -31,12 +31,13 @@ router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="results per page")]
 OFFSET = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="results to skip (pagination)")]
-WHERE = Annotated[str | None, Query(max_length=4000, description='JSON object of metadata filters, e.g. '
+JSON_TEXT = {"contentMediaType": "application/json"}  # a parameter whose text is a JSON document
+WHERE = Annotated[str | None, Query(max_length=4000, json_schema_extra=JSON_TEXT, description='JSON object of metadata filters, e.g. '
                                     '{"folder": "beach", "year": {"$gte": 2020}, "tag": {"$in": ["a", "b"]}}; '
                                     f'operators {" ".join(OPERATORS)}, and {" ".join(LOGICAL)}')]
 PARTS_HELP = ('JSON array of more text parts with weights, a negative weight pulling away from it, e.g. '
               '[{"text": "people", "weight": -1}]')
-PARTS = Annotated[str | None, Query(max_length=4000, description=PARTS_HELP)]
+PARTS = Annotated[str | None, Query(max_length=4000, json_schema_extra=JSON_TEXT, description=PARTS_HELP)]
 FUSION = Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None,
                    Query(description="fuse one result list per part (default: one fused query vector)")]
 
@@ -61,10 +62,11 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
                 like: Annotated[str | None, Form(max_length=4000)] = None,
                 k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
                 offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
-                where: Annotated[str | None, Form(max_length=4000)] = None,
+                where: Annotated[str | None, Form(max_length=4000, json_schema_extra=JSON_TEXT)] = None,
                 per_file: Annotated[bool, Form()] = True,
                 space: Annotated[str | None, Form(max_length=64)] = None,
-                parts: Annotated[str | None, Form(max_length=4000, description=PARTS_HELP)] = None,
+                parts: Annotated[str | None, Form(max_length=4000, json_schema_extra=JSON_TEXT,
+                                                  description=PARTS_HELP)] = None,
                 fusion: Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None, Form()] = None) -> SearchResponse:
     return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion)
 
