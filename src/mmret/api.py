@@ -116,16 +116,18 @@ class Collection:
     def add(self, sources: Iterable[str | Path], sync: bool = False, batch_size: int = 32,
             workers: int | None = None, progress: bool = False,
             on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None,
-            ray: RaySettings | None = None, commit_every: int = 1024, commit_seconds: float = 30.0) -> IndexReport:
+            ray: RaySettings | None = None, commit_every: int = 1024, commit_seconds: float = 30.0,
+            within: list[Path] | None = None) -> IndexReport:
         """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
         `timed` sets how audio and video are cut into segments (window length, shot detection, pooling); `ray`
         (mmret.distributed.RaySettings) decodes and embeds on a Ray cluster, with the same result. A commit
         follows every `commit_every` items or `commit_seconds`, whichever comes first: an interrupted run keeps
-        those and the next run resumes."""
+        those and the next run resumes. `within` (resolved folders): a manifest row naming a file outside them is
+        skipped."""
         sources = [Path(s).expanduser() for s in sources]
         check_sources(sources)  # missing paths and unusable manifests, before the collection is created
         stages = {"progress": progress, "on_skip": on_skip, "timed": timed or TimedSettings(),
-                  "commit_every": commit_every, "commit_seconds": commit_seconds}
+                  "commit_every": commit_every, "commit_seconds": commit_seconds, "within": within}
         with self._one_writer():
             if ray is None:
                 ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)

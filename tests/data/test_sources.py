@@ -328,7 +328,8 @@ def test_a_link_to_the_parent_is_not_followed_out_of_the_indexed_folder(tmp_path
     items, skipped = collect([tmp_path / "imgs"])
     assert [Path(item.path).name for item in items] == ["x.png"]
     assert [entry.where for entry in skipped] == [str(tmp_path / "imgs" / "up")]
-    assert skipped[0].reason.startswith(f"symlink leads outside the indexed folder (to {tmp_path.resolve()})")
+    assert skipped[0].reason.startswith("symlink leads outside the indexed folder")
+    assert str(tmp_path) not in skipped[0].reason  # the target is not told (a server reports skips to clients)
 
 
 def test_links_to_files_outside_the_folder_are_reported_and_links_inside_followed(tmp_path):
@@ -338,7 +339,7 @@ def test_links_to_files_outside_the_folder_are_reported_and_links_inside_followe
     os.symlink(inner.parent, tmp_path / "imgs" / "alias")
     items, skipped = collect([tmp_path / "imgs"])
     assert [item.id for item in items] == [str(inner.resolve())]
-    assert sorted((Path(e.where).name, e.reason.split(" (")[0]) for e in skipped) == [
+    assert sorted((Path(e.where).name, e.reason.split(";")[0]) for e in skipped) == [
         ("inner.png", "duplicate of an item already read: " + str(inner.resolve())),
         ("out.png", "symlink leads outside the indexed folder")]
 

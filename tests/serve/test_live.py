@@ -12,15 +12,15 @@ from mmret.index.backend import create_collection
 from mmret.index.values import Record
 from mmret.serve.live import LiveCollection, OnThread
 
-from ..index.backends.test_collection_contract import BACKENDS, place_for
+from ..index.backends.test_collection_contract import place_for
 
 VECTORS = np.eye(2, 4, dtype=np.float32)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=["embedded", "milvus-lite"])  # a server's follow-up is the contract suite's
 def live(request, tmp_path):
     """(LiveCollection, another handle writing to the same collection)."""
-    place = place_for(request.param, tmp_path)
+    place = place_for(request.param, tmp_path, request)
     with create_collection(place, "test-model", {"shared": 4}) as other:
         other.upsert([Record("a", "vector", metadata={"n": 1})], {"shared": VECTORS[:1]})
         served = LiveCollection(place, refresh_interval=0.0)

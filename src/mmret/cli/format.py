@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..media.segments import END, SEGMENT, SEGMENT_KEYS, START
+from ..media.segments import SEGMENT_KEYS, place_of
 
 
 def format_row(row: dict) -> str:
@@ -15,10 +15,10 @@ def format_row(row: dict) -> str:
 
 def _what(row: dict) -> str:
     """The file (with the segment's time range) or the text a result stands for."""
-    meta = row["metadata"]
     if row["path"] is None:
         return row["text"] if row["text"] is not None else row["id"]
-    if START not in meta:
+    place = place_of(row["metadata"])  # None also for malformed segment keys: shown as a plain file
+    if place is None:
         return row["path"]
     said = f' "{row["text"]}"' if row["text"] else ""
-    return f"{row['path']} @ {meta[START]:.1f}-{meta[END]:.1f} s ({meta[SEGMENT]}){said}"
+    return f"{row['path']} @ {place.start:.1f}-{place.end:.1f} s ({place.kind}){said}"

@@ -69,17 +69,19 @@ def iter_items(
     paths: Iterable[str | Path] | str | Path,
     modalities: Collection[str] | None = None,
     on_skip: OnSkip | None = None,
+    within: Collection[Path] | None = None,
 ) -> Iterator[Item]:
     """Yield the items found in `paths` (folders, media files, manifests), each distinct id once.
 
     Raises SourceError at call time if any source is unusable. Entries that are not indexable
     (unsupported file type, bad manifest row, modality not in `modalities`, duplicate id) go to
-    `on_skip`; with `on_skip=None` they are dropped silently.
+    `on_skip`; with `on_skip=None` they are dropped silently. `within` (resolved folders, a server's roots):
+    a manifest row naming a file elsewhere is skipped, as a folder's link leading out of it is.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     wanted = _checked_modalities(modalities)
-    sources = [_open_source(Path(path)) for path in paths]
+    sources = [_open_source(Path(path), within) for path in paths]
     return _unique_wanted_items(sources, wanted, on_skip or (lambda skipped: None))
 
 
@@ -115,7 +117,7 @@ def _unique_wanted_items(
                 yield item
 
 
-def _open_source(path: Path) -> Callable[[OnSkip], Iterator[Entry]]:
+def _open_source(path: Path, within: Collection[Path] | None = None) -> Callable[[OnSkip], Iterator[Entry]]:
     """Check that `path` is usable and return the function that reads its entries."""
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
@@ -125,7 +127,7 @@ def _open_source(path: Path) -> Callable[[OnSkip], Iterator[Entry]]:
     if reader is None:
         return partial(_media_file_entries, path)
     _check_manifest_columns(path, reader.columns(path))
-    return partial(_manifest_entries, path, reader.rows)
+    return partial(_manifest_entries, path, reader.rows, within)
 
 
 def _not_utf8(texts: Iterable[str]) -> str | None:
@@ -203,7 +205,7 @@ def _unfollowable_link(link: Path, root: Path) -> str | None:
         return "symlink loop: the link never resolves" if err.errno == errno.ELOOP else "broken symlink"
     target = Path(os.path.realpath(link))
     if not target.is_relative_to(root):
-        return f"symlink leads outside the indexed folder (to {target}); index that as a source of its own"
+        return "symlink leads outside the indexed folder; index its target as a source of its own"
     return None
 
 
@@ -239,19 +241,20 @@ def _check_manifest_columns(path: Path, columns: Collection[str]) -> None:
         raise SourceError(f"{path}: a manifest needs a 'path' or 'text' column (columns found: {found})")
 
 
-def _manifest_entries(manifest: Path, rows: Callable[[Path], Iterator[Row]], report: OnSkip) -> Iterator[Entry]:
+def _manifest_entries(manifest: Path, rows: Callable[[Path], Iterator[Row]], within: Collection[Path] | None,
+                      report: OnSkip) -> Iterator[Entry]:
     resolved = manifest.resolve()
     for number, row in rows(manifest):
         where = f"{manifest}:{number}"
         try:
             if isinstance(row, str):
                 raise _BadRow(row)
-            yield where, _row_item(row, resolved, number)
+            yield where, _row_item(row, resolved, number, within)
         except _BadRow as bad:
             report(Skipped(where, str(bad)))
 
 
-def _row_item(row: dict[str, Any], manifest: Path, number: int) -> Item:
+def _row_item(row: dict[str, Any], manifest: Path, number: int, within: Collection[Path] | None = None) -> Item:
     """The item a manifest row describes; relative paths are relative to the manifest's folder."""
     path, text, modality = (_text_field(row, name) for name in ("path", "text", "modality"))
     item_id = row.get("id")
@@ -261,14 +264,24 @@ def _row_item(row: dict[str, Any], manifest: Path, number: int) -> Item:
         raise _BadRow("row has neither 'path' nor 'text'")
     if path is None:
         return _checked_item(item_id or f"{manifest}:{number}", modality or "text", None, text, metadata)
-    file = manifest.parent / path
-    if not file.is_file():
-        raise _BadRow(f"no such file: {path}")
-    file = Path(file_id(file))
+    file = _row_file(manifest.parent / path, path, within)
     modality = modality or MEDIA_EXTENSIONS.get(file.suffix.lower())
     if modality is None:
         raise _BadRow(f"{_unsupported_type(file)}; give the row a 'modality'")
     return _checked_item(item_id or str(file), modality, str(file), text, metadata)
+
+
+def _row_file(file: Path, written: str, within: Collection[Path] | None) -> Path:
+    """The row's file, resolved; outside `within` it is refused before it is looked at, and unnamed."""
+    try:
+        file = file.resolve()
+    except (OSError, RuntimeError, ValueError):
+        raise _BadRow(f"no such file: {written}") from None
+    if within is not None and not any(file.is_relative_to(folder) for folder in within):
+        raise _BadRow("the row's path leads outside the folders this server may read")
+    if not file.is_file():
+        raise _BadRow(f"no such file: {written}")
+    return file
 
 
 def _text_field(row: dict[str, Any], name: str) -> str | None:

@@ -12,6 +12,7 @@ text that spells a number matches that number; True and False match only boolean
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ RANGES = ("$gt", "$gte", "$lt", "$lte")
 OPERATORS = ("$eq", "$ne", "$in", "$nin", *RANGES)
 LOGICAL = ("$and", "$or", "$not")
 PATH_PREFIX = "path_prefix"
+MAX_DEPTH = 32  # nesting of a filter (and of any JSON a request sends), refused beyond before any recursion
 
 Value = str | int | float | bool | None
 
@@ -64,11 +66,41 @@ class Not:
 Where = And | Or | Not | Condition | PathPrefix
 
 
-def parse_where(where: Any) -> Where:
-    """The tree of a `where` dict; ValueError names the first bad part."""
+def parse_where(where: Any, depth: int = 1) -> Where:
+    """The tree of a `where` dict; BadInput names the first bad part."""
     if not isinstance(where, dict):
         raise BadInput(f"a filter must be a dict, got {type(where).__name__}: {where!r}")
-    return _all([_entry(key, value) for key, value in where.items()])
+    if depth > MAX_DEPTH:
+        raise BadInput(f"a filter nests deeper than {MAX_DEPTH} levels")
+    return _all([_entry(key, value, depth) for key, value in where.items()])
+
+
+def load_json(text: str, name: str) -> Any:
+    """The JSON value of a request parameter (`where`, `parts`); BadInput when it is not JSON or nests deeper than
+    MAX_DEPTH (counted on the text, so a deep value never reaches the recursive decoder)."""
+    if json_depth(text) > MAX_DEPTH:
+        raise BadInput(f"{name}: nests deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadInput(f"{name}: not valid JSON ({error.msg} at character {error.pos})") from None
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def keys_of(where: Where) -> set[str]:
@@ -86,17 +118,17 @@ def _all(parts: list[Where]) -> Where:
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-def _entry(key: Any, value: Any) -> Where:
+def _entry(key: Any, value: Any, depth: int) -> Where:
     """One entry of a `where` dict: a logical operator, path_prefix, or a metadata key and its condition."""
     if not isinstance(key, str):
         raise BadInput(f"a filter key must be a text, got {key!r}")
     if key in ("$and", "$or"):
         if not isinstance(value, list) or not value:
             raise BadInput(f"{key} needs a non-empty list of filters, got {value!r}")
-        parts = tuple(map(parse_where, value))
+        parts = tuple(parse_where(each, depth + 1) for each in value)
         return And(parts) if key == "$and" else Or(parts)
     if key == "$not":
-        return Not(parse_where(value))
+        return Not(parse_where(value, depth + 1))
     if key.startswith("$"):
         raise BadInput(f"unknown filter operator {key!r}; use $and, $or, $not or a metadata key")
     if key == PATH_PREFIX:

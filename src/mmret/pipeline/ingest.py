@@ -32,6 +32,7 @@ class Ingest:
     progress: bool = True
     on_skip: Callable[[Skipped], None] | None = None
     timed: TimedSettings = field(default_factory=TimedSettings)
+    within: list[Path] | None = None  # manifest rows must name files inside these folders (a server's roots)
 
     def run(self, sources: Iterable[str | Path], sync: bool = False) -> IndexReport:
         sources = list(sources)
@@ -50,7 +51,7 @@ class Ingest:
         return report
 
     def _run(self, sources: list, sync: bool, report: IndexReport, skip: Callable[[Skipped], None]) -> None:
-        reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip)
+        reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip, self.within)
         items = list(reader.read(sources))  # listed first, so that progress bars know their total
         report.to_embed = len(items)
         self.map_and_write(items, reader.stored, report, skip)

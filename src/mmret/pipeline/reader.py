@@ -4,7 +4,7 @@ embedded again. Also finds stored files that have vanished from the folders inde
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..data.items import Item
@@ -13,7 +13,7 @@ from ..encoders.base import Encoder
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
 from ..media.batches import text_digest
-from ..media.segments import TIMED_MODALITIES
+from ..media.segments import TIMED_MODALITIES, reserved_key
 from ..media.timed_mapper import indexable_modalities
 from ..media.timed_settings import TimedSettings, with_settings
 from .report import IndexReport
@@ -24,14 +24,14 @@ class ChangedItems:
     `report`; afterwards `seen` holds every item id reached and `stored` those of changed items already stored."""
 
     def __init__(self, collection: CollectionBase, encoder: Encoder, timed: TimedSettings, report: IndexReport,
-                 skip: Callable[[Skipped], None]):
+                 skip: Callable[[Skipped], None], within: Sequence[Path] | None = None):
         self.collection, self.encoder, self.timed = collection, encoder, timed
-        self.report, self.skip = report, skip
+        self.report, self.skip, self.within = report, skip, within
         self.seen: set[str] = set()
         self.stored: set[str] = set()
 
     def read(self, sources: Iterable[str | Path]) -> Iterator[Item]:
-        for item in self._indexable(iter_items(sources, on_skip=self.skip)):
+        for item in self._indexable(iter_items(sources, on_skip=self.skip, within=self.within)):
             self.seen.add(item.id)
             stored = self.collection.get(item.id)
             if stored is not None and _same(stored, item):
@@ -44,7 +44,9 @@ class ChangedItems:
     def _indexable(self, items: Iterable[Item]) -> Iterator[Item]:
         accepted = indexable_modalities(self.encoder)
         for item in items:
-            if item.modality in TIMED_MODALITIES and item.modality in accepted:
+            if reserved := reserved_key(item.metadata):
+                self.skip(Skipped(item.path or item.id, reserved))
+            elif item.modality in TIMED_MODALITIES and item.modality in accepted:
                 yield with_settings(item, self.timed)
             elif item.modality in accepted:
                 yield item

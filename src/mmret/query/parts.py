@@ -6,6 +6,7 @@ On the command line a part is written as its value, optionally prefixed by "-" (
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,8 +51,11 @@ def parse_part(modality: str, written: str) -> QueryPart:
         written, weight = match["value"], float(match["weight"])
     if written.startswith("-") and len(written) > 1:
         written, weight = written[1:], -weight
-    value = written if modality in ("text", ITEM) else Path(written).expanduser()
-    return QueryPart(modality, value, weight)
+    if modality == "text":
+        return QueryPart(modality, written, weight)
+    if modality == ITEM:  # an id, or a path: "~" too, which a shell leaves as it is after "-" or "="
+        return QueryPart(modality, os.path.expanduser(written), weight)
+    return QueryPart(modality, Path(written).expanduser(), weight)
 
 
 def check_parts(parts: Sequence[QueryPart]) -> list[QueryPart]:

@@ -8,10 +8,10 @@ Every record of a named item's file (the file and all its segments) is left out 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from ..data.items import file_id
 from ..errors import BadInput, NotFound
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
@@ -59,11 +59,10 @@ class StoredParts:
 
 
 def stored_record(store: CollectionBase, name: str) -> Record | None:
-    """The item with id `name`, else the file at path `name` (relative, or through a symlink), else None."""
-    record = store.get(name)
-    if record is None and "\0" not in name:  # an id may hold a NUL, a path never does
-        record = store.get(file_id(name))
-    return record
+    """The item with id `name`, else the file at path `name` (relative, or through a symlink), else None. The name
+    is taken as written: `~` is the caller's to expand, so a name from a request never asks the system about its
+    users."""
+    return store.get(name) or _stored_file(store, name)
 
 
 def _named_record(store: CollectionBase, name: str) -> Record:
@@ -71,6 +70,14 @@ def _named_record(store: CollectionBase, name: str) -> Record:
     if record is None:
         raise UnknownItem(f"like {name!r}: no stored item has this id or path in {store.path}")
     return record
+
+
+def _stored_file(store: CollectionBase, name: str) -> Record | None:
+    try:
+        resolved = Path(name).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte: no stored file has such a name
+        return None
+    return store.get(str(resolved))
 
 
 def _stored_vector(store: CollectionBase, record: Record, space: str) -> np.ndarray | None:

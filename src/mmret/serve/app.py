@@ -24,6 +24,7 @@ from .context import ServerContext
 from .jobs import JobBoard
 from .live import LiveCollection
 from .metrics import Metrics
+from .openapi import openapi_document
 from .request_ids import REQUEST_ID_HEADER, request_id_of
 from .routes import items, jobs, media, search, status
 from .settings import ServeSettings
@@ -50,12 +51,14 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
 
     app = FastAPI(title="mmret", version="0.1.0", lifespan=lifespan,
                   description="Search a multimodal collection (text, images, audio, video) by text, by an "
-                              "uploaded file or by a stored item. Write endpoints need an API key (X-API-Key).")
+                              "uploaded file or by a stored item. Write endpoints need an API key (X-API-Key); reads "
+                              "need one only on a server started with keys for reads.")
     app.state.context, app.state.settings = ctx, settings
     for router in (search.router, items.router, media.router, jobs.router, status.router):
         app.include_router(router)
     _add_error_handlers(app)
     _add_middleware(app, ctx)
+    app.openapi = lambda: openapi_document(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/", lambda: RedirectResponse("/static/index.html"), include_in_schema=False)
     app.add_api_route("/favicon.ico", lambda: Response(status_code=204), include_in_schema=False)  # no icon

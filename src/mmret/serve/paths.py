@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from ..errors import Forbidden
+from ..errors import BadInput, Forbidden
 
 
 class OutsideRoots(Forbidden):
@@ -15,7 +15,9 @@ def inside_roots(name: str, roots: list[Path]) -> Path:
     """The resolved path `name` stands for: absolute, or relative to the first root; it must exist."""
     if not roots:
         raise OutsideRoots(f"{name!r}: this server has no roots configured (start it with --root DIR)")
-    if "\x00" in name or ".." in PurePosixPath(name.replace("\\", "/")).parts:
+    if "\x00" in name:
+        raise BadInput(f"{name!r}: a path cannot hold a NUL byte")
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
         raise OutsideRoots(f"{name!r}: '..' is not allowed in a path")
     candidate = Path(name) if Path(name).is_absolute() else roots[0] / name
     try:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from urllib.parse import quote
 
 from ..encoders.base import Encoder
-from ..media.segments import END, SEGMENT, SEGMENT_KEYS, SEGMENT_OF, START
+from ..media.segments import SEGMENT_KEYS, place_of
 from ..query.request import Query
 from ..query.rows import result_rows
 from ..query.search import search
@@ -26,10 +26,11 @@ def run_search(live: LiveCollection, encoder: Encoder, query: Query, offset: int
 
 
 def to_result(row: dict) -> Result:
+    """The row as the API shows it; a record whose segment keys are malformed is a plain item."""
     meta = row["metadata"]
-    segment = None
-    if SEGMENT_OF in meta:
-        segment = Segment(kind=meta[SEGMENT], start=meta[START], end=meta[END], file_id=meta[SEGMENT_OF])
+    place = place_of(meta)
+    segment = None if place is None else Segment(kind=place.kind, start=place.start, end=place.end,
+                                                 file_id=place.file_id)
     shown = {k: v for k, v in meta.items() if k not in SEGMENT_KEYS}
     item = quote(row["id"], safe="")
     has_picture = row["path"] is not None and row["modality"] in ("image", "video")

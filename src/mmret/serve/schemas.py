@@ -1,9 +1,9 @@
 """Request and response bodies of the HTTP API, as they appear in its OpenAPI document."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 
 class ErrorBody(BaseModel):
@@ -82,7 +82,7 @@ class Explanation(BaseModel):
 
 
 class AddPaths(BaseModel):
-    paths: list[str] = Field(min_length=1, max_length=1000,
+    paths: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, max_length=1000,
                              description="files or folders inside the server's roots (relative: to the first root)")
 
 
@@ -105,7 +105,7 @@ class MetadataUpdate(BaseModel):
 
 class ReindexRequest(BaseModel):
     root: str | None = Field(None, description="a folder inside the roots (default: every root)")
-    sync: bool = Field(True, description="also remove stored files that are gone")
+    sync: StrictBool = Field(True, description="also remove stored files that are gone")
 
 
 class Job(BaseModel):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
@@ -10,7 +11,7 @@ from ...data.decode import open_image, read_bytes
 from ...encoders.base import Encoder
 from ...index.collection_base import CollectionBase
 from ...index.values import Hit, Record
-from ...media.segments import SEGMENT_OF
+from ...media.segments import SEGMENT_OF, is_segment, refuse_reserved
 from ...query.rows import result_rows
 from ..context import ServerContext, context
 from ..paths import inside_roots
@@ -44,26 +45,38 @@ def add_uploads(ctx: Annotated[ServerContext, Depends(context)],
         for number, upload in enumerate(files):
             path, _ = save_upload(upload, f"files[{number}]", ctx.settings.max_upload_bytes,
                                   ("image", "audio", "video"), folder)
-            saved.append(path)
+            saved.append(path.resolve())
     except HTTPException:
         for path in saved:
             path.unlink(missing_ok=True)
         raise
-    report = ctx.add(saved)
-    report.ids = [str(path.resolve()) for path in saved]
+    report = ctx.add(saved, shown={str(path): f"files[{n}] ({upload.filename or 'file'})"
+                                   for n, (path, upload) in enumerate(zip(saved, files))})
+    return _keep_stored(ctx, saved, report)
+
+
+def _keep_stored(ctx: ServerContext, saved: list[Path], report: AddReport) -> AddReport:
+    """The report with the ids of the uploads that were stored; the rejected ones (corrupt, too large decoded, a
+    modality the model does not embed) are deleted, so nothing unlisted stays in the upload folder."""
+    for path in saved:
+        if ctx.get(str(path)) is None:
+            path.unlink(missing_ok=True)
+        else:
+            report.ids.append(str(path))
     return report
 
 
 @router.post("/paths", response_model=AddReport, dependencies=[Depends(require_write_key)],
              summary="Add files or folders that are on the server, inside its roots")
 def add_paths(ctx: Annotated[ServerContext, Depends(context)], body: AddPaths) -> AddReport:
-    return ctx.add([inside_roots(name, ctx.roots) for name in body.paths])
+    return ctx.add(list(dict.fromkeys(inside_roots(name, ctx.roots) for name in body.paths)))  # each source once
 
 
 @router.delete("", response_model=RemoveReport, dependencies=[Depends(require_write_key)],
                summary="Remove an item (a file with its segments)")
 def remove_item(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> RemoveReport:
-    item_id = _stored(ctx, id).item_id
+    record = _stored(ctx, id)
+    item_id = record.item_id
 
     def remove(store: CollectionBase) -> int:
         segments = [r.item_id for r in store.find({SEGMENT_OF: item_id})]
@@ -72,14 +85,24 @@ def remove_item(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> 
             store.remove(segments)
         return removed
 
-    return RemoveReport(removed=ctx.live.write(remove))
+    removed = ctx.live.write(remove)
+    if _uploaded_file(ctx, record):
+        Path(record.path).unlink(missing_ok=True)  # an upload lives only as its item
+    return RemoveReport(removed=removed)
+
+
+def _uploaded_file(ctx: ServerContext, record: Record) -> bool:
+    """Whether the record is a file (not a segment) that an upload put into the upload folder."""
+    return (record.path is not None and not is_segment(record.metadata)
+            and Path(record.path).parent == ctx.settings.upload_root(ctx.live.path))
 
 
 @router.patch("/metadata", response_model=Result, dependencies=[Depends(require_write_key)],
               summary="Set or remove metadata keys of a photo or text item")
 def update_metadata(ctx: Annotated[ServerContext, Depends(context)], body: MetadataUpdate) -> Result:
+    refuse_reserved(body.metadata, f"item {body.id!r}")
     record = _stored(ctx, body.id)
-    if SEGMENT_OF in record.metadata or record.modality in ("audio", "video"):
+    if record.modality in ("audio", "video"):
         raise HTTPException(422, f"item {body.id!r} is {record.modality}: its segments carry the file's metadata; "
                                  "change it at the source (folder or manifest) and re-index")
     metadata = {k: v for k, v in {**record.metadata, **body.metadata}.items() if v is not None}

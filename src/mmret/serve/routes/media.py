@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from ..context import ServerContext, context
 from ..media import THUMBNAIL_SIDES, thumbnail
 from ..paths import within
+from ..ranges import satisfiable_range
 from ..security import require_read_key
 from .search import ERRORS
 
@@ -21,7 +22,8 @@ MEDIA = {200: {"description": "the file (206 with a Range header)",
          206: {"description": "the requested byte range"}, 416: {"description": "the range is not satisfiable"}}
 
 
-@router.get("/media", response_class=FileResponse, responses=MEDIA, summary="The item's file")
+@router.get("/media", response_class=FileResponse, responses=MEDIA, summary="The item's file",
+            dependencies=[Depends(satisfiable_range)])
 def media(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> FileResponse:
     path, _ = _file_of(ctx, id)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -31,8 +33,8 @@ def media(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> FileRe
 @router.get("/thumbnail", response_class=FileResponse, summary="A JPEG of a photo or of a video at a time",
             responses={200: {"content": {"image/jpeg": {}}, "description": "the thumbnail"}})
 def item_thumbnail(ctx: Annotated[ServerContext, Depends(context)], id: ItemId,
-                   side: Annotated[int, Query(description=f"longest side in pixels, one of {THUMBNAIL_SIDES}")]
-                   = 256,
+                   side: Annotated[int, Query(description=f"longest side in pixels, one of {THUMBNAIL_SIDES}",
+                                              json_schema_extra={"enum": list(THUMBNAIL_SIDES)})] = 256,
                    at: Annotated[float, Query(ge=0, le=86_400, description="seconds into a video")] = 0.0
                    ) -> FileResponse:
     if side not in THUMBNAIL_SIDES:

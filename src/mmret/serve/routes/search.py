@@ -1,7 +1,6 @@
 """Search by text, by an uploaded image, audio or video file, or by a stored item ("more like this")."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 
 from ...data.video import probe_video
 from ...eval.explain import explain
-from ...index.where import LOGICAL, OPERATORS
+from ...index.where import LOGICAL, OPERATORS, load_json
 from ...query.parts import QueryPart
 from ...query.request import Query as SearchQuery
 from ..context import ServerContext, context
@@ -23,7 +22,7 @@ MAX_K = 500
 MAX_OFFSET = 10_000
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in {
-        401: "an API key is needed", 403: "the API key is not valid", 404: "no stored item has that id",
+        400: "the request could not be read (a malformed body or header)", 401: "an API key is needed", 403: "the API key is not valid", 404: "no stored item has that id",
         413: "the upload is too large", 415: "the upload is not a supported media type (by its content)",
         422: "a parameter or the uploaded file is not valid (the reason is given)",
         504: "the search took longer than the server's request timeout"}.items()}
@@ -32,12 +31,13 @@ router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="results per page")]
 OFFSET = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="results to skip (pagination)")]
-WHERE = Annotated[str | None, Query(max_length=4000, description='JSON object of metadata filters, e.g. '
+JSON_TEXT = {"contentMediaType": "application/json"}  # a parameter whose text is a JSON document
+WHERE = Annotated[str | None, Query(max_length=4000, json_schema_extra=JSON_TEXT, description='JSON object of metadata filters, e.g. '
                                     '{"folder": "beach", "year": {"$gte": 2020}, "tag": {"$in": ["a", "b"]}}; '
                                     f'operators {" ".join(OPERATORS)}, and {" ".join(LOGICAL)}')]
 PARTS_HELP = ('JSON array of more text parts with weights, a negative weight pulling away from it, e.g. '
               '[{"text": "people", "weight": -1}]')
-PARTS = Annotated[str | None, Query(max_length=4000, description=PARTS_HELP)]
+PARTS = Annotated[str | None, Query(max_length=4000, json_schema_extra=JSON_TEXT, description=PARTS_HELP)]
 FUSION = Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None,
                    Query(description="fuse one result list per part (default: one fused query vector)")]
 
@@ -62,10 +62,11 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
                 like: Annotated[str | None, Form(max_length=4000)] = None,
                 k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
                 offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
-                where: Annotated[str | None, Form(max_length=4000)] = None,
+                where: Annotated[str | None, Form(max_length=4000, json_schema_extra=JSON_TEXT)] = None,
                 per_file: Annotated[bool, Form()] = True,
                 space: Annotated[str | None, Form(max_length=64)] = None,
-                parts: Annotated[str | None, Form(max_length=4000, description=PARTS_HELP)] = None,
+                parts: Annotated[str | None, Form(max_length=4000, json_schema_extra=JSON_TEXT,
+                                                  description=PARTS_HELP)] = None,
                 fusion: Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None, Form()] = None) -> SearchResponse:
     return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion)
 
@@ -118,7 +119,7 @@ def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
     """The `parts` parameter: weighted text parts only (a server never reads files named by a client)."""
     if not parts:
         return ()
-    parsed = _json(parts, "parts")
+    parsed = load_json(parts, "parts")
     if not isinstance(parsed, list) or not all(isinstance(p, dict) for p in parsed):
         raise HTTPException(422, 'parts: expected a JSON array of {"text": ..., "weight": ...} objects')
     found = []
@@ -135,14 +136,8 @@ def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
 def _filters(where: str | None) -> dict | None:
     if not where:
         return None
-    parsed = _json(where, "where")
+    parsed = load_json(where, "where")
     if not isinstance(parsed, dict):
         raise HTTPException(422, "where: expected a JSON object of metadata key -> value or operators")
     return parsed or None  # the index checks the rest (index/where.py); its error becomes a 422
 
-
-def _json(text: str, name: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise HTTPException(422, f"{name}: not valid JSON ({error.msg} at character {error.pos})") from None
