@@ -78,13 +78,13 @@ def test_bad_files_are_skipped_and_nothing_partial_is_stored(tmp_path, photo_dir
     good = (photo_dir / "cats" / "chelsea.png").read_bytes()
     (photo_dir / "half.png").write_bytes(good[: len(good) // 3])
     Image.new("1", (12_000, 12_000)).save(photo_dir / "bomb.png")
-    (photo_dir / "README.txt").write_text("a stray file")
+    (photo_dir / "README.doc").write_text("a stray file")
     seen = []
     coll = Collection.open(tmp_path / "c", offline_encoder)
     report = coll.add([photo_dir], on_skip=seen.append)
     assert report.added == 5 and len(coll) == 5
     skipped = {Path(s.where).name: s.reason for s in report.skipped}
-    assert set(skipped) == {"empty.jpg", "notes.png", "half.png", "bomb.png", "README.txt"}
+    assert set(skipped) == {"empty.jpg", "notes.png", "half.png", "bomb.png", "README.doc"}
     assert "empty" in skipped["empty.jpg"] and "too large" in skipped["bomb.png"]
     assert len(seen) == 5
 

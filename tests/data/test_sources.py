@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mmret.data.items import Item
 from mmret.data.sources import MEDIA_EXTENSIONS, Skipped, SourceError, iter_items
+from mmret.data.text_files import TEXT_FILE_LIMIT
 
 
 def make_png(path: Path) -> Path:
@@ -78,15 +80,45 @@ def test_hidden_files_and_folders_are_skipped_silently(tmp_path):
 
 
 def test_unsupported_files_are_reported_once_each_and_the_walk_goes_on(tmp_path):
-    make_file(tmp_path / "README.txt", b"hello")
+    make_file(tmp_path / "README.doc", b"hello")
     make_file(tmp_path / "Makefile", b"all:")
     make_png(tmp_path / "photo.png")
     items, skipped = collect([tmp_path])
     assert len(items) == 1
     assert skipped == [
         Skipped(str(tmp_path / "Makefile"), "unsupported file type (no extension)"),
-        Skipped(str(tmp_path / "README.txt"), "unsupported file type '.txt'"),
+        Skipped(str(tmp_path / "README.doc"), "unsupported file type '.doc'"),
     ]
+
+
+def test_text_files_in_a_folder_are_text_items_of_their_content(tmp_path):
+    notes = make_file(tmp_path / "notes" / "Cake.TXT", "\ufefflemon cake: 200 g flour, 3 eggs".encode())
+    plan = make_file(tmp_path / "plan.md", "# Trip\n\nSail to Île d'Yeu 🐬".encode())
+    long = make_file(tmp_path / "long.txt", ("é" * TEXT_FILE_LIMIT).encode())  # 2 bytes each: cut mid-character
+    make_file(tmp_path / "latin1.txt", "café".encode("latin-1"))
+    make_file(tmp_path / "blank.md", b" \n\t")
+    items, skipped = collect([tmp_path])
+    by_name = {Path(item.path).name: item for item in items}
+    assert set(by_name) == {"Cake.TXT", "plan.md", "long.txt"}
+    assert by_name["Cake.TXT"] == Item(id=str(notes.resolve()), modality="text", path=str(notes.resolve()),
+                                       text="lemon cake: 200 g flour, 3 eggs", metadata={"folder": "notes"})
+    assert by_name["plan.md"].text == plan.read_text(encoding="utf-8")
+    assert by_name["long.txt"].text == "é" * (TEXT_FILE_LIMIT // 2) and long.stat().st_size == 2 * TEXT_FILE_LIMIT
+    assert skipped == [
+        Skipped(str(tmp_path / "blank.md"), "empty text file"),
+        Skipped(str(tmp_path / "latin1.txt"), "not UTF-8 text: byte 0xe9 at offset 3; save it as UTF-8"),
+    ]
+    (single,) = iter_items(plan)
+    assert single == by_name["plan.md"]
+
+
+def test_excluded_folders_are_never_walked(tmp_path):
+    make_png(tmp_path / "photo.png")
+    make_file(tmp_path / "coll" / "collection.lock")
+    make_file(tmp_path / "coll" / "vectors.npy")
+    make_file(tmp_path / "coll" / "notes.txt", b"stored text")
+    items, skipped = collect([tmp_path], exclude=[tmp_path / "sub" / ".." / "coll"])
+    assert [Path(item.path).name for item in items] == ["photo.png"] and skipped == []
 
 
 def test_a_single_media_file_is_a_source(tmp_path):

@@ -42,6 +42,23 @@ def test_spoken_digits_are_transcribed_within_the_clip(transcriber, spoken):
         assert all(0 <= s.start <= s.end <= wave.seconds + 1e-6 for s in segments)
 
 
+def test_a_dog_bark_gets_no_speech_segment(transcriber, data_dir):
+    bark = data_dir / "esc50" / "audio" / "4-182395-A-0.flac"  # ESC-50 class 0, dog
+    if not bark.is_file():
+        pytest.skip("esc50 not found")
+    wave = read_audio(bark)
+    assert transcriber.decode(wave)  # Whisper still writes something for it (it was "Run!")...
+    assert transcriber.transcribe(wave) == []  # ...which the confidence gate drops
+
+
+def test_the_gate_is_set_by_the_constructor(transcriber, spoken):
+    wave = spoken[7]
+    ((segment, confidence),) = transcriber.decode(wave)
+    assert transcriber.transcribe(wave) == [segment]
+    strict = Transcriber(min_avg_logprob=confidence.avg_logprob + 0.01)
+    assert strict.decode(wave) == [(segment, confidence)] and strict.transcribe(wave) == []
+
+
 def test_times_follow_the_window_offset(transcriber, spoken):
     wave = spoken[7]
     later = Waveform(wave.samples, wave.rate, start=42.0)

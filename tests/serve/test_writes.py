@@ -22,6 +22,21 @@ def test_upload_is_stored_and_found(writable):
     assert client.get("/api/items", params={"id": new_id}).status_code == 200
 
 
+def test_uploads_keep_the_client_file_name_made_safe(writable):
+    client, collection, _ = writable
+    sent = ["holiday.png", "../../etc/cron.d/x\x1b[2J\u202e new.png", "holiday.png", "notes.txt", ".hidden.PNG", "/"]
+    added = client.post("/api/items", files=[("files", (name, png((10 * i, 200, 30)), "image/png"))
+                                             for i, name in enumerate(sent)], headers=AUTH)
+    assert added.status_code == 200 and added.json()["added"] == len(sent)
+    uploads = (collection / "uploads").resolve()
+    expected = ["holiday.png", "x[2J new.png", "holiday-2.png", "notes.txt.png", "hidden.PNG", "upload.png"]
+    assert added.json()["ids"] == [str(uploads / name) for name in expected]
+    assert sorted(path.name for path in uploads.iterdir()) == sorted(expected)
+    for name in expected:
+        item = client.get("/api/items", params={"id": str(uploads / name)}).json()
+        assert item["path"] == str(uploads / name) and item["modality"] == "image"
+
+
 def test_server_side_path_delete_and_metadata(writable):
     client, _, root = writable
     square(root / "dark.png", (30, 30, 30))

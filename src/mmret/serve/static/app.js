@@ -92,18 +92,20 @@ function metadataText(metadata) {
 function preview(result) {
   const start = result.segment ? result.segment.start : 0;
   if (result.modality === "audio") {
-    return el("audio", { controls: true, preload: "none", src: `${result.media_url}#t=${start}` });
+    return withReason(el("audio", { controls: true, preload: "none", src: `${result.media_url}#t=${start}` }),
+                      result.media_url);
   }
   if (!result.thumbnail_url) return el("div", { className: "textcard", textContent: result.text || "" });
   const picture = el("img", { className: "thumb", src: result.thumbnail_url, loading: "lazy",
                               alt: `${result.modality} ${fileName(result)}` });
   if (result.modality !== "video") {
     picture.addEventListener("click", () => details(result));
-    return picture;
+    return withReason(picture, result.thumbnail_url);
   }
   const play = el("button", { className: "thumb play", type: "button", title: `Play from ${start.toFixed(1)} s` }, picture);
   play.setAttribute("aria-label", `Play ${fileName(result)} from ${start.toFixed(1)} s`);
   play.addEventListener("click", () => play.replaceWith(player(result, start)));
+  withReason(picture, result.thumbnail_url, play);
   return play;
 }
 
@@ -111,7 +113,23 @@ function player(result, start) {
   const video = el("video", { controls: true, autoplay: true, muted: true, preload: "metadata",
                               src: `${result.media_url}#t=${start}` });
   video.addEventListener("loadedmetadata", () => { if (video.currentTime < start) video.currentTime = start; });
-  return video;
+  return withReason(video, result.media_url);
+}
+
+// A file the server refuses (outside its --root folders, or gone) becomes a note saying why, in place of
+// `shown` (by default the element itself), rather than a broken picture or a dead player.
+function withReason(element, url, shown = element) {
+  element.addEventListener("error", () => explainRefusal(url, shown), { once: true });
+  return element;
+}
+
+async function explainRefusal(url, shown) {
+  const asked = { ...headers(), Range: "bytes=0-0" }; // asks again for one byte: a video is not downloaded
+  const response = await fetch(url, { headers: asked }).catch(() => null);
+  if (response && response.ok) return; // the file is served: the browser could not show it, there is no reason to give
+  const body = response ? await response.json().catch(() => ({})) : {};
+  const reason = body.detail || (response ? `the server answered ${response.status}` : "the server did not answer");
+  shown.replaceWith(el("div", { className: "unavailable", role: "note", textContent: `Not shown: ${reason}` }));
 }
 
 function card(result) {
@@ -154,8 +172,12 @@ async function details(result) {
   const start = result.segment ? result.segment.start : 0;
   let media = null;
   if (result.modality === "video") media = player(result, start);
-  else if (result.modality === "audio") media = el("audio", { controls: true, src: `${result.media_url}#t=${start}` });
-  else if (result.thumbnail_url) media = el("img", { src: `${result.thumbnail_url}&side=512`, alt: fileName(result) });
+  else if (result.modality === "audio") {
+    media = withReason(el("audio", { controls: true, src: `${result.media_url}#t=${start}` }), result.media_url);
+  } else if (result.thumbnail_url) {
+    const url = `${result.thumbnail_url}&side=512`;
+    media = withReason(el("img", { src: url, alt: fileName(result) }), url);
+  }
   $("detail-media").replaceChildren(...(media ? [media] : []));
   const rows = [["score", result.score.toFixed(4)], ["kind", result.modality], ["path", result.path || "—"],
                 ["segment", timeRange(result.segment) || "—"], ["text", result.text || "—"],
