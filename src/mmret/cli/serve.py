@@ -22,7 +22,7 @@ def add(commands) -> None:
     serve.add_argument("--api-key-file", metavar="FILE",
                        help="keys for write endpoints, one per line (also $MMRET_API_KEYS, comma-separated)")
     serve.add_argument("--keys-for-reads", action="store_true", help="require a key for searches and media too")
-    serve.add_argument("--max-upload-mb", type=positive_float, default=64, help="largest upload accepted")
+    serve.add_argument("--max-upload-mb", type=positive_float, default=64, help="largest upload accepted (all files of one request together)")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="allow this origin to call the API from a browser (default: none)")
     serve.add_argument("--request-timeout", type=positive_float, default=60.0, metavar="SECONDS",

@@ -25,6 +25,7 @@ from .live import LiveCollection
 from .metrics import Metrics
 from .request_ids import REQUEST_ID_HEADER, request_id_of
 from .routes import items, jobs, media, search, status
+from .security import KeyBeforeBody
 from .settings import ServeSettings
 
 LOG = logging.getLogger("mmret.serve")
@@ -47,20 +48,23 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
         ctx.jobs.shutdown()
         live.close()
 
-    app = FastAPI(title="mmret", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="mmret", version="0.1.0", lifespan=lifespan, max_body_size=settings.body_limit(),
                   description="Search a multimodal collection (text, images, audio, video) by text, by an "
                               "uploaded file or by a stored item. Write endpoints need an API key (X-API-Key).")
     app.state.context, app.state.settings = ctx, settings
-    for router in (search.router, items.router, media.router, jobs.router, status.router):
+    routers = (search.router, items.router, media.router, jobs.router, status.router)
+    for router in routers:
         app.include_router(router)
     _add_error_handlers(app)
-    _add_middleware(app, ctx)
+    _add_middleware(app, ctx, [route for router in routers for route in router.routes])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/", lambda: RedirectResponse("/static/index.html"), include_in_schema=False)
     return app
 
 
-def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
+def _add_middleware(app: FastAPI, ctx: ServerContext, routes: list) -> None:
+    app.add_middleware(KeyBeforeBody, routes=routes)  # innermost of these: its refusals are measured and carry the headers
+
     @app.middleware("http")
     async def measured_and_bounded(request: Request, call_next):
         started = time.perf_counter()
