@@ -23,6 +23,7 @@ from .context import ServerContext
 from .jobs import JobBoard
 from .live import LiveCollection
 from .metrics import Metrics
+from .pictures import DecodeBudget
 from .request_ids import REQUEST_ID_HEADER, request_id_of
 from .routes import items, jobs, media, search, status
 from .security import KeyBeforeBody
@@ -40,7 +41,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
     live = LiveCollection(collection.store.path, settings.refresh_interval)
     board = JobBoard(lambda job: ctx.add(job.sources, sync=job.sync, job=job))  # runs once ctx exists
     ctx = ServerContext(live, encoder, settings, settings.all_roots(live.path), board,
-                        Metrics(lambda: live.read(len), lambda: live.generation))
+                        Metrics(lambda: live.read(len), lambda: live.generation), DecodeBudget(settings.decode_memory))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -14,6 +14,7 @@ from ..pipeline import IndexReport
 from .jobs import CountingStore, JobBoard, JobState
 from .live import LiveCollection
 from .metrics import Metrics
+from .pictures import DecodeBudget
 from .schemas import AddReport
 from .settings import ServeSettings
 
@@ -26,6 +27,7 @@ class ServerContext:
     roots: list[Path]
     jobs: JobBoard
     metrics: Metrics
+    decodes: DecodeBudget  # decoded bytes of pictures, shared by all requests
 
     def get(self, item_id: str) -> Record | None:
         return self.live.read(lambda store: store.get(item_id))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..index.backend import MILVUS_SCHEME, is_milvus
+from .pictures import default_decode_budget
 
 MB = 1024 * 1024
 FORM_OVERHEAD = 64 * 1024  # room for a form's text fields and part headers beside its file
@@ -22,6 +23,7 @@ class ServeSettings:
     cors_origins: list[str] = field(default_factory=list)  # empty: no CORS headers (same origin only)
     request_timeout: float = 60.0  # seconds until a request is answered 504
     thumbnail_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmret-thumbnails")
+    decode_memory: int = field(default_factory=default_decode_budget)  # bytes of pictures decoded at once
     refresh_interval: float = 0.5  # seconds between checks for commits made by other processes
 
     def upload_root(self, collection_path: Path | str) -> Path:

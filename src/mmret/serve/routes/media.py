@@ -40,7 +40,7 @@ def item_thumbnail(ctx: Annotated[ServerContext, Depends(context)], id: ItemId,
     path, modality = _file_of(ctx, id)
     if modality not in ("image", "video"):
         raise HTTPException(404, f"item {id!r} is {modality}: it has no picture")
-    made = thumbnail(path, modality, side, at, ctx.settings.thumbnail_dir)
+    made = thumbnail(path, modality, side, at, ctx.settings.thumbnail_dir, ctx.decodes)
     return FileResponse(made, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 

@@ -14,6 +14,7 @@ from ...query.parts import QueryPart
 from ...query.request import Query as SearchQuery
 from ..context import ServerContext, context
 from ..media import frame_at
+from ..pictures import QUERY_SIDE, DecodeBudget, first_minute, small_picture
 from ..querying import run_search
 from ..schemas import ErrorBody, Explanation, SearchResponse
 from ..security import require_read_key
@@ -98,7 +99,7 @@ def _search(ctx: ServerContext, text: str | None, like: str | None, upload: Uplo
         found = {"text": text, "like": like}
         if upload is not None:
             saved, kind = save_upload(upload, "file", ctx.settings.max_upload_bytes, ("image", "audio", "video"))
-            found.update(_upload_parts(saved, kind.modality))
+            found.update(_upload_parts(saved, kind.modality, ctx.decodes))
         query = SearchQuery(**found, k=k, where=_filters(where), space=space, per_file=per_file, parts=more,
                             fusion=fusion)
         return run_search(ctx.live, ctx.encoder, query, offset)
@@ -107,11 +108,15 @@ def _search(ctx: ServerContext, text: str | None, like: str | None, upload: Uplo
             saved.unlink(missing_ok=True)
 
 
-def _upload_parts(path: Path, modality: str) -> dict:
-    """The query part of an uploaded file; a video stands for its middle frame."""
+def _upload_parts(path: Path, modality: str, decodes: DecodeBudget) -> dict:
+    """The query part of an uploaded file, decoded within bounded memory; a video stands for its middle frame."""
     if modality == "audio":
-        return {"audio": path}
-    return {"image": path if modality == "image" else frame_at(path, probe_video(path).duration / 2)}
+        return {"audio": first_minute(path)}
+    if modality == "image":
+        return {"image": small_picture(path, QUERY_SIDE, decodes)}
+    frame = frame_at(path, probe_video(path).duration / 2)
+    frame.thumbnail((QUERY_SIDE, QUERY_SIDE))
+    return {"image": frame}
 
 
 def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
