@@ -9,17 +9,19 @@ from pathlib import Path
 from PIL import Image
 
 from ..data.decode import DecodeError
+from .opened import OpenedFile
 from .pictures import DecodeBudget, small_picture
 
 THUMBNAIL_SIDES = (128, 256, 512)
 
 
-def thumbnail(path: Path, modality: str, side: int, at: float, cache: Path, decodes: DecodeBudget) -> Path:
+def thumbnail(opened: OpenedFile, modality: str, side: int, at: float, cache: Path, decodes: DecodeBudget) -> Path:
     """A JPEG of at most `side` pixels a side: the photo, or the video's frame `at` seconds in; cached by the
-    file's identity (path, size, mtime), the side and, for a video, the time (a photo has one per side)."""
-    stat = path.stat()
+    file's identity (path, inode, size, mtime), the side and, for a video, the time (a photo has one per side)."""
+    stat, path = opened.status, opened.by_descriptor
     moment = f"|{at:.2f}" if modality == "video" else ""
-    key = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{side}{moment}".encode()).hexdigest()
+    identity = f"{opened.real}|{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = hashlib.sha256(f"{identity}|{side}{moment}".encode()).hexdigest()
     cached = cache / f"{key}.jpg"
     if cached.is_file():
         return cached
