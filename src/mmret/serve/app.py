@@ -14,12 +14,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..api import Collection
 from ..errors import MmretError
 from .context import ServerContext
+from .docs import add_docs
 from .jobs import JobBoard
 from .live import LiveCollection
 from .metrics import Metrics
@@ -50,6 +52,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
         live.close()
 
     app = FastAPI(title="mmret", version="0.1.0", lifespan=lifespan, max_body_size=settings.body_limit(),
+                  docs_url=None, redoc_url=None,
                   description="Search a multimodal collection (text, images, audio, video) by text, by an "
                               "uploaded file or by a stored item. Write endpoints need an API key (X-API-Key).")
     app.state.context, app.state.settings = ctx, settings
@@ -59,6 +62,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
     _add_error_handlers(app)
     _add_middleware(app, ctx, [route for router in routers for route in router.routes])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_docs(app)
     app.add_api_route("/", lambda: RedirectResponse("/static/index.html"), include_in_schema=False)
     return app
 
@@ -80,10 +84,11 @@ def _add_middleware(app: FastAPI, ctx: ServerContext, routes: list) -> None:
                             time.perf_counter() - started)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault(REQUEST_ID_HEADER, request_id)
-        if request.url.path.startswith("/static/"):  # the page; /docs loads Swagger UI from its CDN
+        if request.url.path.startswith("/static/"):  # the page; /docs has Swagger UI's inline script
             response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         return response
 
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=ctx.settings.allowed_hosts, www_redirect=False)
     if ctx.settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=ctx.settings.cors_origins, allow_methods=["*"],
                            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Range"])

@@ -10,6 +10,7 @@ from ..index.backend import MILVUS_SCHEME, is_milvus
 from .pictures import default_decode_budget
 
 MB = 1024 * 1024
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 FORM_OVERHEAD = 64 * 1024  # room for a form's text fields and part headers beside its file
 
 
@@ -21,6 +22,8 @@ class ServeSettings:
     keys_for_reads: bool = False  # also require a key to search and read
     max_upload_bytes: int = 64 * MB  # per request: all its files together
     cors_origins: list[str] = field(default_factory=list)  # empty: no CORS headers (same origin only)
+    # Host header names answered (others 400, against DNS rebinding); '*' answers any
+    allowed_hosts: list[str] = field(default_factory=lambda: list(LOOPBACK_NAMES))
     request_timeout: float = 60.0  # seconds until a request is answered 504
     thumbnail_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmret-thumbnails")
     decode_memory: int = field(default_factory=default_decode_budget)  # bytes of pictures decoded at once
