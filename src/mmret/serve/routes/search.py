@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 
 from ...data.video import probe_video
+from ...errors import BadInput
 from ...eval.explain import explain
 from ...index.where import LOGICAL, OPERATORS
 from ...query.parts import QueryPart
@@ -22,6 +24,7 @@ from ..uploads import save_upload
 
 MAX_K = 500
 MAX_OFFSET = 10_000
+MAX_EXPLAIN_WORDS = 64  # leave-one-word-out embeds as many texts as words
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in {
         401: "an API key is needed", 403: "the API key is not valid", 404: "no stored item has that id",
@@ -74,13 +77,20 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
 @router.get("/explain", response_model=Explanation, summary="Why a text matched a stored photo")
 def explain_match(ctx: Annotated[ServerContext, Depends(context)],
                   id: Annotated[str, Query(max_length=4000)],
-                  text: Annotated[str, Query(min_length=1, max_length=2000)]) -> Explanation:
+                  text: Annotated[str, Query(min_length=1, max_length=2000,
+                                             description=f"at most {MAX_EXPLAIN_WORDS} words")]) -> Explanation:
     record = ctx.get(id)
     if record is None:
         raise HTTPException(404, f"no stored item has id {id!r}")
     if record.modality != "image" or record.path is None:
         raise HTTPException(422, f"item {id!r} is {record.modality}: explanations are for photos")
-    found = explain(ctx.encoder, text, record.path, heatmap=False)
+    if len(text.split()) > MAX_EXPLAIN_WORDS:
+        raise BadInput(f"text: at most {MAX_EXPLAIN_WORDS} words can be explained, got {len(text.split())}")
+    try:  # the work stops when the request's time is up, not only the answer
+        found = explain(ctx.encoder, text, record.path, heatmap=False,
+                        deadline=time.monotonic() + ctx.settings.request_timeout)
+    except TimeoutError as error:
+        raise HTTPException(504, f"{error} (the server's request timeout is {ctx.settings.request_timeout:g} s)") from None
     data = found.to_dict()
     return Explanation(text=text, id=id, score=found.score, words=data["words"], classes=data["classes"])
 
