@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import httpx
 
 from .conftest import client_for, square
 from .real_server import running
 
-REQUESTS = 600
+REQUESTS = 1000
 
 
 def test_swapping_a_file_for_a_symlink_never_serves_outside_the_roots(tmp_path):
@@ -30,6 +31,7 @@ def test_swapping_a_file_for_a_symlink_never_serves_outside_the_roots(tmp_path):
             os.replace(root / "link.tmp", photo)
             os.link(keep, root / "photo.tmp")
             os.replace(root / "photo.tmp", photo)
+            time.sleep(0.0002)  # lets the requesting thread have the GIL
 
     with client_for(tmp_path / "c", root, tmp_path / "t") as client, running(client.app) as address:
         item = str(photo.resolve())
@@ -44,7 +46,7 @@ def test_swapping_a_file_for_a_symlink_never_serves_outside_the_roots(tmp_path):
     leaked = sum(b"SECRET" in body for _, body in answers)
     statuses = {status for status, _ in answers}
     assert leaked == 0, f"{leaked} of {REQUESTS} answers served the file outside the roots"
-    assert statuses <= {200, 403, 404} and 200 in statuses, statuses  # None: a body cut off mid-way
+    assert statuses <= {200, 403} and 200 in statuses, statuses  # None: a body cut off mid-way; 500: a defect
 
 
 def fetch(http: httpx.Client, item: str) -> tuple[int | None, bytes]:

@@ -14,7 +14,6 @@ from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import Forbidden, NotFound
-from .paths import within
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ def open_inside(path: str, roots: list[Path] | None) -> OpenedFile:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise NotFound(f"{path}: the item's file is gone (not a regular file now)")
-        real = _real_path(descriptor)
-        if roots and not (_same_file(real, status) and within(real, roots)):
+        real = _real_path(descriptor)  # canonical already: resolving it again would race with a swap
+        if roots and not (_same_file(real, status) and any(real.is_relative_to(root) for root in roots)):
             raise Forbidden(f"{path}: outside the server's roots")
         return OpenedFile(descriptor, real, status)
     except BaseException:
