@@ -152,7 +152,7 @@ def test_api_cli_and_server_give_the_same_results(library, run, tmp_path):
     collection, photos, video = library
     shot = collection.store.find({"segment_of": video.path, "segment": "shot"})[0].item_id
     settings = ServeSettings(roots=[photos[0].parent], thumbnail_dir=tmp_path / "thumbs", refresh_interval=0.0)
-    with TestClient(create_app(collection, settings)) as client:
+    with TestClient(create_app(collection, settings), base_url="http://localhost") as client:
         for item in (str(photos[6]), shot, "note-dog"):
             api = [(h.record.item_id, round(h.score, 6)) for h in collection.search(like=item, k=5)]
             code, out, err = run("search", "--like", item, "--collection", collection.path, "-k", 5, "--json",
@@ -178,7 +178,7 @@ def test_unknown_ids_and_missing_vectors_get_clear_errors(library, run, tmp_path
                                          "shared\\)"):
         collection.search(like="note-dog", space=IMAGE)
     settings = ServeSettings(roots=[photos[0].parent], thumbnail_dir=tmp_path / "thumbs", refresh_interval=0.0)
-    with TestClient(create_app(collection, settings)) as client:
+    with TestClient(create_app(collection, settings), base_url="http://localhost") as client:
         missing = client.get("/api/search", params={"like": "no-such-item"})
         assert missing.status_code == 404 and "no-such-item" in missing.json()["detail"]
         no_vector = client.get("/api/search", params={"like": "note-dog", "space": IMAGE})

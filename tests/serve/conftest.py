@@ -88,7 +88,7 @@ def client_for(folder: Path, media_root: Path, thumbnails: Path, **overrides):
     assert not report.skipped, report.skipped
     options = {"roots": [media_root], "api_keys": [digest(KEY)], "max_upload_bytes": UPLOAD_LIMIT,
                "thumbnail_dir": thumbnails, "refresh_interval": 0.0, **overrides}
-    return TestClient(create_app(collection, ServeSettings(**options)))
+    return TestClient(create_app(collection, ServeSettings(**options)), base_url="http://localhost")
 
 
 @pytest.fixture(scope="session")

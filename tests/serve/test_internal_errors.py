@@ -17,7 +17,7 @@ def test_a_defect_is_a_500_with_a_request_id_in_the_body_and_the_log(writable, m
         raise KeyError("segment")
 
     monkeypatch.setattr(search, "run_search", broken)
-    quiet = TestClient(client.app, raise_server_exceptions=False)
+    quiet = TestClient(client.app, raise_server_exceptions=False, base_url="http://localhost")
     with caplog.at_level(logging.ERROR, logger="mmret.serve"):
         answer = quiet.get("/api/search", params={"q": "red"})
     body = answer.json()

@@ -22,9 +22,12 @@ def add(commands) -> None:
     serve.add_argument("--api-key-file", metavar="FILE",
                        help="keys for write endpoints, one per line (also $MMRET_API_KEYS, comma-separated)")
     serve.add_argument("--keys-for-reads", action="store_true", help="require a key for searches and media too")
-    serve.add_argument("--max-upload-mb", type=positive_float, default=64, help="largest upload accepted")
+    serve.add_argument("--max-upload-mb", type=positive_float, default=64, help="largest upload accepted (all files of one request together)")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="allow this origin to call the API from a browser (default: none)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="also answer requests whose Host header is NAME (repeatable; '*' for any); by default "
+                            "only 127.0.0.1, localhost, ::1 and --host, against DNS rebinding")
     serve.add_argument("--request-timeout", type=positive_float, default=60.0, metavar="SECONDS",
                        help="a request that takes longer is answered 504")
     serve.add_argument("--precision", default="auto", help="model precision: auto, fp32 or bf16")
@@ -37,5 +40,5 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MissingPackage(f"mmret serve needs the server packages: pip install 'mmret[serve]' ({error})") from error
     serve(args.collection, args.host, args.port, args.root, args.api_key_file, args.keys_for_reads,
-          args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision)
+          args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision, args.allowed_host)
     return 0

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..errors import BadInput
 
 TOP_CLASSES = 5
 GRID = 7
+WORD_BATCH = 16  # texts embedded between checks of the deadline
 
 
 @dataclass(frozen=True)
@@ -64,27 +66,34 @@ class Explanation:
 
 
 def explain(encoder: Encoder, text: str, image_path: str | Path, heatmap: bool | None = None,
-            top_classes: int = TOP_CLASSES, grid: int = GRID) -> Explanation:
+            top_classes: int = TOP_CLASSES, grid: int = GRID, deadline: float | None = None) -> Explanation:
     """Explain the score of `text` against the image at `image_path` in the encoder's shared space.
-    `heatmap=None` computes the heat map for encoders without class shares (CLIP-like models)."""
+    `heatmap=None` computes the heat map for encoders without class shares (CLIP-like models). Past `deadline`
+    (a time.monotonic() value) the word shares stop with a TimeoutError."""
     image = read_image(image_path)
     prepared = encoder.preparer("image")(image)
     image_vector = encoder.embed_prepared("image", encoder.collate("image", [prepared]))[SHARED][0]
     text_vector = encoder.encode("text", [text])[0]
     score = float(text_vector @ image_vector)
     classes = class_shares(encoder, prepared, text_vector)[:top_classes] if _has_class_bridge(encoder) else []
-    explanation = Explanation(text, str(image_path), score, word_shares(encoder, text, image_vector, score), classes)
+    words = word_shares(encoder, text, image_vector, score, deadline)
+    explanation = Explanation(text, str(image_path), score, words, classes)
     if heatmap or (heatmap is None and not classes):
         explanation.heatmap = occlusion_map(encoder, image, text_vector, grid)
     return explanation
 
 
-def word_shares(encoder: Encoder, text: str, image_vector: np.ndarray, score: float) -> list[WordShare]:
+def word_shares(encoder: Encoder, text: str, image_vector: np.ndarray, score: float,
+                deadline: float | None = None) -> list[WordShare]:
     words = text.split()
     if not words:
         return []
-    without = [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
-    scores = encoder.encode("text", without) @ image_vector
+    scores = []
+    for first in range(0, len(words), WORD_BATCH):
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"explaining {len(words)} words: stopped after {first}, out of time")
+        without = [" ".join(words[:i] + words[i + 1:]) for i in range(first, min(first + WORD_BATCH, len(words)))]
+        scores.extend(encoder.encode("text", without) @ image_vector)
     return [WordShare(word, float(score - rest)) for word, rest in zip(words, scores)]
 
 

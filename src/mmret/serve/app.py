@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match
@@ -21,12 +22,15 @@ from starlette.routing import Match
 from ..api import Collection
 from ..errors import MmretError
 from .context import ServerContext
+from .docs import add_docs
 from .jobs import JobBoard
 from .live import LiveCollection
 from .metrics import Metrics
 from .openapi import openapi_document
+from .pictures import DecodeBudget
 from .request_ids import REQUEST_ID_HEADER, request_id_of
 from .routes import items, jobs, media, search, status
+from .security import KeyBeforeBody
 from .settings import ServeSettings
 
 LOG = logging.getLogger("mmret.serve")
@@ -41,7 +45,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
     live = LiveCollection(collection.store.path, settings.refresh_interval)
     board = JobBoard(lambda job: ctx.add(job.sources, sync=job.sync, job=job))  # runs once ctx exists
     ctx = ServerContext(live, encoder, settings, settings.all_roots(live.path), board,
-                        Metrics(lambda: live.read(len), lambda: live.generation))
+                        Metrics(lambda: live.read(len), lambda: live.generation), DecodeBudget(settings.decode_memory))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -49,23 +53,28 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
         ctx.jobs.shutdown()
         live.close()
 
-    app = FastAPI(title="mmret", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="mmret", version="0.1.0", lifespan=lifespan, max_body_size=settings.body_limit(),
+                  docs_url=None, redoc_url=None,
                   description="Search a multimodal collection (text, images, audio, video) by text, by an "
                               "uploaded file or by a stored item. Write endpoints need an API key (X-API-Key); reads "
                               "need one only on a server started with keys for reads.")
     app.state.context, app.state.settings = ctx, settings
-    for router in (search.router, items.router, media.router, jobs.router, status.router):
+    routers = (search.router, items.router, media.router, jobs.router, status.router)
+    for router in routers:
         app.include_router(router)
     _add_error_handlers(app)
-    _add_middleware(app, ctx)
+    _add_middleware(app, ctx, [route for router in routers for route in router.routes])
     app.openapi = lambda: openapi_document(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_docs(app)
     app.add_api_route("/", lambda: RedirectResponse("/static/index.html"), include_in_schema=False)
     app.add_api_route("/favicon.ico", lambda: Response(status_code=204), include_in_schema=False)  # no icon
     return app
 
 
-def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
+def _add_middleware(app: FastAPI, ctx: ServerContext, routes: list) -> None:
+    app.add_middleware(KeyBeforeBody, routes=routes)  # innermost of these: its refusals are measured and carry the headers
+
     @app.middleware("http")
     async def measured_and_bounded(request: Request, call_next):
         started = time.perf_counter()
@@ -79,10 +88,11 @@ def _add_middleware(app: FastAPI, ctx: ServerContext) -> None:
                             time.perf_counter() - started)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault(REQUEST_ID_HEADER, request_id)
-        if request.url.path.startswith("/static/"):  # the page; /docs loads Swagger UI from its CDN
+        if request.url.path.startswith("/static/"):  # the page; /docs has Swagger UI's inline script
             response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         return response
 
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=ctx.settings.allowed_hosts, www_redirect=False)
     if ctx.settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=ctx.settings.cors_origins, allow_methods=["*"],
                            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Range"])

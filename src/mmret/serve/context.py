@@ -15,6 +15,7 @@ from ..query.stored_parts import stored_record
 from .jobs import CountingStore, JobBoard, JobState
 from .live import LiveCollection
 from .metrics import Metrics
+from .pictures import DecodeBudget
 from .schemas import AddReport
 from .settings import ServeSettings
 
@@ -27,6 +28,7 @@ class ServerContext:
     roots: list[Path]
     jobs: JobBoard
     metrics: Metrics
+    decodes: DecodeBudget  # decoded bytes of pictures, shared by all requests
 
     def get(self, name: str) -> Record | None:
         """The item with id `name`, else the file at path `name` (as `Collection.get` finds it)."""

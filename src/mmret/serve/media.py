@@ -8,21 +8,28 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..data.decode import DecodeError, read_image
+from ..data.decode import DecodeError
+from .opened import OpenedFile
+from .pictures import DecodeBudget, small_picture
 
 THUMBNAIL_SIDES = (128, 256, 512)
 
 
-def thumbnail(path: Path, modality: str, side: int, at: float, cache: Path) -> Path:
+def thumbnail(opened: OpenedFile, modality: str, side: int, at: float, cache: Path, decodes: DecodeBudget) -> Path:
     """A JPEG of at most `side` pixels a side: the photo, or the video's frame `at` seconds in; cached by the
-    file's identity (path, size, mtime), the side and the time."""
-    stat = path.stat()
-    key = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{side}|{at:.2f}".encode()).hexdigest()
+    file's identity (path, inode, size, mtime), the side and, for a video, the time (a photo has one per side)."""
+    stat, path = opened.status, opened.by_descriptor
+    moment = f"|{at:.2f}" if modality == "video" else ""
+    identity = f"{opened.real}|{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = hashlib.sha256(f"{identity}|{side}{moment}".encode()).hexdigest()
     cached = cache / f"{key}.jpg"
     if cached.is_file():
         return cached
-    picture = frame_at(path, at) if modality == "video" else read_image(path)
-    picture.thumbnail((side, side))
+    if modality == "video":
+        picture = frame_at(path, at)
+        picture.thumbnail((side, side))
+    else:
+        picture = small_picture(path, side, decodes)
     cache.mkdir(parents=True, exist_ok=True)
     temp = cached.with_suffix(f".{os.getpid()}.tmp")
     picture.convert("RGB").save(temp, "JPEG", quality=85)

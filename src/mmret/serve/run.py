@@ -8,14 +8,15 @@ from pathlib import Path
 from ..api import Collection
 from ..errors import BadInput
 from .security import load_key_digests
-from .settings import MB, ServeSettings
+from .settings import LOOPBACK_NAMES, MB, ServeSettings
 
 log = logging.getLogger("mmret.serve")
 
 
 def serve(collection: str | Path, host: str = "127.0.0.1", port: int = 8000, roots: list[str] | None = None,
           api_key_file: str | None = None, keys_for_reads: bool = False, max_upload_mb: float = 64,
-          cors_origins: list[str] | None = None, request_timeout: float = 60.0, precision: str = "auto") -> None:
+          cors_origins: list[str] | None = None, request_timeout: float = 60.0, precision: str = "auto",
+          allowed_hosts: list[str] | None = None) -> None:
     import uvicorn
 
     from .app import create_app
@@ -23,13 +24,17 @@ def serve(collection: str | Path, host: str = "127.0.0.1", port: int = 8000, roo
     settings = ServeSettings(roots=[Path(r).expanduser().resolve() for r in roots or []],
                              api_keys=load_key_digests(api_key_file), keys_for_reads=keys_for_reads,
                              max_upload_bytes=int(max_upload_mb * MB), cors_origins=list(cors_origins or []),
-                             request_timeout=request_timeout)
+                             request_timeout=request_timeout,
+                             allowed_hosts=[*LOOPBACK_NAMES, host, *(allowed_hosts or [])])
     for root in settings.roots:
         if not root.is_dir():
             raise BadInput(f"--root {root}: not a folder")
     if not is_loopback(host) and not settings.keys_for_reads:
         log.warning("serving on %s: anyone who can reach it can search and view the collection's files; "
                     "add --api-key-file FILE --keys-for-reads to require a key", host)
+    if host in ("0.0.0.0", "::") and not allowed_hosts:
+        log.warning("serving on %s: only requests with Host %s are answered; add --allowed-host NAME for the names "
+                    "clients use to reach this machine", host, ", ".join(LOOPBACK_NAMES))
     app = create_app(Collection.open(collection, precision=precision, create=False), settings)
     print(f"mmret: serving {collection} on http://{host}:{port}/ (writes {'need a key' if settings.api_keys else 'off'})",
           flush=True)

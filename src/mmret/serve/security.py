@@ -11,7 +11,11 @@ import os
 from pathlib import Path
 
 from fastapi import HTTPException, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import BadInput
 
@@ -74,3 +78,23 @@ def require_read_key(request: Request) -> None:
     that requires keys for reads (openapi.py)."""
     if request.app.state.settings.keys_for_reads:
         _check(request, request.headers.get(KEY_HEADER.model.name), "reading")
+
+
+class KeyBeforeBody:
+    """ASGI middleware: a write request's key is checked before its body is read, so a client without a valid key
+    cannot make the server read, spool or parse anything (the routes' own check stays, for the schema)."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.writes = [r for r in routes if isinstance(r, APIRoute)
+                       and any(d.call is require_write_key for d in r.dependant.dependencies)]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(r.matches(scope)[0] is Match.FULL for r in self.writes):
+            request = Request(scope)
+            try:
+                _check(request, request.headers.get(KEY_HEADER.model.name), "writing")
+            except HTTPException as refused:
+                await JSONResponse({"detail": refused.detail}, refused.status_code, refused.headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

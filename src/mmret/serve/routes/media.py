@@ -1,16 +1,15 @@
 """A stored item's file (audio and video with HTTP Range requests, so the page can seek) and its thumbnail."""
 from __future__ import annotations
 
-import mimetypes
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
+from ...index.values import Record
 from ..context import ServerContext, context
 from ..media import THUMBNAIL_SIDES, thumbnail
-from ..paths import within
+from ..opened import OpenedFileResponse, open_inside
 from ..ranges import satisfiable_range
 from ..security import require_read_key
 from .search import ERRORS
@@ -25,9 +24,8 @@ MEDIA = {200: {"description": "the file (206 with a Range header)",
 @router.get("/media", response_class=FileResponse, responses=MEDIA, summary="The item's file",
             dependencies=[Depends(satisfiable_range)])
 def media(ctx: Annotated[ServerContext, Depends(context)], id: ItemId) -> FileResponse:
-    path, _ = _file_of(ctx, id)
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+    opened = open_inside(_stored_file(ctx, id).path, ctx.roots if ctx.settings.roots else None)
+    return OpenedFileResponse(opened, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/thumbnail", response_class=FileResponse, summary="A JPEG of a photo or of a video at a time",
@@ -39,23 +37,21 @@ def item_thumbnail(ctx: Annotated[ServerContext, Depends(context)], id: ItemId,
                    ) -> FileResponse:
     if side not in THUMBNAIL_SIDES:
         raise HTTPException(422, f"side must be one of {THUMBNAIL_SIDES}, got {side}")
-    path, modality = _file_of(ctx, id)
-    if modality not in ("image", "video"):
-        raise HTTPException(404, f"item {id!r} is {modality}: it has no picture")
-    made = thumbnail(path, modality, side, at, ctx.settings.thumbnail_dir)
+    record = _stored_file(ctx, id)
+    if record.modality not in ("image", "video"):
+        raise HTTPException(404, f"item {id!r} is {record.modality}: it has no picture")
+    opened = open_inside(record.path, ctx.roots if ctx.settings.roots else None)
+    try:
+        made = thumbnail(opened, record.modality, side, at, ctx.settings.thumbnail_dir, ctx.decodes)
+    finally:
+        opened.close()
     return FileResponse(made, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
-def _file_of(ctx: ServerContext, item_id: str) -> tuple[Path, str]:
-    """The stored item's file; it must still exist and, when roots are configured, lie inside them."""
+def _stored_file(ctx: ServerContext, item_id: str) -> Record:
     record = ctx.get(item_id)
     if record is None:
         raise HTTPException(404, f"no stored item has id {item_id!r}")
     if record.path is None:
         raise HTTPException(404, f"item {item_id!r} is a text: it has no file")
-    path = Path(record.path)
-    if not path.is_file():
-        raise HTTPException(404, f"{record.path}: the item's file is gone")
-    if ctx.settings.roots and not within(path, ctx.roots):
-        raise HTTPException(403, f"{record.path}: outside the server's roots")
-    return path.resolve(), record.modality
+    return record

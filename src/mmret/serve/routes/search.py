@@ -1,18 +1,21 @@
 """Search by text, by an uploaded image, audio or video file, or by a stored item ("more like this")."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 
 from ...data.video import probe_video
+from ...errors import BadInput
 from ...eval.explain import explain
 from ...index.where import LOGICAL, OPERATORS, load_json
 from ...query.parts import QueryPart
 from ...query.request import Query as SearchQuery
 from ..context import ServerContext, context
 from ..media import frame_at
+from ..pictures import QUERY_SIDE, DecodeBudget, first_minute, small_picture
 from ..querying import run_search
 from ..schemas import ErrorBody, Explanation, SearchResponse
 from ..security import require_read_key
@@ -20,6 +23,7 @@ from ..uploads import save_upload
 
 MAX_K = 500
 MAX_OFFSET = 10_000
+MAX_EXPLAIN_WORDS = 64  # leave-one-word-out embeds as many texts as words
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in {
         400: "the request could not be read (a malformed body or header)", 401: "an API key is needed", 403: "the API key is not valid", 404: "no stored item has that id",
@@ -74,13 +78,20 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
 @router.get("/explain", response_model=Explanation, summary="Why a text matched a stored photo")
 def explain_match(ctx: Annotated[ServerContext, Depends(context)],
                   id: Annotated[str, Query(max_length=4000)],
-                  text: Annotated[str, Query(min_length=1, max_length=2000)]) -> Explanation:
+                  text: Annotated[str, Query(min_length=1, max_length=2000,
+                                             description=f"at most {MAX_EXPLAIN_WORDS} words")]) -> Explanation:
     record = ctx.get(id)
     if record is None:
         raise HTTPException(404, f"no stored item has id {id!r}")
     if record.modality != "image" or record.path is None:
         raise HTTPException(422, f"item {id!r} is {record.modality}: explanations are for photos")
-    found = explain(ctx.encoder, text, record.path, heatmap=False)
+    if len(text.split()) > MAX_EXPLAIN_WORDS:
+        raise BadInput(f"text: at most {MAX_EXPLAIN_WORDS} words can be explained, got {len(text.split())}")
+    try:  # the work stops when the request's time is up, not only the answer
+        found = explain(ctx.encoder, text, record.path, heatmap=False,
+                        deadline=time.monotonic() + ctx.settings.request_timeout)
+    except TimeoutError as error:
+        raise HTTPException(504, f"{error} (the server's request timeout is {ctx.settings.request_timeout:g} s)") from None
     data = found.to_dict()
     return Explanation(text=text, id=id, score=found.score, words=data["words"], classes=data["classes"])
 
@@ -99,7 +110,7 @@ def _search(ctx: ServerContext, text: str | None, like: str | None, upload: Uplo
         found = {"text": text, "like": like}
         if upload is not None:
             saved, kind = save_upload(upload, "file", ctx.settings.max_upload_bytes, ("image", "audio", "video"))
-            found.update(_upload_parts(saved, kind.modality))
+            found.update(_upload_parts(saved, kind.modality, ctx.decodes))
         query = SearchQuery(**found, k=k, where=_filters(where), space=space, per_file=per_file, parts=more,
                             fusion=fusion)
         return run_search(ctx.live, ctx.encoder, query, offset)
@@ -108,11 +119,15 @@ def _search(ctx: ServerContext, text: str | None, like: str | None, upload: Uplo
             saved.unlink(missing_ok=True)
 
 
-def _upload_parts(path: Path, modality: str) -> dict:
-    """The query part of an uploaded file; a video stands for its middle frame."""
+def _upload_parts(path: Path, modality: str, decodes: DecodeBudget) -> dict:
+    """The query part of an uploaded file, decoded within bounded memory; a video stands for its middle frame."""
     if modality == "audio":
-        return {"audio": path}
-    return {"image": path if modality == "image" else frame_at(path, probe_video(path).duration / 2)}
+        return {"audio": first_minute(path)}
+    if modality == "image":
+        return {"image": small_picture(path, QUERY_SIDE, decodes)}
+    frame = frame_at(path, probe_video(path).duration / 2)
+    frame.thumbnail((QUERY_SIDE, QUERY_SIDE))
+    return {"image": frame}
 
 
 def _text_parts(parts: str | None) -> tuple[QueryPart, ...]:
