@@ -6,64 +6,37 @@ README or a bad manifest row costs one line of report, not the run.
 
 A media file's metadata is `folder`, the name of the folder that holds it: the same whichever root (or the file
 itself) was given, so indexing a subfolder again never relabels what a wider index stored. A `.txt` or `.md` file
-is a text item of its content (see text_files.py).
+is a text item of its content (see text_files.py). Manifests are read by manifests.py.
 """
 from __future__ import annotations
 
-import csv
 import errno
-import json
 import os
-import re
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
+from mmret.data.entries import (
+    MEDIA_EXTENSIONS,
+    Entry,
+    OnSkip,
+    Skipped,
+    SourceError,
+    not_utf8,
+    unsupported_type,
+)
 from mmret.data.items import MODALITIES, Item, file_id
+from mmret.data.manifests import (
+    MANIFEST_READERS,
+    check_manifest_columns,
+    manifest_entries,
+)
 from mmret.data.text_files import TEXT_EXTENSIONS, UnreadableText, text_file_content
 
-from ..errors import BadInput, MissingPackage
+from ..errors import BadInput
 
-MEDIA_EXTENSIONS: dict[str, str] = {
-    **dict.fromkeys((".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"), "image"),
-    **dict.fromkeys((".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac"), "audio"),
-    **dict.fromkeys((".mp4", ".webm", ".mkv", ".mov"), "video"),
-}
-# Manifest columns with a meaning of their own; every other column becomes metadata.
-_RESERVED_COLUMNS = ("path", "text", "id", "modality")
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A source entry that could not become an Item."""
-
-    where: str  # file path, or "manifest.csv:17" for a manifest row
-    reason: str
-
-    @property
-    def kind(self) -> str:
-        """The reason without its particulars (sizes, paths, messages after a colon): what skips are counted by."""
-        return re.split(r"[:;(]", self.reason, maxsplit=1)[0].strip()
-
-    def __str__(self) -> str:
-        """One line: control characters (a newline in a file name) and undecodable bytes are escaped."""
-        return "".join(char if char.isprintable() else repr(char)[1:-1] for char in f"{self.where}: {self.reason}")
-
-
-class SourceError(BadInput):
-    """A source unusable as a whole: missing path, manifest without a path/text column, unreadable manifest."""
-
-
-OnSkip = Callable[[Skipped], None]
-# (where the entry came from, the item it became)
-Entry = tuple[str, Item]
-
-
-class _BadRow(Exception):
-    """A manifest row that cannot become an item; its message is the reason."""
+__all__ = ["MEDIA_EXTENSIONS", "Entry", "OnSkip", "Skipped", "SourceError", "check_sources", "iter_items"]
 
 
 def iter_items(
@@ -128,21 +101,12 @@ def _open_source(path: Path, excluded: frozenset[Path],
         raise SourceError(f"{path}: no such file or folder")
     if path.is_dir():
         return partial(_folder_entries, path, excluded)
-    reader = _MANIFEST_READERS.get(path.suffix.lower())
+    reader = MANIFEST_READERS.get(path.suffix.lower())
     if reader is None:
         return partial(_single_file_entries, path)
-    _check_manifest_columns(path, reader.columns(path))
-    return partial(_manifest_entries, path, reader.rows, within)
+    check_manifest_columns(path, reader.columns(path))
+    return partial(manifest_entries, path, reader.rows, within)
 
-
-def _not_utf8(texts: Iterable[str]) -> str | None:
-    """The reason a text read with surrogateescape is unusable, or None when all of it was UTF-8."""
-    for text in texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            return f"not UTF-8 text: byte 0x{ord(err.object[err.start]) - 0xDC00:02x}"
-    return None
 
 
 # --- media and text files, folders ---------------------------------------------------------------
@@ -166,9 +130,9 @@ def _file_item(path: Path, report: OnSkip) -> Item | None:
     suffix = path.suffix.lower()
     modality = "text" if suffix in TEXT_EXTENSIONS else MEDIA_EXTENSIONS.get(suffix)
     if modality is None:
-        report(Skipped(str(path), _unsupported_type(path)))
+        report(Skipped(str(path), unsupported_type(path)))
         return None
-    if reason := _not_utf8([str(path)]):  # os.scandir keeps such bytes as surrogates, which SQLite cannot store
+    if reason := not_utf8([str(path)]):  # os.scandir keeps such bytes as surrogates, which SQLite cannot store
         report(Skipped(str(path), f"file name is {reason}; rename it"))
         return None
     resolved = file_id(path)
@@ -179,9 +143,6 @@ def _file_item(path: Path, report: OnSkip) -> Item | None:
         return None
     return Item(id=resolved, modality=modality, path=resolved, text=text, metadata={"folder": Path(resolved).parent.name})
 
-
-def _unsupported_type(path: Path) -> str:
-    return f"unsupported file type {path.suffix!r}" if path.suffix else "unsupported file type (no extension)"
 
 
 @dataclass(frozen=True)
@@ -243,186 +204,3 @@ def _sorted_entries(folder: Path, report: OnSkip) -> list[os.DirEntry]:
 def _identity(folder: Path) -> tuple[int, int]:
     stat = folder.stat()
     return stat.st_dev, stat.st_ino
-
-
-# --- manifests -----------------------------------------------------------------------------------
-
-# (row number shown to users, the row's columns or the reason it could not be parsed)
-Row = tuple[int, dict[str, Any] | str]
-
-
-@dataclass(frozen=True)
-class _ManifestReader:
-    columns: Callable[[Path], Collection[str]]
-    rows: Callable[[Path], Iterator[Row]]
-
-
-def _check_manifest_columns(path: Path, columns: Collection[str]) -> None:
-    if "path" not in columns and "text" not in columns:
-        found = ", ".join(repr(column) for column in columns) or "none"
-        raise SourceError(f"{path}: a manifest needs a 'path' or 'text' column (columns found: {found})")
-
-
-def _manifest_entries(manifest: Path, rows: Callable[[Path], Iterator[Row]], within: Collection[Path] | None,
-                      report: OnSkip) -> Iterator[Entry]:
-    resolved = manifest.resolve()
-    for number, row in rows(manifest):
-        where = f"{manifest}:{number}"
-        try:
-            if isinstance(row, str):
-                raise _BadRow(row)
-            yield where, _row_item(row, resolved, number, within)
-        except _BadRow as bad:
-            report(Skipped(where, str(bad)))
-
-
-def _row_item(row: dict[str, Any], manifest: Path, number: int, within: Collection[Path] | None = None) -> Item:
-    """The item a manifest row describes; relative paths are relative to the manifest's folder."""
-    path, text, modality = (_text_field(row, name) for name in ("path", "text", "modality"))
-    item_id = row.get("id")
-    item_id = None if item_id in (None, "") else str(item_id)
-    metadata = {name: value for name, value in row.items() if name not in _RESERVED_COLUMNS}
-    if path is None and text is None:
-        raise _BadRow("row has neither 'path' nor 'text'")
-    if path is None:
-        return _checked_item(item_id or f"{manifest}:{number}", modality or "text", None, text, metadata)
-    file = _row_file(manifest.parent / path, path, within)
-    modality = modality or MEDIA_EXTENSIONS.get(file.suffix.lower())
-    if modality is None:
-        raise _BadRow(f"{_unsupported_type(file)}; give the row a 'modality'")
-    return _checked_item(item_id or str(file), modality, str(file), text, metadata)
-
-
-def _row_file(file: Path, written: str, within: Collection[Path] | None) -> Path:
-    """The row's file, resolved; outside `within` it is refused before it is looked at, and unnamed."""
-    try:
-        file = file.resolve()
-    except (OSError, RuntimeError, ValueError):
-        raise _BadRow(f"no such file: {written}") from None
-    if within is not None and not any(file.is_relative_to(folder) for folder in within):
-        raise _BadRow("the row's path leads outside the folders this server may read")
-    if not file.is_file():
-        raise _BadRow(f"no such file: {written}")
-    return file
-
-
-def _text_field(row: dict[str, Any], name: str) -> str | None:
-    value = row.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _BadRow(f"{name!r} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _checked_item(item_id: str, modality: str, path: str | None, text: str | None, metadata: dict) -> Item:
-    try:
-        return Item(id=item_id, modality=modality, path=path, text=text, metadata=metadata)
-    except ValueError as err:
-        raise _BadRow(str(err)) from err
-
-
-@contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except (OSError, ValueError, csv.Error) as err:  # ValueError covers pyarrow's ArrowInvalid
-        raise SourceError(f"{path}: cannot read manifest: {err}") from err
-
-
-# Bytes that are not UTF-8 are kept as lone surrogates while reading, so that a bad byte fails its row only.
-_TEXT = {"encoding": "utf-8-sig", "errors": "surrogateescape"}
-
-
-def _csv_columns(path: Path) -> list[str]:
-    with _reading(path), path.open(newline="", **_TEXT) as file:
-        header = next(csv.reader(file), [])
-    if reason := _not_utf8(header):
-        raise SourceError(f"{path}: header: {reason}")
-    return header
-
-
-def _csv_rows(path: Path) -> Iterator[Row]:
-    """Rows keyed by the header; numbers are the file line where each row starts (header = line 1)."""
-    with _reading(path), path.open(newline="", **_TEXT) as file:
-        reader = csv.reader(file)
-        header = next(reader, [])
-        line = reader.line_num
-        for fields in reader:
-            start, line = line + 1, reader.line_num
-            if not fields:
-                continue
-            if reason := _not_utf8(fields):
-                yield start, reason
-            elif len(fields) != len(header):
-                yield start, f"expected {len(header)} fields as in the header, found {len(fields)}"
-            else:
-                yield start, dict(zip(header, fields, strict=True))
-
-
-_FIRST_LINES = 100  # where a JSONL manifest's first record is looked for
-
-
-def _jsonl_columns(path: Path) -> Collection[str]:
-    """The keys of the first record that is a JSON object among the first lines; none there means this is
-    no JSONL manifest."""
-    first_error = None
-    with _reading(path), path.open(**_TEXT) as file:
-        lines = (line for line in file if line.strip())
-        for _, line in zip(range(_FIRST_LINES), lines):
-            record = _json_object(line)
-            if isinstance(record, dict):
-                return record.keys()
-            first_error = first_error or record
-    if first_error is None:
-        return ()
-    raise SourceError(f"{path}: not a JSONL manifest, first record: {first_error}")
-
-
-def _jsonl_rows(path: Path) -> Iterator[Row]:
-    with _reading(path), path.open(**_TEXT) as file:
-        for number, line in enumerate(file, start=1):
-            if line.strip():
-                yield number, _json_object(line)
-
-
-def _json_object(line: str) -> dict[str, Any] | str:
-    if reason := _not_utf8([line]):
-        return reason
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        return f"invalid JSON: {err}"
-    return record if isinstance(record, dict) else f"expected a JSON object, got {type(record).__name__}"
-
-
-def _parquet_module(path: Path) -> Any:
-    try:
-        import pyarrow.parquet
-    except ImportError as err:
-        raise MissingPackage(f"{path}: reading Parquet manifests needs pyarrow: pip install pyarrow") from err
-    return pyarrow.parquet
-
-
-def _parquet_columns(path: Path) -> list[str]:
-    parquet = _parquet_module(path)
-    with _reading(path):
-        return parquet.read_schema(path).names
-
-
-def _parquet_rows(path: Path) -> Iterator[Row]:
-    """Rows numbered from 1, read a batch at a time."""
-    parquet = _parquet_module(path)
-    with _reading(path):
-        number = 0
-        for batch in parquet.ParquetFile(path).iter_batches(batch_size=1024):
-            for record in batch.to_pylist():
-                number += 1
-                yield number, record
-
-
-_MANIFEST_READERS = {
-    ".csv": _ManifestReader(_csv_columns, _csv_rows),
-    ".jsonl": _ManifestReader(_jsonl_columns, _jsonl_rows),
-    ".parquet": _ManifestReader(_parquet_columns, _parquet_rows),
-}
