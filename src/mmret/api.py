@@ -199,6 +199,12 @@ class Collection:
         """Merge segments and build each space's ANN index, tuned to `target_recall` (see index/optimize.py)."""
         return self.store.optimize(space, factory, target_recall, memory_budget)
 
+    def backup(self, dest: str | Path) -> int:
+        """Copy one committed generation, whole, to the new folder `dest` while writers go on; see index/backup.py."""
+        from .index.backup import backup_collection, embedded_directory
+
+        return backup_collection(embedded_directory(self.store, "backup"), dest)
+
     def get(self, name: str) -> Record | None:
         """The stored item with id `name`, else the file at path `name` as the user gives it (relative, or through
         a symlink: a file's id is its resolved absolute path), else None."""
