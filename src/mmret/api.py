@@ -205,6 +205,13 @@ class Collection:
 
         return backup_collection(embedded_directory(self.store, "backup"), dest)
 
+    def check(self) -> list:
+        """The problems found in the stored files of the last commit (none: it is whole); see index/integrity.py."""
+        from .index.backup import embedded_directory
+        from .index.integrity import check_collection
+
+        return check_collection(embedded_directory(self.store, "check"))
+
     def get(self, name: str) -> Record | None:
         """The stored item with id `name`, else the file at path `name` as the user gives it (relative, or through
         a symlink: a file's id is its resolved absolute path), else None."""
