@@ -15,6 +15,7 @@ from mmret.cli import main
 from mmret.errors import BadInput, Conflict
 from mmret.index.backup import backup_collection
 from mmret.index.collection import Record, VectorCollection
+from mmret.index.integrity import check_collection
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "src"))
 DIM, FIRST = 64, 20_000
@@ -81,6 +82,7 @@ def test_backups_taken_while_a_process_commits_hold_one_generation_whole(busy_co
             hits = copy.search("shared", first[:3], k=1)
             assert [h[0].record.item_id for h in hits] == ["f0", "f1", "f2"]
         assert all(os.stat(file).st_nlink == 1 for file in dest.iterdir())
+        assert check_collection(dest) == []
         time.sleep(0.15)
     assert len(set(seen)) == len(seen)  # the writer went on committing between backups
     assert seen[-1] > seen[0]
