@@ -212,6 +212,14 @@ class Collection:
 
         return check_collection(embedded_directory(self.store, "check"))
 
+    def repair(self) -> list[str]:
+        """Rebuild what `check` finds broken and can be derived (a space's ANN index); the spaces rebuilt."""
+        from .index.backup import embedded_directory
+        from .index.repair import rebuild_derived
+
+        embedded_directory(self.store, "repair")
+        return rebuild_derived(self.store)
+
     def get(self, name: str) -> Record | None:
         """The stored item with id `name`, else the file at path `name` as the user gives it (relative, or through
         a symlink: a file's id is its resolved absolute path), else None."""

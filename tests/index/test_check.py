@@ -141,3 +141,40 @@ def test_check_is_refused_for_a_milvus_collection(tmp_path):
     milvus.add_vectors(np.eye(1, 4, dtype=np.float32), ids=["a"])
     with pytest.raises(BadInput, match="check is for embedded collections"):
         milvus.check()
+
+
+def index_file(path):
+    db = sqlite3.connect(path / DB_FILE)
+    try:
+        return path / json.loads(db.execute("SELECT value FROM meta WHERE key = 'index:shared'").fetchone()[0])["file"]
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_repair_rebuilds_a_missing_or_damaged_index(collection, capsys, damage):
+    file = index_file(collection)
+    if damage == "missing":
+        file.unlink()
+    else:
+        file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+    assert [p.file for p in check_collection(collection)] == [file.name]
+    assert main(["check", "--collection", str(collection), "--repair"]) == 0
+    captured = capsys.readouterr()
+    assert "rebuilt the ANN index of space 'shared'" in captured.err and "no problems found" in captured.out
+    assert check_collection(collection) == []
+    with VectorCollection.open(collection) as coll:
+        assert coll.built_index("shared").factory == "HNSW8"
+        query = coll.vectors_of(["a7"], "shared")["a7"][None]
+        assert coll.search("shared", query, k=1)[0][0].record.item_id == "a7"
+
+
+def test_repair_rebuilds_nothing_over_a_damaged_segment(collection, capsys):
+    file = index_file(collection)
+    file.unlink()
+    name = segment_names(collection)[-1]
+    flip_byte(collection / f"{name}.npy")
+    assert main(["check", "--collection", str(collection), "--repair"]) == 6
+    assert "rebuilt" not in capsys.readouterr().err
+    assert not file.exists()
+    assert {p.file for p in check_collection(collection)} == {file.name, f"{name}.npy"}

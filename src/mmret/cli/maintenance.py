@@ -3,6 +3,7 @@ its stored files)."""
 from __future__ import annotations
 
 import json
+import sys
 
 from .common import collection_option
 
@@ -10,7 +11,8 @@ BACKUP_EXAMPLES = """examples:
   mmret backup --collection photos /mnt/backups/photos-2026-12-05   # restore: open that folder as the collection"""
 CHECK_EXAMPLES = """examples:
   mmret check --collection photos          # one line per problem; exit status 6 when any is found
-  mmret check --collection photos --json"""
+  mmret check --collection photos --json
+  mmret check --collection photos --repair # rebuild a missing or damaged index, then check"""
 
 
 def add(commands) -> None:
@@ -24,6 +26,8 @@ def add(commands) -> None:
                                 epilog=CHECK_EXAMPLES)
     collection_option(check)
     check.add_argument("--json", action="store_true", help="the problems as a JSON list of {file, problem}")
+    check.add_argument("--repair", action="store_true",
+                       help="first rebuild what can be derived from the stored data (a missing or damaged ANN index)")
     check.set_defaults(run=_check)
 
 
@@ -39,7 +43,11 @@ def _check(args) -> int:
     from ..api import Collection
     from ..index.integrity import CollectionDamaged
 
-    problems = Collection.open(args.collection, create=False).check()
+    collection = Collection.open(args.collection, create=False)
+    if args.repair:
+        for space in collection.repair():
+            print(f"{args.collection}: rebuilt the ANN index of space {space!r}", file=sys.stderr)
+    problems = collection.check()
     if args.json:
         print(json.dumps([problem.to_dict() for problem in problems], indent=2))
     else:

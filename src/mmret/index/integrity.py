@@ -10,7 +10,7 @@ its segment's vectors.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from tokenize import TokenError
 
@@ -33,12 +33,13 @@ class CollectionDamaged(StorageFailure):
 class Problem:
     file: str  # relative to the collection's folder
     problem: str
+    index_of: str | None = None  # the space whose ANN index this problem is in (rebuilt by `repair`)
 
     def __str__(self) -> str:
         return f"{self.file}: {self.problem}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"file": self.file, "problem": self.problem}
 
 
 def check_collection(directory: Path) -> list[Problem]:
@@ -151,17 +152,17 @@ def _index_problems(directory: Path, store: MetadataStore, space: str,
         return []
     segment = built.get("segment")
     if segment not in {name for name, owner, _ in store.segments() if owner == space}:
-        return [Problem(DB_FILE, f"index:{space} is built over segment {segment!r}, which is not listed")]
+        return [Problem(DB_FILE, f"index:{space} is built over segment {segment!r}, which is not listed", space)]
     if not built.get("file"):
         return []  # Flat: searches the segment itself
     path = directory / built["file"]
     if not path.is_file():
-        return [Problem(built["file"], f"missing (the {space!r} index the database records)")]
+        return [Problem(built["file"], f"missing (the {space!r} index the database records)", space)]
     try:
         total = faiss.read_index(str(path)).ntotal
     except RuntimeError as error:
-        return [Problem(built["file"], f"cannot be loaded: {error}")]
+        return [Problem(built["file"], f"cannot be loaded: {error}", space)]
     if segment in loaded and total != len(loaded[segment][1]):
         return [Problem(built["file"], f"indexes {total} vectors, its segment {segment} holds "
-                                       f"{len(loaded[segment][1])}")]
+                                       f"{len(loaded[segment][1])}", space)]
     return []
