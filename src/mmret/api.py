@@ -199,6 +199,27 @@ class Collection:
         """Merge segments and build each space's ANN index, tuned to `target_recall` (see index/optimize.py)."""
         return self.store.optimize(space, factory, target_recall, memory_budget)
 
+    def backup(self, dest: str | Path) -> int:
+        """Copy one committed generation, whole, to the new folder `dest` while writers go on; see index/backup.py."""
+        from .index.backup import backup_collection, embedded_directory
+
+        return backup_collection(embedded_directory(self.store, "backup"), dest)
+
+    def check(self) -> list:
+        """The problems found in the stored files of the last commit (none: it is whole); see index/integrity.py."""
+        from .index.backup import embedded_directory
+        from .index.integrity import check_collection
+
+        return check_collection(embedded_directory(self.store, "check"))
+
+    def repair(self) -> list[str]:
+        """Rebuild what `check` finds broken and can be derived (a space's ANN index); the spaces rebuilt."""
+        from .index.backup import embedded_directory
+        from .index.repair import rebuild_derived
+
+        embedded_directory(self.store, "repair")
+        return rebuild_derived(self.store)
+
     def get(self, name: str) -> Record | None:
         """The stored item with id `name`, else the file at path `name` as the user gives it (relative, or through
         a symlink: a file's id is its resolved absolute path), else None."""

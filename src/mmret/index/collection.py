@@ -19,6 +19,7 @@ import numpy as np
 
 from mmret.index.base import SearchParams
 from mmret.index.checks import DB_FILE, FORMAT_VERSION, as_queries, check_format
+from mmret.index.checksums import segment_digests
 from mmret.index.collection_base import CollectionBase
 from mmret.index.columns import MetadataColumns
 from mmret.index.commit_batch import Staged
@@ -275,7 +276,8 @@ class VectorCollection(CommittedView, CollectionBase):
                     raise CollectionError(f"{self._path}: cannot optimize space {name!r}: {error}") from None
                 self._commit_changes(generation, [], [], Changes(
                     {f"index:{name}": built.to_dict()}, [(segment.name, name, len(segment))],
-                    [s.name for s in vectors.segments], [], [(name, int(i)) for i in vectors.dead]))
+                    [s.name for s in vectors.segments], [], [(name, int(i)) for i in vectors.dead],
+                    {segment.name: segment_digests(self._path, segment.name)}))
                 vectors.changed([segment], [s.name for s in vectors.segments], np.empty(0), vectors.dead, built)
             reports[name] = report
         return reports

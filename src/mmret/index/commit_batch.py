@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmret.index.checksums import segment_digests
 from mmret.index.merging import segments_to_merge
 from mmret.index.segment import Segment, merge
 from mmret.index.space import SpaceVectors
@@ -68,6 +69,7 @@ def _write_space(directory: Path, space: str, current: SpaceVectors, dtype: str,
         removed = [g.name for g in group]
         added = [s for s in added if s.name not in removed] + [merged]
     changes.segments_added.extend((s.name, space, len(s)) for s in added)
+    changes.digests.update((s.name, segment_digests(directory, s.name)) for s in added)
     changes.segments_removed.extend(name for name in removed if name in {s.name for s in current.segments})
     changes.tombstones_added.extend((space, int(i)) for i in dead)
     changes.tombstones_dropped.extend((space, int(i)) for i in undead)

@@ -40,9 +40,13 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Added by format version 2 (a version 1 database gains them when it is migrated).
 SEGMENT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, space TEXT NOT NULL, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, space TEXT NOT NULL, count INTEGER NOT NULL,
+                                     sha256 TEXT, ids_sha256 TEXT);
 CREATE TABLE IF NOT EXISTS tombstones (space TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (space, id));
 """
+# The files' digests (checksums.py), added to a version 2 database by its first commit that records them; NULL for
+# segments written before, or by an older mmret, which lists segments by name and never reads these columns.
+DIGEST_COLUMNS = ("sha256", "ids_sha256")
 
 _RECORD_COLUMNS = "item_id, modality, path, text, metadata, content_hash, size, mtime"
 _CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter limit
@@ -57,6 +61,7 @@ class Changes:
     segments_removed: list[str] = field(default_factory=list)
     tombstones_added: list[tuple[str, int]] = field(default_factory=list)  # (space, id)
     tombstones_dropped: list[tuple[str, int]] = field(default_factory=list)
+    digests: dict[str, tuple[str, str]] = field(default_factory=dict)  # segment name -> its files' digests
 
 
 @dataclass(frozen=True)
@@ -222,10 +227,35 @@ class MetadataStore:
             )
             self._db.executemany("DELETE FROM segments WHERE name = ?", [(name,) for name in changes.segments_removed])
             self._db.executemany("INSERT INTO segments (name, space, count) VALUES (?, ?, ?)", changes.segments_added)
+            if changes.digests:
+                self._add_digest_columns()
+                self._db.executemany("UPDATE segments SET sha256 = ?, ids_sha256 = ? WHERE name = ?",
+                                     [(*digests, name) for name, digests in changes.digests.items()])
             # Added before dropped: a tombstone of a vector that this same commit merged away must not stay.
             self._db.executemany("INSERT OR IGNORE INTO tombstones (space, id) VALUES (?, ?)", changes.tombstones_added)
             self._db.executemany("DELETE FROM tombstones WHERE space = ? AND id = ?", changes.tombstones_dropped)
             self._write_meta(changes.meta)
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's own check of the file: ["ok"], or the problems it found."""
+        return [row[0] for row in self._db.execute("PRAGMA integrity_check")]
+
+    def has_digests(self) -> bool:
+        """Whether the segments table has the digest columns."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(segments)")}
+        return set(DIGEST_COLUMNS) <= columns
+
+    def segment_digests(self) -> dict[str, tuple[str | None, str | None]]:
+        """name -> (data digest, ids digest) of each live segment (None where not recorded)."""
+        if not self.has_digests():
+            return {name: (None, None) for name, _, _ in self.segments()}
+        return {name: (data, ids) for name, data, ids in self._db.execute(
+            "SELECT name, sha256, ids_sha256 FROM segments")}
+
+    def _add_digest_columns(self) -> None:
+        if not self.has_digests():
+            for column in DIGEST_COLUMNS:
+                self._db.execute(f"ALTER TABLE segments ADD COLUMN {column} TEXT")
 
     def migrate_schema(self, meta: dict[str, Any], segments: list[tuple[str, str, int]]) -> None:
         """Give a version 1 database the segment tables and its first segments, in one transaction."""
