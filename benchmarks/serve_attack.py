@@ -3,7 +3,7 @@ time, with its outcome, the server's peak RSS and the disk its upload folder too
 benchmarks/out/serve_attack.json.
 
 The server: the default (offline) model over a few Flickr8k-500 photos, with a write key, a root, a 16 MB upload
-limit and the default 60 s request timeout. Stored XSS (a browser's view) is not replayed here.
+limit and the default 60 s request timeout. Stored XSS is replayed in headless Chromium (serve_attack_xss.py).
 
     python benchmarks/serve_attack.py
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
+from serve_attack_xss import replay_stored_xss
 
 OUT = Path(__file__).parent / "out"
 KEY = "attack-harness-key-0123456789"
@@ -260,6 +261,11 @@ def host_header(server: Server, root: Path) -> tuple[bool, str]:
     cdn = "cdn." in docs or "https://" in docs
     return (got["rebind.attacker.example"] == 400 and got["127.0.0.1.nip.io"] == 400 and got["localhost"] == 200
             and not cdn), f"{got}; /docs from a CDN: {cdn}"
+
+
+@attack
+def stored_xss(server: Server, root: Path) -> tuple[bool, str]:
+    return replay_stored_xss(server.base, root, KEY)
 
 
 def photo_root(work: Path) -> Path:
