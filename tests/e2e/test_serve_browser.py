@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -80,15 +81,22 @@ def site(tmp_path_factory, data_dir, offline_encoder):
     folder = media.parent / "collection"
     report = Collection.open(folder, model=offline_encoder).add([media], workers=0)
     assert report.added == PHOTOS + 1, report.summary()
+    with serving(folder, media) as url:
+        yield url, media, records
+
+
+@contextmanager
+def serving(collection: Path, root: Path):
+    """A real `mmret serve` of `collection` on a free loopback port, serving files under `root` only."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    server = subprocess.Popen([sys.executable, "-m", "mmret.cli", "serve", "--collection", str(folder), "--root",
-                               str(media), "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+    server = subprocess.Popen([sys.executable, "-m", "mmret.cli", "serve", "--collection", str(collection), "--root",
+                               str(root), "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     try:
         wait_ready(url, server)
-        yield url, media, records
+        yield url
     finally:
         server.terminate()
         try:
@@ -205,3 +213,60 @@ def test_keyboard_and_phone_layout(page):
     columns = page.evaluate("getComputedStyle(document.querySelector('#results')).gridTemplateColumns.split(' ').length")
     assert columns == 2
     page.screenshot(path=ARTIFACTS / "07-phone.png", full_page=False)
+
+
+@pytest.fixture(scope="module")
+def refusing_site(tmp_path_factory, data_dir, offline_encoder):
+    """A server whose collection holds a photo under its --root, one deleted since, and a photo and a video
+    outside the root: a card name -> the reason the server gives for not serving its file (None: served)."""
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed: pip install playwright")
+    pytest.importorskip("av", reason="PyAV is needed to make the test video")
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (apt-get install chromium): no browser test")
+    from mmret.api import Collection
+
+    records = json.loads((data_dir / "flickr8k-500" / "captions.json").read_text())
+    photos = [data_dir / "flickr8k-500" / records[i]["image"] for i in (0, 1, 2, 40)]
+    base = tmp_path_factory.mktemp("refusing")
+    root, outside = base / "root", base / "outside"
+    root.mkdir(), outside.mkdir()
+    shutil.copy(photos[0], root / "kept.jpg")
+    gone = shutil.copy(photos[1], root / "gone.jpg")
+    far = shutil.copy(photos[2], outside / "far.jpg")
+    clip = write_video(outside / "clip.webm", photos[2:])
+    report = Collection.open(base / "collection", model=offline_encoder).add([root, outside], workers=0)
+    assert report.added == 4, report.summary()
+    Path(gone).unlink()
+    reasons = {"kept.jpg": None, "gone.jpg": f"{gone}: the item's file is gone",
+               "far.jpg": f"{far}: outside the server's roots", "clip.webm": f"{clip}: outside the server's roots"}
+    with serving(base / "collection", root) as url:
+        yield url, reasons
+
+
+def test_refused_files_show_the_servers_reason(browser, refusing_site):
+    url, reasons = refusing_site
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.fill("#q", "a photo")
+    page.wait_for_function(f"document.querySelectorAll('.card').length === {len(reasons)}")
+    refused = len([reason for reason in reasons.values() if reason])
+    page.wait_for_function(f"document.querySelectorAll('.card .unavailable').length === {refused}")
+    for card in page.locator(".card").all():
+        name = card.locator(".name").inner_text()
+        if reasons[name]:
+            assert card.locator(".unavailable").inner_text() == f"Not shown: {reasons[name]}"
+            assert card.locator("img, video, .play").count() == 0  # no broken picture or dead player is left
+        else:
+            card.locator("img").wait_for()
+            page.wait_for_function("[...document.querySelectorAll('.card img')].every(i => i.complete)")
+            assert card.locator("img").evaluate("picture => picture.naturalWidth") > 0
+    page.screenshot(path=ARTIFACTS / "08-refused-files.png", full_page=True)
+
+    far = page.locator(".card", has_text="far.jpg")
+    far.get_by_role("button", name="Details").click()
+    note = page.locator("#detail-media .unavailable")
+    note.wait_for()
+    assert note.inner_text() == f"Not shown: {reasons['far.jpg']}"
+    assert page.locator("#detail-media img").count() == 0
+    page.close()

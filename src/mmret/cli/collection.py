@@ -149,6 +149,7 @@ def _info(args) -> int:
 def _ls(args) -> int:
     from ..media.segments import SETTINGS, is_segment
     from .filters import cli_where, why_nothing_matched
+    from .format import with_text
 
     where = cli_where(args.filter)
     store = common.open_store(args.collection)
@@ -163,7 +164,8 @@ def _ls(args) -> int:
             print(json.dumps({"id": record.item_id, "modality": record.modality, "path": record.path,
                               "text": record.text, "metadata": metadata}, ensure_ascii=False))
         else:
-            print(f"{record.modality:<6} {record.path or record.text!s}  "
+            what = with_text(record.path, record.text) if record.path else record.text
+            print(f"{record.modality:<6} {what!s}  "
                   f"{json.dumps(metadata, ensure_ascii=False) if metadata else ''}".rstrip())
     if where and not listed:
         segments = f"the {hidden} items the filters match are segments; add --segments"

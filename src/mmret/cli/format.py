@@ -5,6 +5,8 @@ import json
 
 from ..media.segments import SEGMENT_KEYS, place_of
 
+TEXT_SHOWN = 80  # characters of an item's text on its line; --json has all of it
+
 
 def format_row(row: dict) -> str:
     """One line for a terminal: rank, score, what matched, and the metadata that is not a segment's place."""
@@ -19,6 +21,13 @@ def _what(row: dict) -> str:
         return row["text"] if row["text"] is not None else row["id"]
     place = place_of(row["metadata"])  # None also for malformed segment keys: shown as a plain file
     if place is None:
-        return row["path"]
-    said = f' "{row["text"]}"' if row["text"] else ""
-    return f"{row['path']} @ {place.start:.1f}-{place.end:.1f} s ({place.kind}){said}"
+        return with_text(row["path"], row["text"])
+    return with_text(f"{row['path']} @ {place.start:.1f}-{place.end:.1f} s ({place.kind})", row["text"])
+
+
+def with_text(path: str, text: str | None) -> str:
+    """A file followed by its stored text (a title, a transcript, a note's start), quoted and cut to one line."""
+    if not text:
+        return path
+    line = " ".join(text.split())
+    return f'{path} "{line if len(line) <= TEXT_SHOWN else line[:TEXT_SHOWN - 1] + "…"}"'
