@@ -39,6 +39,12 @@ def stored(collection) -> int:
         store.close()
 
 
+def embedded(progress: str) -> int:
+    """How many items the last embedding progress bar in `progress` has counted (0 before it shows)."""
+    counts = re.findall(rf"embedding:[^\r\n]*?\| *(\d+)/{PHOTOS}", progress)
+    return int(counts[-1]) if counts else 0
+
+
 def interrupted(command: list[str], log, ready, sig=signal.SIGINT) -> subprocess.CompletedProcess:
     """Run `command`, send `sig` once `ready()` holds, and return how it ended (stderr in `log`)."""
     with open(log, "w") as stderr:
@@ -70,7 +76,7 @@ def test_sigterm_before_any_commit_says_nothing_was_kept(photos, tmp_path):
     collection = tmp_path / "c"
     log = tmp_path / "err"
     result = interrupted(index(photos, collection, "--commit-seconds", "3600"), log,
-                         lambda: "embedding:" in log.read_text(), signal.SIGTERM)
+                         lambda: 0 < embedded(log.read_text()) < PHOTOS // 2, signal.SIGTERM)
     assert result.returncode == 143
     assert result.stderr.strip().splitlines()[-1] == "terminated: nothing was committed yet"
     assert stored(collection) == 0
