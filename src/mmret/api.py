@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data.sources import Skipped, check_sources
+from .duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder
 from .encoders.model_id import ModelId
@@ -240,6 +241,13 @@ class Collection:
             removed = self.store.remove(sorted(ids))
             self.store.remove(sorted(segments))
         return removed
+
+    def duplicates(self, threshold: float = DEFAULT_THRESHOLD, space: str | None = None, texts: bool = False,
+                   segments: bool = False) -> list[DuplicateGroup]:
+        """Groups of near-identical items: exact copies (same content hash) and items whose vectors in `space` have
+        cosine similarity >= `threshold` (default space: the image space if there is one), each group with its best copy first (largest file, then oldest). Text
+        items and audio/video segments are left out unless `texts` / `segments`. See duplicates.py."""
+        return find_duplicates(self.store, threshold, space, texts, segments)
 
     def search(self, text: str | None = None, image: str | Path | None = None, k: int = 10,
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,

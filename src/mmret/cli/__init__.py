@@ -17,6 +17,7 @@ from . import (
     calibrate,
     collection,
     demo,
+    duplicates,
     embed,
     evaluate,
     maintenance,
@@ -27,7 +28,8 @@ from . import (
 )
 from .common import CommandParser, HelpFormatter
 
-COMMAND_GROUPS = (demo, collection, calibrate, search, storage, embed, evaluate, train, serve, maintenance)
+COMMAND_GROUPS = (demo, collection, duplicates, calibrate, search, storage, embed, evaluate, train, serve,
+                  maintenance)
 PIPE_CLOSED_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""

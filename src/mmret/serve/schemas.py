@@ -117,3 +117,24 @@ class Job(BaseModel):
     skipped: int
     message: str | None = None
     report: AddReport | None = None
+
+
+class DuplicateCopy(BaseModel):
+    id: str
+    path: str | None
+    modality: str
+    size: int | None
+    mtime: float | None
+    similarity: float = Field(description="cosine similarity to the group's best copy")
+    exact: bool = Field(description="the same content hash as the best copy")
+
+
+class DuplicateGroup(BaseModel):
+    best: str = Field(description="the id of the best copy: the largest file, then the oldest")
+    copies: list[DuplicateCopy]
+
+
+class Duplicates(BaseModel):
+    threshold: float
+    space: str
+    groups: list[DuplicateGroup]
