@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from mmret import Collection
-from mmret.duplicates import find_duplicates
+from mmret.query.duplicates import find_duplicates
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data"))

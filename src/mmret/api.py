@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data.sources import Skipped, check_sources
-from .duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder
 from .encoders.model_id import ModelId
@@ -40,6 +39,7 @@ from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
 from .pipeline import IndexReport, Ingest
+from .query.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
 from .query.request import Query

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..duplicates import DEFAULT_THRESHOLD
+from ..query.duplicates import DEFAULT_THRESHOLD
 from . import common
 from .common import collection_option
 
@@ -27,7 +27,7 @@ def add(commands) -> None:
 
 
 def _duplicates(args) -> int:
-    from ..duplicates import duplicates_json, find_duplicates
+    from ..query.duplicates import duplicates_json, find_duplicates
 
     store = common.open_store(args.collection)
     if args.json:

@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from ...duplicates import DEFAULT_THRESHOLD, duplicates_json
+from ...query.duplicates import DEFAULT_THRESHOLD, duplicates_json
 from ..context import ServerContext, context
 from ..schemas import Duplicates
 from ..security import require_read_key
+from .search import ERRORS
 
-router = APIRouter(tags=["items"])
+router = APIRouter(tags=["items"], responses=ERRORS)
 
 
 @router.get("/api/duplicates", response_model=Duplicates, dependencies=[Depends(require_read_key)],

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .encoders.base import SHARED
-from .errors import BadInput
-from .index.collection_base import CollectionBase
-from .index.values import Record
-from .media.segments import is_segment
+from ..encoders.base import SHARED
+from ..errors import BadInput
+from ..index.collection_base import CollectionBase
+from ..index.values import Record
+from ..media.segments import is_segment
 
 # Tuned in the image space on the first half of the benchmark's copied caltech101 photos (benchmarks/duplicates.py,
 # RESULTS.md): the lowest threshold whose pair precision there reaches 0.98. With the offline model it finds about a

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmret.api import Collection
-from mmret.duplicates import find_duplicates
+from mmret.query.duplicates import find_duplicates
 
 
 def planted(count: int = 3000, copies: int = 300, dim: int = 32, seed: int = 0) -> np.ndarray:
