@@ -15,7 +15,6 @@ import platform
 import select
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 from serve_attack_xss import replay_stored_xss
+from served import start_serve
 
 OUT = Path(__file__).parent / "out"
 KEY = "attack-harness-key-0123456789"
@@ -45,28 +45,16 @@ class Server:
     """`mmret serve` in a subprocess on a free loopback port, its RSS sampled every 50 ms."""
 
     def __init__(self, work: Path, root: Path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
         (work / "keys").write_text(KEY + "\n")
         self.uploads = work / "c" / "uploads"
         self.log = work / "server.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mmret.cli", "serve", "--collection", str(work / "c"), "--root", str(root),
-             "--api-key-file", str(work / "keys"), "--port", str(self.port), "--max-upload-mb", str(UPLOAD_MB),
-             ], stdout=self.log.open("w"), stderr=subprocess.STDOUT, text=True)
+        self.log.write_text("")
+        self.process, self.base = start_serve(
+            ["--collection", str(work / "c"), "--root", str(root), "--api-key-file", str(work / "keys"),
+             "--max-upload-mb", str(UPLOAD_MB)], self.log)
         self.peak_rss = 0
         self._sampling = threading.Thread(target=self._sample, daemon=True)
-        deadline = time.monotonic() + 180
-        while not self._answers():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"the server did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.3)
         self._sampling.start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def rss(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -84,12 +72,6 @@ class Server:
             except OSError:
                 return
             time.sleep(0.05)
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def stop(self) -> None:
         self.process.terminate()
@@ -195,7 +177,7 @@ def endless_upload(server: Server, path: str, headers: dict, offered: int = 512 
             "Content-Type: image/png\r\n\r\n").encode() + b"\x89PNG\r\n\x1a\n"
     chunk = bytes(256 * 1024)
     sent = 0
-    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+    with socket.create_connection(("127.0.0.1", httpx.URL(server.base).port), timeout=60) as sock:
         sock.sendall(head + b"%x\r\n%b\r\n" % (len(part), part))
         try:
             while sent < offered:

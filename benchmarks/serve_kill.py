@@ -18,8 +18,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from served import start_serve
 
 OUT = Path(__file__).parent / "out"
 KEY = "kill-benchmark-key-0123456789"
@@ -49,31 +48,6 @@ class Acknowledged:
 
 def data_dir() -> Path:
     return Path(os.environ.get("MMR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(collection: Path, keys: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mmret.cli", "serve", "--collection", str(collection),
-                               "--api-key-file", str(keys), "--port", str(port)], start_new_session=True,
-                              stdout=log.open("a"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"mmret serve exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    os.killpg(server.pid, signal.SIGKILL)
-    raise SystemExit("mmret serve was not ready within 180 s")
 
 
 def writer(url: str, photos: list[Path], tag: str, acked: Acknowledged, stop: threading.Event, counts: dict) -> None:
@@ -119,7 +93,8 @@ def stored_ids(collection: Path) -> set[str]:
 
 def trial(number: int, collection: Path, keys: Path, photos: list[Path], acked: Acknowledged, clients: int,
           seconds: float, rng: random.Random, log: Path) -> dict:
-    server, url = start_server(collection, keys, log)
+    server, url = start_serve(["--collection", str(collection), "--api-key-file", str(keys)], log,
+                              start_new_session=True)
     stop, counts = threading.Event(), {"requests": 0, "errors": 0}
     before = (acked.ever_added(), len(acked.deleted))
     threads = [threading.Thread(target=writer, args=(url, photos, f"t{number}c{c}", acked, stop, counts), daemon=True)
