@@ -78,6 +78,7 @@ def test_defaults_and_yaml_scientific_notation(tmp_path):
     ({"training": {"monitor": "text->image R@five"}}, "training.monitor"),
     ({"training": {"monitor": "text->image MedR"}}, "training.monitor"),
     ({"augment": {"crop_scale": [0.9, 0.5]}}, "augment.crop_scale"),
+    ({"augment": {"crop_ratio": [2.0, 0.5]}}, "augment.crop_ratio"),
     ({"loss": {"name": "hinge"}}, "loss.name"),
     ({"loss": {"name": "triplet", "options": {"miner": "hardest"}}}, "loss.options"),
     ({"loss": {"name": "vsepp", "options": {"temperature": 0.1}}}, "loss.options"),
@@ -89,6 +90,7 @@ def test_defaults_and_yaml_scientific_notation(tmp_path):
     ({"data": {"train": "flickr:a", "validation": "captions:b"}}, "data.train[0]"),
     ({"data": {"train": "captions:a[5:2]", "validation": "captions:b"}}, "data.train[0]"),
     ({"data": {"train": "captions:a"}}, "data.validation"),
+    ({"data": {**MINIMAL["data"], "captions_per_image": 0}}, "data.captions_per_image"),
     ({"trainig": {}}, "trainig"),
 ])
 def test_errors_name_the_field(data, field):
@@ -132,3 +134,10 @@ def test_command_line_overrides_replace_fields_by_dotted_name(tmp_path):
         load_config(tmp_path / "c.yaml", {"training.epoch": 3})
     with pytest.raises(ConfigError, match="training.epochs: is not a section"):
         load_config(tmp_path / "c.yaml", {"training.epochs.x": 3})
+
+
+def test_crop_ratio_reaches_the_image_augmentation():
+    from mmret.training.experiment import image_augment
+
+    config = TrainConfig.from_dict({**MINIMAL, "augment": {"crop_ratio": [0.5, 2.0]}})
+    assert image_augment(config).crop_ratio == (0.5, 2.0)

@@ -47,9 +47,12 @@ def check_metric(name: str) -> str:
 class DataConfig:
     train: tuple[DataSpec, ...]
     validation: DataSpec
+    captions_per_image: int | None = None  # train on each image's first N captions only; None: all
 
     def __post_init__(self) -> None:
         require(len(self.train) > 0, "train", "needs at least one data spec")
+        require(self.captions_per_image is None or self.captions_per_image >= 1, "captions_per_image",
+                f"must be >= 1 or null, got {self.captions_per_image}")
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class AugmentConfig:
     image_views: int = 1  # per image: view 0 clean, the rest augmented (unfrozen tower: > 1 augments every step)
     text_views: int = 1  # per caption: view 0 clean, the rest with word dropout
     crop_scale: tuple[float, float] = (0.6, 1.0)  # random resized crop: range of the kept area fraction
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # and of its aspect ratio (squashed to square: varies the shape)
     flip: bool = True
     color_jitter: float = 0.2  # brightness, contrast and saturation factors drawn from [1 - j, 1 + j]
     word_dropout: float = 0.1
@@ -160,6 +164,8 @@ class AugmentConfig:
             require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         low, high = self.crop_scale
         require(0 < low <= high <= 1, "crop_scale", f"must satisfy 0 < low <= high <= 1, got {list(self.crop_scale)}")
+        low, high = self.crop_ratio
+        require(0 < low <= high, "crop_ratio", f"must satisfy 0 < low <= high, got {list(self.crop_ratio)}")
         require(0 <= self.color_jitter < 1, "color_jitter", f"must be in [0, 1), got {self.color_jitter}")
         require(0 <= self.word_dropout < 1, "word_dropout", f"must be in [0, 1), got {self.word_dropout}")
 
@@ -305,7 +311,8 @@ def relative_to(config: TrainConfig, folder: Path) -> TrainConfig:
     def rebased_spec(spec: DataSpec) -> DataSpec:
         return dataclasses.replace(spec, path=rebase(spec.path))
 
-    data = DataConfig(tuple(map(rebased_spec, config.data.train)), rebased_spec(config.data.validation))
+    data = dataclasses.replace(config.data, train=tuple(map(rebased_spec, config.data.train)),
+                               validation=rebased_spec(config.data.validation))
     return dataclasses.replace(config, data=data, output=rebase(config.output),
                                cache_dir=rebase(config.cache_dir) if config.cache_dir else None)
 

@@ -36,6 +36,15 @@ class CaptionCorpus:
         """(n_texts, n_images) bool: caption i describes image j."""
         return self.image_of_text[:, None] == np.arange(len(self.images))[None, :]
 
+    def first_captions(self, count: int | None) -> CaptionCorpus:
+        """The corpus with each image's first `count` captions only (None: all of them)."""
+        if count is None:
+            return self
+        keep = np.zeros(len(self.texts), dtype=bool)
+        for rows in self.captions_of():
+            keep[rows[:count]] = True
+        return CaptionCorpus(self.images, [text for text, k in zip(self.texts, keep) if k], self.image_of_text[keep])
+
     def without_images(self, rows: Sequence[int]) -> CaptionCorpus:
         """The corpus minus some images (those that failed to decode) and their captions."""
         drop = np.zeros(len(self.images), dtype=bool)

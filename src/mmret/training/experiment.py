@@ -57,7 +57,8 @@ def load_towers(config: ModelConfig, encoder: OfflineEncoder | None = None) -> O
 
 
 def prepare_data(config: TrainConfig, towers: OfflineTowers, progress: bool = False) -> PreparedData:
-    train = CaptionCorpus.from_datasets(spec.load() for spec in config.data.train)
+    train = CaptionCorpus.from_datasets(spec.load() for spec in config.data.train).first_captions(
+        config.data.captions_per_image)
     validation = CaptionCorpus.from_datasets([config.data.validation.load()])
     if config.fusion is not None:
         return _fused_items(config, towers, train, validation, progress)
@@ -102,6 +103,8 @@ def fingerprint(config: TrainConfig) -> str:
     relevant = {k: v for k, v in config.to_dict().items() if k not in ("output", "cache_dir", "tune")}
     if config.fusion is None:
         del relevant["fusion"]  # the fingerprints of runs from before fusion existed stay valid
+    if config.data.captions_per_image is None:
+        del relevant["data"]["captions_per_image"]  # likewise for runs from before the caption limit
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
@@ -116,7 +119,8 @@ def data_key(config: TrainConfig) -> str:
 
 def image_augment(config: TrainConfig) -> ImageAugment:
     augment = config.augment
-    return ImageAugment(crop_scale=augment.crop_scale, flip=augment.flip, color_jitter=augment.color_jitter)
+    return ImageAugment(crop_scale=augment.crop_scale, crop_ratio=augment.crop_ratio, flip=augment.flip,
+                        color_jitter=augment.color_jitter)
 
 
 def _cached_images(config: TrainConfig, towers: OfflineTowers, corpus: CaptionCorpus, views: int,
