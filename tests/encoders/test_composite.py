@@ -4,13 +4,16 @@ import pytest
 
 from mmret.encoders.audio_tower import AudioTower, AudioTowerEncoder, TowerConfig
 from mmret.encoders.composite import CompositeEncoder, audio_paths
+from mmret.encoders.offline_heads import load_heads
 from mmret.encoders.speech import SpeechEncoder
 from mmret.models import load_encoder
 
 
-def test_offline_plus_speech_loads_by_name_and_by_its_recorded_id(offline_encoder):
-    encoder = load_encoder("offline+speech")
-    assert encoder.model_id == f"{offline_encoder.model_id}+speech"
+@pytest.mark.parametrize("base", ["offline", "offline-bridge"])
+def test_offline_plus_speech_loads_by_name_and_by_its_recorded_id(offline_encoder, base):
+    encoder = load_encoder(f"{base}+speech")
+    base_id = offline_encoder.model_id if base == "offline-bridge" else f"offline@{load_heads().pin}"
+    assert encoder.model_id == f"{base_id}+speech"
     assert encoder.modalities == ("text", "image", "audio")
     assert audio_paths(encoder)[1] is encoder.speech and audio_paths(encoder)[0] is None
     again = load_encoder(encoder.model_id)

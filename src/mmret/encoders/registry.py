@@ -1,6 +1,8 @@
 """Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
-network; any other name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
-`offline-lite2` is the offline pack with its larger image tower.
+network: the offline pack's towers with the trained heads shipped in the package (offline_heads.py); any other
+name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP). `offline-bridge` is the
+untrained ConSE bridge (the default before the heads shipped: collections made with it record its "offline:..." id)
+and `offline-lite2` the bridge with the pack's larger image tower.
 
 Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
 model folders when it is imported); those are tried first. A model's audio paths and fusion are added around the
@@ -15,10 +17,12 @@ from pathlib import Path
 from ..errors import BadInput
 from .base import Encoder
 from .model_id import ModelId
+from .offline_heads import claims_shipped, load_shipped
 
 DEFAULT_MODEL = "offline"
-#: the offline pack's models (no network): the default, and its larger image tower (see mmret.encoders.offline)
-OFFLINE_MODELS = {"offline": "lite0", "offline-lite2": "lite2"}  # name -> image tower
+#: the offline pack's models (no network) -> their image tower (see mmret.encoders.offline); "offline" loads the
+#: shipped heads over these towers, the others the untrained bridge
+OFFLINE_MODELS = {"offline": "lite0", "offline-bridge": "lite0", "offline-lite2": "lite2"}
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 
@@ -77,6 +81,7 @@ def _load_hf(model: ModelId, precision: str) -> Encoder:
 
 
 BACKENDS: dict[str, Backend] = {
+    "offline-heads": Backend(claims_shipped, load_shipped),  # before "offline", which would claim the name
     "offline": Backend(is_offline, _load_offline),
     "clap": Backend(_is_clap, _load_clap),
     "hf": Backend(_is_unpinned, _load_hf),  # any other hub id or model directory
@@ -100,6 +105,6 @@ def load_base(model: ModelId, precision: str = "auto") -> Encoder:
 
 def check_pinned_folder(model: ModelId) -> None:
     """ValueError when a trained model's pinned folder is gone, saying how to point at its new place."""
-    if model.pin is not None and not Path(model.base).expanduser().is_dir():
+    if model.pin is not None and not claims_shipped(model) and not Path(model.base).expanduser().is_dir():
         raise BadInput(f"trained model {model.base} (weights {model.pin}) is not there any more; if it moved, "
                        f"pass --model NEWDIR (its weights must hash to {model.pin})")

@@ -1,0 +1,145 @@
+"""The default offline model: the offline pack's frozen towers with trained heads shipped inside the package.
+
+The heads (float16, in `mmret/resources/offline-default/`, with the model card beside them) were trained by
+`mmret train configs/offline_default.yaml` and exported by `mmret.training.shipped`. Their forward is numpy: an
+image head (linear or MLP) over the tower's L2-normalised pooled features and its ConSE vector, and a text head
+(identity or linear) over the text tower's sentence vector. The model id is "offline@PIN", PIN the first 12 hex
+digits of the heads file's sha256, so a collection names the exact heads it was built with.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import erf
+
+from ..errors import BadInput
+from .base import SHARED, Encoder, l2_normalise
+from .conse import BridgeSettings
+from .model_id import PIN_DIGITS, ModelId
+
+SHIPPED_NAME = "offline"
+SHIPPED_FOLDER = "offline-default"
+HEADS_FILE = "heads.npz"
+RECORD_FILE = "record.json"
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """The exact (erf) GELU, as torch.nn.GELU computes it."""
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+@dataclass(frozen=True)
+class Head:
+    """Linear layers applied in order, GELU between them; none at all is the identity."""
+
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        for index, (weight, bias) in enumerate(self.layers):
+            x = (gelu(x) if index else x) @ weight.T + bias
+        return l2_normalise(x)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> Head:
+        count = sum(1 for name in arrays if name.startswith(f"{prefix}.") and name.endswith(".weight"))
+        return cls(tuple((arrays[f"{prefix}.{i}.weight"].astype(np.float32), arrays[f"{prefix}.{i}.bias"].astype(np.float32))
+                         for i in range(count)))
+
+
+@dataclass(frozen=True)
+class ShippedHeads:
+    image: Head
+    text: Head
+    record: dict
+    digest: str  # sha256 of the heads file
+
+    @property
+    def pin(self) -> str:
+        return self.digest[:PIN_DIGITS]
+
+    @property
+    def bridge(self) -> BridgeSettings:
+        return BridgeSettings(**self.record["base"]["options"])
+
+    @property
+    def image_inputs(self) -> tuple[str, ...]:
+        return tuple(self.record["image_inputs"])
+
+
+def shipped_folder() -> Path:
+    return Path(str(resources.files("mmret.resources").joinpath(SHIPPED_FOLDER)))
+
+
+def load_heads(folder: Path | None = None) -> ShippedHeads:
+    """The heads in `folder` (default: the package's own), checked against the sha256 their record names."""
+    folder = folder or shipped_folder()
+    heads_file, record_file = folder / HEADS_FILE, folder / RECORD_FILE
+    try:
+        data = heads_file.read_bytes()
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BadInput(f"{folder}: the offline model's heads cannot be read ({error}); reinstall mmret") from error
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != record.get("weights_sha256"):
+        raise BadInput(f"{heads_file}: sha256 {digest[:PIN_DIGITS]} is not the {record.get('weights_sha256', '?')[:PIN_DIGITS]} "
+                       "its record names; reinstall mmret")
+    with np.load(heads_file, allow_pickle=False) as arrays:
+        named = dict(arrays)
+    return ShippedHeads(Head.from_arrays(named, "image"), Head.from_arrays(named, "text"), record, digest)
+
+
+class OfflineHeadsEncoder(Encoder):
+    """Text and images in the heads' shared space; images also in the tower's own "image" space (as the bridge)."""
+
+    modalities = ("text", "image")
+
+    def __init__(self, precision: str = "auto", heads: ShippedHeads | None = None) -> None:
+        from .offline import IMAGE_DIM, IMAGE_SPACE, OfflineEncoder
+
+        self.heads = heads or load_heads()
+        self.base = OfflineEncoder(precision=precision, bridge=self.heads.bridge)
+        expected = self.heads.record["base"]["model_id"]
+        if self.base.model_id != expected:
+            raise BadInput(f"the shipped heads were trained on {expected}, which this mmret cannot rebuild "
+                           f"(it makes {self.base.model_id})")
+        self.model_id = str(ModelId(SHIPPED_NAME, pin=self.heads.pin))
+        self._image_space = IMAGE_SPACE
+        self.spaces = {SHARED: int(self.heads.record["dim"]), IMAGE_SPACE: IMAGE_DIM}
+
+    def preparer(self, modality: str) -> Callable[[Any], Any]:
+        return self.base.preparer(modality)
+
+    def collate(self, modality: str, prepared: list) -> Any:
+        return self.base.collate(modality, prepared)
+
+    def spaces_for(self, modality: str) -> tuple[str, ...]:
+        return self.base.spaces_for(modality)
+
+    def embed_prepared(self, modality: str, batch: Any) -> dict[str, np.ndarray]:
+        self._check(modality)
+        if modality == "text":
+            return {SHARED: self.heads.text(self.base.embed_prepared("text", batch)[SHARED])}
+        pooled, logits = self.base.image_tower(np.asarray(batch, dtype=np.float32))
+        parts = {"pooled": lambda: l2_normalise(pooled), "conse": lambda: self.base.bridge.project(logits)}
+        features = np.concatenate([parts[name]() for name in self.heads.image_inputs], axis=1)
+        return {SHARED: self.heads.image(features), self._image_space: l2_normalise(pooled)}
+
+
+def claims_shipped(model: ModelId) -> bool:
+    return model.base == SHIPPED_NAME
+
+
+def load_shipped(model: ModelId, precision: str) -> Encoder:
+    encoder = OfflineHeadsEncoder(precision)
+    if model.pin is not None and model.pin != encoder.heads.pin:
+        raise BadInput(f"model {model}: this mmret ships the offline heads {encoder.heads.pin}, not {model.pin}; "
+                       "re-index the collection, or install the mmret version that made it")
+    return encoder
