@@ -44,12 +44,18 @@ def is_offline(model: ModelId) -> bool:
     return model.pin is None and (model.base in OFFLINE_MODELS or model.base.startswith(f"{DEFAULT_MODEL}:"))
 
 
+def offline_towers(model: ModelId) -> dict[str, str]:
+    """An offline model's towers as BridgeSettings fields (text_tower, image_tower), by name or by recorded id."""
+    from .conse import towers_of
+
+    return OFFLINE_MODELS.get(model.base) or towers_of(model.base)
+
+
 def _load_offline(model: ModelId, precision: str) -> Encoder:
-    from .conse import BridgeSettings, towers_of
+    from .conse import BridgeSettings
     from .offline import OfflineEncoder
 
-    towers = OFFLINE_MODELS.get(model.base) or towers_of(model.base)
-    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(**towers))
+    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(**offline_towers(model)))
     if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
         raise BadInput(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
                        "re-index the collection")
