@@ -70,7 +70,7 @@ def languages(model_id: str) -> dict[str, str]:
     model = ModelId.parse(model_id)
     speech = next((path for path in model.audio if path.kind == SPEECH), None)
     if speech is None:
-        spoken = f"no speech path (+speech would transcribe {WHISPER_LANGUAGES})"
+        spoken = f"no speech path; +speech would transcribe {WHISPER_LANGUAGES}"
     else:
         spoken = f"those of the Whisper model in {speech.where}" if speech.where else WHISPER_LANGUAGES
     return {"text": _text_languages(model.base_id), "speech": spoken}
