@@ -15,10 +15,18 @@ from . import training  # noqa: F401  (registers the backend of trained model fo
 from .encoders.fused import with_fusion
 from .encoders.loader import load_encoder
 from .encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
-from .encoders.registry import DEFAULT_MODEL, check_pinned_folder, is_offline
+from .encoders.offline_heads import claims_shipped, load_heads
+from .encoders.registry import (
+    DEFAULT_MODEL,
+    check_pinned_folder,
+    is_offline,
+    offline_towers,
+)
+from .encoders.text_towers import TEXT_TOWERS
 from .errors import BadInput
 
-__all__ = ["DEFAULT_MODEL", "check_model_name", "load_encoder", "query_paths", "with_fusion"]
+__all__ = ["DEFAULT_MODEL", "check_model_name", "languages", "load_encoder", "query_paths", "with_fusion"]
+WHISPER_LANGUAGES = "English only (Whisper tiny.en, the bundled speech model)"
 
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 
@@ -56,6 +64,36 @@ def query_paths(model_id: str) -> dict[str, list[str]]:
     else:
         audio = []
     return {"text": text, "image": ["images and video shots (base model)"], "audio": audio}
+
+
+def languages(model_id: str) -> dict[str, str]:
+    """The languages a text query (and a title) and speech can be in for `model_id`."""
+    model = ModelId.parse(model_id)
+    speech = next((path for path in model.audio if path.kind == SPEECH), None)
+    if speech is None:
+        spoken = f"no speech path; +speech would transcribe {WHISPER_LANGUAGES}"
+    else:
+        spoken = f"those of the Whisper model in {speech.where}" if speech.where else WHISPER_LANGUAGES
+    return {"text": _text_languages(model.base_id), "speech": spoken}
+
+
+def _text_languages(model: ModelId) -> str:
+    if claims_shipped(model):  # the shipped heads: their base's text tower
+        return TEXT_TOWERS[load_heads().record["base"]["options"].get("text_tower", "minilm")].languages
+    if model.pin is not None:  # a trained model: its base's text tower
+        from .training.saved import read_record
+
+        try:
+            options = read_record(Path(model.base).expanduser())["base"]["options"]
+        except (BadInput, KeyError, TypeError):
+            return "unknown (the trained model's folder is not readable)"
+        return TEXT_TOWERS[options.get("text_tower", "minilm")].languages
+    if is_offline(model):
+        try:
+            return TEXT_TOWERS[offline_towers(model)["text_tower"]].languages
+        except BadInput:
+            return "unknown (not an offline model of this mmret)"
+    return "those the model was trained on (mmret does not know them)"
 
 
 def _in_hub_cache(repo_id: str) -> bool:

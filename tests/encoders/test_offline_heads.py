@@ -68,3 +68,10 @@ def test_shipped_heads_beat_the_untrained_bridge_on_held_out_photos(data_dir):
     for task in ("text->image", "image->text"):
         assert trained[task]["R@1"] > bridge[task]["R@1"] + 0.1, (task, trained[task], bridge[task])
         assert trained[task]["R@10"] > bridge[task]["R@10"], (task, trained[task], bridge[task])
+
+
+def test_info_names_the_languages_of_the_shipped_heads_text_tower():
+    from mmret.encoders.text_towers import TEXT_TOWERS
+    from mmret.models import languages
+
+    assert languages(f"offline@{load_heads().pin}")["text"] == TEXT_TOWERS["minilm"].languages

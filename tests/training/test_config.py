@@ -34,7 +34,8 @@ def test_every_shipped_config_reads_the_shared_data_beside_the_project_and_write
     loaded = load_config(config)
     shared = EXAMPLE.parents[2] / "shared" / "data"
     for spec in (*loaded.data.train, loaded.data.validation):
-        assert spec.resolved_path().parent == shared, spec
+        if "$" not in spec.path:  # a $VAR names where the user built a data set (offline_default.yaml's flickr8k-7k)
+            assert spec.resolved_path().parent == shared, spec
     assert loaded.run_dir.parent == EXAMPLE.parents[1] / "runs"
 
 

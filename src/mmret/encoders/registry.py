@@ -1,8 +1,13 @@
 """Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
 network: the offline pack's towers with the trained heads shipped in the package (offline_heads.py); any other
-name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP). `offline-bridge` is the
-untrained ConSE bridge (the default before the heads shipped: collections made with it record its "offline:..." id)
-and `offline-lite2` the bridge with the pack's larger image tower.
+name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
+
+The offline pack's bridges (OFFLINE_MODELS), each a text tower and an image tower bridged by ConSE, untrained:
+`offline-bridge` (MiniLM, English; EfficientNet-Lite0: the default before the heads shipped), `offline-lite2`
+(MiniLM; the larger Lite2), `offline-m3` (USE multilingual v3, 16 languages; Lite0) and `offline-e5`
+(multilingual-e5-small, about 100 languages; Lite0). A collection records the full id of the bridge
+("offline:<text tower>+effnet-<image tower>-conse-v1/..."), which resolves to the same towers; "offline" in
+OFFLINE_MODELS names the towers the shipped heads run on (for training configs), but loads the heads.
 
 Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
 model folders when it is imported); those are tried first. A model's audio paths and fusion are added around the
@@ -20,9 +25,14 @@ from .model_id import ModelId
 from .offline_heads import claims_shipped, load_shipped
 
 DEFAULT_MODEL = "offline"
-#: the offline pack's models (no network) -> their image tower (see mmret.encoders.offline); "offline" loads the
-#: shipped heads over these towers, the others the untrained bridge
-OFFLINE_MODELS = {"offline": "lite0", "offline-bridge": "lite0", "offline-lite2": "lite2"}
+#: the offline pack's models (no network): name -> its towers, as BridgeSettings fields (see mmret.encoders.offline)
+OFFLINE_MODELS = {
+    "offline": {"text_tower": "minilm", "image_tower": "lite0"},
+    "offline-bridge": {"text_tower": "minilm", "image_tower": "lite0"},
+    "offline-lite2": {"text_tower": "minilm", "image_tower": "lite2"},
+    "offline-m3": {"text_tower": "usem3", "image_tower": "lite0"},
+    "offline-e5": {"text_tower": "e5", "image_tower": "lite0"},
+}
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 
@@ -38,12 +48,18 @@ def is_offline(model: ModelId) -> bool:
     return model.pin is None and (model.base in OFFLINE_MODELS or model.base.startswith(f"{DEFAULT_MODEL}:"))
 
 
+def offline_towers(model: ModelId) -> dict[str, str]:
+    """An offline model's towers as BridgeSettings fields (text_tower, image_tower), by name or by recorded id."""
+    from .conse import towers_of
+
+    return OFFLINE_MODELS.get(model.base) or towers_of(model.base)
+
+
 def _load_offline(model: ModelId, precision: str) -> Encoder:
-    from .conse import BridgeSettings, image_tower_of
+    from .conse import BridgeSettings
     from .offline import OfflineEncoder
 
-    tower = OFFLINE_MODELS.get(model.base) or image_tower_of(model.base)
-    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
+    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(**offline_towers(model)))
     if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
         raise BadInput(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
                        "re-index the collection")
