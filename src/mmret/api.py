@@ -118,18 +118,21 @@ class Collection:
             workers: int | None = None, progress: bool = False,
             on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None,
             ray: RaySettings | None = None, commit_every: int = 1024, commit_seconds: float = 30.0,
-            within: list[Path] | None = None) -> IndexReport:
+            within: list[Path] | None = None, words_from: list[str] | None = None) -> IndexReport:
         """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
         `timed` sets how audio and video are cut into segments (window length, shot detection, pooling); `ray`
         (mmret.distributed.RaySettings) decodes and embeds on a Ray cluster, with the same result. A commit
         follows every `commit_every` items or `commit_seconds`, whichever comes first: an interrupted run keeps
         those and the next run resumes. `within` (resolved folders): a manifest row naming a file outside them is
-        skipped."""
+        skipped. `words_from` names metadata fields whose values keyword search finds too (remembered by the
+        collection; its keyword index is rebuilt when they change)."""
         sources = [Path(s).expanduser() for s in sources]
         check_sources(sources)  # missing paths and unusable manifests, before the collection is created
         stages = {"progress": progress, "on_skip": on_skip, "timed": timed or TimedSettings(),
                   "commit_every": commit_every, "commit_seconds": commit_seconds, "within": within}
         with self._one_writer():
+            if words_from is not None and words_from != self._created().word_fields():
+                self.store.index_words(list(words_from))
             if ray is None:
                 ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)
             else:
