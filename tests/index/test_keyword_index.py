@@ -52,6 +52,8 @@ def test_file_names_folders_and_named_metadata_fields_are_words(coll):
     add(coll, [Record("p", "image", path="/pics/Summer_Trip/IMG_2031 beach-day.jpg", metadata={"tags": ["Lisbon"]}),
                Record("q", "image", path="/pics/home/cat.jpg", metadata={"author": "Ana Lima"})])
     assert found(coll, "beach") == ["p"] and found(coll, "2031") == ["p"] and found(coll, "trip") == ["p"]
+    add(coll, [Record("s", "image", path="/pics/scans/HTMLParser2go.PDF")])
+    assert found(coll, "parser") == ["s"] and found(coll, "htmlparser2go") == ["s"]
     assert found(coll, "lisbon") == []
     coll.index_words(["tags", "author"])
     assert found(coll, "lisbon") == ["p"] and found(coll, '"ana lima"') == ["q"]

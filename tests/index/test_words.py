@@ -8,9 +8,10 @@ from mmret.index.words import name_words, segmented, subwords, terms
 
 
 def test_file_names_split_on_separators_camel_case_and_digits():
-    assert name_words("/photos/My_Holidays/IMG_2031 beach-day.jpg") == ("IMG 2031 beach day jpg", "My Holidays")
-    assert name_words("scans/HTMLParser2go.PDF") == ("HTML Parser 2 go PDF", "scans")
-    assert name_words(None) == ("", "")
+    assert name_words("/photos/My_Holidays/IMG_2031 beach-day.jpg") == ("IMG 2031 beach day jpg", "My Holidays", "")
+    assert name_words("scans/HTMLParser2go.PDF") == ("HTMLParser2go PDF", "scans", "HTML Parser 2 go")
+    assert name_words("/x/clip.mp4") == ("clip mp4", "x", "mp 4")
+    assert name_words(None) == ("", "", "")
 
 
 def test_english_text_is_lowercased_and_split_on_non_letters():

@@ -42,7 +42,9 @@ def add(commands) -> None:
                         help="a stored item (id or file path) to search by, with the vectors the collection keeps for "
                              "it (its file is not read); it and its file's segments are left out (repeatable)")
     search.add_argument("-k", type=positive_int, default=10, help="results to return")
-    search.add_argument("--min-score", type=float, metavar="S", help="leave out results scoring below S")
+    search.add_argument("--min-score", type=float, metavar="S",
+                        help="leave out results scoring below S (the mode's score: cosine similarity in semantic "
+                             "mode, BM25 in keyword mode, the fused score in hybrid mode)")
     search.add_argument("--exclude", action="append", default=[], metavar="ID",
                         help="leave out this item (id or file path; repeatable)")
     search.add_argument("--all-segments", action="store_true",

@@ -3,7 +3,7 @@ item (its rowid is the item's id), written by the same transaction as the item r
 
 Columns: the item's text (title, caption, transcript, OCR text), its file name and folder split into words, the
 values of the metadata fields named at index time (meta `words_from`), and the subwords of Chinese/Japanese text
-(words.py). Meta `words_generation` is the generation the words were last written at: a collection committed
+and the camelCase and letter/digit parts of file names (words.py). Meta `words_generation` is the generation the words were last written at: a collection committed
 since by an mmret that did not know of the table has words out of step, which the next commit rebuilds whole.
 """
 
@@ -31,8 +31,9 @@ _ADDED_SPACE = re.compile(f"(?<={_CJK})([\x02\x03]?) +([\x02\x03]?)(?={_CJK})")
 def word_row(text: str | None, path: str | None, metadata: dict, fields: list[str]) -> tuple[str, ...]:
     """The words table's columns for one item."""
     field_text = " ".join(_field_text(metadata.get(name)) for name in fields)
-    name, folder = name_words(path)
-    return (segmented(text or ""), name, folder, segmented(field_text), subwords(f"{text or ''} {field_text}"))
+    name, folder, name_parts = name_words(path)
+    parts = " ".join(filter(None, (subwords(f"{text or ''} {field_text}"), name_parts)))
+    return segmented(text or ""), name, folder, segmented(field_text), parts
 
 
 def _field_text(value) -> str:

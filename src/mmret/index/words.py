@@ -46,20 +46,17 @@ def subwords(text: str) -> str:
     return " ".join(found)
 
 
-def name_words(path: str | None) -> tuple[str, str]:
-    """(file name, folder) of `path` as space-separated words: `IMG_2031 beachDay.jpg` -> "IMG 2031 beach Day jpg",
-    the folder likewise from the parent folder's name. ("", "") for an item without a path."""
+def name_words(path: str | None) -> tuple[str, str, str]:
+    """(file name, folder, parts) of `path` as space-separated words: the name and its folder's name split at
+    separators (`IMG_2031 beach-day.jpg` -> "IMG 2031 beach day jpg"), and the parts of their words split at camelCase
+    and letter/digit boundaries (`HTMLParser2go` -> "HTML Parser 2 go"), which the words table holds apart, so that
+    `parser` finds the file as `htmlparser2go` does. Empty strings for an item without a path."""
     if not path:
-        return "", ""
+        return "", "", ""
     pure = PurePath(path)
-    return _split_name(pure.name), _split_name(pure.parent.name)
-
-
-def _split_name(name: str) -> str:
-    words = []
-    for chunk in _TERM.findall(segmented(name)):
-        words.extend(_NAME_PARTS.findall(chunk) if not _UNSPACED.fullmatch(chunk) else [chunk])
-    return " ".join(words)
+    words = [_TERM.findall(segmented(name)) for name in (pure.name, pure.parent.name)]
+    parts = [part for chunk in words[0] + words[1] if len(split := _NAME_PARTS.findall(chunk)) > 1 for part in split]
+    return " ".join(words[0]), " ".join(words[1]), " ".join(parts)
 
 
 def _cjk_words(run: str) -> list[str]:
