@@ -33,6 +33,8 @@ def chosen_mode(store: CollectionBase, mode: str | None, parts: list[QueryPart])
         return HYBRID if has_text and store.has_words() else SEMANTIC
     if mode != SEMANTIC and not has_text:
         raise BadInput(f"--mode {mode} needs a text query (the words to look for)")
+    if mode != SEMANTIC and not store.has_words():
+        store.keyword_search(keyword_text(parts), 1)  # raises the backend's reason before anything is embedded
     return mode
 
 
