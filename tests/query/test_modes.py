@@ -75,7 +75,11 @@ def test_hybrid_is_reciprocal_rank_fusion_of_the_two_lists_computed_by_hand(coll
     vectors = ids(collection.store.search(SHARED, BagOfWords().encode("text", [query]), fetch)[0])
     fused = {item: sum(1 / (60 + lst.index(item) + 1) for lst in (words, vectors) if item in lst)
              for item in {*words, *vectors}}
-    best = sorted(fused, key=lambda item: -fused[item])[:k]
+    rank = {name: {item: lst.index(item) + 1 if item in lst else np.inf for item in fused}
+            for name, lst in (("words", words), ("vectors", vectors))}
+    # equal sums go to the better rank in either list, then to the better vector rank (channel_fusion.py)
+    best = sorted(fused, key=lambda item: (-round(fused[item], 12), min(rank["words"][item], rank["vectors"][item]),
+                                           rank["vectors"][item]))[:k]
     hits = collection.search(query, k=k, mode="hybrid")
     assert ids(hits) == best
     np.testing.assert_allclose([hit.score for hit in hits], [fused[i] for i in best], rtol=1e-9)

@@ -48,3 +48,10 @@ def test_openapi_documents_mode_and_the_channels(served):
     assert set(parameters["mode"]["schema"]["anyOf"][0]["enum"]) == {"hybrid", "semantic", "keyword"}
     result = document["components"]["schemas"]["Result"]["properties"]
     assert {"channel", "channels", "snippet"} <= set(result)
+
+
+def test_the_page_address_keeps_the_query(served):
+    client, _, _ = served
+    response = client.get("/?q=a+red+square&mode=keyword", follow_redirects=False)
+    assert response.headers["location"] == "/static/index.html?q=a+red+square&mode=keyword"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/static/index.html"
