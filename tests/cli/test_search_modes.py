@@ -49,11 +49,13 @@ def test_words_from_and_migrate(tmp_path, run):
     assert run("index", manifest, "--collection", coll, "--words-from", "author")[0] == 0
     code, out, _ = run("search", "lima", "--collection", coll, "--mode", "keyword", "--json")
     assert [r["text"] for r in json.loads(out)["results"]] == ["a quiet lake"]
+    assert json.loads(run("info", "--collection", coll)[1])["keyword index"] == {"fields": ["author"]}
     db = sqlite3.connect(coll / "collection.sqlite")  # as a collection made before the keyword index
     db.execute("DROP TABLE words")
     db.commit()
     db.close()
     assert run("search", "lima", "--collection", coll, "--mode", "keyword")[0] == 2
+    assert json.loads(run("info", "--collection", coll)[1])["keyword index"] is None
     code, out, _ = run("migrate", "--collection", coll)
     assert code == 0 and "keyword index built for 2 items" in out
     assert Collection.open(coll).search("costa", mode="keyword")[0].record.text == "a busy street"

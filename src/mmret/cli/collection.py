@@ -153,9 +153,10 @@ def _info(args) -> int:
 
     store = common.open_store(args.collection)
     kinds = Counter(r.metadata[SEGMENT] if is_segment(r.metadata) else r.modality for r in store.records())
+    words = {"fields": store.word_fields()} if store.has_words() else None  # None: keyword search is not offered
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
-                      "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id)},
-                     indent=2))
+                      "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id),
+                      "keyword index": words}, indent=2, ensure_ascii=False))
     return 0
 
 
