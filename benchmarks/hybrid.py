@@ -1,5 +1,6 @@
-"""Hybrid search: fusion of a keyword list (SQLite FTS5, porter unicode61, bm25()) and a vector list (the default
-offline model) on three kinds of query, against semantic and keyword search alone (issue 22).
+"""Hybrid search: fusion of a keyword list (an embedded collection's keyword index: SQLite FTS5, porter unicode61,
+BM25) and a vector list (the default offline model) on three kinds of query, against semantic and keyword search
+alone (issue 22). The items are imported with precomputed vectors into temporary collections.
 
 Galleries (every item is searched; each channel's top 40, as a search for 10 results fetches):
 - flickr8k-500 (500 items) and coco-mini (239): photo+title items, caption 0 the title, the item's vector the
@@ -8,8 +9,8 @@ Galleries (every item is searched; each channel's top 40, as a search for 10 res
   (b) exact terms: each title gets a made-up term (a name, a place or a product code, drawn with a fixed seed),
       queried by that term alone and by the first words of caption 1 plus the term.
 - caltech101 (--per-class photos of every class, copied into a temp folder as `<class>_<n>.jpg`): the file name's
-  words are the item's words, its photo the vector. (c) file names: each class name is a query ("car side");
-  every photo of the class is relevant. Keyword precision is the share of keyword hits that are of the class.
+  words are the item's only words (no text), its photo the vector. (c) file names: each class name is a query
+  ("car side"); every photo of the class is relevant. Keyword precision is the share of keyword hits that are of the class.
 The adaptive fusion (and the weighted baseline's weight) are tuned on flickr8k-500[300:400]'s queries of (a) and
 (b) and reported on flickr8k-500[400:500], coco-mini and caltech101; rrf uses k=60.
 
@@ -24,19 +25,19 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
-import sqlite3
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from mmret import Collection
+from mmret.encoders.base import SHARED
 from mmret.encoders.loader import load_encoder
+from mmret.errors import BadInput
 from mmret.query.channel_fusion import ChannelFusion
 from mmret.query.channel_fusion_fit import (
     FusionExample,
@@ -80,31 +81,27 @@ class Embeddings:
         return np.stack([self.cache[k] for k in keys])
 
 
-@dataclass
 class Gallery:
-    """Items with their words (one FTS5 row each) and vectors."""
+    """Items with their words and vectors in an embedded collection (its keyword index and its vector search)."""
 
-    name: str
-    ids: list[str]
-    words: list[str]
-    vectors: np.ndarray
-
-    def __post_init__(self):
-        self.db = sqlite3.connect(":memory:")
-        self.db.execute("CREATE VIRTUAL TABLE items USING fts5(words, tokenize='porter unicode61')")
-        self.db.executemany("INSERT INTO items(rowid, words) VALUES (?, ?)", enumerate(self.words))
+    def __init__(self, name: str, folder: Path, ids: list[str], texts: list[str | None], paths: list[str],
+                 vectors: np.ndarray, model_id: str):
+        self.name, self.ids = name, ids
+        collection = Collection.create_for_vectors(folder, model_id, {SHARED: vectors.shape[1]})
+        collection.add_vectors(vectors, ids=ids, metadata=[{"path": p} | ({"text": t} if t else {})
+                                                           for t, p in zip(texts, paths)], modality="image")
+        self.store = collection.store
+        self.malformed = 0
 
     def word_hits(self, query: str) -> list[tuple[str, float]]:
-        terms = re.findall(r"[^\W_]+", query.lower())
-        match = " OR ".join('"' + t + '"' for t in dict.fromkeys(terms))
-        rows = self.db.execute("SELECT rowid, bm25(items) FROM items WHERE items MATCH ? ORDER BY bm25(items) "
-                               "LIMIT ?", (match, DEPTH)).fetchall() if terms else []
-        return [(self.ids[row], -score) for row, score in rows]  # bm25() is lower-better
+        try:
+            return [(hit.item_id, hit.score) for hit in self.store.keyword_search(query, DEPTH)]
+        except BadInput:  # a caption the keyword syntax cannot read (an unbalanced quote): no word hits
+            self.malformed += 1
+            return []
 
     def vector_hits(self, query: np.ndarray) -> list[tuple[str, float]]:
-        scores = self.vectors @ query
-        top = np.argsort(-scores, kind="stable")[:DEPTH]
-        return [(self.ids[i], float(scores[i])) for i in top]
+        return [(hit.item_id, hit.score) for hit in self.store.search(SHARED, query[None, :], DEPTH)[0]]
 
 
 def made_up_terms(count: int) -> list[str]:
@@ -120,28 +117,34 @@ def made_up_terms(count: int) -> list[str]:
     return terms
 
 
-def caption_gallery(name: str, embeddings: Embeddings, terms: list[str] | None) -> tuple[Gallery, list[list[str]]]:
+def caption_gallery(name: str, work: Path, embeddings: Embeddings,
+                    terms: list[str] | None) -> tuple[Gallery, list[list[str]]]:
     records = json.loads((DATA / name / "captions.json").read_text())
     titles = [r["captions"][0] + (f" {terms[i]}" if terms else "") for i, r in enumerate(records)]
-    photos = embeddings.photos([DATA / name / r["image"] for r in records])
-    mean = photos + embeddings.texts(titles)
+    paths = [DATA / name / r["image"] for r in records]
+    mean = embeddings.photos(paths) + embeddings.texts(titles)
     vectors = mean / np.linalg.norm(mean, axis=1, keepdims=True)
-    gallery = Gallery(name + (" +terms" if terms else ""), [r["image"] for r in records], titles, vectors)
+    label = name + (" +terms" if terms else "")
+    gallery = Gallery(label, work / label.replace(" +", "-"), [r["image"] for r in records], titles,
+                      [str(p) for p in paths], vectors, embeddings.encoder.model_id)
     return gallery, [r["captions"] for r in records]
 
 
 def file_name_gallery(work: Path, per_class: int, embeddings: Embeddings) -> tuple[Gallery, dict[str, set[str]]]:
     classes = sorted(p for p in (DATA / "caltech101" / "images").iterdir() if p.is_dir())
+    photos = work / "photos"
+    photos.mkdir()
     ids, sources, members = [], [], {}
     for folder in classes:
         for n, photo in enumerate(sorted(folder.glob("*.jpg"))[:per_class], start=1):
-            copy = work / f"{folder.name}_{n}.jpg"
+            copy = photos / f"{folder.name}_{n}.jpg"
             shutil.copyfile(photo, copy)
             ids.append(copy.name)
             sources.append(photo)
             members.setdefault(folder.name, set()).add(copy.name)
-    words = [Path(i).stem.replace("_", " ") for i in ids]
-    return Gallery("caltech101 file names", ids, words, embeddings.photos(sources)), members
+    gallery = Gallery("caltech101 file names", work / "caltech", ids, [None] * len(ids),
+                      [str(photos / i) for i in ids], embeddings.photos(sources), embeddings.encoder.model_id)
+    return gallery, members
 
 
 def examples(gallery: Gallery, embeddings: Embeddings, queries: list[tuple[str, frozenset[str]]]) -> list:
@@ -204,17 +207,12 @@ def table(rows: list) -> str:
     return "\n".join(lines + precision)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=5)
-    parser.add_argument("--work", type=Path, default=None)
-    args = parser.parse_args()
-    embeddings = Embeddings(OUT / "hybrid_cache")
-    flickr, flickr_captions = caption_gallery("flickr8k-500", embeddings, None)
-    coco, coco_captions = caption_gallery("coco-mini", embeddings, None)
+def measure_all(work: Path, embeddings: Embeddings, per_class: int) -> tuple[list, dict, list[Gallery]]:
+    flickr, flickr_captions = caption_gallery("flickr8k-500", work, embeddings, None)
+    coco, coco_captions = caption_gallery("coco-mini", work, embeddings, None)
     flickr_terms, coco_terms = made_up_terms(len(flickr_captions)), made_up_terms(len(coco_captions))
-    flickr_t, _ = caption_gallery("flickr8k-500", embeddings, flickr_terms)
-    coco_t, _ = caption_gallery("coco-mini", embeddings, coco_terms)
+    flickr_t, _ = caption_gallery("flickr8k-500", work, embeddings, flickr_terms)
+    coco_t, _ = caption_gallery("coco-mini", work, embeddings, coco_terms)
     tune_set = (examples(flickr, embeddings, descriptive_queries(flickr, flickr_captions, TUNE))
                 + examples(flickr_t, embeddings, term_queries(flickr_t, flickr_captions, flickr_terms, TUNE)))
     fused = tune(tune_set)
@@ -227,11 +225,21 @@ def main() -> None:
             ("exact terms", flickr_t, term_queries(flickr_t, flickr_captions, flickr_terms, REPORT), "[400:500]"),
             ("exact terms", coco_t, term_queries(coco_t, coco_captions, coco_terms, everything), "all")]:
         measure(rows, fused, kind, gallery, part, examples(gallery, embeddings, queries))
+    files, members = file_name_gallery(work, per_class, embeddings)
+    queries = [(name.replace("_", " "), frozenset(ids)) for name, ids in members.items()]
+    measure(rows, fused, "file names", files, "all classes", examples(files, embeddings, queries), class_precision)
+    return rows, fused, [flickr, coco, flickr_t, coco_t, files]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-class", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    embeddings = Embeddings(OUT / "hybrid_cache")
     with tempfile.TemporaryDirectory(dir=args.work) as work:
-        files, members = file_name_gallery(Path(work), args.per_class, embeddings)
-        queries = [(name.replace("_", " "), frozenset(ids)) for name, ids in members.items()]
-        measure(rows, fused, "file names", files, "all classes", examples(files, embeddings, queries),
-                class_precision)
+        rows, fused, galleries = measure_all(Path(work), embeddings, args.per_class)
+    malformed = {g.name: g.malformed for g in galleries if g.malformed}
     print(table(rows))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
                             check=False).stdout
@@ -239,7 +247,9 @@ def main() -> None:
     (OUT / "hybrid.json").write_text(json.dumps({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit.strip(),
         "machine": platform.platform(), "model": embeddings.encoder.model_id, "depth": DEPTH,
-        "settings": {m: s.to_dict() for m, s in fused.items()}, "rows": rows}, indent=2))
+        "settings": {m: s.to_dict() for m, s in fused.items()}, "malformed keyword queries": malformed,
+        "rows": rows}, indent=2))
+    print(f"queries the keyword syntax could not read (no word hits): {malformed or 'none'}")
 
 
 if __name__ == "__main__":
