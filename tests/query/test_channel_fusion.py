@@ -118,3 +118,13 @@ def test_settings_stored_with_a_collection_and_cleared(tmp_path):
     assert stored_channel_fusion(VectorCollection.open(tmp_path / "c")) == ChannelFusion(midpoint=0.7)
     store_channel_fusion(store, None)
     assert stored_channel_fusion(VectorCollection.open(tmp_path / "c")) == ChannelFusion()
+
+
+def test_ties_go_to_the_better_rank_in_either_list_then_to_the_vectors():
+    # rrf: a and b each have ranks 1 and 2, so the same score; the vectors rank b first
+    hits = fuse_channels([("a", 3.0), ("b", 2.0)], [("b", 0.9), ("a", 0.8)], ChannelFusion(method="rrf"))
+    assert hits[0].score == hits[1].score and [h.item_id for h in hits] == ["b", "a"]
+    # weighted at 0.5, min-max: c (words 1st) and d (vectors 1st) tie at 0.5; x, in no list's first place, last
+    hits = fuse_channels([("c", 5.0), ("x", 1.0)], [("d", 0.9), ("x", 0.1)],
+                         ChannelFusion(method="weighted", word_weight=0.5))
+    assert [h.item_id for h in hits] == ["d", "c", "x"] and hits[0].score == hits[1].score == 0.5
