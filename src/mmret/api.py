@@ -39,6 +39,8 @@ from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
 from .pipeline import IndexReport, Ingest
+from .query.channel_calibration import calibrate_hybrid
+from .query.channel_fusion import store_channel_fusion
 from .query.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
@@ -191,6 +193,20 @@ class Collection:
                 writer.write([{"id": r.item_id, "modality": r.modality, "path": r.path, "text": r.text,
                                "metadata": r.metadata} for r in records], vectors)
         return writer.rows
+
+    def calibrate_hybrid(self, examples: str | Path | Sequence[tuple[str, str | Path]]) -> dict:
+        """Fit and store how hybrid search fuses the word and vector lists, from example queries and the files they
+        should find (a `query<TAB>path` file, a captions manifest, or (query, path) pairs); every later hybrid
+        search uses it. Returns each fusion's recall on the examples (mmret.query.channel_calibration)."""
+        from .query.hybrid_examples import read_hybrid_examples
+
+        pairs = (read_hybrid_examples(examples) if isinstance(examples, (str, Path))
+                 else [(text, str(Path(path).expanduser().resolve())) for text, path in examples])
+        return calibrate_hybrid(self.store, self.encoder, pairs)
+
+    def clear_hybrid_calibration(self) -> None:
+        """Remove the stored hybrid fusion: hybrid searches use the defaults again."""
+        store_channel_fusion(self.store, None)
 
     def calibrate(self, examples: dict[str, list[str]] | None = None, space: str = SHARED) -> PathFusion:
         """Fit and store the fusion of `space`'s paths (a video's shot, sound and speech segments) from example

@@ -22,6 +22,7 @@ from mmret.query.channel_fusion import (
 )
 
 WORDS = [("a", 8.0), ("b", 4.0), ("c", 2.0)]
+ADAPTIVE = ChannelFusion(tie_ratio=0.9, midpoint=0.5, steepness=12.0, min_word_weight=0.0, max_word_weight=0.9)
 VECTORS = [("b", 0.9), ("d", 0.7), ("a", 0.5)]
 
 
@@ -54,14 +55,14 @@ def test_weighted_zscore_sum():
 def test_adaptive_weighs_words_by_the_keyword_lists_confidence():
     # top group {a: 8}; first score past it 4 -> confidence 1 - 4/8 = 0.5 = midpoint -> weight 0.9 / 2
     assert word_confidence([8.0, 4.0, 2.0], 0.9) == pytest.approx(0.5)
-    hits = fuse_channels(WORDS, VECTORS, ChannelFusion(), k=10)
+    hits = fuse_channels(WORDS, VECTORS, ADAPTIVE, k=10)
     # words over top: a 1, b 0.5, c 0.25 (missing 0); vectors min-max: b 1, d 0.5, a 0
     assert _scores(hits) == pytest.approx({"a": 0.45, "b": 0.45 * 0.5 + 0.55, "c": 0.45 * 0.25, "d": 0.55 * 0.5})
     assert [h.item_id for h in hits] == ["b", "a", "d", "c"]
 
 
 def test_adaptive_trusts_a_lone_strong_word_hit_and_a_tied_group():
-    settings = ChannelFusion()
+    settings = ADAPTIVE
     weight = 0.9 / (1 + math.exp(-12 * (1.0 - 0.5)))
     assert adaptive_word_weight([10.0], settings) == pytest.approx(weight)
     hits = fuse_channels([("x", 10.0)], [("y", 0.8), ("x", 0.6), ("z", 0.4)], settings)
@@ -72,7 +73,7 @@ def test_adaptive_trusts_a_lone_strong_word_hit_and_a_tied_group():
 
 
 def test_each_hit_says_which_channel_found_it_with_its_ranks_and_scores():
-    hits = {h.item_id: h for h in fuse_channels(WORDS, VECTORS, ChannelFusion(), k=10)}
+    hits = {h.item_id: h for h in fuse_channels(WORDS, VECTORS, ADAPTIVE, k=10)}
     assert (hits["a"].channel, hits["a"].word_rank, hits["a"].word_score, hits["a"].vector_rank,
             hits["a"].vector_score) == ("both", 1, 8.0, 3, 0.5)
     assert (hits["c"].channel, hits["c"].vector_rank, hits["c"].vector_score) == ("words", None, None)
@@ -117,3 +118,13 @@ def test_settings_stored_with_a_collection_and_cleared(tmp_path):
     assert stored_channel_fusion(VectorCollection.open(tmp_path / "c")) == ChannelFusion(midpoint=0.7)
     store_channel_fusion(store, None)
     assert stored_channel_fusion(VectorCollection.open(tmp_path / "c")) == ChannelFusion()
+
+
+def test_ties_go_to_the_better_rank_in_either_list_then_to_the_vectors():
+    # rrf: a and b each have ranks 1 and 2, so the same score; the vectors rank b first
+    hits = fuse_channels([("a", 3.0), ("b", 2.0)], [("b", 0.9), ("a", 0.8)], ChannelFusion(method="rrf"))
+    assert hits[0].score == hits[1].score and [h.item_id for h in hits] == ["b", "a"]
+    # weighted at 0.5, min-max: c (words 1st) and d (vectors 1st) tie at 0.5; x, in no list's first place, last
+    hits = fuse_channels([("c", 5.0), ("x", 1.0)], [("d", 0.9), ("x", 0.1)],
+                         ChannelFusion(method="weighted", word_weight=0.5))
+    assert [h.item_id for h in hits] == ["d", "c", "x"] and hits[0].score == hits[1].score == 0.5

@@ -44,10 +44,13 @@ class ChannelFusion:
     rrf_k: float = 60.0
     normalisation: str = "minmax"  # of both lists for `weighted`
     word_weight: float = 0.3  # `weighted`
-    tie_ratio: float = 0.9  # `adaptive`: hits at least this fraction of the top word score form the top group
-    midpoint: float = 0.5  # `adaptive`: confidence at which the words get half way between min and max weight
+    # `adaptive`, defaults fitted by benchmarks/hybrid.py on flickr8k-500[300:400] (descriptive and exact-term
+    # queries, each channel's top 40 from a collection's keyword index and vectors): hits at least tie_ratio of the
+    # top word score form the top group; at a confidence of `midpoint` the words get half way between min and max
+    tie_ratio: float = 0.95
+    midpoint: float = 0.4
     steepness: float = 12.0
-    min_word_weight: float = 0.0
+    min_word_weight: float = 0.2
     max_word_weight: float = 0.9
 
     def __post_init__(self):

@@ -19,11 +19,11 @@ from ..errors import BadInput
 from .channel_fusion import ChannelFusion, RankedList, fuse_channels, word_confidence
 
 WEIGHT_STEPS = 201  # the words' weight is looked up on this grid over [0, 1] while fitting
-GRID = {
-    "tie_ratio": (0.9, 0.8, 0.95),
-    "midpoint": (0.5, 0.3, 0.4, 0.6, 0.7, 0.8),
+GRID = {  # the defaults first
+    "tie_ratio": (0.95, 0.8, 0.9),
+    "midpoint": (0.4, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8),
     "steepness": (12.0, 4.0, 8.0, 20.0, 40.0),
-    "min_word_weight": (0.0, 0.05, 0.1, 0.2, 0.3),
+    "min_word_weight": (0.2, 0.0, 0.05, 0.1, 0.3),
     "max_word_weight": (0.9, 0.6, 0.75, 1.0),
 }
 
