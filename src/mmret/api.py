@@ -39,6 +39,8 @@ from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
 from .pipeline import IndexReport, Ingest
+from .query.channel_calibration import calibrate_hybrid
+from .query.channel_fusion import store_channel_fusion
 from .query.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
@@ -118,18 +120,21 @@ class Collection:
             workers: int | None = None, progress: bool = False,
             on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None,
             ray: RaySettings | None = None, commit_every: int = 1024, commit_seconds: float = 30.0,
-            within: list[Path] | None = None) -> IndexReport:
+            within: list[Path] | None = None, words_from: list[str] | None = None) -> IndexReport:
         """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
         `timed` sets how audio and video are cut into segments (window length, shot detection, pooling); `ray`
         (mmret.distributed.RaySettings) decodes and embeds on a Ray cluster, with the same result. A commit
         follows every `commit_every` items or `commit_seconds`, whichever comes first: an interrupted run keeps
         those and the next run resumes. `within` (resolved folders): a manifest row naming a file outside them is
-        skipped."""
+        skipped. `words_from` names metadata fields whose values keyword search finds too (remembered by the
+        collection; its keyword index is rebuilt when they change)."""
         sources = [Path(s).expanduser() for s in sources]
         check_sources(sources)  # missing paths and unusable manifests, before the collection is created
         stages = {"progress": progress, "on_skip": on_skip, "timed": timed or TimedSettings(),
                   "commit_every": commit_every, "commit_seconds": commit_seconds, "within": within}
         with self._one_writer():
+            if words_from is not None and words_from != self._created().word_fields():
+                self.store.index_words(list(words_from))
             if ray is None:
                 ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)
             else:
@@ -188,6 +193,20 @@ class Collection:
                 writer.write([{"id": r.item_id, "modality": r.modality, "path": r.path, "text": r.text,
                                "metadata": r.metadata} for r in records], vectors)
         return writer.rows
+
+    def calibrate_hybrid(self, examples: str | Path | Sequence[tuple[str, str | Path]]) -> dict:
+        """Fit and store how hybrid search fuses the word and vector lists, from example queries and the files they
+        should find (a `query<TAB>path` file, a captions manifest, or (query, path) pairs); every later hybrid
+        search uses it. Returns each fusion's recall on the examples (mmret.query.channel_calibration)."""
+        from .query.hybrid_examples import read_hybrid_examples
+
+        pairs = (read_hybrid_examples(examples) if isinstance(examples, (str, Path))
+                 else [(text, str(Path(path).expanduser().resolve())) for text, path in examples])
+        return calibrate_hybrid(self.store, self.encoder, pairs)
+
+    def clear_hybrid_calibration(self) -> None:
+        """Remove the stored hybrid fusion: hybrid searches use the defaults again."""
+        store_channel_fusion(self.store, None)
 
     def calibrate(self, examples: dict[str, list[str]] | None = None, space: str = SHARED) -> PathFusion:
         """Fit and store the fusion of `space`'s paths (a video's shot, sound and speech segments) from example
@@ -253,7 +272,7 @@ class Collection:
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
                audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
                fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None,
-               like: str | None = None) -> list[Hit]:
+               like: str | None = None, mode: str | None = None) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, a stored item (`like`: its id or file path;
         "more like this"), or several at once, plus any weighted `parts` (QueryPart("text", "people", -1.0) pulls
         away from people; QueryPart("item", ID, -1.0) from a stored item). A stored item is searched by the vectors
@@ -264,11 +283,15 @@ class Collection:
         min-max, z-score or none). With
         `per_file`, a file appears once: an audio or video file as its best-scoring segment. `where` is a filter
         (`{"folder": "cats", "width": {"$gte": 640}}`, see index/where.py); `params` overrides the ANN index's
-        tuned search parameters (ef_search, nprobe, shortlist); `exclude` names items to leave out, as get() does."""
+        tuned search parameters (ef_search, nprobe, shortlist); `exclude` names items to leave out, as get() does.
+        `mode`: "semantic" (vectors), "keyword" (the words of items' text, file names and named metadata, ranked by
+        BM25: "phrases", prefix*, -exclusions) or "hybrid" (both lists fused); default hybrid for a text query where
+        the collection has a keyword index, else semantic. Keyword and hybrid hits carry `snippet` and `channels`
+        (each channel's rank and score)."""
         exclude = [*exclude, *(record.item_id for name in exclude if (record := self.get(name)))] if exclude else None
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
-                      fusion=fusion, norm=norm, like=like)
-        only_stored = all(part.modality == ITEM for part in query.all_parts)  # needs no model: none is loaded
+                      fusion=fusion, norm=norm, like=like, mode=mode)
+        only_stored = mode == "keyword" or all(part.modality == ITEM for part in query.all_parts)  # no model needed
         return search(self.store, self._encoder if only_stored else self.encoder, query)
 
 

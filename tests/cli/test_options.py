@@ -53,7 +53,7 @@ def test_paths_min_score_and_exclude(run, notes):
     code, out, _ = run("search", "red car", "--collection", notes, "--paths", "--exclude", "bike")
     paths = out.split()  # text items have no path: their ids stand in
     assert code == 0 and paths[0] == "car" and sorted(paths[1:]) == ["sea", "tree"]
-    _, out, _ = run("search", "red car", "--collection", notes, "--json", "--min-score", "0.5")
+    _, out, _ = run("search", "red car", "--collection", notes, "--json", "--min-score", "0.5", "--mode", "semantic")
     assert [r["id"] for r in results(out)] == ["car", "bike"] and all(r["score"] >= 0.5 for r in results(out))
 
 

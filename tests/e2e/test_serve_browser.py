@@ -26,6 +26,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "tests-artifacts" / "serve"
 PHOTOS = 24
 STARTUP_SECONDS = 180
 WATER = "children playing in the water"  # the caption of the video's second shot's photo
+NOTE = '<img src=x onerror="window.injected = 1"> harbour <b>lights</b>'  # a text item: untrusted stored text
 
 
 def write_video(path: Path, photos: list[Path], seconds: float = 3.0, fps: int = 10) -> Path:
@@ -78,9 +79,10 @@ def site(tmp_path_factory, data_dir, offline_encoder):
         shutil.copy(data_dir / "flickr8k-500" / record["image"], media)
     shots = [data_dir / "flickr8k-500" / records[i]["image"] for i in (40, 41)]  # workers on a beam; water
     write_video(media / "clip.webm", shots)
+    (media / "harbour-notes.txt").write_text(NOTE, encoding="utf-8")
     folder = media.parent / "collection"
     report = Collection.open(folder, model=offline_encoder).add([media], workers=0)
-    assert report.added == PHOTOS + 1, report.summary()
+    assert report.added == PHOTOS + 2, report.summary()
     with serving(folder, media) as url:
         yield url, media, records
 
@@ -270,3 +272,24 @@ def test_refused_files_show_the_servers_reason(browser, refusing_site):
     assert note.inner_text() == f"Not shown: {reasons['far.jpg']}"
     assert page.locator("#detail-media img").count() == 0
     page.close()
+
+
+def test_keyword_mode_highlights_the_words_escaped_and_the_query_stays_in_the_url(page, site):
+    page.locator("#options summary").click()
+    page.select_option("#mode", "keyword")
+    page.fill("#q", "harbour")
+    page.wait_for_function("document.querySelector('.card .snippet mark')?.textContent === 'harbour'")
+    assert card_names(page) == ["harbour-notes.txt"]
+    snippet = page.locator(".card .snippet").first
+    assert snippet.locator("img, b").count() == 0 and "<img src=x" in snippet.inner_text()
+    assert page.evaluate("window.injected") is None
+    assert "found by words #1" in page.locator(".card .channels").first.inner_text()
+    assert page.evaluate("location.search") == "?q=harbour&mode=keyword"
+    page.screenshot(path=ARTIFACTS / "07-keyword-snippet.png", full_page=True)
+
+    page.goto(f"{site[0]}/?q=clip&mode=keyword")  # a shared link: the search runs as it was
+    page.wait_for_function("document.querySelector('.card .name')?.textContent === 'clip.webm'")
+    assert page.input_value("#q") == "clip" and page.input_value("#mode") == "keyword"
+    page.goto(f"{site[0]}/?q={WATER.replace(' ', '+')}")  # no mode: hybrid where the collection has words
+    page.wait_for_function("document.querySelector('#status').textContent.includes('result')")
+    assert page.input_value("#mode") == "" and len(card_names(page)) >= 10

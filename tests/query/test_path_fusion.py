@@ -119,11 +119,11 @@ def test_api_fits_stores_and_searches_through_the_fusion(two_path_collection, of
     folder, examples = two_path_collection
     coll = Collection.open(folder, offline_encoder)
     query = "a dog runs through the grass"
-    raw = coll.search(text=query, k=20, per_file=False)
+    raw = coll.search(text=query, k=20, per_file=False, mode="semantic")  # the path fusion is of vector hits
     fusion = coll.calibrate({"shot": examples})
     assert set(fusion.paths) == {"shot", "speech"}
     assert stored_path_fusion(VectorCollection.open(folder), SHARED).to_dict() == fusion.to_dict()
-    fused = coll.search(text=query, k=20, per_file=False)
+    fused = coll.search(text=query, k=20, per_file=False, mode="semantic")
     vector = offline_encoder.encode("text", [query])[0]
     prior = fusion.log_prior(vector)
     expected = {h.record.item_id: fusion.fused(h.record.metadata["segment"], np.array([h.score]), prior)[0]

@@ -135,7 +135,7 @@ def test_a_stored_item_is_one_part_of_a_composed_query(library, fp32_encoder):
     collection, photos, _ = library
     x, y = str(photos[4]), str(photos[5])
     parts = [QueryPart("text", "a child playing", 0.5), QueryPart(ITEM, y, -1.0)]
-    hits = collection.search(like=x, parts=parts, k=6, per_file=False)
+    hits = collection.search(like=x, parts=parts, k=6, per_file=False, mode="semantic")  # vectors alone
     ids = [r.item_id for r in collection.store.records() if r.item_id not in (x, y)]
     stored = collection.store.vectors_of([x, y, *ids], SHARED)
     query = stored[x] + 0.5 * fp32_encoder.encode("text", ["a child playing"])[0] - stored[y]

@@ -146,7 +146,7 @@ def test_a_negative_text_part_pushes_its_colour_down(served):
 
 def test_rank_fusion_of_two_text_parts_matches_rrf_of_their_own_lists(served):
     client, _, _ = served
-    every = {"k": 100, "per_file": "false"}
+    every = {"k": 100, "per_file": "false", "mode": "semantic"}  # fusion of the parts' vector lists
 
     def ranks(query: str) -> dict[str, int]:
         results = client.get("/api/search", params={"q": query, **every}).json()["results"]

@@ -45,7 +45,12 @@ def add(commands) -> None:
     index.add_argument("--cut-threshold", type=float, default=None,
                        help="frame difference (0-1) that starts a shot (default: the shot detector's)")
     index.add_argument("--pooling", metavar="FILE", help="a trained attention pooling of shot keyframes (default: mean)")
-    index.add_argument("--ocr", action="store_true", help="also index text read in video keyframes (mmret[ocr])")
+    index.add_argument("--ocr", action="store_true",
+                       help="also read text in photos and video keyframes: searchable by its words and its meaning "
+                            "(mmret[ocr]; slower)")
+    index.add_argument("--words-from", metavar="FIELDS", type=_field_names,
+                       help="metadata fields whose values keyword search also finds, comma-separated (e.g. "
+                            "tags,author); remembered by the collection")
     index.add_argument("--fusion", metavar="NAME",
                        help="items of several parts (a manifest row's image and text): store each part's vector and "
                             "the fused one; 'mean', or the method a trained --model DIR was trained with")
@@ -85,9 +90,17 @@ def _index(args) -> int:
     collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray,
-                            commit_every=args.commit_every, commit_seconds=args.commit_seconds)
+                            commit_every=args.commit_every, commit_seconds=args.commit_seconds,
+                            words_from=args.words_from)
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
+
+
+def _field_names(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise BadInput(f"--words-from {value!r}: expected metadata field names separated by commas")
+    return names
 
 
 def _check_index_args(args) -> None:
@@ -140,10 +153,11 @@ def _info(args) -> int:
 
     store = common.open_store(args.collection)
     kinds = Counter(r.metadata[SEGMENT] if is_segment(r.metadata) else r.modality for r in store.records())
+    words = {"fields": store.word_fields()} if store.has_words() else None  # None: keyword search is not offered
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
                       "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id),
-                      "languages": languages(store.model_id)},
-                     indent=2))
+                      "languages": languages(store.model_id), "keyword index": words},
+                     indent=2, ensure_ascii=False))
     return 0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..index.values import WORDS
 from ..media.segments import SEGMENT_KEYS, place_of
 
 TEXT_SHOWN = 80  # characters of an item's text on its line; --json has all of it
@@ -12,7 +13,21 @@ def format_row(row: dict) -> str:
     """One line for a terminal: rank, score, what matched, and the metadata that is not a segment's place."""
     shown = {k: v for k, v in row["metadata"].items() if k not in SEGMENT_KEYS}
     metadata = json.dumps(shown, ensure_ascii=False) if shown else ""
-    return f"{row['rank']:>3}  {row['score']:.4f}  {_what(row)}  {metadata}"
+    line = f"{row['rank']:>3}  {row['score']:.4f}  {_what(row)}  {metadata}"
+    found = row.get("channels") or {}
+    if WORDS in found:  # a keyword or hybrid search: which channel, and the matched words in context
+        ranks = ", ".join(f"{name} #{where['rank']}" for name, where in found.items())
+        line += f"\n       [{ranks}]" + (f"  {marked(row['snippet'])}" if row.get("snippet") else "")
+    return line
+
+
+def marked(snippet: dict) -> str:
+    """A snippet on one line with its matched words in [brackets]."""
+    text, out, last = snippet["text"], [], 0
+    for start, end in snippet["marks"]:
+        out += [text[last:start], "[", text[start:end], "]"]
+        last = end
+    return " ".join("".join([*out, text[last:]]).split())
 
 
 def _what(row: dict) -> str:

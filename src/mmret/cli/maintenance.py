@@ -27,7 +27,8 @@ def add(commands) -> None:
     collection_option(check)
     check.add_argument("--json", action="store_true", help="the problems as a JSON list of {file, problem}")
     check.add_argument("--repair", action="store_true",
-                       help="first rebuild what can be derived from the stored data (a missing or damaged ANN index)")
+                       help="first rebuild what can be derived from the stored data (a missing or damaged ANN "
+                            "index, the keyword index)")
     check.set_defaults(run=_check)
 
 
@@ -45,8 +46,9 @@ def _check(args) -> int:
 
     collection = Collection.open(args.collection, create=False)
     if args.repair:
-        for space in collection.repair():
-            print(f"{args.collection}: rebuilt the ANN index of space {space!r}", file=sys.stderr)
+        for rebuilt in collection.repair():
+            what = "the keyword index" if rebuilt == "words" else f"the ANN index of space {rebuilt!r}"
+            print(f"{args.collection}: rebuilt {what}", file=sys.stderr)
     problems = collection.check()
     if args.json:
         print(json.dumps([problem.to_dict() for problem in problems], indent=2))

@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   mmret search --collection photos --like ~/Pictures/cat.jpg --like -~/Pictures/dog.jpg --text "at night^0.5"
   mmret search --collection shop --image shoe.jpg --text "in red^0.5" --text -people   # composed: weights, negatives
   mmret search "red running shoes" --collection shop --fusion rrf                      # one list per part space
+  mmret search 'IMG_2031 "beach day" -night' --collection photos --mode keyword       # words, a phrase, not night
 
 Query parts repeat; each may be written -PART (pull away from it) and PART^WEIGHT."""
 QUERY_PART_FLAGS = ("--text", "--image", "--audio", "--like")
@@ -29,6 +30,10 @@ def add(commands) -> None:
     search.add_argument("--text", action="append", default=[], help="text to search for (repeatable)")
     search.add_argument("--image", action="append", default=[], metavar="FILE", help="an image to search by")
     search.add_argument("--audio", action="append", default=[], metavar="FILE", help="an audio file to search by")
+    search.add_argument("--mode", choices=("hybrid", "semantic", "keyword"),
+                        help="keyword: the words of items' text, file names and --words-from fields (BM25; \"a "
+                             "phrase\", prefix*, -word); semantic: vectors; hybrid: both lists fused (default where "
+                             "the collection has a keyword index, else semantic)")
     search.add_argument("--fusion", metavar="rrf|combsum|combmnz|combprod",
                         help="fuse one result list per query part and space (default: one fused query vector)")
     search.add_argument("--norm", default="min-max", metavar="min-max|z-score|none",
@@ -37,7 +42,9 @@ def add(commands) -> None:
                         help="a stored item (id or file path) to search by, with the vectors the collection keeps for "
                              "it (its file is not read); it and its file's segments are left out (repeatable)")
     search.add_argument("-k", type=positive_int, default=10, help="results to return")
-    search.add_argument("--min-score", type=float, metavar="S", help="leave out results scoring below S")
+    search.add_argument("--min-score", type=float, metavar="S",
+                        help="leave out results scoring below S (the mode's score: cosine similarity in semantic "
+                             "mode, BM25 in keyword mode, the fused score in hybrid mode)")
     search.add_argument("--exclude", action="append", default=[], metavar="ID",
                         help="leave out this item (id or file path; repeatable)")
     search.add_argument("--all-segments", action="store_true",
@@ -84,9 +91,10 @@ def _search(args) -> int:
     for key in collection.store.absent_filter_keys(where) if where else []:
         print(f"mmret: warning: no item of {args.collection} has the metadata key {key!r}", file=sys.stderr)
     hits = collection.search(parts=query_parts, k=args.k, where=where, space=args.space, exclude=args.exclude or None,
-                             per_file=not args.all_segments, fusion=args.fusion, norm=args.norm, params=params)
+                             per_file=not args.all_segments, fusion=args.fusion, norm=args.norm, params=params,
+                             mode=args.mode)
     rows = [row for row in result_rows(hits) if args.min_score is None or row["score"] >= args.min_score]
-    query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion,
+    query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion, "mode": args.mode,
              "parts": [{"modality": p.modality, "value": str(p.value), "weight": p.weight} for p in query_parts]}
     _print(rows, query, args)
     if not rows:

@@ -54,7 +54,8 @@ def add(commands) -> None:
     export.add_argument("--space", default="shared", help="the vector space to export")
     export.set_defaults(run=_export)
 
-    migrate = commands.add_parser("migrate", help="convert an older collection to the current format",
+    migrate = commands.add_parser("migrate", help="convert an older collection to the current format (and give it a "
+                                  "keyword index)",
                                   epilog="example:\n  mmret migrate --collection photos")
     collection_option(migrate)
     migrate.set_defaults(run=_migrate)
@@ -107,8 +108,11 @@ def _export(args) -> int:
 
 
 def _migrate(args) -> int:
-    from ..index.backend import open_collection
+    from ..index.backend import is_milvus, location, open_collection
 
     with open_collection(args.collection) as collection:  # opening migrates an older format once
+        if not is_milvus(location(args.collection)) and not collection.has_words():
+            collection.index_words()  # a collection made before the keyword index: nothing else changes
+            print(f"{args.collection}: keyword index built for {len(collection)} items")
         print(f"{args.collection}: format is current (generation {collection.generation})")
     return 0

@@ -27,6 +27,7 @@ from mmret.index.committed_view import CommittedView
 from mmret.index.creation import create_database
 from mmret.index.hits import hits_of
 from mmret.index.item_ids import ItemIds
+from mmret.index.keyword_search import KeywordSearch
 from mmret.index.locking import locked
 from mmret.index.masks import CompiledFilters
 from mmret.index.migrate import migrate_if_older
@@ -50,7 +51,7 @@ __all__ = ["FORMAT_VERSION", "CollectionError", "Hit", "ItemGone", "Record", "Se
            "readable"]
 
 
-class VectorCollection(CommittedView, CollectionBase):
+class VectorCollection(CommittedView, KeywordSearch, CollectionBase):
     """Records with vectors in named spaces; writes are staged and become visible on `commit`.
 
     Reads (`get`, `records`, `search`, ...) see the last commit, whichever process made it (see generation.py).

@@ -149,6 +149,26 @@ class CollectionBase(StagedWrites, ABC):
         """The k best records per query row, by inner product in `space`. `where` filters on metadata and on
         `modality`, `path`, `path_prefix`; `exclude` lists item_ids to skip; `params` overrides the tuned ones."""
 
+    # -- words ----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def has_words(self) -> bool:
+        """Whether the collection keeps a keyword index in step with its items (keyword and hybrid search)."""
+
+    @abstractmethod
+    def word_fields(self) -> list[str]:
+        """The metadata fields whose values the keyword index holds beside text, file name and folder."""
+
+    @abstractmethod
+    def index_words(self, fields: list[str] | None = None) -> None:
+        """Build the keyword index from the stored items; with `fields`, of those metadata fields from now on."""
+
+    @abstractmethod
+    def keyword_search(self, query: str, k: int = 10, where: dict[str, Any] | None = None,
+                       exclude: list[str] | None = None) -> list[Hit]:
+        """The k items whose words best match `query` (words, "phrases", prefix*, -exclusions), best first, each
+        with a snippet; BadInput for a malformed query, or where the backend has no keyword search."""
+
     # -- writes (`remove` and `transaction` are StagedWrites') ------------------------------------
 
     @abstractmethod

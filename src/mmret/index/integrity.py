@@ -4,7 +4,7 @@ Inside one SQLite read transaction (so writers may go on; the check sees one gen
 check; each listed segment's two files present, matching the digests recorded when it was committed (checksums.py)
 and loadable with the count, dimension and storage type the database records; in every space, a live vector for
 each item that lists the space and no live vector without such an item; the ANN index file present and holding
-its segment's vectors.
+its segment's vectors; the keyword index, where there is one, holding exactly each item's words.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import numpy as np
 from mmret.errors import StorageFailure
 from mmret.index.checks import DB_FILE
 from mmret.index.checksums import file_sha256
+from mmret.index.keyword_index import WORDS_TABLE, word_row
 from mmret.index.store import MetadataStore
+from mmret.index.values import WORDS
 
 _NAMED = 5  # item ids named in one problem
 
@@ -33,7 +35,7 @@ class CollectionDamaged(StorageFailure):
 class Problem:
     file: str  # relative to the collection's folder
     problem: str
-    index_of: str | None = None  # the space whose ANN index this problem is in (rebuilt by `repair`)
+    index_of: str | None = None  # the space whose ANN index this problem is in, or WORDS (rebuilt by `repair`)
 
     def __str__(self) -> str:
         return f"{self.file}: {self.problem}"
@@ -55,7 +57,7 @@ def check_collection(directory: Path) -> list[Problem]:
             for space in spaces:
                 problems += _rows_against_vectors(store, space, loaded)
                 problems += _index_problems(directory, store, space, loaded)
-            return problems
+            return problems + _words_problems(store)
     except sqlite3.DatabaseError as error:
         return [Problem(DB_FILE, f"cannot be read: {error}")]
     finally:
@@ -166,3 +168,27 @@ def _index_problems(directory: Path, store: MetadataStore, space: str,
         return [Problem(built["file"], f"indexes {total} vectors, its segment {segment} holds "
                                        f"{len(loaded[segment][1])}", space)]
     return []
+
+
+def _words_problems(store: MetadataStore) -> list[Problem]:
+    """The keyword index against the items: a row per item holding its words, no other rows."""
+    words = store.words
+    if not words.exists():
+        return []  # made before the keyword index: `migrate` adds one
+    if not words.in_step():
+        return [Problem(WORDS_TABLE, "out of step with the items (an mmret without the keyword index committed "
+                                     "since it was written)", WORDS)]
+    fields = words.fields()
+    stored = dict(words.stored_rows())
+    expected = {row.id: row.record for row in store.rows()}
+    wrong = [expected[i].item_id for i in sorted(expected) if stored.get(i) != word_row(
+        expected[i].text, expected[i].path, expected[i].metadata, fields)]
+    orphans = sorted(set(stored) - set(expected))
+    problems = []
+    if wrong:
+        problems.append(Problem(WORDS_TABLE, f"{len(wrong)} items' words are missing or differ from their text, "
+                                             f"name and fields: {wrong[:_NAMED]}", WORDS))
+    if orphans:
+        problems.append(Problem(WORDS_TABLE, f"{len(orphans)} rows belong to no item: row ids {orphans[:_NAMED]}",
+                                WORDS))
+    return problems

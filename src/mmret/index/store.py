@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mmret.errors import BadInput
+from mmret.index.keyword_index import WORDS_SCHEMA, KeywordTable
 from mmret.index.readers import ThreadReaders
 from mmret.index.values import Record
 
@@ -89,8 +90,8 @@ class MetadataStore:
     @classmethod
     def create(cls, path: str | os.PathLike, meta: dict[str, Any]) -> MetadataStore:
         store = cls(path)
-        store._db.executescript(_SCHEMA + SEGMENT_SCHEMA)
-        store.set_meta(meta)
+        store._db.executescript(_SCHEMA + SEGMENT_SCHEMA + WORDS_SCHEMA)
+        store.set_meta({**meta, "words_generation": meta["generation"]})
         return store
 
     @property
@@ -116,6 +117,20 @@ class MetadataStore:
     def set_meta(self, values: dict[str, Any]) -> None:
         with self._transaction():
             self._write_meta(values)
+
+    @property
+    def words(self) -> KeywordTable:
+        """The keyword index (keyword_index.py), on this store's connection."""
+        return KeywordTable(self._db)
+
+    def rebuild_words(self, fields: list[str] | None = None) -> None:
+        """The keyword index made afresh from the items, in one transaction; with `fields`, of those metadata
+        fields from now on."""
+        with self._transaction():
+            if fields is not None:
+                self._write_meta({"words_from": fields})
+            self.words.rebuild()
+            self._write_meta({"words_generation": self.get_meta("generation")})
 
     def _write_meta(self, values: dict[str, Any]) -> None:
         self._db.executemany(
@@ -234,6 +249,10 @@ class MetadataStore:
             # Added before dropped: a tombstone of a vector that this same commit merged away must not stay.
             self._db.executemany("INSERT OR IGNORE INTO tombstones (space, id) VALUES (?, ?)", changes.tombstones_added)
             self._db.executemany("DELETE FROM tombstones WHERE space = ? AND id = ?", changes.tombstones_dropped)
+            if "generation" in changes.meta:  # the words of this commit's items, in the same transaction
+                self.words.write([(row.id, row.record.text, row.record.path, row.record.metadata) for row in upserts],
+                                 removed_ids)
+                changes.meta["words_generation"] = changes.meta["generation"]
             self._write_meta(changes.meta)
 
     def integrity_check(self) -> list[str]:

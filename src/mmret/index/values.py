@@ -86,13 +86,36 @@ class LazyRecords(Protocol):
     def record(self, row_id: int, item_id: str) -> Record: ...
 
 
-class Hit:
-    __slots__ = ("_record", "_row_id", "_rows", "item_id", "score", "space")
+WORDS = "words"  # a keyword hit's `space`, and the channel of the keyword index
+VECTORS = "vectors"  # the channel of vector search
 
-    def __init__(self, record: Record, score: float, space: str):
+
+@dataclass(frozen=True)
+class Snippet:
+    """A stretch of an item's stored text, with the [start, end) character ranges of the matched words."""
+
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ChannelRank:
+    """Where one channel (WORDS or VECTORS) ranked a hit (from 1), and its score there."""
+
+    rank: int
+    score: float
+
+
+class Hit:
+    __slots__ = ("_record", "_row_id", "_rows", "channels", "item_id", "score", "snippet", "space")
+
+    def __init__(self, record: Record, score: float, space: str, snippet: Snippet | None = None,
+                 channels: dict[str, ChannelRank] | None = None):
         self.item_id = record.item_id
-        self.score = score  # inner product (cosine for unit vectors), higher is better
+        self.score = score  # inner product (cosine for unit vectors), BM25 for words, fused: higher is better
         self.space = space
+        self.snippet = snippet  # the matched words in context, for a hit of the keyword index
+        self.channels = channels  # channel -> its rank and score, for a hit of a keyword or hybrid search
         self._record: Record | None = record
         self._rows: LazyRecords | None = None
         self._row_id = 0
@@ -103,6 +126,7 @@ class Hit:
         hit = cls.__new__(cls)
         hit.item_id, hit.score, hit.space, hit._record, hit._rows, hit._row_id = \
             item_id, score, space, None, rows, row_id
+        hit.snippet = hit.channels = None
         return hit
 
     @property

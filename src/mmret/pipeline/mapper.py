@@ -1,7 +1,7 @@
 """The mapper stage: items -> embedded batches. Runs of still images and texts go through `embed_items` (decoding
 in worker processes); audio and video files through `TimedEmbedder` (timed segments). A distributed runner maps
 its shards with this same function. With a FusedEncoder, image and text items also get their part vectors and the
-fused vector (fused.py)."""
+fused vector (fused.py); otherwise with OCR on, photos also get the text read in them (photo_text.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -15,6 +15,7 @@ from ..media.segments import TIMED_MODALITIES
 from ..media.timed_mapper import TimedEmbedder
 from ..media.timed_settings import TimedSettings
 from .fused import with_fused_vectors
+from .photo_text import with_photo_text
 
 
 def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, batch_size: int = 32,
@@ -27,5 +28,11 @@ def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, 
         elif isinstance(encoder, FusedEncoder):
             for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
                 yield from with_fused_vectors(encoder, batch)
+        elif timed.ocr:
+            from ..encoders.ocr import KeyframeReader
+
+            reader = KeyframeReader()
+            for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
+                yield with_photo_text(encoder, batch, reader)
         else:
             yield from embed_items(encoder, run, batch_size, workers, progress, len(run))

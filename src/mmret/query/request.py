@@ -11,6 +11,7 @@ from ..data.audio import Waveform
 from ..errors import BadInput
 from ..fusion import DECISION_FUSIONS, NORMS
 from ..index.base import SearchParams
+from .modes import check_mode
 from .parts import ITEM, QueryPart, check_parts
 
 
@@ -29,9 +30,11 @@ class Query:
     fusion: str | None = None  # None: one fused query vector; rrf, combsum, combmnz, combprod: fuse result lists
     norm: str = "min-max"  # of each list's scores for combsum and combmnz
     like: str | None = None  # a stored item (id or file path) to search by, with its stored vectors
+    mode: str | None = None  # hybrid, semantic or keyword (mmret.query.modes); None: hybrid where there are words
 
     def __post_init__(self):
         check_parts(self.all_parts)
+        check_mode(self.mode)
         if self.fusion is not None and self.fusion not in DECISION_FUSIONS:
             raise BadInput(f"unknown decision-level fusion {self.fusion!r}; choose from {sorted(DECISION_FUSIONS)}")
         if self.norm not in NORMS:

@@ -9,16 +9,29 @@ combprod), searched one list per part and space and the lists fused. A space who
 windows, speech) have a fitted fusion stored with the collection (mmret.query.path_fusion) is searched path by path and
 the hits merged by fused score.
 By default a file appears once in the results: a photo as itself, an audio or video file as its best-scoring
-segment.
+segment. A text query is also matched against the collection's keyword index in the `keyword` and `hybrid` modes
+(mmret.query.modes), its list fused with the vectors' by mmret.query.channel_fusion.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from ..encoders.base import Encoder
 from ..fusion import fuse_runs
 from ..index.collection_base import CollectionBase
 from ..index.values import Hit, readable
+from .channel_fusion import stored_channel_fusion
+from .modes import (
+    HYBRID,
+    KEYWORD,
+    SEMANTIC,
+    chosen_mode,
+    fused_hits,
+    keyword_text,
+    with_vector_ranks,
+    without_keyword_syntax,
+)
 from .path_fusion import search_fused_paths, stored_path_fusion
 from .per_file import collapsed
 from .request import Query
@@ -28,10 +41,33 @@ from .vectors import part_vector, query_vector
 
 
 def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list[Hit]:
-    """The query's k nearest items in `store`, whose vectors `encoder` made (None for a query of stored items
-    only, which needs no model: what it would tell, the collection records)."""
-    stored = StoredParts(store, query.all_parts)
-    query = replace(query, exclude=[*(query.exclude or []), *stored.left_out] or None)
+    """The query's k best items in `store`, whose vectors `encoder` made (None for a query of stored items
+    only, which needs no model: what it would tell, the collection records), in the query's mode."""
+    mode = chosen_mode(store, query.mode, query.all_parts)
+    stored = StoredParts(store, query.all_parts) if mode != KEYWORD else None
+    if stored is not None:
+        query = replace(query, exclude=[*(query.exclude or []), *stored.left_out] or None)
+    words = keyword_text(query.all_parts)
+
+    def word_top(fetch: int) -> list[Hit]:
+        return store.keyword_search(words, fetch, where=query.where, exclude=query.exclude)
+
+    if mode == KEYWORD:
+        return collapsed(word_top, query.k, query.per_file)
+    if mode == HYBRID:
+        query = replace(query, text=None, image=None, audio=None, like=None,
+                        parts=tuple(without_keyword_syntax(part) for part in query.all_parts))
+    vector_top = _vector_top(store, encoder, query, stored)
+    if mode == SEMANTIC:
+        return collapsed(lambda fetch: with_vector_ranks(vector_top(fetch)), query.k, query.per_file)
+    settings = stored_channel_fusion(store)
+    return collapsed(lambda fetch: fused_hits(word_top(fetch), vector_top(fetch), settings, fetch),
+                     query.k, query.per_file)
+
+
+def _vector_top(store: CollectionBase, encoder: Encoder | None, query: Query,
+                stored: StoredParts) -> Callable[[int], list[Hit]]:
+    """fetch -> the vector channel's best `fetch` hits (before per-file collapsing)."""
     if query.fusion is not None:
         return _search_lists(store, encoder, query, stored)
     vector, space = query_vector(encoder, query, stored)
@@ -42,12 +78,13 @@ def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list
 
     paths = stored_path_fusion(store, space)
     if paths is None:
-        return collapsed(lambda fetch: search_space(fetch, query.where), query.k, query.per_file)
-    return collapsed(lambda fetch: search_fused_paths(lambda where: search_space(fetch, where), paths, vector,
-                                                      query.where)[:fetch], query.k, query.per_file)
+        return lambda fetch: search_space(fetch, query.where)
+    return lambda fetch: search_fused_paths(lambda where: search_space(fetch, where), paths, vector,
+                                            query.where)[:fetch]
 
 
-def _search_lists(store: CollectionBase, encoder: Encoder | None, query: Query, stored: StoredParts) -> list[Hit]:
+def _search_lists(store: CollectionBase, encoder: Encoder | None, query: Query,
+                  stored: StoredParts) -> Callable[[int], list[Hit]]:
     """Decision-level fusion: one ranked list per (part, space), the part's weight on its lists (negative parts
     push their neighbours down), fused by query.fusion. The spaces: query.space if given, else a fusion
     collection's part spaces (those a stored item has vectors in), else each part's own default space."""
@@ -64,4 +101,4 @@ def _search_lists(store: CollectionBase, encoder: Encoder | None, query: Query, 
         ranked = fuse_runs(runs, query.fusion, [part.weight for part, _ in lists], query.norm)
         return [Hit(records[item], score, query.fusion) for item, score in ranked[:fetch]]
 
-    return collapsed(fused, query.k, query.per_file)
+    return fused

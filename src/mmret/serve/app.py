@@ -68,9 +68,15 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
     app.openapi = lambda: openapi_document(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_docs(app)
-    app.add_api_route("/", lambda: RedirectResponse("/static/index.html"), include_in_schema=False)
+    app.add_api_route("/", _page, include_in_schema=False)
     app.add_api_route("/favicon.ico", lambda: Response(status_code=204), include_in_schema=False)  # no icon
     return app
+
+
+def _page(request: Request) -> RedirectResponse:
+    """The search page, with the query kept (/?q=...&mode=... is a shared search)."""
+    query = request.url.query
+    return RedirectResponse("/static/index.html" + (f"?{query}" if query else ""))
 
 
 def _add_middleware(app: FastAPI, ctx: ServerContext, routes: list) -> None:

@@ -98,6 +98,13 @@ class OnThread:
                exclude: list[str] | None = None, params: SearchParams | None = None) -> list[list[Hit]]:
         return self._live.read(lambda store: store.search(space, queries, k, where, exclude, params))
 
+    def has_words(self) -> bool:
+        return self._live.read(lambda store: store.has_words())
+
+    def keyword_search(self, query: str, k: int = 10, where: dict[str, Any] | None = None,
+                       exclude: list[str] | None = None) -> list[Hit]:
+        return self._live.read(lambda store: store.keyword_search(query, k, where, exclude))
+
 
 class LiveCollection:
     def __init__(self, path: Path, refresh_interval: float = 0.5):

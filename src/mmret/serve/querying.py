@@ -35,7 +35,8 @@ def to_result(row: dict) -> Result:
     item = quote(row["id"], safe="")
     has_picture = row["path"] is not None and row["modality"] in ("image", "video")
     at = f"&at={segment.start:g}" if segment and row["modality"] == "video" else ""
-    return Result(rank=row["rank"], id=row["id"], score=row["score"], modality=row["modality"], path=row["path"],
+    return Result(rank=row["rank"], id=row["id"], score=row["score"], channel=row["channel"],
+                  channels=row["channels"], snippet=row["snippet"], modality=row["modality"], path=row["path"],
                   text=row["text"], metadata=shown, segment=segment,
                   thumbnail_url=f"/api/thumbnail?id={item}{at}" if has_picture else None,
                   media_url=f"/api/media?id={item}" if row["path"] is not None else None)

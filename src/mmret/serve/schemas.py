@@ -17,10 +17,25 @@ class Segment(BaseModel):
     file_id: str = Field(description="id of the audio or video file this segment belongs to")
 
 
+class ChannelRank(BaseModel):
+    rank: int = Field(description="the hit's rank in this channel's own list, from 1")
+    score: float = Field(description="its score there: BM25 for words, cosine similarity for vectors")
+
+
+class Snippet(BaseModel):
+    text: str = Field(description="a stretch of the item's stored text (or file name, folder, fields)")
+    marks: list[list[int]] = Field(description="[start, end) character ranges of the matched words in text")
+
+
 class Result(BaseModel):
     rank: int
     id: str
-    score: float = Field(description="cosine similarity to the query, higher is closer")
+    score: float = Field(description="higher is closer: cosine similarity (semantic), BM25 (keyword), or the fused "
+                                     "score of both lists (hybrid)")
+    channel: str = Field("vectors", description="which channel found it: words, vectors or both")
+    channels: dict[str, ChannelRank] = Field(default_factory=dict,
+                                             description="channel (words, vectors) -> the hit's rank and score there")
+    snippet: Snippet | None = Field(None, description="the matched words in context, for a hit of the words")
     modality: str
     path: str | None
     text: str | None

@@ -420,3 +420,28 @@ def test_index_twice_and_search_from_the_command_line(run, tmp_path, data_dir):
     milvus, embedded = results["photos.db"], results["photos-folder"]
     assert [row["id"] for row in milvus] == [row["id"] for row in embedded] and len(milvus) == 4
     np.testing.assert_allclose([row["score"] for row in milvus], [row["score"] for row in embedded], atol=1e-4)
+
+
+# -- words ---------------------------------------------------------------------------------------------------
+
+WORD_TEXTS = {"a": "a red car on the road", "b": "a red bike", "c": "green trees", "d": "blue sea"}
+
+
+def test_keyword_search_finds_the_oracles_items_or_is_refused_with_the_reason(place):
+    from mmret.errors import BadInput
+    from mmret.query.request import Query
+    from mmret.query.search import search
+
+    with create_collection(place, "test-model", {"shared": DIM}) as coll:
+        coll.upsert([Record(key, "text", text=text) for key, text in WORD_TEXTS.items()],
+                    {"shared": random_unit_vectors(np.random.default_rng(0), len(WORD_TEXTS), DIM)})
+        if isinstance(place, str) or place.suffix == ".db":  # Milvus: no keyword index, said so; never semantic
+            assert not coll.has_words()
+            for mode in ("keyword", "hybrid"):
+                with pytest.raises(BadInput, match=r"no keyword or hybrid search.*2\.5 or later"):
+                    search(coll, None, Query(text="red", mode=mode))
+            return
+        assert coll.has_words()
+        oracle = sorted(key for key, text in WORD_TEXTS.items() if "red" in text.split())
+        assert sorted(hit.item_id for hit in coll.keyword_search("red")) == oracle
+        assert [hit.item_id for hit in coll.keyword_search("red", where={"modality": "text"}, exclude=["a"])] == ["b"]

@@ -68,6 +68,10 @@ SETTING = "mmret.setting."  # + key: a JSON value a layer above keeps with the c
 INDEX = "mmret.index."  # + space: the built index's factory, tuned params and measured recall
 WRITE_BYTES = 32 << 20  # payload of one upsert call, well under gRPC's 64 MiB message limit
 QUERY_BATCH = 1024  # query vectors per search call
+NO_KEYWORDS = ("the Milvus backend has no keyword index, so no keyword or hybrid search (use --mode semantic). "
+               "Milvus's own BM25 full-text search needs a Milvus server of version 2.5 or later and a collection "
+               "created with a BM25 function field, which mmret does not create yet; the `milvus` package's "
+               "server (2.3.x) has no full-text search at all")
 
 
 class MilvusCollection(PagedReads, CollectionBase):
@@ -197,6 +201,21 @@ class MilvusCollection(PagedReads, CollectionBase):
         """Store a JSON value with the collection at once (no commit: it is not part of the items' state)."""
         with milvus_errors(self._location, f"cannot store setting {key!r}"):
             self._set_property(SETTING + key, json.dumps(value))
+
+    # -- words (refused: see NO_KEYWORDS) -----------------------------------------------------
+
+    def has_words(self) -> bool:
+        return False
+
+    def word_fields(self) -> list[str]:
+        return []
+
+    def index_words(self, fields: list[str] | None = None) -> None:
+        raise CollectionError(f"{shown(self._location)}: {NO_KEYWORDS}")
+
+    def keyword_search(self, query: str, k: int = 10, where: dict[str, Any] | None = None,
+                       exclude: list[str] | None = None) -> list[Hit]:
+        raise CollectionError(f"{shown(self._location)}: {NO_KEYWORDS}")
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -44,6 +44,10 @@ PARTS_HELP = ('JSON array of more text parts with weights, a negative weight pul
 PARTS = Annotated[str | None, Query(max_length=4000, json_schema_extra=JSON_TEXT, description=PARTS_HELP)]
 FUSION = Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None,
                    Query(description="fuse one result list per part (default: one fused query vector)")]
+MODE_HELP = ('keyword: the words of items\' text, file names and named fields, by BM25 ("a phrase", prefix*, '
+             '-word); semantic: vectors; hybrid: both lists fused. Default: hybrid where the collection has a '
+             'keyword index, else semantic')
+MODE = Annotated[Literal["hybrid", "semantic", "keyword"] | None, Query(description=MODE_HELP)]
 
 
 @router.get("/search", response_model=SearchResponse, summary="Search by text or by a stored item")
@@ -55,8 +59,8 @@ def search_get(ctx: Annotated[ServerContext, Depends(context)],
                k: K = 10, offset: OFFSET = 0, where: WHERE = None,
                per_file: Annotated[bool, Query(description="each file once, at its best segment")] = True,
                space: Annotated[str | None, Query(max_length=64)] = None, parts: PARTS = None,
-               fusion: FUSION = None) -> SearchResponse:
-    return _search(ctx, q, like, None, k, offset, where, per_file, space, parts, fusion)
+               fusion: FUSION = None, mode: MODE = None) -> SearchResponse:
+    return _search(ctx, q, like, None, k, offset, where, per_file, space, parts, fusion, mode)
 
 
 @router.post("/search", response_model=SearchResponse, summary="Search by an uploaded file (and text)")
@@ -71,8 +75,10 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
                 space: Annotated[str | None, Form(max_length=64)] = None,
                 parts: Annotated[str | None, Form(max_length=4000, json_schema_extra=JSON_TEXT,
                                                   description=PARTS_HELP)] = None,
-                fusion: Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None, Form()] = None) -> SearchResponse:
-    return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion)
+                fusion: Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None, Form()] = None,
+                mode: Annotated[Literal["hybrid", "semantic", "keyword"] | None, Form(description=MODE_HELP)] = None,
+                ) -> SearchResponse:
+    return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion, mode)
 
 
 @router.get("/explain", response_model=Explanation, summary="Why a text matched a stored photo")
@@ -98,7 +104,7 @@ def explain_match(ctx: Annotated[ServerContext, Depends(context)],
 
 def _search(ctx: ServerContext, text: str | None, like: str | None, upload: UploadFile | None, k: int,
             offset: int, where: str | None, per_file: bool, space: str | None, parts: str | None = None,
-            fusion: str | None = None) -> SearchResponse:
+            fusion: str | None = None, mode: str | None = None) -> SearchResponse:
     text = text.strip() if text and text.strip() else None
     more = _text_parts(parts)
     if text is None and like is None and upload is None and not more:
@@ -112,7 +118,7 @@ def _search(ctx: ServerContext, text: str | None, like: str | None, upload: Uplo
             saved, kind = save_upload(upload, "file", ctx.settings.max_upload_bytes, ("image", "audio", "video"))
             found.update(_upload_parts(saved, kind.modality, ctx.decodes))
         query = SearchQuery(**found, k=k, where=_filters(where), space=space, per_file=per_file, parts=more,
-                            fusion=fusion)
+                            fusion=fusion, mode=mode)
         return run_search(ctx.live, ctx.encoder, query, offset)
     finally:
         if saved is not None:

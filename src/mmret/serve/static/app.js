@@ -46,6 +46,8 @@ async function search(append = false) {
   state.offset = append ? state.offset + Number($("k").value) : 0;
   const form = new FormData();
   if (text) form.append("text", text);
+  if (text && $("mode").value) form.append("mode", $("mode").value);
+  keepInUrl(text);
   if (state.file) form.append("file", state.file);
   if (state.like) form.append("like", state.like);
   form.append("k", $("k").value);
@@ -66,6 +68,40 @@ async function search(append = false) {
     showError(error.message);
     $("status").textContent = "";
   }
+}
+
+// The query in the address (/?q=...&mode=...), so that a search can be shared and reloaded.
+function keepInUrl(text) {
+  const params = new URLSearchParams();
+  if (text) params.set("q", text);
+  if (text && $("mode").value) params.set("mode", $("mode").value);
+  const query = params.toString();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+}
+
+function fromUrl() {
+  const params = new URLSearchParams(location.search);
+  $("q").value = params.get("q") || "";
+  const mode = params.get("mode") || "";
+  if ([...$("mode").options].some((option) => option.value === mode)) $("mode").value = mode;
+  if (mode) $("options").open = true;
+}
+
+// The matched words in context: text nodes and <mark> elements, never HTML (the stored text is untrusted).
+function snippetNode(snippet) {
+  const node = el("span", { className: "snippet" });
+  let last = 0;
+  for (const [start, end] of snippet.marks) {
+    node.append(snippet.text.slice(last, start), el("mark", { textContent: snippet.text.slice(start, end) }));
+    last = end;
+  }
+  node.append(snippet.text.slice(last));
+  return node;
+}
+
+function channelsText(result) {
+  const found = Object.entries(result.channels || {}).map(([name, where]) => `${name} #${where.rank}`);
+  return found.length ? `found by ${found.join(" · ")}` : "";
 }
 
 function render(page, append) {
@@ -142,7 +178,9 @@ function card(result) {
     el("div", { className: "body" },
       el("span", { className: "name", textContent: fileName(result) }),
       el("span", { className: "score", textContent: `score ${result.score.toFixed(3)}${segment ? " · " + segment : ""}` }),
-      result.text && result.thumbnail_url ? el("span", { className: "meta", textContent: `“${result.text}”` }) : null,
+      result.snippet ? snippetNode(result.snippet)
+        : result.text && result.thumbnail_url ? el("span", { className: "meta", textContent: `“${result.text}”` }) : null,
+      result.snippet ? el("span", { className: "meta channels", textContent: channelsText(result) }) : null,
       el("span", { className: "meta", textContent: metadataText(result.metadata) }),
       el("div", { className: "actions" }, like, more)));
 }
@@ -241,7 +279,7 @@ async function loadInfo() {
 function setUp() {
   $("search").addEventListener("submit", (event) => { event.preventDefault(); search(); });
   $("q").addEventListener("input", later);
-  for (const id of ["k", "modality", "segments"]) $(id).addEventListener("change", () => search());
+  for (const id of ["k", "modality", "segments", "mode"]) $(id).addEventListener("change", () => search());
   $("where").addEventListener("change", () => search());
   $("key").addEventListener("change", () => { localStorage.setItem("mmret-key", $("key").value.trim()); loadInfo(); search(); });
   $("file").addEventListener("change", () => takeFile($("file").files[0]));
@@ -254,6 +292,7 @@ function setUp() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "/" && document.activeElement !== $("q") && !$("detail").open) { event.preventDefault(); $("q").focus(); }
   });
+  fromUrl();
   loadInfo();
   search();
 }
