@@ -42,6 +42,9 @@ def test_jieba_is_not_imported_for_text_without_unspaced_scripts():
     ('NEAR(x) OR y AND "z', None),
     ('x" OR "y', '"or" AND ("x" OR "y" OR "or")'),
     ("北京天安门", '("北京" OR "天安门")'),
+    ("a strawberry on the table", '("strawberry" OR "table")'),  # function words are not searched for
+    ("the", '("the")'),  # unless there is nothing else
+    ('"the end" of', '"the end"'),  # a phrase keeps them
 ])
 def test_user_text_becomes_fts5_strings_only(query, match):
     if match is None:

@@ -2,7 +2,9 @@
 
 Syntax: words (any may match; more and rarer ones rank higher), "quoted phrases" (each must appear, its words in
 that order), `word*` (words starting so; matched against word stems, as English words are stemmed), and `-word`
-or `-"a phrase"` (leave out items that have it). Every term is analysed as indexed text is (words.py) and
+or `-"a phrase"` (leave out items that have it). English function words typed as bare words ("a", "the", "of")
+are not searched for unless the query has nothing else: in a small collection they are rare enough for BM25 to rank
+an item high on "a" alone, which would look like a confident keyword match to hybrid fusion. Every term is analysed as indexed text is (words.py) and
 written as an FTS5 string, so no user character is ever read as FTS5 syntax.
 """
 
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from mmret.errors import BadInput
 from mmret.index.words import terms
 
+# English function words: they say how a sentence is built, not what it is about.
+STOP_WORDS = frozenset("""a an and are as at be but by for from has have in into is it its of on or over so than that
+the their there these this those to under was were while with within without""".split())
 _PIECE = re.compile(r'(-?)"([^"]*)"|(-?)([^\s"]+)')
 
 
@@ -41,6 +46,8 @@ class KeywordQuery:
                     (excluded if quoted_minus else phrases).append(phrase)
             else:
                 _add_bare(bare, bool(minus), words, excluded, prefixes)
+        content = [word for word in words if word not in STOP_WORDS]
+        words = content if content or phrases or prefixes else words
         if not (words or phrases or prefixes):
             raise BadInput(f"keyword query {text!r}: " + ("only exclusions; say what to find as well" if excluded
                                                           else "no words to search for"))
