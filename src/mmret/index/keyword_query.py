@@ -17,8 +17,9 @@ from mmret.errors import BadInput
 from mmret.index.words import terms
 
 # English function words: they say how a sentence is built, not what it is about.
-STOP_WORDS = frozenset("""a an and are as at be but by for from has have in into is it its of on or over so than that
-the their there these this those to under was were while with within without""".split())
+STOP_WORDS = frozenset({"a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "in",
+    "into", "is", "it", "its", "of", "on", "or", "over", "so", "than", "that", "the", "their", "there", "these",
+    "this", "those", "to", "under", "was", "were", "while", "with", "within", "without"})
 _PIECE = re.compile(r'(-?)"([^"]*)"|(-?)([^\s"]+)')
 
 
