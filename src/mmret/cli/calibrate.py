@@ -3,28 +3,32 @@ example queries, so that an unfiltered search ranks hits of different paths on o
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..encoders.base import SHARED
 from ..errors import BadInput
-from .common import collection_option
+from . import relevance
 
 EXAMPLES = """examples:
   mmret calibrate --collection media --examples shot=captions.txt --examples sound=sounds.txt
   mmret calibrate --collection media --clear
 
 An examples file holds one query a line that targets that path ("a dog runs on a beach" for shots, "the sound of
-rain" for sound windows). Speech and OCR paths take their segments' texts when no file is given for them."""
+rain" for sound windows). Speech and OCR paths take their segments' texts when no file is given for them.
+Calibrated relevance (`mmret search --min-relevance`):""" + relevance.EXAMPLES
 
 
 def add(commands) -> None:
     calibrate = commands.add_parser("calibrate", help="fit how search weighs a collection's shot, sound and speech hits",
                                     epilog=EXAMPLES)
-    collection_option(calibrate)
+    calibrate.add_argument("--collection", default=os.environ.get("MMRET_COLLECTION"), metavar="DIR",
+                           help="the collection (environment: MMRET_COLLECTION)")
     calibrate.add_argument("--examples", action="append", default=[], metavar="PATH=FILE",
                            help="example queries for one path (shot, sound, speech, ocr, item), one a line; repeatable")
     calibrate.add_argument("--space", default=SHARED, help="vector space whose paths are fused")
     calibrate.add_argument("--clear", action="store_true", help="remove the stored fusion: search raw scores again")
+    relevance.add_options(calibrate)
     calibrate.set_defaults(run=_calibrate)
 
 
@@ -32,6 +36,10 @@ def _calibrate(args) -> int:
     from ..api import Collection
     from ..query.path_fusion import clear_path_fusion
 
+    if args.relevance is not None:
+        return relevance.run(args)
+    if not args.collection:
+        raise BadInput("calibrate: --collection is needed (or MMRET_COLLECTION)")
     collection = Collection.open(args.collection, create=False)
     if args.clear:
         clear_path_fusion(collection.store, args.space)

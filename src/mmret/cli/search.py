@@ -38,6 +38,8 @@ def add(commands) -> None:
                              "it (its file is not read); it and its file's segments are left out (repeatable)")
     search.add_argument("-k", type=positive_int, default=10, help="results to return")
     search.add_argument("--min-score", type=float, metavar="S", help="leave out results scoring below S")
+    search.add_argument("--min-relevance", type=float, metavar="P",
+                        help="leave out results whose calibrated relevance (a probability, text queries) is below P")
     search.add_argument("--exclude", action="append", default=[], metavar="ID",
                         help="leave out this item (id or file path; repeatable)")
     search.add_argument("--all-segments", action="store_true",
@@ -84,7 +86,8 @@ def _search(args) -> int:
     for key in collection.store.absent_filter_keys(where) if where else []:
         print(f"mmret: warning: no item of {args.collection} has the metadata key {key!r}", file=sys.stderr)
     hits = collection.search(parts=query_parts, k=args.k, where=where, space=args.space, exclude=args.exclude or None,
-                             per_file=not args.all_segments, fusion=args.fusion, norm=args.norm, params=params)
+                             per_file=not args.all_segments, fusion=args.fusion, norm=args.norm, params=params,
+                             min_relevance=args.min_relevance)
     rows = [row for row in result_rows(hits) if args.min_score is None or row["score"] >= args.min_score]
     query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion,
              "parts": [{"modality": p.modality, "value": str(p.value), "weight": p.weight} for p in query_parts]}

@@ -87,12 +87,13 @@ class LazyRecords(Protocol):
 
 
 class Hit:
-    __slots__ = ("_record", "_row_id", "_rows", "item_id", "score", "space")
+    __slots__ = ("_record", "_row_id", "_rows", "item_id", "relevance", "score", "space")
 
     def __init__(self, record: Record, score: float, space: str):
         self.item_id = record.item_id
         self.score = score  # inner product (cosine for unit vectors), higher is better
         self.space = space
+        self.relevance: float | None = None  # a calibrated probability of relevance, where the search has one
         self._record: Record | None = record
         self._rows: LazyRecords | None = None
         self._row_id = 0
@@ -101,8 +102,8 @@ class Hit:
     def found(cls, item_id: str, row_id: int, score: float, space: str, rows: LazyRecords) -> Hit:
         """A hit on row `row_id`, whose record `rows` reads when first asked for."""
         hit = cls.__new__(cls)
-        hit.item_id, hit.score, hit.space, hit._record, hit._rows, hit._row_id = \
-            item_id, score, space, None, rows, row_id
+        hit.item_id, hit.score, hit.space, hit._record, hit._rows, hit._row_id, hit.relevance = \
+            item_id, score, space, None, rows, row_id, None
         return hit
 
     @property

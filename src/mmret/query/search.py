@@ -21,6 +21,7 @@ from ..index.collection_base import CollectionBase
 from ..index.values import Hit, readable
 from .path_fusion import search_fused_paths, stored_path_fusion
 from .per_file import collapsed
+from .relevance import rate_hits
 from .request import Query
 from .spaces import list_spaces
 from .stored_parts import StoredParts
@@ -33,7 +34,7 @@ def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list
     stored = StoredParts(store, query.all_parts)
     query = replace(query, exclude=[*(query.exclude or []), *stored.left_out] or None)
     if query.fusion is not None:
-        return _search_lists(store, encoder, query, stored)
+        return rate_hits(store, query, _search_lists(store, encoder, query, stored), None)
     vector, space = query_vector(encoder, query, stored)
 
     def search_space(fetch: int, where: dict | None) -> list[Hit]:
@@ -42,9 +43,11 @@ def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list
 
     paths = stored_path_fusion(store, space)
     if paths is None:
-        return collapsed(lambda fetch: search_space(fetch, query.where), query.k, query.per_file)
-    return collapsed(lambda fetch: search_fused_paths(lambda where: search_space(fetch, where), paths, vector,
-                                                      query.where)[:fetch], query.k, query.per_file)
+        hits = collapsed(lambda fetch: search_space(fetch, query.where), query.k, query.per_file)
+    else:
+        hits = collapsed(lambda fetch: search_fused_paths(lambda where: search_space(fetch, where), paths, vector,
+                                                          query.where)[:fetch], query.k, query.per_file)
+    return rate_hits(store, query, hits, vector if paths is None else None)
 
 
 def _search_lists(store: CollectionBase, encoder: Encoder | None, query: Query, stored: StoredParts) -> list[Hit]:

@@ -21,6 +21,8 @@ class Result(BaseModel):
     rank: int
     id: str
     score: float = Field(description="cosine similarity to the query, higher is closer")
+    relevance: float | None = Field(None, description="calibrated probability that the result is relevant (text "
+                                                      "queries, where the model or collection has a calibration)")
     modality: str
     path: str | None
     text: str | None
@@ -35,6 +37,8 @@ class SearchResponse(BaseModel):
     offset: int
     k: int
     has_more: bool = Field(description="whether another page follows")
+    relevance_cut: float | None = Field(None, description="the default minimum relevance: the page shows the "
+                                                          "results above it first (null: no calibration)")
     took_ms: float
 
 
