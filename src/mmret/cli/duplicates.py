@@ -9,7 +9,9 @@ from .common import collection_option
 
 EXAMPLES = """examples:
   mmret duplicates --collection photos                  # exact copies and resized/recompressed/cropped ones
-  mmret duplicates --collection photos --threshold 0.9 --json"""
+  mmret duplicates --collection photos --threshold 0.9 --json
+  mmret duplicates --collection photos --exclude-from-search   # search shows only each group's best copy
+  mmret duplicates --collection photos --include-in-search     # ... and every copy again"""
 
 
 def add(commands) -> None:
@@ -23,22 +25,34 @@ def add(commands) -> None:
     duplicates.add_argument("--texts", action="store_true", help="also group text items")
     duplicates.add_argument("--segments", action="store_true", help="also group audio and video segments")
     duplicates.add_argument("--json", action="store_true", help="one JSON object: the groups")
+    hiding = duplicates.add_mutually_exclusive_group()
+    hiding.add_argument("--exclude-from-search", action="store_true",
+                        help="hide every copy but the best of each group from search (kept with the collection)")
+    hiding.add_argument("--include-in-search", action="store_true", help="show every hidden copy in search again")
     duplicates.set_defaults(run=_duplicates)
 
 
 def _duplicates(args) -> int:
-    from ..query.duplicates import duplicates_json, find_duplicates
+    from ..query.duplicates import default_space, find_duplicates
+    from ..query.hidden_copies import hidden_copies, hide_copies, show_copies
 
     store = common.open_store(args.collection)
-    if args.json:
-        print(json.dumps(duplicates_json(store, args.threshold, args.space, args.texts, args.segments),
-                         ensure_ascii=False))
+    if args.include_in_search:
+        print(f"{show_copies(store)} hidden copies are shown in search again")
         return 0
     groups = find_duplicates(store, args.threshold, args.space, args.texts, args.segments)
+    if args.exclude_from_search:
+        hide_copies(store, groups)
+    if args.json:
+        print(json.dumps({"threshold": args.threshold, "space": args.space or default_space(store),
+                          "groups": [group.as_json() for group in groups]}, ensure_ascii=False))
+        return 0
     for number, group in enumerate(groups, 1):
         print(f"group {number}: {len(group.copies)} copies")
         for copy in group.copies:
             kind = "best " if copy is group.copies[0] else "exact" if copy.exact else f"{copy.similarity:.3f}"
             print(f"  {kind}  {copy.record.path or copy.record.item_id}")
     print(f"{len(groups)} groups, {sum(len(g.copies) - 1 for g in groups)} copies besides the best")
+    if args.exclude_from_search:
+        print(f"{len(hidden_copies(store))} copies hidden from search (--include-in-search shows them again)")
     return 0

@@ -19,6 +19,7 @@ from ..encoders.base import Encoder
 from ..fusion import fuse_runs
 from ..index.collection_base import CollectionBase
 from ..index.values import Hit, readable
+from .hidden_copies import hidden_copies
 from .path_fusion import search_fused_paths, stored_path_fusion
 from .per_file import collapsed
 from .relevance import rate_hits
@@ -32,7 +33,7 @@ def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list
     """The query's k nearest items in `store`, whose vectors `encoder` made (None for a query of stored items
     only, which needs no model: what it would tell, the collection records)."""
     stored = StoredParts(store, query.all_parts)
-    query = replace(query, exclude=[*(query.exclude or []), *stored.left_out] or None)
+    query = replace(query, exclude=[*(query.exclude or []), *stored.left_out, *hidden_copies(store)] or None)
     if query.fusion is not None:
         return rate_hits(store, query, _search_lists(store, encoder, query, stored), None)
     vector, space = query_vector(encoder, query, stored)
