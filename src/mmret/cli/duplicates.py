@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..query.duplicates import DEFAULT_THRESHOLD
+from ..query.duplicates import DEFAULT_HASH_DISTANCE, DEFAULT_THRESHOLD
 from . import common
 from .common import collection_option
 
@@ -20,6 +20,9 @@ def add(commands) -> None:
     collection_option(duplicates)
     duplicates.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="T",
                             help="cosine similarity at or above which two items are copies")
+    duplicates.add_argument("--hash-distance", type=int, default=DEFAULT_HASH_DISTANCE, metavar="BITS",
+                            help="photos whose perceptual hashes differ in at most BITS of 63 are copies too, when "
+                                 "their vectors are close enough to be compared (-1: vectors only)")
     duplicates.add_argument("--space", help="the vector space compared (default: image if the collection has it, "
                                             "else shared)")
     duplicates.add_argument("--texts", action="store_true", help="also group text items")
@@ -33,19 +36,20 @@ def add(commands) -> None:
 
 
 def _duplicates(args) -> int:
-    from ..query.duplicates import default_space, find_duplicates
+    from ..query.duplicates import default_space, find_duplicates, groups_json
     from ..query.hidden_copies import hidden_copies, hide_copies, show_copies
 
     store = common.open_store(args.collection)
     if args.include_in_search:
         print(f"{show_copies(store)} hidden copies are shown in search again")
         return 0
-    groups = find_duplicates(store, args.threshold, args.space, args.texts, args.segments)
+    hash_distance = None if args.hash_distance < 0 else args.hash_distance
+    groups = find_duplicates(store, args.threshold, args.space, args.texts, args.segments, hash_distance)
     if args.exclude_from_search:
         hide_copies(store, groups)
     if args.json:
-        print(json.dumps({"threshold": args.threshold, "space": args.space or default_space(store),
-                          "groups": [group.as_json() for group in groups]}, ensure_ascii=False))
+        print(json.dumps(groups_json(groups, args.threshold, args.space or default_space(store), hash_distance),
+                         ensure_ascii=False))
         return 0
     for number, group in enumerate(groups, 1):
         print(f"group {number}: {len(group.copies)} copies")

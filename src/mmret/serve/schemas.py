@@ -141,4 +141,6 @@ class DuplicateGroup(BaseModel):
 class Duplicates(BaseModel):
     threshold: float
     space: str
+    hash_distance: int | None = Field(None, description="perceptual hash bits (of 63) within which close photos "
+                                                        "are copies; null: vectors only")
     groups: list[DuplicateGroup]
