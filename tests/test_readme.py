@@ -58,7 +58,7 @@ def blocks(of_kind: str) -> list[str]:
 def test_every_readme_block_is_run_by_a_test():
     unknown = [body for lang, body in BLOCKS if kind(lang, body) is None]
     assert not unknown, f"README blocks that no test runs (teach tests/test_readme.py to run them): {unknown}"
-    assert len(blocks("make")) == len(blocks("python")) == len(blocks("server")) == 1 and len(blocks("shell")) == 4
+    assert len(blocks("make")) == len(blocks("python")) == len(blocks("server")) == 1 and len(blocks("shell")) == 5
 
 
 def scaled(line: str) -> str:
@@ -123,7 +123,8 @@ def run_block(project: Path, body: str) -> subprocess.CompletedProcess:
 def test_shell_blocks_run_as_shown_in_order(project, number):
     run_block(project, blocks("shell")[number])
     expected = [["photos", "manifest.csv"], ["flickr-report", "runs/offline-heads/model", "photos-tuned"],
-                ["catalogue.csv", "runs/fusion/model", "shop-trained"], ["demo-out/slideshow.mp4", "media-ocr"]]
+                ["catalogue.csv", "runs/fusion/model", "shop-trained"], ["demo-out/slideshow.mp4", "media-ocr"],
+                ["photos-backup"]]
     assert [name for name in expected[number] if not (project / name).exists()] == []
 
 

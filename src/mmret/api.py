@@ -24,6 +24,7 @@ from .encoders.base import SHARED, Encoder
 from .encoders.fused import FusedEncoder
 from .encoders.model_id import ModelId
 from .errors import BadInput
+from .fusion.relevance import RelevanceCurve
 from .index.backend import (
     collection_exists,
     create_collection,
@@ -44,6 +45,7 @@ from .query.channel_fusion import store_channel_fusion
 from .query.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
+from .query.relevance_fit import fit_collection_relevance
 from .query.request import Query
 from .query.search import search
 from .query.stored_parts import stored_record
@@ -214,6 +216,12 @@ class Collection:
         text, such as speech, takes those texts by default); every later search of the space uses it."""
         return fit_path_fusion(self.store, self.encoder, examples or {}, space)
 
+    def calibrate_relevance(self, pairs: dict[str, list[str]]) -> RelevanceCurve:
+        """Fit and store this collection's relevance curve from example queries and the items (ids or paths)
+        relevant to each ({"a red strawberry": ["strawberry/image_0001.jpg", ...]}); every other item counts as
+        irrelevant to a query. Later searches' relevance comes from it instead of the model's shipped curve."""
+        return fit_collection_relevance(self.store, self.encoder, pairs)
+
     def optimize(self, factory: str | None = None, target_recall: float = 0.95, space: str | None = None,
                  memory_budget: int | None = None) -> dict[str, dict]:
         """Merge segments and build each space's ANN index, tuned to `target_recall` (see index/optimize.py)."""
@@ -272,7 +280,7 @@ class Collection:
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
                audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
                fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None,
-               like: str | None = None, mode: str | None = None) -> list[Hit]:
+               like: str | None = None, mode: str | None = None, min_relevance: float | None = None) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, a stored item (`like`: its id or file path;
         "more like this"), or several at once, plus any weighted `parts` (QueryPart("text", "people", -1.0) pulls
         away from people; QueryPart("item", ID, -1.0) from a stored item). A stored item is searched by the vectors
@@ -287,10 +295,12 @@ class Collection:
         `mode`: "semantic" (vectors), "keyword" (the words of items' text, file names and named metadata, ranked by
         BM25: "phrases", prefix*, -exclusions) or "hybrid" (both lists fused); default hybrid for a text query where
         the collection has a keyword index, else semantic. Keyword and hybrid hits carry `snippet` and `channels`
-        (each channel's rank and score)."""
+        (each channel's rank and score).
+        A text query's hits carry `relevance`, a calibrated probability (query/relevance.py), where the collection or
+        its model has a calibration; `min_relevance` leaves out the hits below it (an error without one)."""
         exclude = [*exclude, *(record.item_id for name in exclude if (record := self.get(name)))] if exclude else None
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
-                      fusion=fusion, norm=norm, like=like, mode=mode)
+                      fusion=fusion, norm=norm, like=like, mode=mode, min_relevance=min_relevance)
         only_stored = mode == "keyword" or all(part.modality == ITEM for part in query.all_parts)  # no model needed
         return search(self.store, self._encoder if only_stored else self.encoder, query)
 

@@ -79,3 +79,28 @@ def test_a_threshold_out_of_range_is_a_user_error(library):
     result = mmret("duplicates", "--collection", library, "--threshold", "1.5")
     assert result.returncode != 0 and result.returncode != 70
     assert "threshold" in result.stderr
+
+
+def searched(collection, text="a ferry boat"):
+    result = mmret("search", text, "--collection", collection, "-k", "20", "--json")
+    assert result.returncode == 0, result.stderr
+    return [row["path"].rsplit("/", 1)[1] for row in json.loads(result.stdout)["results"] if row["path"]]
+
+
+def test_excluded_copies_leave_search_survive_reindexing_and_come_back(library):
+    assert {"ferry_image_0041.jpg", "ferry_smaller.jpg"} <= set(searched(library))
+    try:
+        hidden = mmret("duplicates", "--collection", library, "--threshold", "0.9", "--exclude-from-search")
+        assert hidden.returncode == 0 and "3 copies hidden from search" in hidden.stdout, hidden.stderr
+        found = set(searched(library))
+        assert "ferry_image_0041.jpg" in found and "ferry_smaller.jpg" not in found and "anchor_q60.jpg" not in found
+        photos = library.parent / "photos"
+        Image.open(photos / "ferry_image_0041.jpg").convert("RGB").resize((200, 150)).save(photos / "ferry_smaller.jpg")
+        again = mmret("index", photos, "--collection", library)  # the copy changed: embedded again, still hidden
+        assert again.returncode == 0 and "1 updated" in again.stdout + again.stderr, again.stdout + again.stderr
+        assert "ferry_smaller.jpg" not in searched(library)
+        assert ["anchor_image_0001.jpg", "anchor_q60.jpg"] in groups_of(library, "--threshold", "0.9")[1]  # listed
+    finally:
+        shown = mmret("duplicates", "--collection", library, "--include-in-search")
+    assert shown.returncode == 0 and "3 hidden copies are shown in search again" in shown.stdout
+    assert {"ferry_image_0041.jpg", "ferry_smaller.jpg", "anchor_q60.jpg"} <= set(searched(library))

@@ -175,6 +175,23 @@ def test_search_upload_more_like_this_and_details(page, site):
     page.screenshot(path=ARTIFACTS / "04-more-like-this.png", full_page=True)
 
 
+def test_less_relevant_results_wait_behind_show_more(page):
+    """The offline model ships a relevance curve: of the 24 photos and the video, those below its default cut are
+    hidden until "Show ... less relevant results" is pressed; the duplicates view opens (no copies here)."""
+    page.fill("#q", WATER)
+    page.wait_for_function("document.querySelector('#status').textContent.includes('less relevant')")
+    cards, below = page.locator(".card").count(), page.locator(".card[data-below]").count()
+    assert 0 < below < cards and page.locator(".card:visible").count() == cards - below
+    relevance = [float(t.split()[1]) for t in page.locator(".card .score").all_inner_texts()]
+    assert relevance == sorted(relevance, reverse=True)
+    page.screenshot(path=ARTIFACTS / "08-relevant-first.png", full_page=True)
+    page.click("#below")
+    assert page.locator(".card:visible").count() == cards and page.locator("#below").is_hidden()
+    page.click("#show-duplicates")
+    page.wait_for_selector("#duplicates h2")
+    assert page.locator("#duplicates h2").inner_text().startswith("0 groups of copies")
+
+
 def test_video_result_plays_from_its_segment(page):
     page.click("#options summary")
     page.select_option("#modality", "video")
@@ -252,6 +269,8 @@ def test_refused_files_show_the_servers_reason(browser, refusing_site):
     page.goto(url)
     page.fill("#q", "a photo")
     page.wait_for_function(f"document.querySelectorAll('.card').length === {len(reasons)}")
+    if page.locator("#below").is_visible():  # cards below the default relevance load once they are shown
+        page.click("#below")
     refused = len([reason for reason in reasons.values() if reason])
     page.wait_for_function(f"document.querySelectorAll('.card .unavailable').length === {refused}")
     for card in page.locator(".card").all():

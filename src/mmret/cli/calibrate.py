@@ -4,11 +4,12 @@ hybrid search fuses the keyword and vector lists."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..encoders.base import SHARED
 from ..errors import BadInput
-from .common import collection_option
+from . import relevance
 
 EXAMPLES = """examples:
   mmret calibrate --collection media --examples shot=captions.txt --examples sound=sounds.txt
@@ -19,13 +20,15 @@ EXAMPLES = """examples:
 An examples file holds one query a line that targets that path ("a dog runs on a beach" for shots, "the sound of
 rain" for sound windows). Speech and OCR paths take their segments' texts when no file is given for them.
 --hybrid takes a file of `query<TAB>path of the file it should find` lines, or a captions manifest (captions.json:
-each caption a query for its image); it prints each fusion's recall on those examples."""
+each caption a query for its image); it prints each fusion's recall on those examples.
+Calibrated relevance (`mmret search --min-relevance`):""" + relevance.EXAMPLES
 
 
 def add(commands) -> None:
     calibrate = commands.add_parser("calibrate", help="fit how search weighs a collection's shot, sound and speech hits",
                                     epilog=EXAMPLES)
-    collection_option(calibrate)
+    calibrate.add_argument("--collection", default=os.environ.get("MMRET_COLLECTION"), metavar="DIR",
+                           help="the collection (environment: MMRET_COLLECTION)")
     calibrate.add_argument("--examples", action="append", default=[], metavar="PATH=FILE",
                            help="example queries for one path (shot, sound, speech, ocr, item), one a line; repeatable")
     calibrate.add_argument("--space", default=SHARED, help="vector space whose paths are fused")
@@ -33,6 +36,7 @@ def add(commands) -> None:
                            help="fit hybrid search's fusion of keyword and vector hits on these example queries "
                                 "(query<TAB>path lines, or a captions manifest); with --clear, remove it")
     calibrate.add_argument("--clear", action="store_true", help="remove the stored fusion: search raw scores again")
+    relevance.add_options(calibrate)
     calibrate.set_defaults(run=_calibrate)
 
 
@@ -40,6 +44,10 @@ def _calibrate(args) -> int:
     from ..api import Collection
     from ..query.path_fusion import clear_path_fusion
 
+    if args.relevance is not None:
+        return relevance.run(args)
+    if not args.collection:
+        raise BadInput("calibrate: --collection is needed (or MMRET_COLLECTION)")
     collection = Collection.open(args.collection, create=False)
     if args.hybrid is not None:
         return _calibrate_hybrid(collection, args)

@@ -45,6 +45,8 @@ def add(commands) -> None:
     search.add_argument("--min-score", type=float, metavar="S",
                         help="leave out results scoring below S (the mode's score: cosine similarity in semantic "
                              "mode, BM25 in keyword mode, the fused score in hybrid mode)")
+    search.add_argument("--min-relevance", type=float, metavar="P",
+                        help="leave out results whose calibrated relevance (a probability, text queries) is below P")
     search.add_argument("--exclude", action="append", default=[], metavar="ID",
                         help="leave out this item (id or file path; repeatable)")
     search.add_argument("--all-segments", action="store_true",
@@ -92,7 +94,7 @@ def _search(args) -> int:
         print(f"mmret: warning: no item of {args.collection} has the metadata key {key!r}", file=sys.stderr)
     hits = collection.search(parts=query_parts, k=args.k, where=where, space=args.space, exclude=args.exclude or None,
                              per_file=not args.all_segments, fusion=args.fusion, norm=args.norm, params=params,
-                             mode=args.mode)
+                             mode=args.mode, min_relevance=args.min_relevance)
     rows = [row for row in result_rows(hits) if args.min_score is None or row["score"] >= args.min_score]
     query = {**{m: None if v is None else str(v) for m, v in parts.items()}, "fusion": args.fusion, "mode": args.mode,
              "parts": [{"modality": p.modality, "value": str(p.value), "weight": p.weight} for p in query_parts]}

@@ -107,7 +107,7 @@ class ChannelRank:
 
 
 class Hit:
-    __slots__ = ("_record", "_row_id", "_rows", "channels", "item_id", "score", "snippet", "space")
+    __slots__ = ("_record", "_row_id", "_rows", "channels", "item_id", "relevance", "score", "snippet", "space")
 
     def __init__(self, record: Record, score: float, space: str, snippet: Snippet | None = None,
                  channels: dict[str, ChannelRank] | None = None):
@@ -116,6 +116,7 @@ class Hit:
         self.space = space
         self.snippet = snippet  # the matched words in context, for a hit of the keyword index
         self.channels = channels  # channel -> its rank and score, for a hit of a keyword or hybrid search
+        self.relevance: float | None = None  # a calibrated probability of relevance, where the search has one
         self._record: Record | None = record
         self._rows: LazyRecords | None = None
         self._row_id = 0
@@ -124,8 +125,8 @@ class Hit:
     def found(cls, item_id: str, row_id: int, score: float, space: str, rows: LazyRecords) -> Hit:
         """A hit on row `row_id`, whose record `rows` reads when first asked for."""
         hit = cls.__new__(cls)
-        hit.item_id, hit.score, hit.space, hit._record, hit._rows, hit._row_id = \
-            item_id, score, space, None, rows, row_id
+        hit.item_id, hit.score, hit.space, hit._record, hit._rows, hit._row_id, hit.relevance = \
+            item_id, score, space, None, rows, row_id, None
         hit.snippet = hit.channels = None
         return hit
 

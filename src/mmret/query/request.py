@@ -31,6 +31,7 @@ class Query:
     norm: str = "min-max"  # of each list's scores for combsum and combmnz
     like: str | None = None  # a stored item (id or file path) to search by, with its stored vectors
     mode: str | None = None  # hybrid, semantic or keyword (mmret.query.modes); None: hybrid where there are words
+    min_relevance: float | None = None  # leave out hits whose calibrated relevance is lower (query/relevance.py)
 
     def __post_init__(self):
         check_parts(self.all_parts)
@@ -39,6 +40,8 @@ class Query:
             raise BadInput(f"unknown decision-level fusion {self.fusion!r}; choose from {sorted(DECISION_FUSIONS)}")
         if self.norm not in NORMS:
             raise BadInput(f"unknown score normalisation {self.norm!r}; choose from {NORMS}")
+        if self.min_relevance is not None and not 0.0 <= self.min_relevance <= 1.0:
+            raise BadInput(f"min_relevance: a probability between 0 and 1, got {self.min_relevance!r}")
 
     @property
     def all_parts(self) -> list[QueryPart]:

@@ -8,6 +8,7 @@ def result_rows(hits: list[Hit]) -> list[dict]:
     """Hits as plain rows (JSON-ready), ranked from 1, each saying which channel found it (words, vectors or both)
     with its rank and score there, and the snippet of its matched words if the keyword index found it."""
     return [{"rank": rank, "id": hit.record.item_id, "path": hit.record.path, "score": round(hit.score, 6),
+             **({} if hit.relevance is None else {"relevance": round(hit.relevance, 4)}),
              "modality": hit.record.modality, "text": hit.record.text, "metadata": hit.record.metadata,
              **_channels(hit, rank)} for rank, hit in enumerate(hits, 1)]
 

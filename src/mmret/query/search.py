@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
+
 from ..encoders.base import Encoder
 from ..fusion import fuse_runs
 from ..index.collection_base import CollectionBase
 from ..index.values import Hit, readable
 from .channel_fusion import stored_channel_fusion
+from .hidden_copies import hidden_copies
 from .modes import (
     HYBRID,
     KEYWORD,
@@ -34,6 +37,7 @@ from .modes import (
 )
 from .path_fusion import search_fused_paths, stored_path_fusion
 from .per_file import collapsed
+from .relevance import rate_hits
 from .request import Query
 from .spaces import list_spaces
 from .stored_parts import StoredParts
@@ -42,34 +46,38 @@ from .vectors import part_vector, query_vector
 
 def search(store: CollectionBase, encoder: Encoder | None, query: Query) -> list[Hit]:
     """The query's k best items in `store`, whose vectors `encoder` made (None for a query of stored items
-    only, which needs no model: what it would tell, the collection records), in the query's mode."""
+    only, which needs no model: what it would tell, the collection records), in the query's mode; copies hidden
+    by `mmret duplicates --exclude-from-search` left out."""
     mode = chosen_mode(store, query.mode, query.all_parts)
     stored = StoredParts(store, query.all_parts) if mode != KEYWORD else None
-    if stored is not None:
-        query = replace(query, exclude=[*(query.exclude or []), *stored.left_out] or None)
+    left_out = stored.left_out if stored is not None else []
+    query = replace(query, exclude=[*(query.exclude or []), *left_out, *hidden_copies(store)] or None)
     words = keyword_text(query.all_parts)
 
     def word_top(fetch: int) -> list[Hit]:
         return store.keyword_search(words, fetch, where=query.where, exclude=query.exclude)
 
     if mode == KEYWORD:
-        return collapsed(word_top, query.k, query.per_file)
+        return rate_hits(store, query, collapsed(word_top, query.k, query.per_file), None)
     if mode == HYBRID:
         query = replace(query, text=None, image=None, audio=None, like=None,
                         parts=tuple(without_keyword_syntax(part) for part in query.all_parts))
-    vector_top = _vector_top(store, encoder, query, stored)
+    vector_top, vector = _vector_top(store, encoder, query, stored)
     if mode == SEMANTIC:
-        return collapsed(lambda fetch: with_vector_ranks(vector_top(fetch)), query.k, query.per_file)
-    settings = stored_channel_fusion(store)
-    return collapsed(lambda fetch: fused_hits(word_top(fetch), vector_top(fetch), settings, fetch),
-                     query.k, query.per_file)
+        hits = collapsed(lambda fetch: with_vector_ranks(vector_top(fetch)), query.k, query.per_file)
+    else:
+        settings = stored_channel_fusion(store)
+        hits = collapsed(lambda fetch: fused_hits(word_top(fetch), vector_top(fetch), settings, fetch),
+                         query.k, query.per_file)
+    return rate_hits(store, query, hits, vector)
 
 
 def _vector_top(store: CollectionBase, encoder: Encoder | None, query: Query,
-                stored: StoredParts) -> Callable[[int], list[Hit]]:
-    """fetch -> the vector channel's best `fetch` hits (before per-file collapsing)."""
+                stored: StoredParts) -> tuple[Callable[[int], list[Hit]], np.ndarray | None]:
+    """fetch -> the vector channel's best `fetch` hits (before per-file collapsing), and the one query vector
+    searched (None for fused lists or paths: their scores are not one cosine, so relevance is not calibrated)."""
     if query.fusion is not None:
-        return _search_lists(store, encoder, query, stored)
+        return _search_lists(store, encoder, query, stored), None
     vector, space = query_vector(encoder, query, stored)
 
     def search_space(fetch: int, where: dict | None) -> list[Hit]:
@@ -78,9 +86,9 @@ def _vector_top(store: CollectionBase, encoder: Encoder | None, query: Query,
 
     paths = stored_path_fusion(store, space)
     if paths is None:
-        return lambda fetch: search_space(fetch, query.where)
-    return lambda fetch: search_fused_paths(lambda where: search_space(fetch, where), paths, vector,
-                                            query.where)[:fetch]
+        return (lambda fetch: search_space(fetch, query.where)), vector
+    return (lambda fetch: search_fused_paths(lambda where: search_space(fetch, where), paths, vector,
+                                             query.where)[:fetch]), None
 
 
 def _search_lists(store: CollectionBase, encoder: Encoder | None, query: Query,

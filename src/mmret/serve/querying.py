@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from ..encoders.base import Encoder
 from ..media.segments import SEGMENT_KEYS, place_of
+from ..query.relevance import calibrated, relevance_curve
 from ..query.request import Query
 from ..query.rows import result_rows
 from ..query.search import search
@@ -19,9 +20,12 @@ def run_search(live: LiveCollection, encoder: Encoder, query: Query, offset: int
     """One page: results offset+1 .. offset+k, and whether more follow."""
     started = time.perf_counter()
     page = replace(query, k=offset + query.k + 1)
-    hits = search(OnThread(live), encoder, page)
+    store = OnThread(live)
+    hits = search(store, encoder, page)
     rows = [to_result(row) for row in result_rows(hits)][offset:offset + query.k]
+    curve = relevance_curve(store) if calibrated(query) and any(row.relevance is not None for row in rows) else None
     return SearchResponse(results=rows, offset=offset, k=query.k, has_more=len(hits) > offset + query.k,
+                          relevance_cut=None if curve is None else curve.cut,
                           took_ms=round(1000 * (time.perf_counter() - started), 3))
 
 
@@ -35,8 +39,9 @@ def to_result(row: dict) -> Result:
     item = quote(row["id"], safe="")
     has_picture = row["path"] is not None and row["modality"] in ("image", "video")
     at = f"&at={segment.start:g}" if segment and row["modality"] == "video" else ""
-    return Result(rank=row["rank"], id=row["id"], score=row["score"], channel=row["channel"],
-                  channels=row["channels"], snippet=row["snippet"], modality=row["modality"], path=row["path"],
+    return Result(rank=row["rank"], id=row["id"], score=row["score"], relevance=row.get("relevance"),
+                  channel=row["channel"], channels=row["channels"], snippet=row["snippet"], modality=row["modality"],
+                  path=row["path"],
                   text=row["text"], metadata=shown, segment=segment,
                   thumbnail_url=f"/api/thumbnail?id={item}{at}" if has_picture else None,
                   media_url=f"/api/media?id={item}" if row["path"] is not None else None)

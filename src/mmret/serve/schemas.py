@@ -36,6 +36,8 @@ class Result(BaseModel):
     channels: dict[str, ChannelRank] = Field(default_factory=dict,
                                              description="channel (words, vectors) -> the hit's rank and score there")
     snippet: Snippet | None = Field(None, description="the matched words in context, for a hit of the words")
+    relevance: float | None = Field(None, description="calibrated probability that the result is relevant (text "
+                                                      "queries, where the model or collection has a calibration)")
     modality: str
     path: str | None
     text: str | None
@@ -50,6 +52,8 @@ class SearchResponse(BaseModel):
     offset: int
     k: int
     has_more: bool = Field(description="whether another page follows")
+    relevance_cut: float | None = Field(None, description="the default minimum relevance: the page shows the "
+                                                          "results above it first (null: no calibration)")
     took_ms: float
 
 
@@ -152,4 +156,6 @@ class DuplicateGroup(BaseModel):
 class Duplicates(BaseModel):
     threshold: float
     space: str
+    hash_distance: int | None = Field(None, description="perceptual hash bits (of 63) within which close photos "
+                                                        "are copies; null: vectors only")
     groups: list[DuplicateGroup]

@@ -5,7 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from ...query.duplicates import DEFAULT_THRESHOLD, duplicates_json
+from ...query.duplicates import (
+    DEFAULT_HASH_DISTANCE,
+    DEFAULT_THRESHOLD,
+    duplicates_json,
+)
+from ...query.perceptual_hash import BITS
 from ..context import ServerContext, context
 from ..schemas import Duplicates
 from ..security import require_read_key
@@ -22,5 +27,9 @@ def duplicates(ctx: Annotated[ServerContext, Depends(context)],
                space: Annotated[str | None, Query(max_length=200, description="the vector space compared "
                                                   "(default: image if the collection has it, else shared)")] = None,
                texts: Annotated[bool, Query(description="also group text items")] = False,
-               segments: Annotated[bool, Query(description="also group audio and video segments")] = False) -> dict:
-    return ctx.live.read(lambda store: duplicates_json(store, threshold, space, texts, segments))
+               segments: Annotated[bool, Query(description="also group audio and video segments")] = False,
+               hash_distance: Annotated[int, Query(ge=-1, le=BITS, description="photos whose perceptual hashes "
+                                                   "differ in at most this many bits are copies too (-1: vectors "
+                                                   "only)")] = DEFAULT_HASH_DISTANCE) -> dict:
+    bits = None if hash_distance < 0 else hash_distance
+    return ctx.live.read(lambda store: duplicates_json(store, threshold, space, texts, segments, bits))

@@ -42,6 +42,8 @@ WHERE = Annotated[str | None, Query(max_length=4000, json_schema_extra=JSON_TEXT
 PARTS_HELP = ('JSON array of more text parts with weights, a negative weight pulling away from it, e.g. '
               '[{"text": "people", "weight": -1}]')
 PARTS = Annotated[str | None, Query(max_length=4000, json_schema_extra=JSON_TEXT, description=PARTS_HELP)]
+MIN_RELEVANCE = Annotated[float | None, Query(ge=0, le=1, description="leave out results whose calibrated relevance "
+                                          "is lower (text queries; 422 where the model has no calibration)")]
 FUSION = Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None,
                    Query(description="fuse one result list per part (default: one fused query vector)")]
 MODE_HELP = ('keyword: the words of items\' text, file names and named fields, by BM25 ("a phrase", prefix*, '
@@ -59,8 +61,8 @@ def search_get(ctx: Annotated[ServerContext, Depends(context)],
                k: K = 10, offset: OFFSET = 0, where: WHERE = None,
                per_file: Annotated[bool, Query(description="each file once, at its best segment")] = True,
                space: Annotated[str | None, Query(max_length=64)] = None, parts: PARTS = None,
-               fusion: FUSION = None, mode: MODE = None) -> SearchResponse:
-    return _search(ctx, q, like, None, k, offset, where, per_file, space, parts, fusion, mode)
+               fusion: FUSION = None, mode: MODE = None, min_relevance: MIN_RELEVANCE = None) -> SearchResponse:
+    return _search(ctx, q, like, None, k, offset, where, per_file, space, parts, fusion, mode, min_relevance)
 
 
 @router.post("/search", response_model=SearchResponse, summary="Search by an uploaded file (and text)")
@@ -77,8 +79,8 @@ def search_post(ctx: Annotated[ServerContext, Depends(context)],
                                                   description=PARTS_HELP)] = None,
                 fusion: Annotated[Literal["rrf", "combsum", "combmnz", "combprod"] | None, Form()] = None,
                 mode: Annotated[Literal["hybrid", "semantic", "keyword"] | None, Form(description=MODE_HELP)] = None,
-                ) -> SearchResponse:
-    return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion, mode)
+                min_relevance: Annotated[float | None, Form(ge=0, le=1)] = None) -> SearchResponse:
+    return _search(ctx, text, like, file, k, offset, where, per_file, space, parts, fusion, mode, min_relevance)
 
 
 @router.get("/explain", response_model=Explanation, summary="Why a text matched a stored photo")
@@ -104,7 +106,7 @@ def explain_match(ctx: Annotated[ServerContext, Depends(context)],
 
 def _search(ctx: ServerContext, text: str | None, like: str | None, upload: UploadFile | None, k: int,
             offset: int, where: str | None, per_file: bool, space: str | None, parts: str | None = None,
-            fusion: str | None = None, mode: str | None = None) -> SearchResponse:
+            fusion: str | None = None, mode: str | None = None, min_relevance: float | None = None) -> SearchResponse:
     text = text.strip() if text and text.strip() else None
     more = _text_parts(parts)
     if text is None and like is None and upload is None and not more:
@@ -118,7 +120,7 @@ def _search(ctx: ServerContext, text: str | None, like: str | None, upload: Uplo
             saved, kind = save_upload(upload, "file", ctx.settings.max_upload_bytes, ("image", "audio", "video"))
             found.update(_upload_parts(saved, kind.modality, ctx.decodes))
         query = SearchQuery(**found, k=k, where=_filters(where), space=space, per_file=per_file, parts=more,
-                            fusion=fusion, mode=mode)
+                            fusion=fusion, mode=mode, min_relevance=min_relevance)
         return run_search(ctx.live, ctx.encoder, query, offset)
     finally:
         if saved is not None:

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { file: null, like: null, likeName: "", offset: 0, timer: null, request: 0 };
+const state = { file: null, like: null, likeName: "", offset: 0, timer: null, request: 0, showBelow: false, hasMore: false };
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -106,10 +106,25 @@ function channelsText(result) {
 
 function render(page, append) {
   const cards = page.results.map(card);
+  if (!append) state.showBelow = false;
+  for (const [at, result] of page.results.entries()) {  // below the default relevance: behind "show more"
+    if (page.relevance_cut != null && result.relevance != null && result.relevance < page.relevance_cut) cards[at].dataset.below = "";
+  }
   if (append) $("results").append(...cards); else $("results").replaceChildren(...cards);
-  const shown = $("results").children.length;
-  $("status").textContent = shown ? `${shown} result${shown === 1 ? "" : "s"} (${page.took_ms.toFixed(0)} ms)` : "No results.";
-  $("more").hidden = !page.has_more;
+  const below = showBelowCut();
+  const shown = $("results").children.length - below;
+  const hidden = below && !state.showBelow ? ` and ${below} less relevant` : "";
+  $("status").textContent = shown + below ? `${shown} result${shown === 1 ? "" : "s"}${hidden} (${page.took_ms.toFixed(0)} ms)` : "No results.";
+  state.hasMore = page.has_more;
+  $("more").hidden = !page.has_more || (below > 0 && !state.showBelow);
+}
+
+function showBelowCut() {
+  const below = $("results").querySelectorAll("[data-below]");
+  for (const card of below) card.hidden = !state.showBelow;
+  $("below").hidden = !below.length || state.showBelow;
+  $("below").textContent = `Show ${below.length} less relevant result${below.length === 1 ? "" : "s"}`;
+  return below.length;
 }
 
 function fileName(result) {
@@ -177,7 +192,7 @@ function card(result) {
   return el("article", { className: "card" }, preview(result),
     el("div", { className: "body" },
       el("span", { className: "name", textContent: fileName(result) }),
-      el("span", { className: "score", textContent: `score ${result.score.toFixed(3)}${segment ? " · " + segment : ""}` }),
+      el("span", { className: "score", textContent: `${result.relevance != null ? `relevance ${result.relevance.toFixed(2)} · ` : ""}score ${result.score.toFixed(3)}${segment ? " · " + segment : ""}` }),
       result.snippet ? snippetNode(result.snippet)
         : result.text && result.thumbnail_url ? el("span", { className: "meta", textContent: `“${result.text}”` }) : null,
       result.snippet ? el("span", { className: "meta channels", textContent: channelsText(result) }) : null,
@@ -284,6 +299,7 @@ function setUp() {
   $("key").addEventListener("change", () => { localStorage.setItem("mmret-key", $("key").value.trim()); loadInfo(); search(); });
   $("file").addEventListener("change", () => takeFile($("file").files[0]));
   $("more").addEventListener("click", () => search(true));
+  $("below").addEventListener("click", () => { state.showBelow = true; showBelowCut(); $("more").hidden = !state.hasMore; });
   const drop = $("drop");
   drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("file").click(); } });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
