@@ -1,5 +1,6 @@
 """Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
-network; any other name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
+network; a folder `mmret export-model` wrote runs in ONNX Runtime; any other name is a Hugging Face hub id or a
+local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
 `offline-lite2` is the offline pack with its larger image tower.
 
 Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import BadInput, Unavailable
 from .base import Encoder
 from .model_id import ModelId
 
@@ -26,7 +27,7 @@ RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 @dataclass(frozen=True)
 class Backend:
     claims: Callable[[ModelId], bool]  # of a base model id (no audio paths, no fusion)
-    load: Callable[[ModelId, str], Encoder]  # (base model id, precision) -> encoder
+    load: Callable[[ModelId, str, str], Encoder]  # (base model id, precision, device) -> encoder
 
 
 def is_offline(model: ModelId) -> bool:
@@ -34,9 +35,14 @@ def is_offline(model: ModelId) -> bool:
     return model.pin is None and (model.base in OFFLINE_MODELS or model.base.startswith(f"{DEFAULT_MODEL}:"))
 
 
-def _load_offline(model: ModelId, precision: str) -> Encoder:
+def _load_offline(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
     from .conse import BridgeSettings, image_tower_of
+    from .devices import is_gpu, torch_device
     from .offline import OfflineEncoder
+
+    if is_gpu(torch_device(device)) and device != "auto":
+        raise Unavailable(f"device {device!r}: the offline pack runs on the CPU in PyTorch; to run it on a CUDA GPU, "
+                          "export it (mmret export-model offline --format onnx --out DIR) and use --model DIR")
 
     tower = OFFLINE_MODELS.get(model.base) or image_tower_of(model.base)
     encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
@@ -60,24 +66,43 @@ def _is_clap(model: ModelId) -> bool:
     return model.pin is None and model_type(_hub_location(model)) == "clap"
 
 
-def _load_clap(model: ModelId, precision: str) -> Encoder:
+def _load_clap(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
     from .clap import ClapEncoder
+    from .devices import torch_device
 
-    return ClapEncoder(_hub_location(model))
+    return ClapEncoder(_hub_location(model), device=torch_device(device))
 
 
 def _is_unpinned(model: ModelId) -> bool:
     return model.pin is None
 
 
-def _load_hf(model: ModelId, precision: str) -> Encoder:
+def _load_hf(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
+    from .devices import torch_device
     from .hf import HFEncoder
 
-    return HFEncoder(_hub_location(model), precision=precision)
+    return HFEncoder(_hub_location(model), precision=precision, device=torch_device(device))
+
+
+def _is_onnx(model: ModelId) -> bool:
+    from .onnx_encoder import is_onnx_model_dir
+
+    return is_onnx_model_dir(model.base)
+
+
+def _load_onnx(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
+    from .onnx_encoder import OnnxEncoder
+
+    encoder = OnnxEncoder(model.base, device=device)
+    if model.pin is not None and not encoder.model_id.endswith(f"@{model.pin}"):
+        raise BadInput(f"ONNX model folder {model.base} holds weights {encoder.model_id[-12:]}, not {model.pin} "
+                       "as recorded: it was exported again or changed; pass --model with the folder of those weights")
+    return encoder
 
 
 BACKENDS: dict[str, Backend] = {
     "offline": Backend(is_offline, _load_offline),
+    "onnx": Backend(_is_onnx, _load_onnx),  # a folder `mmret export-model` wrote
     "clap": Backend(_is_clap, _load_clap),
     "hf": Backend(_is_unpinned, _load_hf),  # any other hub id or model directory
 }
@@ -89,11 +114,14 @@ def register_backend(kind: str, backend: Backend) -> None:
     REGISTERED[kind] = backend
 
 
-def load_base(model: ModelId, precision: str = "auto") -> Encoder:
+def load_base(model: ModelId, precision: str = "auto", device: str = "cpu") -> Encoder:
     """The encoder of a base model id (no audio paths, no fusion), from the first backend that claims it."""
+    from .devices import check_device
+
+    check_device(device)
     for backend in (*REGISTERED.values(), *BACKENDS.values()):
         if backend.claims(model):
-            return backend.load(model, precision)
+            return backend.load(model, precision, device)
     check_pinned_folder(model)
     raise BadInput(f"model {model}: {model.base} is not a trained model folder")
 
