@@ -11,16 +11,36 @@ import os
 import re
 from pathlib import Path
 
-from . import training  # noqa: F401  (registers the backend of trained model folders)
 from .encoders.fused import with_fusion
 from .encoders.loader import load_encoder
 from .encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
-from .encoders.registry import DEFAULT_MODEL, check_pinned_folder, is_offline
+from .encoders.registry import (
+    DEFAULT_MODEL,
+    Backend,
+    check_pinned_folder,
+    is_offline,
+    register_backend,
+)
 from .errors import BadInput
 
 __all__ = ["DEFAULT_MODEL", "check_model_name", "load_encoder", "query_paths", "with_fusion"]
 
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+TRAINED_RECORD = "mmret-model.json"  # mmret.training.saved.RECORD, read here without importing torch
+
+
+def _is_trained(model: ModelId) -> bool:
+    return (Path(model.base).expanduser() / TRAINED_RECORD).is_file()
+
+
+def _load_trained(model: ModelId, precision: str, device: str = "cpu"):
+    # importing it registers the real backend of trained model folders in place of this one
+    from .training import saved
+
+    return saved.REGISTERED_BACKEND.load(model, precision, device)
+
+
+register_backend("trained", Backend(_is_trained, _load_trained))
 
 
 def check_model_name(name: str) -> None:

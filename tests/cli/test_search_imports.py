@@ -1,0 +1,38 @@
+"""A text search over a collection indexed by an ONNX model folder imports neither torch nor transformers
+(`python -X importtime` lists every module a process imports)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from mmret import Collection
+from mmret.encoders.onnx_export import export_model
+
+from ..encoders.test_hf import _build
+
+HEAVY = ("torch", "transformers")
+
+
+def imported_modules(importtime_log: str) -> set[str]:
+    return {line.rpartition("|")[2].strip() for line in importtime_log.splitlines() if line.startswith("import time:")}
+
+
+def test_text_search_over_an_onnx_collection_imports_no_torch(tmp_path):
+    folder = tmp_path / "clip-onnx"
+    export_model(str(_build("clip", tmp_path).path), folder)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / f"p{i}.png")
+    Collection.open(tmp_path / "coll", str(folder)).add([tmp_path / f"p{i}.png" for i in range(4)])
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mmret.cli", "search", "a dog", "--collection",
+                           str(tmp_path / "coll"), "-k", "2", "--paths"], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout.splitlines()) == 2 and all(line.endswith(".png") for line in done.stdout.splitlines())
+    modules = imported_modules(done.stderr)
+    assert "onnxruntime" in modules and "mmret.encoders.onnx_encoder" in modules  # the log is read right
+    assert [name for name in HEAVY if name in modules] == []
