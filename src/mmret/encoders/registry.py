@@ -40,7 +40,7 @@ def _load_offline(model: ModelId, precision: str, device: str = "cpu") -> Encode
     from .devices import is_gpu, torch_device
     from .offline import OfflineEncoder
 
-    if is_gpu(torch_device(device)) and device != "auto":
+    if device not in ("cpu", "auto") and is_gpu(torch_device(device)):  # auto: the CPU, importing no torch
         raise Unavailable(f"device {device!r}: the offline pack runs on the CPU in PyTorch; to run it on a CUDA GPU, "
                           "export it (mmret export-model offline --format onnx --out DIR) and use --model DIR")
 

@@ -203,7 +203,7 @@ def _is_trained(model: ModelId) -> bool:
 
 
 def _load_trained(model: ModelId, precision: str, device: str = "cpu") -> TrainedEncoder:
-    if is_gpu(torch_device(device)) and device != "auto":
+    if device not in ("cpu", "auto") and is_gpu(torch_device(device)):
         raise Unavailable(f"device {device!r}: trained models run on the CPU in this version; use --device cpu")
     return TrainedEncoder(str(model), None if precision == "auto" else precision)
 
