@@ -192,7 +192,7 @@ class HFEncoder(Encoder):
                 candidates[dtype] = copy.deepcopy(self._model).to(dtype)
             return self._probe_embeddings(candidates[dtype])
 
-        return candidates[resolve_dtype(precision, probe, self.model_id)]
+        return candidates[resolve_dtype(precision, probe, self.model_id, device=str(self.device))]
 
     def _probe_embeddings(self, model: torch.nn.Module) -> np.ndarray:
         images = np.stack([self._image_preparer(image) for image in probe_images()])
