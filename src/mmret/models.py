@@ -1,6 +1,6 @@
 """Model names -> encoders, for the surfaces (API, CLI, server). The one loader is
-`mmret.encoders.loader.load_encoder`; this module imports mmret.training so that trained model folders (written by
-`mmret train`) are among its backends, and checks names before anything loads.
+`mmret.encoders.loader.load_encoder`; this module registers trained model folders (written by `mmret train`) among
+its backends, importing mmret.training (and torch) only when one loads, and checks names before anything loads.
 
 A trained model is identified by the hash of its weights, not by where its folder is: a collection records
 "DIR@HASH", and after the folder moves, `--model NEWDIR` is the same model when its weights hash the same.
@@ -19,11 +19,14 @@ from .encoders.registry import (
     Backend,
     check_pinned_folder,
     is_offline,
+    offline_towers,
     register_backend,
 )
+from .encoders.text_towers import TEXT_TOWERS
 from .errors import BadInput
 
-__all__ = ["DEFAULT_MODEL", "check_model_name", "load_encoder", "query_paths", "with_fusion"]
+__all__ = ["DEFAULT_MODEL", "check_model_name", "languages", "load_encoder", "query_paths", "with_fusion"]
+WHISPER_LANGUAGES = "English only (Whisper tiny.en, the bundled speech model)"
 
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 TRAINED_RECORD = "mmret-model.json"  # mmret.training.saved.RECORD, read here without importing torch
@@ -76,6 +79,34 @@ def query_paths(model_id: str) -> dict[str, list[str]]:
     else:
         audio = []
     return {"text": text, "image": ["images and video shots (base model)"], "audio": audio}
+
+
+def languages(model_id: str) -> dict[str, str]:
+    """The languages a text query (and a title) and speech can be in for `model_id`."""
+    model = ModelId.parse(model_id)
+    speech = next((path for path in model.audio if path.kind == SPEECH), None)
+    if speech is None:
+        spoken = f"no speech path (+speech would transcribe {WHISPER_LANGUAGES})"
+    else:
+        spoken = f"those of the Whisper model in {speech.where}" if speech.where else WHISPER_LANGUAGES
+    return {"text": _text_languages(model.base_id), "speech": spoken}
+
+
+def _text_languages(model: ModelId) -> str:
+    if model.pin is not None:  # a trained model: its base's text tower
+        from .training.saved import read_record
+
+        try:
+            options = read_record(Path(model.base).expanduser())["base"]["options"]
+        except (BadInput, KeyError, TypeError):
+            return "unknown (the trained model's folder is not readable)"
+        return TEXT_TOWERS[options.get("text_tower", "minilm")].languages
+    if is_offline(model):
+        try:
+            return TEXT_TOWERS[offline_towers(model)["text_tower"]].languages
+        except BadInput:
+            return "unknown (not an offline model of this mmret)"
+    return "those the model was trained on (mmret does not know them)"
 
 
 def _in_hub_cache(repo_id: str) -> bool:

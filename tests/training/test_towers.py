@@ -37,7 +37,7 @@ def test_the_untrained_block_computes_the_frozen_features(towers, pixels):
 
 def test_gradients_reach_only_the_trainable_copy(towers, pixels):
     tower = LastBlockTower(towers)
-    frozen = towers.encoder._image_model
+    frozen = towers.encoder.image_network
     tower(torch.from_numpy(pixels)).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in tower.block.parameters())
     assert all(p.grad is None for p in frozen.parameters())
@@ -47,10 +47,10 @@ def test_gradients_reach_only_the_trainable_copy(towers, pixels):
 def test_training_the_block_and_reloading_it(make_config, fp32_encoder, validation_set, base_config):
     flickr = base_config["data"]["train"][0].split("[")[0]
     config = make_config({**UNFROZEN, "data": {"train": [f"{flickr}[0:16]"]}})
-    frozen = {k: v.clone() for k, v in fp32_encoder._image_model.state_dict().items()}
+    frozen = {k: v.clone() for k, v in fp32_encoder.image_network.state_dict().items()}
     run = train(config, encoder=fp32_encoder)
     assert run.result.steps == 2
-    assert all(torch.equal(v, fp32_encoder._image_model.state_dict()[k]) for k, v in frozen.items())
+    assert all(torch.equal(v, fp32_encoder.image_network.state_dict()[k]) for k, v in frozen.items())
     encoder = TrainedEncoder(run.model_dir)
     block = encoder.model.image_tower.block.state_dict()
     assert any(not torch.equal(v, frozen[f"_blocks.15.{k}"]) for k, v in block.items() if v.is_floating_point())

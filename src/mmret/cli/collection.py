@@ -138,12 +138,13 @@ def _info(args) -> int:
     from collections import Counter
 
     from ..media.segments import SEGMENT, is_segment
-    from ..models import query_paths
+    from ..models import languages, query_paths
 
     store = common.open_store(args.collection)
     kinds = Counter(r.metadata[SEGMENT] if is_segment(r.metadata) else r.modality for r in store.records())
     print(json.dumps({"path": str(store.path), "model": store.model_id, "spaces": store.spaces, "items": len(store),
-                      "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id)},
+                      "by kind": dict(sorted(kinds.items())), "a query reaches": query_paths(store.model_id),
+                      "languages": languages(store.model_id)},
                      indent=2))
     return 0
 

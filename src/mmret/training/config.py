@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from ..encoders.offline import TEXT_DIM
 from ..encoders.registry import OFFLINE_MODELS
+from ..encoders.text_towers import TEXT_TOWERS
 from ..errors import BadInput
 from ..eval.benchmark import REPORTED_METRICS
 from ..eval.metrics import LOWER_IS_BETTER
@@ -82,10 +82,11 @@ class ModelConfig:
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         require(self.init in INITS, "init", f"must be one of {INITS}, got {self.init!r}")
         if self.init == "bridge":
+            text_dim = TEXT_TOWERS[OFFLINE_MODELS[self.base]["text_tower"]].dim
             require("conse" in self.image_inputs and self.image_head == "linear" and self.text_head != "mlp"
-                     and self.dim == TEXT_DIM, "init",
+                     and self.dim == text_dim, "init",
                      f"bridge needs conse among image_inputs, a linear image head, an identity or linear text head "
-                     f"and dim {TEXT_DIM}")
+                     f"and dim {text_dim} (the text tower's)")
 
 
 @dataclass(frozen=True)

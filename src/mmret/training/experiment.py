@@ -45,14 +45,14 @@ class PreparedData:
 
 def load_towers(config: ModelConfig, encoder: OfflineEncoder | None = None) -> OfflineTowers:
     """The towers of `config`, on a given (already loaded) encoder or a new one."""
-    tower = OFFLINE_MODELS[config.base]
+    towers = OFFLINE_MODELS[config.base]
     if encoder is None:
-        encoder = OfflineEncoder(precision=config.precision, bridge=BridgeSettings(image_tower=tower))
+        encoder = OfflineEncoder(precision=config.precision, bridge=BridgeSettings(**towers))
     elif encoder.precision != config.precision:
         raise BadInput(f"model.precision is {config.precision!r} but the given encoder runs {encoder.precision!r}")
-    elif encoder.settings.image_tower != tower:
-        raise BadInput(f"model.base is {config.base!r} (image tower {tower}) but the given encoder has "
-                       f"{encoder.settings.image_tower}")
+    elif (encoder.settings.text_tower, encoder.settings.image_tower) != (towers["text_tower"], towers["image_tower"]):
+        raise BadInput(f"model.base is {config.base!r} (towers {towers['text_tower']} and {towers['image_tower']}) "
+                       f"but the given encoder has {encoder.settings.text_tower} and {encoder.settings.image_tower}")
     return OfflineTowers(encoder, config.image_inputs)
 
 

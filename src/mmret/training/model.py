@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..errors import BadInput
 from .config import ModelConfig
-from .towers import INPUT_DIMS, LastBlockTower, OfflineTowers
+from .towers import LastBlockTower, OfflineTowers
 
 
 class ProjectionHead(nn.Sequential):
@@ -82,11 +82,12 @@ def start_at_the_bridge(model: RetrievalModel, towers: OfflineTowers) -> None:
     """Linear heads that reproduce the ConSE bridge: the image head passes its ConSE features through (and
     ignores the rest), the text head is the identity."""
     conse = towers.image_inputs.index("conse")
-    start = sum(INPUT_DIMS[name] for name in towers.image_inputs[:conse])
+    start = sum(towers.input_dims[name] for name in towers.image_inputs[:conse])
+    width = towers.input_dims["conse"]
     with torch.no_grad():
         for head, offset in ((model.image_head, start), (model.text_head, 0)):
             linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
             if linears:
                 linears[0].weight.zero_()
-                linears[0].weight[:, offset:offset + INPUT_DIMS["conse"]] = torch.eye(INPUT_DIMS["conse"])
+                linears[0].weight[:, offset:offset + width] = torch.eye(width)
                 linears[0].bias.zero_()

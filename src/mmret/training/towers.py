@@ -6,8 +6,8 @@ ImageNet logits (384-d, unit length, "conse"), concatenated in the configured or
 tower's 384-d sentence embedding (unit length), which is also the offline encoder's shared space.
 
 Relies on OfflineEncoder's `image_tower`, `bridge`, `preparer`, `encode`, `model_id`, `precision`, `image_dtype`
-and (saved models) `settings`; for the trainable last block only, on its private `_image_model` (the
-EfficientNet-Lite0 module: read and copied, never changed).
+and (saved models) `settings`, `text_dim`; for the trainable last block only, on its `image_network` (the
+EfficientNet-Lite module: read and copied, never changed).
 """
 from __future__ import annotations
 
@@ -20,18 +20,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..encoders.offline import IMAGE_DIM, TEXT_DIM, OfflineEncoder
+from ..encoders.offline import IMAGE_DIM, OfflineEncoder
 
 FEATURE_VERSION = 1
-INPUT_DIMS = {"pooled": IMAGE_DIM, "conse": TEXT_DIM}
 
 
 class OfflineTowers:
     def __init__(self, encoder: OfflineEncoder, image_inputs: tuple[str, ...] = ("pooled", "conse")):
         self.encoder = encoder
         self.image_inputs = tuple(image_inputs)
-        self.image_dim = sum(INPUT_DIMS[name] for name in self.image_inputs)
-        self.text_dim = TEXT_DIM
+        self.input_dims = {"pooled": IMAGE_DIM, "conse": encoder.text_dim}
+        self.image_dim = sum(self.input_dims[name] for name in self.image_inputs)
+        self.text_dim = encoder.text_dim
 
     def key(self, modality: str) -> str:
         """Identifies the frozen features of a modality: a cache of them is valid while this is unchanged."""
@@ -74,7 +74,7 @@ class LastBlockTower(nn.Module):
     def __init__(self, towers: OfflineTowers):
         super().__init__()
         self._dtype = towers.encoder.image_dtype  # resolves the tower's precision (a cast) before copying
-        network = towers.encoder._image_model
+        network = towers.encoder.image_network
         self._towers = towers
         self._frozen = (network,)  # a tuple hides it from nn.Module: neither trained nor saved
         self.block = copy.deepcopy(network._blocks[-1]).float()
