@@ -12,6 +12,7 @@ Prints a table and writes benchmarks/out/gpu_embed.json.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -29,7 +30,6 @@ from mmret.data.items import Item
 from mmret.encoders.base import SHARED, Encoder, l2_normalise
 from mmret.encoders.hf import HFEncoder
 from mmret.encoders.offline import OfflineEncoder
-from mmret.encoders.offline_pack import import_offline_pack, quiet_loading
 from mmret.encoders.precision import min_cosine
 from mmret.media.batches import embed_items
 
@@ -45,10 +45,7 @@ class OfflineImagesOn(Encoder):
     modalities = ("image",)
 
     def __init__(self, reference: OfflineEncoder, device: str, dtype: torch.dtype):
-        pack = import_offline_pack(reference.settings.image_tower)
-        with quiet_loading():
-            model = pack.EfficientNet.from_pretrained(f"efficientnet-{reference.settings.image_tower}",
-                                                      weights_path=pack.image_weights)
+        model = copy.deepcopy(reference.image_network)  # the fp32 reference keeps its own
         self.model = model.eval().to(device, dtype).to(memory_format=torch.channels_last)
         self.device, self.dtype, self.bridge = device, dtype, reference.bridge
         self.model_id, self.spaces = reference.model_id, {SHARED: reference.spaces[SHARED]}

