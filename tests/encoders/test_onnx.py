@@ -111,3 +111,22 @@ def test_a_gpu_request_without_a_gpu_is_a_clear_error(exported):
     with pytest.raises(MissingPackage, match="device 'cuda:1'.*no CUDA provider"):
         load_encoder(str(exported["clip"][1]), device="cuda:1")
     assert load_encoder(str(exported["clip"][1]), device="auto")._providers == ["CPUExecutionProvider"]
+
+
+@pytest.mark.slow
+def test_offline_pack_export_embeds_as_the_offline_encoder(tmp_path, data_dir):
+    from PIL import Image
+
+    from mmret.encoders.offline import OfflineEncoder
+
+    reports = onnx_export.export_model("offline", tmp_path / "offline-onnx")
+    assert [r.tower for r in reports] == ["text", "image"] and min(r.agreement for r in reports) >= 0.99
+    photos = [Image.open(p) for p in sorted((data_dir / "flickr8k-500" / "images").glob("*.jpg"))[:6]]
+    texts = ["a dog runs on the beach", "two children play football", "一只狗"]
+    source, onnx = OfflineEncoder(precision="fp32"), load_encoder(str(tmp_path / "offline-onnx"))
+    assert onnx.spaces == source.spaces
+    for modality, items in (("text", texts), ("image", photos)):
+        expected, got = source.embed(modality, items), onnx.embed(modality, items)
+        assert set(got) == set(expected)
+        for space in expected:
+            assert min_cosine(got[space], expected[space]) >= 0.999
