@@ -1,5 +1,5 @@
-"""A text search over a collection indexed by an ONNX model folder imports neither torch nor transformers
-(`python -X importtime` lists every module a process imports)."""
+"""A text or image search over a collection indexed by an ONNX model folder imports neither torch nor
+transformers (`python -X importtime` lists every module a process imports)."""
 from __future__ import annotations
 
 import os
@@ -36,6 +36,11 @@ def test_text_search_over_an_onnx_collection_imports_no_torch(tmp_path):
     modules = imported_modules(done.stderr)
     assert "onnxruntime" in modules and "mmret.encoders.onnx_encoder" in modules  # the log is read right
     assert [name for name in HEAVY if name in modules] == []
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mmret.cli", "search", "--image",
+                           str(tmp_path / "p0.png"), "--collection", str(tmp_path / "coll"), "-k", "1", "--paths"],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0 and done.stdout.strip().endswith("p0.png"), done.stderr[-2000:]
+    assert [name for name in HEAVY if name in imported_modules(done.stderr)] == []  # images too
 
 
 def test_text_search_over_an_offline_collection_with_a_numpy_text_tower_imports_no_torch(tmp_path):
