@@ -93,6 +93,10 @@ def languages(model_id: str) -> dict[str, str]:
 
 
 def _text_languages(model: ModelId) -> str:
+    from .encoders.onnx_encoder import is_onnx_model_dir, read_manifest
+
+    if is_onnx_model_dir(model.base):  # an exported model: those of the model it was exported from
+        return _text_languages(ModelId.parse(read_manifest(Path(model.base).expanduser())["source"]))
     if model.pin is not None:  # a trained model: its base's text tower
         from .training.saved import read_record
 

@@ -41,7 +41,7 @@ def test_a_missing_gpu_is_unavailable_by_name(device):
 
 @no_gpu
 def test_offline_model_on_a_missing_gpu_fails_before_loading(monkeypatch):
-    import mmret.encoders.offline as offline
+    from mmret.encoders import offline
 
     monkeypatch.setattr(offline, "OfflineEncoder", None)  # loading it would fail differently
     with pytest.raises(Unavailable, match="device 'cuda'"):
