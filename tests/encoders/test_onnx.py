@@ -130,3 +130,9 @@ def test_offline_pack_export_embeds_as_the_offline_encoder(tmp_path, data_dir):
         assert set(got) == set(expected)
         for space in expected:
             assert min_cosine(got[space], expected[space]) >= 0.999
+
+
+def test_a_missing_onnxruntime_names_the_extra(exported, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if it were not installed
+    with pytest.raises(MissingPackage, match=r"needs onnxruntime: pip install 'mmret\[onnx\]'"):
+        load_encoder(str(exported["clip"][1]))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BadInput
+from ..errors import BadInput, MissingPackage
 from .base import SHARED, Encoder, l2_normalise
 from .devices import onnx_providers
 
@@ -42,8 +42,11 @@ def read_manifest(folder: Path) -> dict:
 
 class OnnxEncoder(Encoder):
     def __init__(self, folder: str | Path, device: str = "cpu", threads: int | None = None):
-        import onnxruntime
-
+        try:
+            import onnxruntime
+            import tokenizers  # noqa: F401
+        except ImportError as error:
+            raise MissingPackage(f"ONNX model folder {folder}: needs {error.name}: pip install 'mmret[onnx]'") from error
         self.folder = Path(folder).expanduser().resolve()
         self.manifest = read_manifest(self.folder)
         self.model_id = f"{self.folder}@{self.manifest['sha256'][:12]}"
