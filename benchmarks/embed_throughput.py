@@ -6,7 +6,10 @@ Side by side in one run, on the flickr8k-500 JPEGs:
   - plain, CLIP ViT-B/32: the loop a user would write: Image.open(...).convert("RGB") in the main process,
     CLIPImageProcessorPil, model.get_image_features in fp32, batches of 32;
   - mmret, offline pack: the offline encoder's image tower through the same pipeline, with each of its two
-    image towers (`offline`: EfficientNet-Lite0 at 224 px; `offline-lite2`: EfficientNet-Lite2 at 260 px).
+    image towers (`offline`: EfficientNet-Lite0 at 224 px; `offline-lite2`: EfficientNet-Lite2 at 260 px);
+  - mmret, offline pack exported to ONNX (`mmret export-model offline --format onnx`, fp32: int8 EfficientNet
+    does not hold the 0.99 agreement) through the same pipeline, against the offline pack in PyTorch.
+`--offline-only` runs the offline Lite0 pair alone (PyTorch first, ONNX second, alternating).
 The CLIP has the real ViT-B/32 sizes with random weights (no hub here); speed does not depend on the values.
 Throughput is the median of `--repeats` runs. The two CLIP paths run back to back in alternating order, and
 'paired' is the median ratio of those back-to-back runs, which load from other processes on a shared machine
@@ -37,6 +40,7 @@ from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPToken
 from mmret.data.items import Item
 from mmret.encoders.base import SHARED, Encoder
 from mmret.encoders.hf import HFEncoder
+from mmret.encoders.onnx_export import export_model
 from mmret.encoders.precision import min_cosine
 from mmret.media.batches import embed_items
 from mmret.models import load_encoder
@@ -49,6 +53,8 @@ BATCH = 32
 CLIP = "CLIP ViT-B/32"
 MMRET, PLAIN = f"mmret {CLIP}", f"plain {CLIP}"
 OFFLINE = {"offline": "mmret offline (Lite0)", "offline-lite2": "mmret offline-lite2"}
+ONNX = "mmret offline ONNX fp32"
+PEERS = {MMRET: PLAIN, ONNX: OFFLINE["offline"]}  # path -> the path it is compared with (same model)
 
 
 def save_vit_b32_clip(path: Path) -> None:
@@ -115,7 +121,7 @@ def timed_runs(runs: dict[str, Callable[[list[Path]], np.ndarray]], paths: list[
 
 def table(rows: list[dict]) -> str:
     header = (f"{'path':<21} {'precision':<9} {'images/s':>8} {'best':>6} {'runs (s)':<16} "
-              f"{'vs plain':>8} {'paired':>7} {'min cos':>7}")
+              f"{'vs peer':>8} {'paired':>7} {'min cos':>7}")
     lines = [header, "-" * len(header)]
     for r in rows:
         runs = " ".join(f"{s:.1f}" for s in r["seconds"])
@@ -130,20 +136,20 @@ def _optional(value: float | None, fmt: str) -> str:
 
 
 def result_rows(names: list[str], seconds: dict, vectors: dict, precisions: dict, n_images: int) -> list[dict]:
-    """Per path: median and best-run throughput; for the CLIP paths, the ratio to the plain loop (of the
-    medians, and the median of the ratios of back-to-back runs) and the agreement with its embeddings
-    (the offline pack is another model: no ratio, no agreement)."""
+    """Per path: median and best-run throughput; for a path with a peer of the same model (PEERS), the ratio to
+    the peer (of the medians, and the median of the ratios of runs of one repeat) and the agreement with its
+    embeddings."""
     rate = {name: n_images / statistics.median(seconds[name]) for name in names}
     best = {name: n_images / min(seconds[name]) for name in names}
     rows = []
     for name in names:
-        same_model = name.endswith(CLIP)
+        peer = PEERS.get(name) if PEERS.get(name) in names else None
         rows.append({"path": name, "precision": str(precisions[name]).removeprefix("torch."),
                      "images_per_s": rate[name], "best_images_per_s": best[name], "seconds": seconds[name],
-                     "ratio_vs_plain": rate[name] / rate[PLAIN] if same_model else None,
-                     "paired_ratio_vs_plain": statistics.median(np.divide(seconds[PLAIN], seconds[name]))
-                     if same_model else None,
-                     "min_cosine_vs_plain": min_cosine(vectors[name], vectors[PLAIN]) if same_model else None})
+                     "ratio_vs_plain": rate[name] / rate[peer] if peer else None,
+                     "paired_ratio_vs_plain": statistics.median(np.divide(seconds[peer], seconds[name]))
+                     if peer else None,
+                     "min_cosine_vs_plain": min_cosine(vectors[name], vectors[peer]) if peer else None})
     return rows
 
 
@@ -151,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=500, help="number of JPEGs (default all 500)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per path; the median counts (default 3)")
+    parser.add_argument("--offline-only", action="store_true", help="the offline pack in PyTorch and ONNX only")
     args = parser.parse_args()
     paths = sorted(IMAGES.glob("*.jpg"))[:args.limit]
     if not paths:
@@ -159,14 +166,20 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "clip-vit-b32-random"
-        save_vit_b32_clip(model_dir)
-        clip = HFEncoder(str(model_dir))
-        offline = {OFFLINE[name]: load_encoder(name) for name in OFFLINE}
-        runs = {MMRET: lambda p: mmret_run(clip, p), PLAIN: plain_loop(model_dir),
-                **{name: (lambda p, e=encoder: mmret_run(e, p)) for name, encoder in offline.items()}}
+        clip, runs = None, {}
+        if not args.offline_only:
+            save_vit_b32_clip(model_dir)
+            clip = HFEncoder(str(model_dir))
+            runs = {MMRET: lambda p: mmret_run(clip, p), PLAIN: plain_loop(model_dir)}
+        export_model("offline", Path(tmp) / "offline-onnx")
+        onnx = load_encoder(str(Path(tmp) / "offline-onnx"))
+        offline = {OFFLINE[name]: load_encoder(name) for name in OFFLINE if name == "offline" or not args.offline_only}
+        runs.update({name: (lambda p, e=encoder: mmret_run(e, p)) for name, encoder in offline.items()})
+        runs[ONNX] = lambda p: mmret_run(onnx, p)
         load_before = os.getloadavg()
         seconds, vectors = timed_runs(runs, paths, args.repeats)
-    precisions = {MMRET: clip.dtype, PLAIN: torch.float32, **{name: e.image_dtype for name, e in offline.items()}}
+    precisions = {MMRET: clip and clip.dtype, PLAIN: torch.float32, ONNX: "fp32 (onnxruntime)",
+                  **{name: e.image_dtype for name, e in offline.items()}}
     rows = result_rows(list(runs), seconds, vectors, precisions, len(paths))
     print(table(rows))
     print(f"load average (1 min) before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "

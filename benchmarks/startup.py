@@ -1,16 +1,19 @@
-"""Startup time of the `mmret` command: this tree against an earlier commit, side by side in one run.
+"""Startup time of the `mmret` command: this tree against an earlier commit, side by side in one run, and this
+tree with the offline model exported to ONNX (`mmret export-model offline --format onnx`).
 
-Each command runs in a fresh process, as a user types it; the two trees alternate run by run so that load from
-other processes on a shared machine hits both alike. Reported: the median wall time of `--repeats` runs of
+Each command runs in a fresh process, as a user types it; the columns alternate run by run so that load from
+other processes on a shared machine hits them alike. Reported: the median wall time of `--repeats` runs of
   - import:        python -c "import mmret.cli"
   - argument error: mmret search -k 0 ...   (fails before any model loads)
   - info:          mmret info --collection C
   - text search:   mmret search --text "a strawberry" --collection C -k 1   (import + model load + query)
   - image search:  mmret search --image IMG --collection C -k 1
-on a collection of the 12 caltech101 strawberry photos, built once by this tree.
+on a collection of `--items` random unit vectors (default 100000) stored with `mmret import` under the offline
+model's id (and, for the ONNX column, under the exported folder's id) plus the 12 caltech101 strawberry photos.
+Then the imports of one ONNX text search, by cumulative time (`python -X importtime`).
 
-Usage: python benchmarks/startup.py [--before REV] [--repeats R]   (data: $MMR_DATA_DIR, default ../shared/data)
-Prints a table and writes benchmarks/out/startup.json.
+Usage: python benchmarks/startup.py [--before REV] [--repeats R] [--items N]   (data: $MMR_DATA_DIR)
+Prints the tables and writes benchmarks/out/startup.json.
 """
 from __future__ import annotations
 
@@ -26,36 +29,73 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MMR_DATA_DIR", REPO.parent / "shared" / "data"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", default="a9c6caa", help="the commit to compare with (default: %(default)s)")
+    parser.add_argument("--before", default="af04d00", help="the commit to compare with (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per command and tree (default: %(default)s)")
+    parser.add_argument("--items", type=int, default=100_000, help="random vectors in the collection")
     args = parser.parse_args()
     photos = DATA / "caltech101" / "images" / "strawberry"
     if not photos.is_dir():
         sys.exit(f"{photos} not found (set MMR_DATA_DIR)")
+    this = REPO / "src"
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {args.before: _export(args.before, Path(tmp) / "before"), "this tree": REPO / "src"}
-        collection = Path(tmp) / "collection"
-        _run(trees["this tree"], ["index", str(photos), "--collection", str(collection)], check=True)
-        commands = _commands(collection, next(iter(sorted(photos.iterdir()))))
-        times = {tree: {name: [] for name in commands} for tree in trees}
+        tmp = Path(tmp)
+        onnx_model = tmp / "offline-onnx"
+        _run(this, ["export-model", "offline", "--format", "onnx", "--out", str(onnx_model)], check=True)
+        collections = {model: _collection(this, tmp / f"c-{i}", model, photos, args.items)
+                       for i, model in enumerate(("offline", str(onnx_model)))}
+        columns = {args.before: (_export(args.before, tmp / "before"), collections["offline"]),
+                   "this tree": (this, collections["offline"]), "this tree, ONNX": (this, collections[str(onnx_model)])}
+        photo = next(iter(sorted(photos.iterdir())))
+        times = {column: {name: [] for name in _commands(tmp, photo)} for column in columns}
         for _ in range(args.repeats):
-            for name, argv in commands.items():
-                for tree, src in trees.items():
-                    times[tree][name].append(_timed(src, argv))
-    medians = {tree: {name: statistics.median(runs) for name, runs in by_name.items()} for tree, by_name in times.items()}
-    print(_table(medians, args.before, args.repeats))
+            for name in _commands(tmp, photo):
+                for column, (src, collection) in columns.items():
+                    times[column][name].append(_timed(src, _commands(collection, photo)[name]))
+        imports = _import_breakdown(this, _commands(collections[str(onnx_model)], photo)["text search"])
+    medians = {column: {name: statistics.median(runs) for name, runs in by_name.items()}
+               for column, by_name in times.items()}
+    print(_table(medians, args.repeats, args.items))
+    print("\nimports of one ONNX text search, by cumulative time (top level of python -X importtime)")
+    print("\n".join(f"{name:<40}{ms:>8.0f} ms" for name, ms in imports))
     out = REPO / "benchmarks" / "out"
     out.mkdir(exist_ok=True)
     (out / "startup.json").write_text(json.dumps({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
-        "cpus": os.cpu_count(), "load": os.getloadavg(), "repeats": args.repeats, "seconds": times,
-        "medians": medians}, indent=2) + "\n")
+        "cpus": os.cpu_count(), "load": os.getloadavg(), "repeats": args.repeats, "items": args.items,
+        "seconds": times, "medians": medians, "onnx_text_search_imports_ms": imports}, indent=2) + "\n")
+
+
+def _collection(src: Path, path: Path, model: str, photos: Path, items: int) -> Path:
+    """`items` random unit vectors imported under `model`'s id, then the photos indexed by it."""
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((items, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.save(path.with_suffix(".npy"), vectors)
+    _run(src, ["import", str(path.with_suffix(".npy")), "--collection", str(path), "--model", model], check=True)
+    _run(src, ["index", str(photos), "--collection", str(path)], check=True)
+    return path
+
+
+def _import_breakdown(src: Path, argv: list[str]) -> list[tuple[str, float]]:
+    """The top-level modules one command imports, with their cumulative import time, slowest first."""
+    env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mmret.cli", *argv], env=env,
+                          capture_output=True, text=True, check=True)
+    top = []
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            _, cumulative, name = line.split("|")
+            if not name.startswith("  "):  # nested imports are indented
+                top.append((name.strip(), int(cumulative) / 1000))
+    return sorted(top, key=lambda row: -row[1])[:12]
 
 
 def _commands(collection: Path, photo: Path) -> dict[str, list[str]]:
@@ -81,16 +121,18 @@ def _run(src: Path, argv: list[str], check: bool = False) -> subprocess.Complete
 
 def _timed(src: Path, argv: list[str]) -> float:
     started = time.perf_counter()
-    _run(src, argv)
-    return time.perf_counter() - started
+    done = _run(src, argv)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 2):  # 2: the argument error row
+        raise RuntimeError(f"mmret {' '.join(argv)} failed: {done.stderr[-1000:]}")
+    return seconds
 
 
-def _table(medians: dict, before: str, repeats: int) -> str:
+def _table(medians: dict, repeats: int, items: int) -> str:
     names = list(next(iter(medians.values())))
-    (old, new) = medians.values()
-    header = f"{'command':<16}{before:>12}{'this tree':>12}{'saved':>9}"
-    lines = [f"median wall seconds of {repeats} runs, fresh process each", header]
-    lines += [f"{name:<16}{old[name]:>12.2f}{new[name]:>12.2f}{old[name] - new[name]:>9.2f}" for name in names]
+    header = f"{'command':<16}" + "".join(f"{column:>18}" for column in medians)
+    lines = [f"median wall seconds of {repeats} runs, fresh process each; collection of {items} + 12 items", header]
+    lines += [f"{name:<16}" + "".join(f"{by_name[name]:>18.2f}" for by_name in medians.values()) for name in names]
     return "\n".join(lines)
 
 

@@ -39,12 +39,11 @@ from .index.values import CollectionConflict, CollectionError, Hit, NoCollection
 from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
-from .pipeline import IndexReport, Ingest
 from .query.channel_calibration import calibrate_hybrid
 from .query.channel_fusion import store_channel_fusion
 from .query.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from .query.parts import ITEM, QueryPart
-from .query.path_fusion import PathFusion, fit_path_fusion
+from .query.path_fusion import fit_path_fusion
 from .query.relevance_fit import fit_collection_relevance
 from .query.request import Query
 from .query.search import search
@@ -52,22 +51,25 @@ from .query.stored_parts import stored_record
 
 if TYPE_CHECKING:
     from .distributed import RaySettings
+    from .fusion.paths import PathFusion
+    from .pipeline import IndexReport
 
 _log = logging.getLogger("mmret")
 
 
 class Collection:
     def __init__(self, store: CollectionBase | None, encoder: Encoder | None = None, precision: str = "auto",
-                 path: Path | None = None):
+                 path: Path | None = None, device: str = "auto"):
         """`store` None: a collection that does not exist yet at `path`; the first add() creates it."""
         self._store = store
         self._encoder = encoder
         self._precision = precision
+        self._device = device
         self.path = store.path if store is not None else path
 
     @classmethod
     def open(cls, path: str | Path, model: str | Encoder | None = None, precision: str = "auto",
-             create: bool = True, fusion: str | None = None) -> Collection:
+             create: bool = True, fusion: str | None = None, device: str = "auto") -> Collection:
         """Open the collection in `path`. If there is none: with `create`, one that the first add() creates on
         disk (with `model`, default "offline"), so a mistyped path searched is an error, not a new empty
         collection; without `create`, raise CollectionError.
@@ -75,21 +77,21 @@ class Collection:
         `fusion` (mean, or the method a trained fusion model was trained with) makes a collection of multimodal
         items: each part's vector is stored beside the fused item vector. An existing collection keeps the model
         and fusion it was built with (a `model` given alone gets the recorded fusion); naming different ones is an
-        error.
+        error. `device` (auto, cpu, cuda, cuda:N, mps) is where the model runs; auto takes a GPU when there is one.
         """
         path = location(path)
         if not create or collection_exists(path):
             store = open_collection(path)
             if model is None and fusion is None:
-                return cls(store, precision=precision)
+                return cls(store, precision=precision, device=device)
             recorded = ModelId.parse(store.model_id)
             if fusion is None and not isinstance(model, FusedEncoder):
                 fusion = recorded.fusion
-            encoder = _encoder(model or str(recorded.with_fusion(None)), precision, fusion)
+            encoder = _encoder(model or str(recorded.with_fusion(None)), precision, fusion, device)
             _check_same_model(store, encoder)
-            return cls(store, encoder, precision)
-        encoder = _encoder(model or DEFAULT_MODEL, precision, fusion)
-        return cls(None, encoder, precision, path)
+            return cls(store, encoder, precision, device=device)
+        encoder = _encoder(model or DEFAULT_MODEL, precision, fusion, device)
+        return cls(None, encoder, precision, path, device)
 
     @property
     def store(self) -> CollectionBase:
@@ -111,7 +113,7 @@ class Collection:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.store.model_id, self._precision)
+            self._encoder = load_encoder(self.store.model_id, self._precision, self._device)
             _check_same_model(self.store, self._encoder)
         return self._encoder
 
@@ -138,6 +140,9 @@ class Collection:
             if words_from is not None and words_from != self._created().word_fields():
                 self.store.index_words(list(words_from))
             if ray is None:
+                # imports torch for timed media: only to index, not to search
+                from .pipeline import Ingest
+
                 ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)
             else:
                 from .distributed import RayIngest
@@ -311,8 +316,8 @@ def _vector_record(item_id: str, metadata: dict | None, modality: str) -> Record
     return Record(item_id, modality, path=metadata.pop("path", None), text=metadata.pop("text", None), metadata=metadata)
 
 
-def _encoder(model: str | Encoder, precision: str, fusion: str | None) -> Encoder:
-    encoder = model if isinstance(model, Encoder) else load_encoder(model, precision)
+def _encoder(model: str | Encoder, precision: str, fusion: str | None, device: str = "auto") -> Encoder:
+    encoder = model if isinstance(model, Encoder) else load_encoder(model, precision, device)
     return encoder if fusion is None else with_fusion(encoder, fusion)
 
 

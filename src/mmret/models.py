@@ -1,6 +1,6 @@
 """Model names -> encoders, for the surfaces (API, CLI, server). The one loader is
-`mmret.encoders.loader.load_encoder`; this module imports mmret.training so that trained model folders (written by
-`mmret train`) are among its backends, and checks names before anything loads.
+`mmret.encoders.loader.load_encoder`; this module registers trained model folders (written by `mmret train`) among
+its backends, importing mmret.training (and torch) only when one loads, and checks names before anything loads.
 
 A trained model is identified by the hash of its weights, not by where its folder is: a collection records
 "DIR@HASH", and after the folder moves, `--model NEWDIR` is the same model when its weights hash the same.
@@ -11,16 +11,17 @@ import os
 import re
 from pathlib import Path
 
-from . import training  # noqa: F401  (registers the backend of trained model folders)
 from .encoders.fused import with_fusion
 from .encoders.loader import load_encoder
 from .encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
 from .encoders.offline_heads import claims_shipped, load_heads
 from .encoders.registry import (
     DEFAULT_MODEL,
+    Backend,
     check_pinned_folder,
     is_offline,
     offline_towers,
+    register_backend,
 )
 from .encoders.text_towers import TEXT_TOWERS
 from .errors import BadInput
@@ -29,6 +30,21 @@ __all__ = ["DEFAULT_MODEL", "check_model_name", "languages", "load_encoder", "qu
 WHISPER_LANGUAGES = "English only (Whisper tiny.en, the bundled speech model)"
 
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+TRAINED_RECORD = "mmret-model.json"  # mmret.training.saved.RECORD, read here without importing torch
+
+
+def _is_trained(model: ModelId) -> bool:
+    return (Path(model.base).expanduser() / TRAINED_RECORD).is_file()
+
+
+def _load_trained(model: ModelId, precision: str, device: str = "cpu"):
+    # importing it registers the real backend of trained model folders in place of this one
+    from .training import saved
+
+    return saved.REGISTERED_BACKEND.load(model, precision, device)
+
+
+register_backend("trained", Backend(_is_trained, _load_trained))
 
 
 def check_model_name(name: str) -> None:
@@ -78,6 +94,10 @@ def languages(model_id: str) -> dict[str, str]:
 
 
 def _text_languages(model: ModelId) -> str:
+    from .encoders.onnx_encoder import is_onnx_model_dir, read_manifest
+
+    if is_onnx_model_dir(model.base):  # an exported model: those of the model it was exported from
+        return _text_languages(ModelId.parse(read_manifest(Path(model.base).expanduser())["source"]))
     if claims_shipped(model):  # the shipped heads: their base's text tower
         return TEXT_TOWERS[load_heads().record["base"]["options"].get("text_tower", "minilm")].languages
     if model.pin is not None:  # a trained model: its base's text tower

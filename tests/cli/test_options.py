@@ -34,7 +34,7 @@ def notes(tmp_path, monkeypatch):
     manifest = tmp_path / "notes.jsonl"
     manifest.write_text("".join(json.dumps({"id": key, "text": text}) + "\n" for key, text in NOTES.items()))
     Collection.open(tmp_path / "notes", BagOfWords()).add([manifest])
-    monkeypatch.setattr("mmret.api.load_encoder", lambda name, precision="auto": BagOfWords())
+    monkeypatch.setattr("mmret.api.load_encoder", lambda name, precision="auto", device="cpu": BagOfWords())
     return tmp_path / "notes"
 
 
@@ -127,7 +127,7 @@ def test_ls_lists_the_items_and_filters_them(run, notes):
 def test_embed_writes_vectors_with_their_ids_without_a_collection(run, monkeypatch, tmp_path):
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr("mmret.models.load_encoder", lambda name, precision="auto": BagOfWords())
+    monkeypatch.setattr("mmret.models.load_encoder", lambda name, precision="auto", device="cpu": BagOfWords())
     texts = ["a red car", "green trees"]
     code, _, _ = run("embed", "--text", texts[0], "--text", texts[1], "--out", tmp_path / "v.npy")
     vectors = np.load(tmp_path / "v.npy")

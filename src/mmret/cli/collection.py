@@ -13,6 +13,7 @@ from .common import (
     check_models,
     collection_option,
     default_model,
+    device_option,
     model_options,
     print_skip,
 )
@@ -55,6 +56,7 @@ def add(commands) -> None:
                        help="items of several parts (a manifest row's image and text): store each part's vector and "
                             "the fused one; 'mean', or the method a trained --model DIR was trained with")
     model_options(index, default=None)
+    device_option(index)
     ray_options(index)
     index.set_defaults(run=_index)
 
@@ -87,7 +89,7 @@ def _index(args) -> int:
     _check_index_args(args)  # before any model loads or the collection is created: a typo leaves nothing behind
     ray = ray_settings(args)
     model = args.model or (None if collection_exists(args.collection) else default_model())
-    collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion)
+    collection = Collection.open(args.collection, model, args.precision, fusion=args.fusion, device=args.device)
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray,
                             commit_every=args.commit_every, commit_seconds=args.commit_seconds,

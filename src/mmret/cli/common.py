@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..encoders.devices import DEVICE_CHOICES, check_device
 from ..encoders.precision import PRECISIONS
 from ..encoders.registry import DEFAULT_MODEL
 from ..errors import BadInput
@@ -54,6 +55,19 @@ def model_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
 
 
+def device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", type=_device, default="auto", metavar=DEVICE_CHOICES,
+                        help="where the model runs: auto takes a GPU when torch (or, for an ONNX model folder, "
+                             "onnxruntime) sees one, else the CPU; asking for a GPU that is not there is an error")
+
+
+def _device(text: str) -> str:
+    try:
+        return check_device(text)
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="LAYOUT:PATH",
                         help="captions:, coco:, folders:, labels:, esc50:, fsdd:, qrels: followed by a path, or a path")
@@ -62,6 +76,7 @@ def data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop", type=int, default=None, help="end of the slice (exclusive)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="items embedded at once")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
+    device_option(parser)
 
 
 def key_values(pairs: list[str], flag: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import BadInput
-from .common import positive_int
+from .common import positive_float, positive_int
 
 LOCAL = "local"
 
@@ -17,6 +17,9 @@ def ray_options(parser: argparse.ArgumentParser) -> None:
                             "or ray://host:10001 (default: no Ray, embed in this process)")
     group.add_argument("--ray-actors", type=positive_int, default=None, metavar="N",
                        help="embedding actors, one CPU and one model each (default: one per CPU of the cluster)")
+    group.add_argument("--ray-gpus-per-actor", type=positive_float, default=None, metavar="G",
+                       help="each embedding actor takes this share of a GPU and embeds on it (0.5: two actors a GPU; "
+                            "default: actors use CPUs only)")
     group.add_argument("--shard-size", type=positive_int, default=128, metavar="N",
                        help="items per Parquet shard, the unit of work a dead worker costs again (default: 128)")
     group.add_argument("--shards", metavar="DIR",
@@ -27,7 +30,8 @@ def ray_options(parser: argparse.ArgumentParser) -> None:
 def ray_settings(args: argparse.Namespace):
     """RaySettings from the options, or None without --ray."""
     if args.ray is None:
-        for flag, value in (("--ray-actors", args.ray_actors), ("--shards", args.shards)):
+        for flag, value in (("--ray-actors", args.ray_actors), ("--shards", args.shards),
+                            ("--ray-gpus-per-actor", args.ray_gpus_per_actor)):
             if value is not None:
                 raise BadInput(f"{flag}: only with --ray")
         return None
@@ -37,4 +41,5 @@ def ray_settings(args: argparse.Namespace):
     address = None if args.ray == LOCAL else args.ray
     check_listening(address)  # before a model loads or the collection is created
     return RaySettings(address=address, actors=args.ray_actors,
-                       shard_size=args.shard_size, shard_dir=Path(args.shards) if args.shards else None)
+                       shard_size=args.shard_size, shard_dir=Path(args.shards) if args.shards else None,
+                       gpus_per_actor=args.ray_gpus_per_actor or 0.0)

@@ -6,7 +6,14 @@ import sys
 from pathlib import Path
 
 from ..errors import BadInput, MissingPackage
-from .common import check_exist, check_models, model_options, positive_int, print_skip
+from .common import (
+    check_exist,
+    check_models,
+    device_option,
+    model_options,
+    positive_int,
+    print_skip,
+)
 
 EXAMPLES = """examples:
   mmret embed ~/Pictures/cat.jpg ~/Pictures/dog.jpg --out pets.npy       # pets.npy + pets.ids.json
@@ -23,6 +30,7 @@ def add(commands) -> None:
                        help="FILE.npy (ids in FILE.ids.json, same order) or FILE.parquet")
     embed.add_argument("--batch-size", type=positive_int, default=32, help="items embedded at once")
     model_options(embed)
+    device_option(embed)
     embed.set_defaults(run=_embed)
 
 
@@ -53,7 +61,7 @@ def _embedded(args):
 
     items = [Item(id=f"text:{i}", modality="text", text=text) for i, text in enumerate(args.text)]
     items += list(iter_items(args.paths, on_skip=print_skip))
-    encoder = load_encoder(args.model, args.precision)
+    encoder = load_encoder(args.model, args.precision, args.device)
     rows, parts = [], []
     for batch in embed_items(encoder, items, args.batch_size, progress=True, total=len(items)):
         for item, reason in batch.failures:

@@ -51,11 +51,11 @@ def _eval(args) -> int:
     check_models(models)  # all of them, before the first loads
     dataset = _dataset(args)
     if len(models) == 1:
-        result = evaluate(load_encoder(models[0], args.precision), dataset, batch_size=args.batch_size,
+        result = evaluate(load_encoder(models[0], args.precision, args.device), dataset, batch_size=args.batch_size,
                           per_query=args.per_query)
         print(format_table(result))
     else:
-        encoders = [load_encoder(name, args.precision) for name in models]  # trained directories too
+        encoders = [load_encoder(name, args.precision, args.device) for name in models]  # trained folders too
         evaluations = evaluate_models(encoders, dataset, batch_size=args.batch_size)
         result = compare_evaluations(evaluations, labels=models, resamples=args.resamples,
                                      permutations=args.permutations)
@@ -73,7 +73,7 @@ def _report(args) -> int:
     models = args.model or [default_model()]
     check_models(models)
     dataset = _dataset(args)
-    encoders = [load_encoder(name, args.precision) for name in models]
+    encoders = [load_encoder(name, args.precision, args.device) for name in models]
     evaluations = evaluate_models(encoders, dataset, batch_size=args.batch_size)
     page = write_report(evaluations, args.out, encoders=encoders, gallery_size=args.gallery_size,
                         top_k=args.top_k, heatmaps=args.heatmaps, map_method=args.map, progress=True)

@@ -6,7 +6,13 @@ import sys
 
 from ..encoders.precision import PRECISIONS
 from ..errors import BadInput
-from .common import check_exist, check_models, collection_option, positive_int
+from .common import (
+    check_exist,
+    check_models,
+    collection_option,
+    device_option,
+    positive_int,
+)
 
 EXAMPLES = """examples:
   mmret search "a dog on a beach" --collection photos -k 5
@@ -68,6 +74,7 @@ def add(commands) -> None:
     search.add_argument("--open", action="store_true", help="also open the best result with the desktop's viewer")
     search.add_argument("--model", help="the collection's model in another place (a moved trained model directory)")
     search.add_argument("--precision", choices=PRECISIONS, default="auto", help="bf16 when it agrees with fp32")
+    device_option(search)
     search.set_defaults(run=_search)
 
 
@@ -85,7 +92,7 @@ def _search(args) -> int:
     check_models([args.model])
     if not query_parts:
         raise BadInput("search needs a query: text, --image, --audio or --like")
-    collection = Collection.open(args.collection, args.model, args.precision, create=False)
+    collection = Collection.open(args.collection, args.model, args.precision, create=False, device=args.device)
     parts = {m: next((p.value for p in query_parts if p.modality == m and not p.negative), None)
              for m in QUERY_MODALITIES}  # the first positive part of each kind
     for warning in _transcript_only_warnings(collection.store, parts):

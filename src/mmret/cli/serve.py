@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import MissingPackage
-from .common import collection_option, positive_float, positive_int
+from .common import collection_option, device_option, positive_float, positive_int
 
 EXAMPLES = """examples:
   mmret serve --collection photos                           # then open http://127.0.0.1:8000/
@@ -31,6 +31,7 @@ def add(commands) -> None:
     serve.add_argument("--request-timeout", type=positive_float, default=60.0, metavar="SECONDS",
                        help="a request that takes longer is answered 504")
     serve.add_argument("--precision", default="auto", help="model precision: auto, fp32 or bf16")
+    device_option(serve)
     serve.set_defaults(run=_serve)
 
 
@@ -40,5 +41,5 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MissingPackage(f"mmret serve needs the server packages: pip install 'mmret[serve]' ({error})") from error
     serve(args.collection, args.host, args.port, args.root, args.api_key_file, args.keys_for_reads,
-          args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision, args.allowed_host)
+          args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision, args.allowed_host, args.device)
     return 0

@@ -17,8 +17,8 @@ class ShardEmbedder:
     """The callable class of `map_batches`: each input row is one shard (its key and its items as JSON), each
     output table that shard's rows. Files are decoded in the actor's own process, batch by batch."""
 
-    def __init__(self, model_id: str, precision: str, timed: TimedSettings, batch_size: int):
-        self.encoder = load_encoder(model_id, precision)
+    def __init__(self, model_id: str, precision: str, timed: TimedSettings, batch_size: int, device: str = "cpu"):
+        self.encoder = load_encoder(model_id, precision, device)  # Ray shows a GPU actor its GPU as cuda:0
         if not ModelId.parse(model_id).same_weights(ModelId.parse(self.encoder.model_id)):
             raise Conflict(f"model {model_id!r} loaded as {self.encoder.model_id!r} on this Ray worker")
         self.timed, self.batch_size = timed, batch_size

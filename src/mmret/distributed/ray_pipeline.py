@@ -37,6 +37,7 @@ class RaySettings:
     actors: int | None = None  # embedding actors, one CPU and one model each; None: one per CPU of the cluster
     shard_size: int = 128  # items per shard: a task's work, and what a dead worker costs again
     shard_dir: Path | None = None  # where shards go until imported; None: COLLECTION/ray-shards (required with milvus://)
+    gpus_per_actor: float = 0.0  # > 0: each actor asks Ray for this share of a GPU (0.25: four actors a GPU) and runs there
 
 
 @dataclass
@@ -66,14 +67,16 @@ class RayIngest(Ingest):
         from .embedder import ShardEmbedder
         from .shards import write_shard
 
-        actors = min(len(shards), self.ray.actors or max(1, int(ray.cluster_resources().get("CPU", 1))))
+        actors = min(len(shards), self.ray.actors or _actors_that_fit(ray.cluster_resources(), self.ray.gpus_per_actor))
+        gpus = {"num_gpus": self.ray.gpus_per_actor} if self.ray.gpus_per_actor else {}
         ray.data.DataContext.get_current().enable_progress_bars = False  # one bar, ours, in items
         rows = [{"shard": key, "items": [item_row(item) for item in chunk]} for key, chunk in shards.items()]
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            ShardEmbedder, batch_size=1, batch_format="numpy", num_cpus=1,
+            ShardEmbedder, batch_size=1, batch_format="numpy", num_cpus=1, **gpus,
             compute=ray.data.ActorPoolStrategy(size=actors),
             fn_constructor_kwargs={"model_id": self.encoder.model_id, "precision": self.precision,
-                                   "timed": self.timed, "batch_size": self.batch_size})
+                                   "timed": self.timed, "batch_size": self.batch_size,
+                                   "device": "cuda" if self.ray.gpus_per_actor else "cpu"})
         with tqdm(total=sum(map(len, shards.values())), unit="item", desc=f"embedding on Ray ({actors} actors)",
                   disable=not self.progress) as bar:
             for key, table in _whole_shards(dataset.iter_batches(batch_size=None, batch_format="pyarrow")):
@@ -84,6 +87,13 @@ class RayIngest(Ingest):
         if unfinished:
             raise Unavailable(f"{directory}: the Ray run ended without {len(unfinished)} of its shards "
                               f"(first: {unfinished[0]}); run the same command again to finish them")
+
+
+def _actors_that_fit(resources: dict, gpus_per_actor: float) -> int:
+    """One actor per CPU of the cluster, or with GPUs as many as their shares fit."""
+    if gpus_per_actor:
+        return max(1, int(resources.get("GPU", 0) / gpus_per_actor))
+    return max(1, int(resources.get("CPU", 1)))
 
 
 def import_shards(writer: CollectionWriter, paths: list[Path], stored: set[str]) -> None:

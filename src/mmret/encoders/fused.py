@@ -12,14 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import fusion as fusions  # its torch modules load when a fusion is built or run
 from ..errors import BadInput
-from ..fusion import (
-    FUSIONS,
-    FeatureFusion,
-    WeightedMeanFusion,
-    adapt_queries,
-    fuse_vectors,
-)
 from .base import SHARED, Encoder
 from .model_id import ModelId
 
@@ -29,12 +23,12 @@ PART_SPACES = {modality: f"part-{modality}" for modality in FUSED_MODALITIES}
 
 
 class FusedEncoder(Encoder):
-    def __init__(self, base: Encoder, name: str, fusion: FeatureFusion | None = None):
+    def __init__(self, base: Encoder, name: str, fusion: fusions.FeatureFusion | None = None):
         missing = [m for m in FUSED_MODALITIES if m not in base.modalities]
         if missing:
             raise BadInput(f"fusion {name!r}: model {base.model_id} does not embed {missing}")
         dim = base.spaces[SHARED]
-        self.fusion = fusion if fusion is not None else WeightedMeanFusion((dim, dim), dim, learnable=False)
+        self.fusion = fusion if fusion is not None else fusions.WeightedMeanFusion((dim, dim), dim, learnable=False)
         if self.fusion.in_dims != (dim, dim) or self.fusion.dim != dim:
             raise BadInput(f"fusion {name!r}: fuses {list(self.fusion.in_dims)} -> {self.fusion.dim}, but model "
                            f"{base.model_id} embeds into {dim} dimensions")
@@ -66,11 +60,11 @@ class FusedEncoder(Encoder):
         dim = self.spaces[SHARED]
         arrays = [parts.get(m, np.zeros((n, dim), np.float32)) for m in FUSED_MODALITIES]
         mask = np.array([[m in parts for m in FUSED_MODALITIES]] * n, dtype=bool).reshape(n, len(FUSED_MODALITIES))
-        return fuse_vectors(self.fusion, arrays, mask)
+        return fusions.fuse_vectors(self.fusion, arrays, mask)
 
     def adapt_queries(self, vectors: np.ndarray) -> np.ndarray:
         """Text queries' (n, dim) shared vectors moved into the fused items' space (unchanged by most fusions)."""
-        return adapt_queries(self.fusion, vectors)
+        return fusions.adapt_queries(self.fusion, vectors)
 
 
 def with_fusion(encoder: Encoder, name: str) -> FusedEncoder:
@@ -84,8 +78,8 @@ def with_fusion(encoder: Encoder, name: str) -> FusedEncoder:
         return FusedEncoder(encoder, name, trained)
     if name == "mean":
         return FusedEncoder(encoder, name)
-    if name not in FUSIONS:
-        raise BadInput(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)}")
+    if name not in fusions.FUSIONS:
+        raise BadInput(f"unknown fusion {name!r}; choose from {sorted(fusions.FUSIONS)}")
     held = f"holds a trained {method!r} fusion" if method else "has no trained fusion"
     raise BadInput(f"fusion {name!r} must be trained: model {encoder.model_id} {held}; train one with "
                    f"`mmret train` and a `fusion: {{method: {name}}}` section, or use --fusion mean")

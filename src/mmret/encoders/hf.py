@@ -29,14 +29,11 @@ from transformers import (
     PretrainedConfig,
 )
 
-from ..data.decode import load_rgb
 from ..errors import BadInput
 from .base import SHARED, Encoder, l2_normalise
+from .hf_pixels import ImagePreparer
 from .precision import resolve_dtype
 
-# A big JPEG is decoded at the smallest DCT scale that keeps it >= 2x the resize target, Pillow's default
-# reducing_gap for thumbnail() ("very close to fair resampling"); tests/encoders/test_hf.py bounds the effect.
-DRAFT_REDUCING_GAP = 2
 CHUNK = 64  # rows per forward pass, so that encoding a long list keeps memory flat
 
 _PROBE_SENTENCES = (
@@ -76,66 +73,6 @@ def is_hf_model_dir(path: str | Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(config, dict) and config.get("model_type") in FAMILIES
-
-
-@dataclass(frozen=True)
-class ImagePreparer:
-    """PIL image (lazily opened or loaded) -> float32 (3, H, W) pixel values, as the model's image processor
-    makes them: resize (shorter side to `shortest_edge`, or to exactly `resize_to` = (h, w)), centre crop
-    to `crop` = (h, w), rescale, normalise."""
-
-    shortest_edge: int | None
-    resize_to: tuple[int, int] | None
-    crop: tuple[int, int] | None
-    resample: int
-    rescale_factor: float | None
-    mean: tuple[float, ...] | None
-    std: tuple[float, ...] | None
-
-    def __call__(self, image: Image.Image) -> np.ndarray:
-        image = load_rgb(image, min_side=self._draft_side())
-        image = self._resize(image)
-        if self.crop:
-            image = _centre_crop(image, self.crop)
-        pixels = np.asarray(image).transpose(2, 0, 1)
-        # the processor's arithmetic: rescale in float64, then normalise in float32
-        if self.rescale_factor is not None:
-            pixels = pixels.astype(np.float64) * self.rescale_factor
-        pixels = pixels.astype(np.float32)
-        if self.mean is not None:
-            mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
-            std = np.asarray(self.std, dtype=np.float32)[:, None, None]
-            pixels = (pixels - mean) / std
-        return np.ascontiguousarray(pixels)
-
-    def _draft_side(self) -> int | None:
-        target = self.shortest_edge or (max(self.resize_to) if self.resize_to else None)
-        return target * DRAFT_REDUCING_GAP if target else None
-
-    def _resize(self, image: Image.Image) -> Image.Image:
-        if self.resize_to:
-            height, width = self.resize_to
-        elif self.shortest_edge:
-            height, width = _shorter_side_to(image.size, self.shortest_edge)
-        else:
-            return image
-        return image.resize((width, height), resample=self.resample)
-
-
-def _shorter_side_to(size: tuple[int, int], edge: int) -> tuple[int, int]:
-    """(height, width) with the shorter side = edge, the longer truncated as transformers does."""
-    width, height = size
-    if width <= height:
-        return int(edge * height / width), edge
-    return edge, int(edge * width / height)
-
-
-def _centre_crop(image: Image.Image, crop: tuple[int, int]) -> Image.Image:
-    """transformers' centre crop: floor offsets; a side smaller than the crop is padded with black."""
-    height, width = crop
-    top = (image.height - height) // 2
-    left = (image.width - width) // 2
-    return image.crop((left, top, left + width, top + height))
 
 
 def image_preparer_from(processor: Any) -> ImagePreparer:
@@ -214,6 +151,18 @@ class HFEncoder(Encoder):
         chunks = [features(self._model, batch[start:start + CHUNK]) for start in range(0, len(batch), CHUNK)]
         return {SHARED: np.concatenate(chunks)}
 
+    def text_settings(self) -> tuple[Any, str, int]:
+        """(the transformers tokenizer, "longest" or "max_length" padding, the longest text in tokens)."""
+        return self._tokenizer, "max_length" if self._padding == "max_length" else "longest", self._max_text_length
+
+    @property
+    def image_settings(self) -> ImagePreparer:
+        return self._image_preparer
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self._model
+
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """The model inputs for texts: padded and truncated as the model was trained."""
         return self._tokenizer(texts, padding=self._padding, truncation=True, max_length=self._max_text_length,
@@ -243,7 +192,7 @@ class HFEncoder(Encoder):
                 candidates[dtype] = copy.deepcopy(self._model).to(dtype)
             return self._probe_embeddings(candidates[dtype])
 
-        return candidates[resolve_dtype(precision, probe, self.model_id)]
+        return candidates[resolve_dtype(precision, probe, self.model_id, device=str(self.device))]
 
     def _probe_embeddings(self, model: torch.nn.Module) -> np.ndarray:
         images = np.stack([self._image_preparer(image) for image in probe_images()])

@@ -12,11 +12,12 @@ from .model_id import SPEECH, AudioPath, ModelId
 from .registry import DEFAULT_MODEL, load_base
 
 
-def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto") -> Encoder:
-    """An encoder by name: "offline", a trained model directory (or the "DIR@HASH" id a collection records), a
-    hub id or a pretrained model directory, optionally followed by audio paths and a fusion."""
+def load_encoder(name: str = DEFAULT_MODEL, precision: str = "auto", device: str = "cpu") -> Encoder:
+    """An encoder by name: "offline", a trained model directory (or the "DIR@HASH" id a collection records), an
+    exported ONNX model folder, a hub id or a pretrained model directory, optionally followed by audio paths and a
+    fusion. `device`: auto, cpu, cuda, cuda:N or mps (mmret.encoders.devices)."""
     model = ModelId.parse(name)
-    encoder = _with_audio_paths(load_base(model.base_id, precision), model.audio)
+    encoder = _with_audio_paths(load_base(model.base_id, precision, device), model.audio)
     if model.fusion is None:
         return encoder
     from .fused import with_fusion

@@ -45,11 +45,12 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def resolve_dtype(requested: str, probe: Callable[[torch.dtype], np.ndarray], what: str,
-                  cache: Path | None = None) -> torch.dtype:
+                  cache: Path | None = None, device: str = "cpu") -> torch.dtype:
     """The dtype to run `what` in.
 
     `probe(dtype)` embeds a fixed probe batch in that dtype. "fp32" never probes; "bf16" and "auto" use bf16
-    only when the CPU supports it and the probe agrees with fp32; "bf16" warns when it falls back. With `cache`
+    only when the CPU supports it and the probe agrees with fp32; "bf16" warns when it falls back. On a GPU
+    (`device` cuda...) the half type is bf16 where the GPU has it, else fp16, under the same probe. With `cache`
     (a JSON file), the agreement measured for `what` on this torch and machine is read from it, or stored there.
     """
     import torch
@@ -58,6 +59,9 @@ def resolve_dtype(requested: str, probe: Callable[[torch.dtype], np.ndarray], wh
         raise BadInput(f"precision must be one of {PRECISIONS}, got {requested!r}")
     if requested == "fp32":
         return torch.float32
+    if device.startswith("cuda"):
+        half = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return _agreeing(half, probe, f"{what} on {torch.cuda.get_device_name(device)}", torch)
     if not bf16_supported():
         if requested == "bf16":
             log.warning("%s: this CPU has no fast bf16 kernels; using fp32", what)
@@ -73,6 +77,15 @@ def resolve_dtype(requested: str, probe: Callable[[torch.dtype], np.ndarray], wh
         return torch.float32
     log.info("%s: bf16 (probe agreement with fp32: min cosine %.4f)", what, agreement)
     return torch.bfloat16
+
+
+def _agreeing(half: torch.dtype, probe: Callable[[torch.dtype], np.ndarray], what: str, torch) -> torch.dtype:
+    agreement = min_cosine(probe(torch.float32), probe(half))
+    if agreement < MIN_AGREEMENT:
+        log.warning("%s: %s embeddings agree with fp32 only to cosine %.4f; using fp32", what, half, agreement)
+        return torch.float32
+    log.info("%s: %s (probe agreement with fp32: min cosine %.4f)", what, half, agreement)
+    return half
 
 
 def _cached_agreements(cache: Path | None) -> dict:

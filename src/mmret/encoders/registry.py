@@ -1,6 +1,7 @@
 """Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
-network: the offline pack's towers with the trained heads shipped in the package (offline_heads.py); any other
-name is a Hugging Face hub id or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
+network: the offline pack's towers with the trained heads shipped in the package (offline_heads.py); a folder
+`mmret export-model` wrote runs in ONNX Runtime; any other name is a Hugging Face hub id or a local model directory
+(CLIP, SigLIP, ChineseCLIP, CLAP).
 
 The offline pack's bridges (OFFLINE_MODELS), each a text tower and an image tower bridged by ConSE, untrained:
 `offline-bridge` (MiniLM, English; EfficientNet-Lite0: the default before the heads shipped), `offline-lite2`
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import BadInput, Unavailable
 from .base import Encoder
 from .model_id import ModelId
 from .offline_heads import claims_shipped, load_shipped
@@ -40,7 +41,7 @@ RECOMMENDED_ONLINE_MODEL = "openai/clip-vit-base-patch32"
 @dataclass(frozen=True)
 class Backend:
     claims: Callable[[ModelId], bool]  # of a base model id (no audio paths, no fusion)
-    load: Callable[[ModelId, str], Encoder]  # (base model id, precision) -> encoder
+    load: Callable[[ModelId, str, str], Encoder]  # (base model id, precision, device) -> encoder
 
 
 def is_offline(model: ModelId) -> bool:
@@ -55,10 +56,14 @@ def offline_towers(model: ModelId) -> dict[str, str]:
     return OFFLINE_MODELS.get(model.base) or towers_of(model.base)
 
 
-def _load_offline(model: ModelId, precision: str) -> Encoder:
+def _load_offline(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
     from .conse import BridgeSettings
+    from .devices import is_gpu, torch_device
     from .offline import OfflineEncoder
 
+    if device not in ("cpu", "auto") and is_gpu(torch_device(device)):  # auto: the CPU, importing no torch
+        raise Unavailable(f"device {device!r}: the offline pack runs on the CPU in PyTorch; to run it on a CUDA GPU, "
+                          "export it (mmret export-model offline --format onnx --out DIR) and use --model DIR")
     encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(**offline_towers(model)))
     if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
         raise BadInput(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
@@ -80,25 +85,44 @@ def _is_clap(model: ModelId) -> bool:
     return model.pin is None and model_type(_hub_location(model)) == "clap"
 
 
-def _load_clap(model: ModelId, precision: str) -> Encoder:
+def _load_clap(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
     from .clap import ClapEncoder
+    from .devices import torch_device
 
-    return ClapEncoder(_hub_location(model))
+    return ClapEncoder(_hub_location(model), device=torch_device(device))
 
 
 def _is_unpinned(model: ModelId) -> bool:
     return model.pin is None
 
 
-def _load_hf(model: ModelId, precision: str) -> Encoder:
+def _load_hf(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
+    from .devices import torch_device
     from .hf import HFEncoder
 
-    return HFEncoder(_hub_location(model), precision=precision)
+    return HFEncoder(_hub_location(model), precision=precision, device=torch_device(device))
+
+
+def _is_onnx(model: ModelId) -> bool:
+    from .onnx_encoder import is_onnx_model_dir
+
+    return is_onnx_model_dir(model.base)
+
+
+def _load_onnx(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
+    from .onnx_encoder import OnnxEncoder
+
+    encoder = OnnxEncoder(model.base, device=device)
+    if model.pin is not None and not encoder.model_id.endswith(f"@{model.pin}"):
+        raise BadInput(f"ONNX model folder {model.base} holds weights {encoder.model_id[-12:]}, not {model.pin} "
+                       "as recorded: it was exported again or changed; pass --model with the folder of those weights")
+    return encoder
 
 
 BACKENDS: dict[str, Backend] = {
     "offline-heads": Backend(claims_shipped, load_shipped),  # before "offline", which would claim the name
     "offline": Backend(is_offline, _load_offline),
+    "onnx": Backend(_is_onnx, _load_onnx),  # a folder `mmret export-model` wrote
     "clap": Backend(_is_clap, _load_clap),
     "hf": Backend(_is_unpinned, _load_hf),  # any other hub id or model directory
 }
@@ -110,11 +134,14 @@ def register_backend(kind: str, backend: Backend) -> None:
     REGISTERED[kind] = backend
 
 
-def load_base(model: ModelId, precision: str = "auto") -> Encoder:
+def load_base(model: ModelId, precision: str = "auto", device: str = "cpu") -> Encoder:
     """The encoder of a base model id (no audio paths, no fusion), from the first backend that claims it."""
+    from .devices import check_device
+
+    check_device(device)
     for backend in (*REGISTERED.values(), *BACKENDS.values()):
         if backend.claims(model):
-            return backend.load(model, precision)
+            return backend.load(model, precision, device)
     check_pinned_folder(model)
     raise BadInput(f"model {model}: {model.base} is not a trained model folder")
 

@@ -12,32 +12,49 @@ learned decision-level fusion of the paths of one space (a video's shots, sounds
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from ..errors import BadInput
-from .attention import AttentionFusion
-from .base import FeatureFusion
-from .concat import ConcatFusion
-from .gated import GatedFusion
-from .low_rank import LowRankTensorFusion
-from .mean import WeightedMeanFusion
-from .paths import PathFusion
-from .query_head import QueryHeadFusion
 from .rank import DECISION_FUSIONS, comb_mnz, comb_prod, comb_sum, fuse_runs, rrf
-from .residual import ResidualFusion
 from .scores import NORMS, SpaceCalibration, normalise
-from .tensor import TensorFusion
-from .vectors import adapt_queries, fuse_vectors
 
-FUSIONS: dict[str, type[FeatureFusion]] = {
-    "mean": WeightedMeanFusion,
-    "concat": ConcatFusion,
-    "tensor": TensorFusion,
-    "low_rank": LowRankTensorFusion,
-    "attention": AttentionFusion,
-    "gated": GatedFusion,
-    "query_head": QueryHeadFusion,
+if TYPE_CHECKING:
+    from .base import FeatureFusion
+
+# The torch modules load on first use, so that searching (rank fusion, scores) imports no torch.
+_LAZY = {
+    "AttentionFusion": "attention", "FeatureFusion": "base", "ConcatFusion": "concat", "GatedFusion": "gated",
+    "LowRankTensorFusion": "low_rank", "WeightedMeanFusion": "mean", "PathFusion": "paths",
+    "QueryHeadFusion": "query_head", "ResidualFusion": "residual", "TensorFusion": "tensor",
+    "adapt_queries": "vectors", "fuse_vectors": "vectors",
 }
+_FEATURE_FUSIONS = {"mean": "WeightedMeanFusion", "concat": "ConcatFusion", "tensor": "TensorFusion",
+                    "low_rank": "LowRankTensorFusion", "attention": "AttentionFusion", "gated": "GatedFusion",
+                    "query_head": "QueryHeadFusion"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mmret.fusion' has no attribute {name!r}")
+    return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+
+
+class _FusionRegistry(Mapping):
+    """name -> feature-level fusion class, each imported when first asked for."""
+
+    def __getitem__(self, name: str) -> type[FeatureFusion]:
+        return __getattr__(_FEATURE_FUSIONS[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FEATURE_FUSIONS)
+
+    def __len__(self) -> int:
+        return len(_FEATURE_FUSIONS)
+
+
+FUSIONS: Mapping[str, type[FeatureFusion]] = _FusionRegistry()
 
 
 def build_fusion(name: str, in_dims: Sequence[int], dim: int, residual: bool = False, **options) -> FeatureFusion:
@@ -46,7 +63,7 @@ def build_fusion(name: str, in_dims: Sequence[int], dim: int, residual: bool = F
         raise BadInput(f"unknown fusion {name!r}; choose from {sorted(FUSIONS)} (decision level: "
                        f"{sorted(DECISION_FUSIONS)})")
     fusion = FUSIONS[name](in_dims, dim, **options)
-    return ResidualFusion(fusion) if residual else fusion
+    return __getattr__("ResidualFusion")(fusion) if residual else fusion
 
 
 __all__ = [

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..encoders.base import Encoder
 from ..errors import BadInput
-from ..fusion import PathFusion
 from ..index.collection_base import CollectionBase
 from ..index.values import Hit, Record
 from ..media.segments import SEGMENT
+
+if TYPE_CHECKING:
+    from ..fusion.paths import PathFusion
 
 ITEM_PATH = "item"
 
@@ -34,7 +37,12 @@ def _setting_key(space: str) -> str:
 
 def stored_path_fusion(store: CollectionBase, space: str) -> PathFusion | None:
     stored = store.setting(_setting_key(space))
-    return None if stored is None else PathFusion.from_dict(stored)
+    if stored is None:
+        return None
+    # torch is imported only where a collection has a fitted fusion
+    from ..fusion.paths import PathFusion
+
+    return PathFusion.from_dict(stored)
 
 
 def fit_path_fusion(store: CollectionBase, encoder: Encoder, examples: dict[str, list[str]], space: str) -> PathFusion:
@@ -57,6 +65,8 @@ def fit_path_fusion(store: CollectionBase, encoder: Encoder, examples: dict[str,
     missing = sorted(path for path, queries in chosen.items() if not queries)
     if missing:
         raise BadInput(f"no example queries for paths {missing} (their items have no text to stand in)")
+    from ..fusion.paths import PathFusion
+
     fusion = PathFusion.fit({p: encoder.encode("text", q, space) for p, q in chosen.items()},
                             {p: np.stack(v) for p, v in items.items()})
     store.set_setting(_setting_key(space), fusion.to_dict())

@@ -16,7 +16,7 @@ log = logging.getLogger("mmret.serve")
 def serve(collection: str | Path, host: str = "127.0.0.1", port: int = 8000, roots: list[str] | None = None,
           api_key_file: str | None = None, keys_for_reads: bool = False, max_upload_mb: float = 64,
           cors_origins: list[str] | None = None, request_timeout: float = 60.0, precision: str = "auto",
-          allowed_hosts: list[str] | None = None) -> None:
+          allowed_hosts: list[str] | None = None, device: str = "auto") -> None:
     import uvicorn
 
     from .app import create_app
@@ -35,7 +35,7 @@ def serve(collection: str | Path, host: str = "127.0.0.1", port: int = 8000, roo
     if host in ("0.0.0.0", "::") and not allowed_hosts:
         log.warning("serving on %s: only requests with Host %s are answered; add --allowed-host NAME for the names "
                     "clients use to reach this machine", host, ", ".join(LOOPBACK_NAMES))
-    app = create_app(Collection.open(collection, precision=precision, create=False), settings)
+    app = create_app(Collection.open(collection, precision=precision, create=False, device=device), settings)
     print(f"mmret: serving {collection} on http://{host}:{port}/ (writes {'need a key' if settings.api_keys else 'off'})",
           flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5)

@@ -29,10 +29,11 @@ from safetensors.torch import load_file, save_file
 
 from ..encoders.base import SHARED, Encoder, l2_normalise
 from ..encoders.conse import BridgeSettings
+from ..encoders.devices import is_gpu, torch_device
 from ..encoders.model_id import PIN_DIGITS, ModelId
 from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, OfflineEncoder
 from ..encoders.registry import Backend, register_backend
-from ..errors import BadInput, StorageFailure
+from ..errors import BadInput, StorageFailure, Unavailable
 from ..fusion import FeatureFusion
 from .config import TrainConfig
 from .fused_model import FUSED_MODALITIES, FusedItemModel, build_trained_model
@@ -201,11 +202,14 @@ def _is_trained(model: ModelId) -> bool:
     return is_trained_model_dir(str(model))
 
 
-def _load_trained(model: ModelId, precision: str) -> TrainedEncoder:
+def _load_trained(model: ModelId, precision: str, device: str = "cpu") -> TrainedEncoder:
+    if device not in ("cpu", "auto") and is_gpu(torch_device(device)):
+        raise Unavailable(f"device {device!r}: trained models run on the CPU in this version; use --device cpu")
     return TrainedEncoder(str(model), None if precision == "auto" else precision)
 
 
-register_backend("trained", Backend(_is_trained, _load_trained))  # so that every layer's load_encoder knows them
+REGISTERED_BACKEND = Backend(_is_trained, _load_trained)
+register_backend("trained", REGISTERED_BACKEND)  # so that every layer's load_encoder knows them
 
 
 def _sha256(file: Path) -> str:
