@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mmret.index.backend import collection_exists, open_collection
 
+READY = "Ctrl-C stops"  # the line a watcher prints once its catch-up scan is done
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
 
 
@@ -23,12 +24,13 @@ class Watcher:
 
     def __init__(self, folder: Path, collection: Path, log: Path):
         self.log = log
+        ready_before = log.read_text().count(READY) if log.exists() else 0
         self.output = open(log, "a")  # noqa: SIM115 -- held for the process's life
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mmret.cli", "watch", str(folder), "--collection", str(collection),
              "--quiet", "0.5"], stdout=self.output, stderr=subprocess.STDOUT, text=True, env=ENV,
             start_new_session=True)
-        until(lambda: "Ctrl-C stops" in log.read_text() or self.process.poll() is not None, 300)
+        until(lambda: log.read_text().count(READY) > ready_before or self.process.poll() is not None, 300)
         assert self.process.poll() is None, log.read_text()
 
     def stop(self, sig=signal.SIGTERM) -> int:

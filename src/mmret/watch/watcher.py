@@ -18,6 +18,7 @@ from ..pipeline import IndexReport
 from .changes import PendingChanges
 
 log = logging.getLogger("mmret.watch")
+COMMIT_SECONDS = 5.0  # a long rescan (a large folder copied in) shows its first files after this, not at its end
 
 
 def check_folders(folders: list[str | Path]) -> list[Path]:
@@ -68,7 +69,8 @@ class FolderWatcher:
 
     def _scan(self, what: str) -> None:
         started = time.monotonic()
-        report = self.collection.add(self.folders, sync=True, on_skip=self._skipped, progress=False)
+        report = self.collection.add(self.folders, sync=True, on_skip=self._skipped, progress=False,
+                                     commit_seconds=COMMIT_SECONDS)
         if report.added or report.updated or report.removed or report.moved:
             self.on_scan(what, report, time.monotonic() - started)
 
