@@ -63,6 +63,12 @@ class FolderWatcher:
             observer.stop()
             observer.join()
 
+    def start(self) -> threading.Thread:
+        """`run` on a daemon thread (beside a server); `close()` ends it."""
+        thread = threading.Thread(target=self.run, name="mmret-watch", daemon=True)
+        thread.start()
+        return thread
+
     def close(self) -> None:
         self.stop.set()
         self._changes.wake()
