@@ -6,7 +6,7 @@ same content) keeps its stored vectors (moves.py).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .mapper import embed_stream
 from .moves import find_moves, write_moves
 from .reader import ChangedItems, vanished
 from .report import IndexReport
-from .writer import CollectionWriter
+from .writer import CollectionWriter, FileState
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Ingest:
         if sync:
             items, gone = self._move(items, reader.stored, gone, report)
         report.to_embed = len(items)
-        self.map_and_write(items, reader.stored, report, skip)
+        self.map_and_write(items, reader.stored, report, skip, reader.states)
         files = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not their segments
         if sync:
             self.collection.remove(record.item_id for record in gone)
@@ -81,8 +81,9 @@ class Ingest:
                 [record for record in gone if record.item_id not in moved_records])
 
     def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
-                      skip: Callable[[Skipped], None]) -> None:
-        """The mapper and writer stages on the reader's items (`stored`: those that already have a record); a
-        distributed runner (distributed/ray_pipeline.py) replaces this step alone."""
+                      skip: Callable[[Skipped], None], states: Mapping[str, FileState] | None = None) -> None:
+        """The mapper and writer stages on the reader's items (`stored`: those that already have a record, `states`:
+        files' (size, mtime) when they were read); a distributed runner (distributed/ray_pipeline.py) replaces this
+        step alone."""
         batches = embed_stream(self.encoder, items, self.timed, self.batch_size, self.workers, self.progress)
-        CollectionWriter(self.collection, report, skip, self.commit_every, self.commit_seconds).write(batches, stored)
+        CollectionWriter(self.collection, report, skip, self.commit_every, self.commit_seconds).write(batches, stored, states)

@@ -25,25 +25,28 @@ class PendingChanges(FileSystemEventHandler):
         self.ignored = [str(folder) for folder in ignored]
         self.condition = threading.Condition()
         self.count = 0
-        self.last = 0.0  # time.monotonic() of the last event counted
+        self.first = self.last = 0.0  # time.monotonic() of the first and the last event counted since `take`
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in _READS or all(self._ignored(p) for p in (event.src_path, event.dest_path) if p):
             return
         with self.condition:
-            self.count += 1
             self.last = time.monotonic()
+            if self.count == 0:
+                self.first = self.last
+            self.count += 1
             self.condition.notify_all()
 
-    def wait_quiet(self, quiet: float, stop: threading.Event) -> int:
-        """Block until events have come and then none for `quiet` seconds (returns how many), or `stop` is set
-        (returns 0). Sleeps without polling while nothing happens."""
+    def wait_quiet(self, quiet: float, longest: float, stop: threading.Event) -> int:
+        """Block until events have come and then none for `quiet` seconds, or for `longest` seconds since the first
+        of them while they keep coming (returns how many), or until `stop` is set (returns 0). Sleeps without
+        polling while nothing happens."""
         with self.condition:
             while not stop.is_set():
                 if self.count == 0:
                     self.condition.wait()
                     continue
-                left = self.last + quiet - time.monotonic()
+                left = min(self.last + quiet, self.first + longest) - time.monotonic()
                 if left <= 0:
                     count, self.count = self.count, 0
                     return count

@@ -18,6 +18,7 @@ from ..pipeline import IndexReport
 from .changes import PendingChanges
 
 log = logging.getLogger("mmret.watch")
+LONGEST_WAIT = 5.0  # changes that never pause (a slow copy, a busy folder) are still indexed every few seconds
 COMMIT_SECONDS = 5.0  # a long rescan (a large folder copied in) shows its first files after this, not at its end
 
 
@@ -57,7 +58,7 @@ class FolderWatcher:
         try:
             self._scan("catch-up")
             self.on_ready()
-            while self._changes.wait_quiet(self.quiet, self.stop):
+            while self._changes.wait_quiet(self.quiet, max(self.quiet, LONGEST_WAIT), self.stop):
                 self._scan("changes")
         finally:
             observer.stop()
