@@ -1,7 +1,8 @@
 """SIGKILL every writer of a collection at random moments, then check what it left.
 
 Writers, each started the way a user starts it: `mmret index` (commits every 16 items), `mmret remove`,
-`mmret index --sync`, `mmret optimize`, `mmret import` and `mmret serve` adding files over HTTP. Each trial
+`mmret index --sync`, `mmret optimize`, `mmret import`, `mmret serve` adding files over HTTP, and `mmret watch`
+on a folder that a burst changes (crash_watch.py: its own checks, by content). Each trial
 starts the writer on a copy of a known collection, kills it (with its process group) at a uniformly random
 moment of its calibrated run time, and checks that:
   - the collection opens, with no temp or unlisted data file left after opening;
@@ -319,7 +320,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=128, help="caltech101 images indexed (default: 128)")
     parser.add_argument("--import-vectors", type=int, default=20_000,
                         help="vectors the import trials store (default: 20000)")
-    parser.add_argument("--writers", default=",".join(w.name for w in WRITERS),
+    parser.add_argument("--writers", default=",".join([*(w.name for w in WRITERS), "watch"]),
                         help="comma-separated writers to try (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the kill moments (default: 0)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "crash_trials.json",
@@ -336,6 +337,10 @@ def main() -> None:
                 results.append(trials(writer, setup, args.index_trials if writer.name == "index" else args.trials,
                                       rng))
                 print(f"{writer.name}: {results[-1]['survived']}/{results[-1]['trials']}", file=sys.stderr)
+        if "watch" in args.writers.split(","):
+            import crash_watch
+
+            results.append(crash_watch.trials(setup, args.trials, rng))
     print(f"\n{'writer':<10}{'trials':>8}{'survived':>10}{'re-runs checked':>17}{'run s':>8}")
     for r in results:
         print(f"{r['writer']:<10}{r['trials']:>8}{r['survived']:>10}{r['reruns_checked']:>17}{r['run_seconds']:>8}")

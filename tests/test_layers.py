@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mmret"
-SURFACES = {"api", "cli", "serve", "demo", "distributed"}
+SURFACES = {"api", "cli", "serve", "demo", "distributed", "watch"}
 LOWER_THAN_QUERY = {"query", "pipeline"} | SURFACES
 FORBIDDEN = {  # package or root module -> the mmret packages and modules it must not import
     "data": {"encoders", "index", "training", "eval", "fusion", "losses", "media", "models"} | LOWER_THAN_QUERY,
@@ -20,9 +20,10 @@ FORBIDDEN = {  # package or root module -> the mmret packages and modules it mus
     "pipeline": {"training", "eval", "query"} | SURFACES,
     "query": {"training", "eval", "pipeline"} | SURFACES,
     "distributed": SURFACES - {"distributed"},
-    "api": {"cli", "serve", "demo"},
+    "api": {"cli", "serve", "demo", "watch"},
     "serve": {"cli", "demo"},
     "demo": {"cli", "serve"},
+    "watch": {"cli", "serve", "demo"},
     "cli": set(),
 }
 FORBIDDEN["errors"] = set(FORBIDDEN)  # the bottom layer: every other one raises its types

@@ -105,7 +105,7 @@ HARNESS = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "cra
 
 @pytest.mark.parametrize("writers, trials", [
     ("remove,optimize,import", 1),
-    pytest.param("index,sync,serve", 2, marks=pytest.mark.skipif(not os.environ.get("MMR_SLOW"),
+    pytest.param("index,sync,serve,watch", 2, marks=pytest.mark.skipif(not os.environ.get("MMR_SLOW"),
                                                                 reason="loads the model per trial; MMR_SLOW=1")),
 ])
 def test_the_crash_harness_finds_every_writer_sound(data_dir, tmp_path, writers, trials):

@@ -8,7 +8,8 @@ from .common import collection_option, device_option, positive_float, positive_i
 
 EXAMPLES = """examples:
   mmret serve --collection photos                           # then open http://127.0.0.1:8000/
-  mmret serve --collection photos --root ~/Pictures --api-key-file keys.txt   # uploads, adds, re-index"""
+  mmret serve --collection photos --root ~/Pictures --api-key-file keys.txt   # uploads, adds, re-index
+  mmret serve --collection photos --watch ~/Pictures        # new, changed, moved, deleted photos followed"""
 
 
 def add(commands) -> None:
@@ -32,6 +33,8 @@ def add(commands) -> None:
                        help="a request that takes longer is answered 504")
     serve.add_argument("--precision", default="auto", help="model precision: auto, fp32 or bf16")
     device_option(serve)
+    serve.add_argument("--watch", action="append", default=[], metavar="DIR",
+                       help="keep the collection in step with this folder, as mmret watch does (repeatable)")
     serve.set_defaults(run=_serve)
 
 
@@ -41,5 +44,6 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MissingPackage(f"mmret serve needs the server packages: pip install 'mmret[serve]' ({error})") from error
     serve(args.collection, args.host, args.port, args.root, args.api_key_file, args.keys_for_reads,
-          args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision, args.allowed_host, args.device)
+          args.max_upload_mb, args.cors_origin, args.request_timeout, args.precision, args.allowed_host, args.device,
+          args.watch)
     return 0

@@ -12,7 +12,7 @@ shards already written are not computed again, and items already imported are no
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +48,10 @@ class RayIngest(Ingest):
     precision: str = "auto"
 
     def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
-                      skip: Callable[[Skipped], None]) -> None:
+                      skip: Callable[[Skipped], None], states: Mapping[str, FileState] | None = None) -> None:
         directory = Path(self.ray.shard_dir).expanduser() if self.ray.shard_dir else _beside(self.collection.path)
         directory.mkdir(parents=True, exist_ok=True)
-        states = file_states(items)  # for the names: a file changed after a run died gets a new shard
+        states = file_states(items)  # its shards record their own; a file changed after a run died gets a new shard
         settings = f"{self.encoder.model_id} | {self.precision} | {self.timed.describe()} | {self.batch_size}"
         shards = {shard_key(chunk, states, settings): chunk for chunk in batched(items, self.ray.shard_size)}
         missing = {key: chunk for key, chunk in shards.items() if not shard_path(directory, key).exists()}

@@ -1,11 +1,12 @@
 """Indexing as a pipeline: reader (new or changed items) -> mapper (embedded batches) -> writer (commits).
 
 Re-running on the same sources adds only new or changed items, and `sync` also drops stored files that have
-vanished from the folders given.
+vanished from the folders given; with `sync`, a vanished file found again under another path (renamed or moved,
+same content) keeps its stored vectors (moves.py).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,12 +14,14 @@ from ..data.items import Item
 from ..data.sources import Skipped
 from ..encoders.base import Encoder
 from ..index.collection_base import CollectionBase
+from ..index.values import Record
 from ..media.segments import SEGMENT_OF
 from ..media.timed_settings import TimedSettings
 from .mapper import embed_stream
+from .moves import find_moves, write_moves
 from .reader import ChangedItems, vanished
 from .report import IndexReport
-from .writer import CollectionWriter
+from .writer import CollectionWriter, FileState
 
 
 @dataclass
@@ -53,9 +56,11 @@ class Ingest:
     def _run(self, sources: list, sync: bool, report: IndexReport, skip: Callable[[Skipped], None]) -> None:
         reader = ChangedItems(self.collection, self.encoder, self.timed, report, skip, self.within)
         items = list(reader.read(sources))  # listed first, so that progress bars know their total
-        report.to_embed = len(items)
-        self.map_and_write(items, reader.stored, report, skip)
         gone = vanished(self.collection, sources, reader.seen)
+        if sync:
+            items, gone = self._move(items, reader.stored, gone, report)
+        report.to_embed = len(items)
+        self.map_and_write(items, reader.stored, report, skip, reader.states)
         files = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not their segments
         if sync:
             self.collection.remove(record.item_id for record in gone)
@@ -63,9 +68,22 @@ class Ingest:
         else:
             report.gone = files
 
+    def _move(self, items: list[Item], stored: set[str], gone: list[Record],
+              report: IndexReport) -> tuple[list[Item], list[Record]]:
+        """Store renamed and moved files under their new paths with their old vectors; the rest to embed and to
+        remove."""
+        pairs = find_moves(items, stored, gone)
+        write_moves(self.collection, pairs)
+        report.moved = len(pairs)
+        moved_items = {item.id for item, _ in pairs}
+        moved_records = {record.item_id for _, record in pairs}
+        return ([item for item in items if item.id not in moved_items],
+                [record for record in gone if record.item_id not in moved_records])
+
     def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
-                      skip: Callable[[Skipped], None]) -> None:
-        """The mapper and writer stages on the reader's items (`stored`: those that already have a record); a
-        distributed runner (distributed/ray_pipeline.py) replaces this step alone."""
+                      skip: Callable[[Skipped], None], states: Mapping[str, FileState] | None = None) -> None:
+        """The mapper and writer stages on the reader's items (`stored`: those that already have a record, `states`:
+        files' (size, mtime) when they were read); a distributed runner (distributed/ray_pipeline.py) replaces this
+        step alone."""
         batches = embed_stream(self.encoder, items, self.timed, self.batch_size, self.workers, self.progress)
-        CollectionWriter(self.collection, report, skip, self.commit_every, self.commit_seconds).write(batches, stored)
+        CollectionWriter(self.collection, report, skip, self.commit_every, self.commit_seconds).write(batches, stored, states)

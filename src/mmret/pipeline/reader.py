@@ -1,6 +1,7 @@
 """The reader stage: sources -> the items that need embedding, i.e. the new or changed ones that the model can
 embed. A file whose size and mtime are unchanged is not read again; a text whose digest is unchanged is not
-embedded again. The collection's own folder is never read, even inside a folder it indexes. Also finds stored files
+embedded again. A changed file's size and mtime are taken before its content is read (a text file's again, after
+that), so a file that changes while it is indexed is found changed by the next run rather than stored stale. The collection's own folder is never read, even inside a folder it indexes. Also finds stored files
 that have vanished from the folders indexed."""
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from .report import IndexReport
 
 class ChangedItems:
     """Iterates the items of `sources` that differ from what `collection` stores, counting unchanged ones in
-    `report`; afterwards `seen` holds every item id reached and `stored` those of changed items already stored."""
+    `report`; afterwards `seen` holds every item id reached, `stored` those of changed items already stored and
+    `states` the (size, mtime) of each changed file by path, as it was before it was read."""
 
     def __init__(self, collection: CollectionBase, encoder: Encoder, timed: TimedSettings, report: IndexReport,
                  skip: Callable[[Skipped], None], within: Sequence[Path] | None = None):
@@ -30,15 +32,21 @@ class ChangedItems:
         self.report, self.skip, self.within = report, skip, within
         self.seen: set[str] = set()
         self.stored: set[str] = set()
+        self.states: dict[str, tuple[int, float]] = {}
 
     def read(self, sources: Iterable[str | Path]) -> Iterator[Item]:
         own_folder = [self.collection.path] if Path(self.collection.path).is_dir() else []
         for item in self._indexable(iter_items(sources, on_skip=self.skip, within=self.within, exclude=own_folder)):
             self.seen.add(item.id)
             stored = self.collection.get(item.id)
-            if stored is not None and _same(stored, item):
+            state = _state(item.path)
+            if stored is not None and _same(stored, item, state):
                 self.report.unchanged += 1
                 continue
+            if item.path is not None:
+                if state is None:  # gone since it was listed
+                    continue
+                self.states[item.path] = state
             if stored is not None:
                 self.stored.add(item.id)
             yield item
@@ -69,13 +77,20 @@ def vanished(collection: CollectionBase, sources: Iterable[str | Path], seen: se
     return gone
 
 
-def _same(stored: Record, item: Item) -> bool:
+def _state(path: str | None) -> tuple[int, float] | None:
+    """(size, mtime) of a file, None if it is gone (or is not a file item)."""
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime
+
+
+def _same(stored: Record, item: Item, state: tuple[int, float] | None) -> bool:
     if stored.text != item.text or stored.metadata != item.metadata or stored.modality != item.modality:
         return False
     if item.path is None:
         return stored.content_hash == text_digest(item.text or "")
-    try:
-        stat = os.stat(item.path)
-    except OSError:
-        return False
-    return stored.size == stat.st_size and stored.mtime == stat.st_mtime
+    return state is not None and (stored.size, stored.mtime) == state

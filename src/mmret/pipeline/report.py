@@ -18,6 +18,7 @@ class IndexReport:
     missing_parts: int = 0  # fused items indexed without one of their parts (an image without text, or the reverse)
     to_embed: int = 0  # files and texts the reader found new or changed
     committed: int = 0  # of those, the ones whose commit is done (the writer stage's count)
+    moved: int = 0  # renamed or moved files that kept their stored vectors (sync only)
     gone: int = 0  # stored files under the folders indexed that no longer exist (left stored without sync)
 
     def kept(self) -> str:
@@ -33,6 +34,7 @@ class IndexReport:
         by_kind = Counter(skipped.kind for skipped in self.skipped).most_common()
         kinds = f" ({', '.join(f'{count} {kind}' for kind, count in by_kind)})" if by_kind else ""
         missing = f", {self.missing_parts} fused without one of their parts" if self.missing_parts else ""
+        moved = f", {self.moved} moved" if self.moved else ""
         gone = f"; {self.gone} stored files are gone from disk; --sync removes them" if self.gone else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}{missing}{gone}")
+                f"{self.removed} removed{moved}, {len(self.skipped)} skipped{kinds}{missing}{gone}")
