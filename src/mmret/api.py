@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,9 @@ from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
 from .pipeline import IndexReport, Ingest
+from .pipeline.face_setting import face_detector
 from .query.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
+from .query.faces import face_argument, query_face, search_face
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import PathFusion, fit_path_fusion
 from .query.request import Query
@@ -118,18 +121,22 @@ class Collection:
             workers: int | None = None, progress: bool = False,
             on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None,
             ray: RaySettings | None = None, commit_every: int = 1024, commit_seconds: float = 30.0,
-            within: list[Path] | None = None) -> IndexReport:
+            within: list[Path] | None = None, faces: bool | None = None, min_face: int | None = None) -> IndexReport:
         """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
         `timed` sets how audio and video are cut into segments (window length, shot detection, pooling); `ray`
         (mmret.distributed.RaySettings) decodes and embeds on a Ray cluster, with the same result. A commit
         follows every `commit_every` items or `commit_seconds`, whichever comes first: an interrupted run keeps
         those and the next run resumes. `within` (resolved folders): a manifest row naming a file outside them is
-        skipped."""
+        skipped. `faces` True finds the faces in photos and video keyframes (each a segment with its box and a vector
+        in the "face" space; faces smaller than `min_face` pixels are skipped) and the collection remembers it;
+        False stops (files re-indexed lose their faces); None does as the collection remembers (off by default)."""
         sources = [Path(s).expanduser() for s in sources]
         check_sources(sources)  # missing paths and unusable manifests, before the collection is created
-        stages = {"progress": progress, "on_skip": on_skip, "timed": timed or TimedSettings(),
-                  "commit_every": commit_every, "commit_seconds": commit_seconds, "within": within}
         with self._one_writer():
+            detector = face_detector(self._created(), faces, min_face)
+            stages = {"progress": progress, "on_skip": on_skip,
+                      "timed": replace(timed or TimedSettings(), faces=detector),
+                      "commit_every": commit_every, "commit_seconds": commit_seconds, "within": within}
             if ray is None:
                 ingest = Ingest(self._created(), self.encoder, batch_size, workers, **stages)
             else:
@@ -253,7 +260,7 @@ class Collection:
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
                audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
                fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None,
-               like: str | None = None) -> list[Hit]:
+               like: str | None = None, face: str | Path | None = None) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, a stored item (`like`: its id or file path;
         "more like this"), or several at once, plus any weighted `parts` (QueryPart("text", "people", -1.0) pulls
         away from people; QueryPart("item", ID, -1.0) from a stored item). A stored item is searched by the vectors
@@ -264,12 +271,24 @@ class Collection:
         min-max, z-score or none). With
         `per_file`, a file appears once: an audio or video file as its best-scoring segment. `where` is a filter
         (`{"folder": "cats", "width": {"$gte": 640}}`, see index/where.py); `params` overrides the ANN index's
-        tuned search parameters (ef_search, nprobe, shortlist); `exclude` names items to leave out, as get() does."""
+        tuned search parameters (ef_search, nprobe, shortlist); `exclude` names items to leave out, as get() does.
+        `face` ("photo.jpg", or "photo.jpg#2" for its second face from the left; else its largest) searches the
+        collection's faces alone (see query/faces.py): each hit is a face segment, its box in `face_box`."""
+        if face is not None:
+            return self._search_face(face, text, image, audio, like, parts, k, where, exclude, per_file)
         exclude = [*exclude, *(record.item_id for name in exclude if (record := self.get(name)))] if exclude else None
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
                       fusion=fusion, norm=norm, like=like)
         only_stored = all(part.modality == ITEM for part in query.all_parts)  # needs no model: none is loaded
         return search(self.store, self._encoder if only_stored else self.encoder, query)
+
+    def _search_face(self, face, text, image, audio, like, parts, k, where, exclude, per_file) -> list[Hit]:
+        if any(given is not None for given in (text, image, audio, like)) or parts:
+            raise BadInput("face: a face search takes no other query parts (text, image, audio, like)")
+        photo, number = face_argument(face)
+        left_out = [record.item_id for name in exclude or [] if (record := self.get(name))]
+        left_out += [r.item_id for item_id in list(left_out) for r in self.store.find({SEGMENT_OF: item_id})]
+        return search_face(self.store, query_face(photo, number), k, where, left_out or None, per_file)
 
 
 def _vector_record(item_id: str, metadata: dict | None, modality: str) -> Record:

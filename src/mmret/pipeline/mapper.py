@@ -1,7 +1,7 @@
 """The mapper stage: items -> embedded batches. Runs of still images and texts go through `embed_items` (decoding
 in worker processes); audio and video files through `TimedEmbedder` (timed segments). A distributed runner maps
 its shards with this same function. With a FusedEncoder, image and text items also get their part vectors and the
-fused vector (fused.py)."""
+fused vector (fused.py). With `timed.faces`, photos also get their face segments (media/face_mapper.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -11,6 +11,7 @@ from ..data.items import Item
 from ..encoders.base import Encoder
 from ..encoders.fused import FusedEncoder
 from ..media.batches import EmbeddedBatch, embed_items
+from ..media.face_mapper import FaceFinder
 from ..media.segments import TIMED_MODALITIES
 from ..media.timed_mapper import TimedEmbedder
 from ..media.timed_settings import TimedSettings
@@ -20,6 +21,7 @@ from .fused import with_fused_vectors
 def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, batch_size: int = 32,
                  workers: int | None = None, progress: bool = True) -> Iterator[EmbeddedBatch]:
     timed_embedder = TimedEmbedder(encoder, timed)
+    faces = None if timed.faces is None else FaceFinder(timed.faces)
     for is_timed, group in groupby(items, key=lambda item: item.modality in TIMED_MODALITIES):
         run = list(group)  # a bar with a total and an ETA
         if is_timed:
@@ -28,4 +30,7 @@ def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, 
             for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
                 yield from with_fused_vectors(encoder, batch)
         else:
-            yield from embed_items(encoder, run, batch_size, workers, progress, len(run))
+            for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
+                yield batch
+                if faces is not None and batch.modality == "image" and (found := faces.photo_faces(batch)):
+                    yield found

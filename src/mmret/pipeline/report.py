@@ -19,6 +19,8 @@ class IndexReport:
     to_embed: int = 0  # files and texts the reader found new or changed
     committed: int = 0  # of those, the ones whose commit is done (the writer stage's count)
     gone: int = 0  # stored files under the folders indexed that no longer exist (left stored without sync)
+    faces: int = 0  # face segments stored
+    faces_too_small: int = 0  # faces found but smaller than the minimum size, left out
 
     def kept(self) -> str:
         """What an interrupted run kept, for its last line."""
@@ -33,6 +35,8 @@ class IndexReport:
         by_kind = Counter(skipped.kind for skipped in self.skipped).most_common()
         kinds = f" ({', '.join(f'{count} {kind}' for kind, count in by_kind)})" if by_kind else ""
         missing = f", {self.missing_parts} fused without one of their parts" if self.missing_parts else ""
+        small = f" ({self.faces_too_small} smaller than the minimum left out)" if self.faces_too_small else ""
+        faces = f", {self.faces} faces{small}" if self.faces or self.faces_too_small else ""
         gone = f"; {self.gone} stored files are gone from disk; --sync removes them" if self.gone else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}{missing}{gone}")
+                f"{self.removed} removed, {len(self.skipped)} skipped{kinds}{missing}{faces}{gone}")
