@@ -20,6 +20,7 @@ from . import (
     duplicates,
     embed,
     evaluate,
+    faces,
     maintenance,
     search,
     serve,
@@ -29,7 +30,7 @@ from . import (
 from .common import CommandParser, HelpFormatter
 
 COMMAND_GROUPS = (demo, collection, duplicates, calibrate, search, storage, embed, evaluate, train, serve,
-                  maintenance)
+                  maintenance, faces)
 PIPE_CLOSED_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from ..encoders.faces import FaceDetector
 from ..index.collection_base import CollectionBase
+from ..media.face_segments import FACES_SETTING
 from ..media.face_vectors import FACE_DIM, FACE_SPACE
-
-FACES_SETTING = "faces"  # {"min_size": pixels} while faces are on, else None
 
 
 def face_detector(store: CollectionBase, faces: bool | None, min_size: int | None = None) -> FaceDetector | None:
