@@ -97,7 +97,7 @@ def test_merge_split_and_forget_one_person(indexed, capsys):
     moved = {f.item_id: f.metadata for f in faces(collection) if f.item_id in second["face_ids"]}
     assert {m[PERSON] for m in moved.values()} != {first["person"]} and not any(PERSON_NAME in m for m in moved.values())
     before = len(faces(collection))
-    code, out, _ = mmret(capsys, "faces", "forget", "--person", first["person"], "--collection", collection)
+    code, _, _ = mmret(capsys, "faces", "forget", "--person", first["person"], "--collection", collection)
     assert code == 0 and len(faces(collection)) == before - first["faces"]
     assert not any(r.metadata.get(PEOPLE) for r in open_collection(collection).records())
     assert mmret(capsys, "faces", "name", first["person"], "X", "--collection", collection)[0] == 3  # not found

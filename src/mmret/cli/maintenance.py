@@ -63,8 +63,8 @@ def _check(args) -> int:
 
 def _print_faces(store, name: str) -> None:
     """What a collection holds of faces, so that `faces forget` can be confirmed."""
-    from ..media.segments import SEGMENT
     from ..media.face_vectors import FACE_SPACE
+    from ..media.segments import SEGMENT
 
     if FACE_SPACE in store.spaces:
         print(f"{name}: {len(store.find({SEGMENT: 'face'}))} face segments, "
