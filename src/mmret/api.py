@@ -36,6 +36,8 @@ from .index.base import SearchParams
 from .index.collection_base import CollectionBase
 from .index.locking import one_writer
 from .index.values import CollectionConflict, CollectionError, Hit, NoCollection, Record
+from .media.face_segments import without_names
+from .media.face_vectors import FACE_SPACE
 from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
@@ -182,18 +184,23 @@ class Collection:
         Path(self.path).mkdir(parents=True, exist_ok=True)
         return one_writer(Path(self.path), _log.warning)
 
-    def export(self, path: str | Path, space: str = SHARED) -> int:
+    def export(self, path: str | Path, space: str = SHARED, include_faces: bool = False) -> int:
         """Write every item with a vector in `space` to a Parquet file (id, modality, path, text, metadata as
-        JSON, vector); `mmret import FILE --vector-column vector` reads it back. Returns the rows written."""
+        JSON, vector); `mmret import FILE --vector-column vector` reads it back. Returns the rows written. Faces stay
+        out (the face space is refused, people's names are left out of the metadata) unless `include_faces`."""
         from .data.vector_files import VectorTableWriter
 
         spaces = self.store.spaces
         if space not in spaces:
             raise CollectionError(f"{self.path}: no vector space {space!r}; its spaces are {sorted(spaces)}")
+        if space == FACE_SPACE and not include_faces:
+            raise BadInput(f"space {space!r}: face vectors are left out of exports unless asked for "
+                           "(--include-faces, include_faces=True)")
         with VectorTableWriter(path, spaces[space]) as writer:
             for records, vectors in self.store.stored_vectors(space):
                 writer.write([{"id": r.item_id, "modality": r.modality, "path": r.path, "text": r.text,
-                               "metadata": r.metadata} for r in records], vectors)
+                               "metadata": r.metadata if include_faces else without_names(r.metadata)}
+                              for r in records], vectors)
         return writer.rows
 
     def calibrate(self, examples: dict[str, list[str]] | None = None, space: str = SHARED) -> PathFusion:

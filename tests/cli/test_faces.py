@@ -129,3 +129,21 @@ def test_a_query_photo_without_a_face_is_a_clear_error(indexed, tmp_path, capsys
     Image.new("RGB", (120, 120), (90, 140, 200)).save(tmp_path / "sky.png")
     code, _, err = mmret(capsys, "search", "--collection", collection, "--face", tmp_path / "sky.png")
     assert code == 2 and "sky.png: no face found" in err
+
+
+def test_export_leaves_faces_out_unless_asked(indexed, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    _, collection = indexed
+    mmret(capsys, "faces", "cluster", "--collection", collection)
+    person = json.loads(mmret(capsys, "faces", "ls", "--collection", collection, "--json")[1].splitlines()[0])
+    mmret(capsys, "faces", "name", person["person"], "Ana", "--collection", collection)
+    assert mmret(capsys, "export", tmp_path / "all.parquet", "--collection", collection)[0] == 0
+    rows = pq.read_table(tmp_path / "all.parquet").to_pylist()
+    assert len(rows) == 9 and not any("Ana" in row["metadata"] for row in rows)
+    code, _, err = mmret(capsys, "export", tmp_path / "f.parquet", "--collection", collection, "--space", "face")
+    assert code == 2 and "--include-faces" in err and not (tmp_path / "f.parquet").exists()
+    assert mmret(capsys, "export", tmp_path / "f.parquet", "--collection", collection, "--space", "face",
+                 "--include-faces")[0] == 0
+    rows = pq.read_table(tmp_path / "f.parquet").to_pylist()
+    assert len(rows) == len(faces(collection)) and sum("Ana" in row["metadata"] for row in rows) == person["faces"]

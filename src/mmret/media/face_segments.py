@@ -47,5 +47,10 @@ def with_face_settings(item: Item, described: str | None) -> Item:
     return replace(item, metadata=metadata)
 
 
+def without_names(metadata: dict) -> dict:
+    """Metadata without the names of people (for an export that leaves faces out)."""
+    return {key: value for key, value in metadata.items() if key not in (PEOPLE, PERSON_NAME)}
+
+
 def is_face(metadata: dict) -> bool:
     return metadata.get(SEGMENT) == FACE and SEGMENT_OF in metadata
