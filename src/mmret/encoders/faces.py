@@ -39,6 +39,7 @@ class Face:
 class FoundFaces:
     faces: list[Face]  # left to right (then top to bottom); `faces[n - 1]` is face number n
     too_small: int  # faces found but smaller than the minimum size, left out
+    size: tuple[int, int] = (0, 0)  # the picture's width and height, which the boxes are in
 
     def largest(self) -> Face | None:
         return max(self.faces, key=lambda face: face.size, default=None)
@@ -66,7 +67,7 @@ class FaceDetector:
                 continue
             vector = descriptor.compute_face_descriptor(rgb, landmarks(rgb, box))
             faces.append(Face(bounds, float(score), np.asarray(vector, dtype=np.float32)))
-        return FoundFaces(faces, too_small)
+        return FoundFaces(faces, too_small, (rgb.shape[1], rgb.shape[0]))
 
     def describe(self) -> str:
         """What decides a picture's faces; stored with each picture, so changed settings re-index it."""

@@ -51,4 +51,4 @@ class FaceFinder:
         if not found.faces:
             return [], np.empty((0, FACE_DIM), np.float32)
         descriptors = np.stack([face.descriptor for face in found.faces])
-        return face_items(item, found.faces, span), stored_vectors(descriptors)
+        return face_items(item, found, span), stored_vectors(descriptors)
