@@ -115,6 +115,7 @@ def test_forget_all_leaves_no_face_segment_vector_or_name_on_disk(indexed, capsy
     stored_rows = sum(len(np.load(f)) for f in Path(collection).glob("face.*.npy")
                       if not f.name.endswith(".ids.npy"))
     assert stored_rows == 0
+    assert b"Ana" not in (Path(collection) / "collection.sqlite").read_bytes()  # no name left in freed pages
     code, out, _ = mmret(capsys, "check", "--collection", collection)
     assert code == 0 and "0 face segments, 0 face vectors stored" in out
     (photos / "new.jpg").write_bytes(min(photos.glob("Adrien*")).read_bytes())
