@@ -33,7 +33,7 @@ def add(commands) -> None:
     ls.add_argument("--faces", action="store_true", help="also every face id of each person (for split)")
     ls.add_argument("--json", action="store_true", help="one JSON object a line")
     ls.set_defaults(run=_ls)
-    name = actions.add_parser("name", help="name a person (metadata 'people' of each of their files)")
+    name = actions.add_parser("name", help="name a person (metadata 'named_people' of each of their files)")
     name.add_argument("person", metavar="PERSON", help="a person id from mmret faces ls")
     name.add_argument("name", metavar="NAME")
     collection_option(name)

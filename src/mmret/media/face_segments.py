@@ -5,7 +5,7 @@ photo's faces have start = end = 0, a video's the span of the shot whose keyfram
 A face segment's id is `<file id>#face<n>` in a photo (n from 1, left to right) and `<file id>#face<n>@<shot start>`
 in a video. A file indexed with faces records the detector settings under `face_settings`, so re-indexing with
 faces turned on or off re-reads it; a face grouped into a person carries `person` and, once named, `person_name`;
-a file with named people carries their names in `people` (people/).
+a file with named people carries their names in `named_people` (people/).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ FACE_FRAME = "face_frame"  # [width, height] of the photo or keyframe the box is
 FACE_SCORE = "face_score"  # the detector's confidence
 PERSON = "person"  # on a face: the id of the person it was grouped into
 PERSON_NAME = "person_name"  # on a face: its person's name, once named
-PEOPLE = "people"  # on a file: the names of the named people in it (words a keyword index can find)
+PEOPLE = "named_people"  # on a file: the names of the named people in it (words a keyword index can find)
 FACE_SETTINGS = "face_settings"  # on a file indexed with faces: the detector's settings
 FACES_SETTING = "faces"  # the collection setting: {"min_size": pixels} while faces are indexed, else None
 #: metadata keys that mmret writes for faces; a user's own metadata cannot set them

@@ -43,7 +43,7 @@ def group_faces(store: CollectionBase, threshold: float = DEFAULT_THRESHOLD) -> 
 
 
 def name_person(store: CollectionBase, person_id: str, name: str) -> int:
-    """Name a person: each of their faces, and each file they are in (its `people`). Returns their faces."""
+    """Name a person: each of their faces, and each file they are in (its `named_people`). Returns their faces."""
     name = check_name(name)
     book = FaceBook(store)
     person = book.person(person_id)

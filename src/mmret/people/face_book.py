@@ -1,5 +1,5 @@
 """A collection's faces in memory, changed there (grouped, named, merged, split, forgotten) and written back in one
-commit: the face segments changed or removed, and each file they belong to with its `people` names brought up to
+commit: the face segments changed or removed, and each file they belong to with its `named_people` brought up to
 date (its vectors kept as stored)."""
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ class FaceBook:
         self._changed.discard(face_id)
 
     def save(self) -> None:
-        """The changed faces, the removed ones and the `people` of their files, in one commit."""
+        """The changed faces, the removed ones and the `named_people` of their files, in one commit."""
         touched = {self._file_of(i) for i in self._changed | self._removed}
         with self.store.transaction():
             changed = sorted(self._changed)
