@@ -252,6 +252,8 @@ def main() -> None:
     fit = {n: people[n] for n in names[:args.fit_people]}
     held_out = {n: people[n] for n in names[args.fit_people:args.fit_people + args.measured_people]}
     started = time.perf_counter()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
+                            check=False).stdout.strip()  # the tree measured, before anything is committed meanwhile
     fitted = fit_threshold(fit)
     print(f"fit ({fitted['people']} people, {fitted['faces']} labelled faces): best threshold {fitted['best']} "
           f"(code default {DEFAULT_THRESHOLD})")
@@ -264,8 +266,7 @@ def main() -> None:
         measured = measure(held_out, Path(temp), encoder)
         video = video_check(held_out, Path(temp), encoder, args.video_people)
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="minutes"), "machine": machine(),
-              "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                       cwd=ROOT, check=False).stdout.strip(),
+              "commit": commit,
               "split": {"fit people": len(fit), "measured people": len(held_out),
                         "measured photos (gallery)": sum(len(v) for v in held_out.values())},
               "fit": fitted, **measured, "video": video, "seconds": round(time.perf_counter() - started, 1)}
