@@ -26,11 +26,8 @@ def embed_stream(encoder: Encoder, items: Iterable[Item], timed: TimedSettings, 
         run = list(group)  # a bar with a total and an ETA
         if is_timed:
             yield from timed_embedder.embed(run, progress)
-        elif isinstance(encoder, FusedEncoder):
-            for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
-                yield from with_fused_vectors(encoder, batch)
-        else:
-            for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
-                yield batch
-                if faces is not None and batch.modality == "image" and (found := faces.photo_faces(batch)):
-                    yield found
+            continue
+        for batch in embed_items(encoder, run, batch_size, workers, progress, len(run)):
+            yield from with_fused_vectors(encoder, batch) if isinstance(encoder, FusedEncoder) else (batch,)
+            if faces is not None and batch.modality == "image" and (found := faces.photo_faces(batch)):
+                yield found
