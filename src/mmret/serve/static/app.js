@@ -82,6 +82,7 @@ function fileName(result) {
 }
 
 function timeRange(segment) {
+  if (segment && segment.kind === "face" && segment.end === 0) return "a face in the photo";
   return segment ? `${segment.start.toFixed(1)}–${segment.end.toFixed(1)} s (${segment.kind})` : "";
 }
 
