@@ -49,6 +49,7 @@ DATA = Path(os.environ.get("MMR_DATA_DIR", ROOT.parent / "shared" / "data")).res
 OUT = ROOT / "benchmarks" / "out"
 GRID = [round(0.40 + 0.025 * i, 3) for i in range(11)]  # 0.40 .. 0.65
 MIN_PRECISION = 0.97
+MIN_FACE = 40  # the product's default minimum face size: smaller faces are not candidates on either side
 
 
 def dlib_faces(paths: list[Path]) -> list[list[tuple[tuple[int, int, int, int], np.ndarray]]]:
@@ -180,7 +181,8 @@ def measure(people: dict[str, list[Path]], work: Path, encoder) -> dict:
     dlib_rows = {str(p): f for p, f in zip(paths, found)}
     dlib_label = {str(p): centre_index([b for b, _ in f], Image.open(p).size) for p, f in dlib_rows.items()}
     dlib_queries = [p for p in paths if dlib_label[str(p)] is not None]
-    all_faces = [(str(p), d) for p in paths for _, d in dlib_rows[str(p)]]
+    all_faces = [(str(p), d) for p in paths for box, d in dlib_rows[str(p)]  # the product's 40-px minimum
+                 if min(box[2] - box[0], box[3] - box[1]) >= MIN_FACE]
     owners = [o for o, _ in all_faces]
     matrix = np.stack([d for _, d in all_faces])
     dlib_rankings = []
