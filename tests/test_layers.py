@@ -6,7 +6,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mmret"
 SURFACES = {"api", "cli", "serve", "demo", "distributed", "watch"}
-LOWER_THAN_QUERY = {"query", "pipeline"} | SURFACES
+LOWER_THAN_QUERY = {"query", "pipeline", "people"} | SURFACES
 FORBIDDEN = {  # package or root module -> the mmret packages and modules it must not import
     "data": {"encoders", "index", "training", "eval", "fusion", "losses", "media", "models"} | LOWER_THAN_QUERY,
     "index": {"data", "encoders", "training", "eval", "fusion", "losses", "media", "models"} | LOWER_THAN_QUERY,
@@ -19,6 +19,7 @@ FORBIDDEN = {  # package or root module -> the mmret packages and modules it mus
     "models": LOWER_THAN_QUERY,
     "pipeline": {"training", "eval", "query"} | SURFACES,
     "query": {"training", "eval", "pipeline"} | SURFACES,
+    "people": {"training", "eval", "pipeline", "query"} | SURFACES,
     "distributed": SURFACES - {"distributed"},
     "api": {"cli", "serve", "demo", "watch"},
     "serve": {"cli", "demo"},

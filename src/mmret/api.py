@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,12 +37,15 @@ from .index.base import SearchParams
 from .index.collection_base import CollectionBase
 from .index.locking import one_writer
 from .index.values import CollectionConflict, CollectionError, Hit, NoCollection, Record
+from .media.face_segments import without_names
+from .media.face_vectors import FACE_SPACE
 from .media.segments import SEGMENT_OF
 from .media.timed_settings import TimedSettings
 from .models import DEFAULT_MODEL, load_encoder, with_fusion
 from .query.channel_calibration import calibrate_hybrid
 from .query.channel_fusion import store_channel_fusion
 from .query.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
+from .query.faces import face_argument, query_face, search_face
 from .query.parts import ITEM, QueryPart
 from .query.path_fusion import fit_path_fusion
 from .query.relevance_fit import fit_collection_relevance
@@ -124,21 +128,29 @@ class Collection:
             workers: int | None = None, progress: bool = False,
             on_skip: Callable[[Skipped], None] | None = None, timed: TimedSettings | None = None,
             ray: RaySettings | None = None, commit_every: int = 1024, commit_seconds: float = 30.0,
-            within: list[Path] | None = None, words_from: list[str] | None = None) -> IndexReport:
+            within: list[Path] | None = None, words_from: list[str] | None = None, faces: bool | None = None,
+            min_face: int | None = None) -> IndexReport:
         """Index folders, files and manifests; with `sync`, also drop stored files that have disappeared.
         `timed` sets how audio and video are cut into segments (window length, shot detection, pooling); `ray`
         (mmret.distributed.RaySettings) decodes and embeds on a Ray cluster, with the same result. A commit
         follows every `commit_every` items or `commit_seconds`, whichever comes first: an interrupted run keeps
         those and the next run resumes. `within` (resolved folders): a manifest row naming a file outside them is
         skipped. `words_from` names metadata fields whose values keyword search finds too (remembered by the
-        collection; its keyword index is rebuilt when they change)."""
+        collection; its keyword index is rebuilt when they change). `faces` True finds the faces in photos and video
+        keyframes (each a segment with its box and a vector in the "face" space; faces smaller than `min_face` pixels
+        are skipped) and the collection remembers it; False stops (files re-indexed lose their faces); None does as
+        the collection remembers (off by default)."""
         sources = [Path(s).expanduser() for s in sources]
         check_sources(sources)  # missing paths and unusable manifests, before the collection is created
-        stages = {"progress": progress, "on_skip": on_skip, "timed": timed or TimedSettings(),
-                  "commit_every": commit_every, "commit_seconds": commit_seconds, "within": within}
         with self._one_writer():
+            from .pipeline.face_setting import face_detector
+
             if words_from is not None and words_from != self._created().word_fields():
                 self.store.index_words(list(words_from))
+            detector = face_detector(self._created(), faces, min_face)
+            stages = {"progress": progress, "on_skip": on_skip,
+                      "timed": replace(timed or TimedSettings(), faces=detector),
+                      "commit_every": commit_every, "commit_seconds": commit_seconds, "within": within}
             if ray is None:
                 # imports torch for timed media: only to index, not to search
                 from .pipeline import Ingest
@@ -187,18 +199,23 @@ class Collection:
         Path(self.path).mkdir(parents=True, exist_ok=True)
         return one_writer(Path(self.path), _log.warning)
 
-    def export(self, path: str | Path, space: str = SHARED) -> int:
+    def export(self, path: str | Path, space: str = SHARED, include_faces: bool = False) -> int:
         """Write every item with a vector in `space` to a Parquet file (id, modality, path, text, metadata as
-        JSON, vector); `mmret import FILE --vector-column vector` reads it back. Returns the rows written."""
+        JSON, vector); `mmret import FILE --vector-column vector` reads it back. Returns the rows written. Faces stay
+        out (the face space is refused, people's names are left out of the metadata) unless `include_faces`."""
         from .data.vector_files import VectorTableWriter
 
         spaces = self.store.spaces
         if space not in spaces:
             raise CollectionError(f"{self.path}: no vector space {space!r}; its spaces are {sorted(spaces)}")
+        if space == FACE_SPACE and not include_faces:
+            raise BadInput(f"space {space!r}: face vectors are left out of exports unless asked for "
+                           "(--include-faces, include_faces=True)")
         with VectorTableWriter(path, spaces[space]) as writer:
             for records, vectors in self.store.stored_vectors(space):
                 writer.write([{"id": r.item_id, "modality": r.modality, "path": r.path, "text": r.text,
-                               "metadata": r.metadata} for r in records], vectors)
+                               "metadata": r.metadata if include_faces else without_names(r.metadata)}
+                              for r in records], vectors)
         return writer.rows
 
     def calibrate_hybrid(self, examples: str | Path | Sequence[tuple[str, str | Path]]) -> dict:
@@ -285,7 +302,8 @@ class Collection:
                where: dict | None = None, space: str | None = None, exclude: list[str] | None = None,
                audio: str | Path | None = None, per_file: bool = True, parts: Sequence[QueryPart] = (),
                fusion: str | None = None, norm: str = "min-max", params: SearchParams | None = None,
-               like: str | None = None, mode: str | None = None, min_relevance: float | None = None) -> list[Hit]:
+               like: str | None = None, mode: str | None = None, min_relevance: float | None = None,
+               face: str | Path | None = None) -> list[Hit]:
         """The k nearest items to a text, an image file, an audio file, a stored item (`like`: its id or file path;
         "more like this"), or several at once, plus any weighted `parts` (QueryPart("text", "people", -1.0) pulls
         away from people; QueryPart("item", ID, -1.0) from a stored item). A stored item is searched by the vectors
@@ -302,12 +320,24 @@ class Collection:
         the collection has a keyword index, else semantic. Keyword and hybrid hits carry `snippet` and `channels`
         (each channel's rank and score).
         A text query's hits carry `relevance`, a calibrated probability (query/relevance.py), where the collection or
-        its model has a calibration; `min_relevance` leaves out the hits below it (an error without one)."""
+        its model has a calibration; `min_relevance` leaves out the hits below it (an error without one).
+        `face` ("photo.jpg", or "photo.jpg#2" for its second face from the left; else its largest) searches the
+        collection's faces alone (see query/faces.py): each hit is a face segment, its box in `face_box`."""
+        if face is not None:
+            return self._search_face(face, text, image, audio, like, parts, k, where, exclude, per_file)
         exclude = [*exclude, *(record.item_id for name in exclude if (record := self.get(name)))] if exclude else None
         query = Query(text, image, audio, k, where, space, exclude, per_file, params=params, parts=tuple(parts),
                       fusion=fusion, norm=norm, like=like, mode=mode, min_relevance=min_relevance)
         only_stored = mode == "keyword" or all(part.modality == ITEM for part in query.all_parts)  # no model needed
         return search(self.store, self._encoder if only_stored else self.encoder, query)
+
+    def _search_face(self, face, text, image, audio, like, parts, k, where, exclude, per_file) -> list[Hit]:
+        if any(given is not None for given in (text, image, audio, like)) or parts:
+            raise BadInput("face: a face search takes no other query parts (text, image, audio, like)")
+        photo, number = face_argument(face)
+        left_out = [record.item_id for name in exclude or [] if (record := self.get(name))]
+        left_out += [r.item_id for item_id in list(left_out) for r in self.store.find({SEGMENT_OF: item_id})]
+        return search_face(self.store, query_face(photo, number), k, where, left_out or None, per_file)
 
 
 def _vector_record(item_id: str, metadata: dict | None, modality: str) -> Record:

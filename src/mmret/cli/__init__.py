@@ -21,6 +21,7 @@ from . import (
     embed,
     evaluate,
     export_model,
+    faces,
     maintenance,
     search,
     serve,
@@ -31,7 +32,7 @@ from . import (
 from .common import CommandParser, HelpFormatter
 
 COMMAND_GROUPS = (demo, collection, duplicates, calibrate, search, storage, embed, evaluate, train, serve,
-                  maintenance, export_model, watch)
+                  maintenance, export_model, watch, faces)
 PIPE_CLOSED_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 EPILOG = """mmret COMMAND --help shows a command's options, their defaults and examples.
 environment: MMRET_COLLECTION (default --collection), MMRET_MODEL (default --model)"""

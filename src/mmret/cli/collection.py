@@ -1,6 +1,7 @@
 """Commands on a stored collection: `index`, `remove`, `info`, `ls`."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,7 +25,8 @@ INDEX_EXAMPLES = """examples:
   mmret index manifest.csv --collection photos             # CSV/JSONL/Parquet: path, text, other columns = metadata
   mmret index ~/Videos --collection media --model offline+speech --window 5
   mmret index catalogue.csv --collection shop --fusion mean  # path+text rows: each part's vector and the fused one
-  mmret index /data/photos --collection photos --ray head:6379  # decode and embed on a Ray cluster"""
+  mmret index /data/photos --collection photos --ray head:6379  # decode and embed on a Ray cluster
+  mmret index ~/Pictures --collection photos --faces           # also faces (remembered by the collection)"""
 
 
 def add(commands) -> None:
@@ -52,6 +54,12 @@ def add(commands) -> None:
     index.add_argument("--words-from", metavar="FIELDS", type=_field_names,
                        help="metadata fields whose values keyword search also finds, comma-separated (e.g. "
                             "tags,author); remembered by the collection")
+    index.add_argument("--faces", action=argparse.BooleanOptionalAction, default=None,
+                       help="find faces in photos and video keyframes, each stored with its box and descriptor "
+                            "(mmret[faces]); the collection remembers it, --no-faces stops (default: as remembered, "
+                            "off for a new collection)")
+    index.add_argument("--min-face", type=common.positive_int, default=None, metavar="PIXELS",
+                       help="with --faces: skip (and count) faces smaller than this (default 40)")
     index.add_argument("--fusion", metavar="NAME",
                        help="items of several parts (a manifest row's image and text): store each part's vector and "
                             "the fused one; 'mean', or the method a trained --model DIR was trained with")
@@ -93,7 +101,7 @@ def _index(args) -> int:
     report = collection.add(args.paths, sync=args.sync, batch_size=args.batch_size, workers=args.workers,
                             progress=True, on_skip=print_skip, timed=_timed_settings(args), ray=ray,
                             commit_every=args.commit_every, commit_seconds=args.commit_seconds,
-                            words_from=args.words_from)
+                            words_from=args.words_from, faces=args.faces, min_face=args.min_face)
     print(f"{args.collection}: {report.summary()}; {len(collection)} items stored")
     return 0
 

@@ -37,6 +37,8 @@ def _what(row: dict) -> str:
     place = place_of(row["metadata"])  # None also for malformed segment keys: shown as a plain file
     if place is None:
         return with_text(row["path"], row["text"])
+    if place.kind == "face" and place.end == 0:
+        return f"{row['path']} (face)"  # a face in a photo: its box is in the metadata
     return with_text(f"{row['path']} @ {place.start:.1f}-{place.end:.1f} s ({place.kind})", row["text"])
 
 

@@ -59,4 +59,15 @@ def _check(args) -> int:
         raise CollectionDamaged(f"{args.collection}: {len(problems)} problems found (listed above)")
     if not args.json:
         print(f"{args.collection}: no problems found")
+        _print_faces(collection.store, args.collection)
     return 0
+
+
+def _print_faces(store, name: str) -> None:
+    """What a collection holds of faces, so that `faces forget` can be confirmed."""
+    from ..media.face_vectors import FACE_SPACE
+    from ..media.segments import SEGMENT
+
+    if FACE_SPACE in store.spaces:
+        print(f"{name}: {len(store.find({SEGMENT: 'face'}))} face segments, "
+              f"{store.vector_count(FACE_SPACE)} face vectors stored")

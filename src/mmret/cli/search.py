@@ -23,6 +23,7 @@ EXAMPLES = """examples:
   mmret search --collection shop --image shoe.jpg --text "in red^0.5" --text -people   # composed: weights, negatives
   mmret search "red running shoes" --collection shop --fusion rrf                      # one list per part space
   mmret search 'IMG_2031 "beach day" -night' --collection photos --mode keyword       # words, a phrase, not night
+  mmret search --collection photos --face group.jpg#2        # photos of the 2nd face from the left (needs --faces)
 
 Query parts repeat; each may be written -PART (pull away from it) and PART^WEIGHT."""
 QUERY_PART_FLAGS = ("--text", "--image", "--audio", "--like")
@@ -47,6 +48,9 @@ def add(commands) -> None:
     search.add_argument("--like", action="append", default=[], metavar="ID",
                         help="a stored item (id or file path) to search by, with the vectors the collection keeps for "
                              "it (its file is not read); it and its file's segments are left out (repeatable)")
+    search.add_argument("--face", metavar="PHOTO[#N]",
+                        help="the files showing the person whose face is in PHOTO (its largest face, or its N-th from "
+                             "the left); searches the faces found by `mmret index --faces`, alone")
     search.add_argument("-k", type=positive_int, default=10, help="results to return")
     search.add_argument("--min-score", type=float, metavar="S",
                         help="leave out results scoring below S (the mode's score: cosine similarity in semantic "
@@ -90,8 +94,10 @@ def _search(args) -> int:
     query_parts = _query_parts(args)
     check_exist([str(p.value) for p in query_parts if p.modality in ("image", "audio")], "query file")
     check_models([args.model])
+    if args.face is not None:
+        return _search_face(args, where, query_parts)
     if not query_parts:
-        raise BadInput("search needs a query: text, --image, --audio or --like")
+        raise BadInput("search needs a query: text, --image, --audio, --like or --face")
     collection = Collection.open(args.collection, args.model, args.precision, create=False, device=args.device)
     parts = {m: next((p.value for p in query_parts if p.modality == m and not p.negative), None)
              for m in QUERY_MODALITIES}  # the first positive part of each kind
@@ -111,6 +117,24 @@ def _search(args) -> int:
         print(f"mmret: no results{f': {reason}' if reason else ''}", file=sys.stderr)
     if args.open and rows:
         _open(rows[0])
+    return 0
+
+
+def _search_face(args, where: dict | None, query_parts: list) -> int:
+    from ..api import Collection
+    from ..query.faces import face_argument
+    from ..query.rows import result_rows
+
+    if query_parts:
+        raise BadInput("--face: a face search takes no other query parts (text, --image, --audio, --like)")
+    check_exist([str(face_argument(args.face)[0])], "--face")
+    collection = Collection.open(args.collection, create=False)  # faces need no model
+    hits = collection.search(face=args.face, k=args.k, where=where, exclude=args.exclude or None,
+                             per_file=not args.all_segments)
+    rows = [row for row in result_rows(hits) if args.min_score is None or row["score"] >= args.min_score]
+    _print(rows, {"face": args.face}, args)
+    if not rows:
+        print("mmret: no results", file=sys.stderr)
     return 0
 
 

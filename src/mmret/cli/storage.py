@@ -52,6 +52,9 @@ def add(commands) -> None:
     export.add_argument("out", metavar="FILE.parquet", help="the file to write (replaced when complete)")
     collection_option(export)
     export.add_argument("--space", default="shared", help="the vector space to export")
+    export.add_argument("--include-faces", action="store_true",
+                        help="also the faces: the face space's vectors (--space face) and people's names (left out "
+                             "by default)")
     export.set_defaults(run=_export)
 
     migrate = commands.add_parser("migrate", help="convert an older collection to the current format (and give it a "
@@ -102,7 +105,7 @@ def _export(args) -> int:
 
     if not args.out.endswith(".parquet"):
         raise BadInput(f"{args.out}: the export is a Parquet file; name it .parquet")
-    count = Collection.open(args.collection, create=False).export(args.out, args.space)
+    count = Collection.open(args.collection, create=False).export(args.out, args.space, args.include_faces)
     print(f"{args.out}: {count} items of {args.collection} (space {args.space})")
     return 0
 

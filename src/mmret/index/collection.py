@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from mmret.index.base import SearchParams
-from mmret.index.checks import DB_FILE, FORMAT_VERSION, as_queries, check_format
+from mmret.index.checks import (
+    DB_FILE,
+    FORMAT_VERSION,
+    as_queries,
+    check_format,
+    check_settings,
+)
 from mmret.index.checksums import segment_digests
 from mmret.index.collection_base import CollectionBase
 from mmret.index.columns import MetadataColumns
@@ -35,6 +41,7 @@ from mmret.index.space import SegmentIndex, SpaceVectors
 from mmret.index.staging import id_list
 from mmret.index.store import Changes, MetadataStore
 from mmret.index.values import (
+    CollectionConflict,
     CollectionError,
     CollectionWriteFailed,
     Hit,
@@ -118,6 +125,9 @@ class VectorCollection(CommittedView, KeywordSearch, CollectionBase):
 
     @property
     def spaces(self) -> dict[str, int]:
+        if self._store.change_counter() != self._seen_counter:  # another handle committed: maybe a space added
+            with self._reading():
+                pass
         return dict(self._spaces)
 
     @property
@@ -251,6 +261,20 @@ class VectorCollection(CommittedView, KeywordSearch, CollectionBase):
         for row, record in enumerate(records):
             self._staged[record.item_id] = Staged(record, {space: array[row] for space, array in checked.items()})
         self._autocommit()
+
+    def add_space(self, space: str, dim: int) -> None:
+        """Add an empty vector space in a commit of its own; nothing if it is there with this dimension."""
+        with self._writing("add a space"):
+            if space in self._spaces:
+                if self._spaces[space] != dim:
+                    raise CollectionConflict(f"{self._path}: space {space!r} has dimension {self._spaces[space]}, "
+                                             f"not {dim}")
+                return
+            spaces = {**self._spaces, space: dim}
+            check_settings(self._model_id, spaces)
+            self._commit_changes(self._generation + 1, [], [], Changes({"spaces": spaces}))
+            self._spaces = spaces
+            self._vectors[space] = SpaceVectors.open(self._path, space, dim, [], [], None)
 
     def commit(self) -> None:
         """Make staged writes durable and visible, all or nothing."""

@@ -3,7 +3,7 @@
 base and the values of values.py.
 
 Records with vectors in named spaces: writes are staged (staging.py) and become visible on `commit`; reads see the
-last commit. The model id and the spaces are fixed when the collection is created.
+last commit. The model id and the model's spaces are fixed when the collection is created; `add_space` adds others.
 """
 
 from __future__ import annotations
@@ -175,6 +175,12 @@ class CollectionBase(StagedWrites, ABC):
     def upsert(self, records: list[Record], vectors: dict[str, np.ndarray]) -> None:
         """Add records, or replace those whose item_id is stored (row and all its vectors). `vectors[space]` holds
         one unit vector per record; a space left out means these records have no vector there."""
+
+    def add_space(self, space: str, dim: int) -> None:
+        """Add a vector space to the collection (one that a later indexing stage fills, such as faces); nothing if it
+        is there with this dimension. A backend that cannot add spaces refuses."""
+        if self.spaces.get(space) != dim:
+            raise CollectionError(f"{self.path}: this backend cannot add the vector space {space!r}")
 
     @abstractmethod
     def commit(self) -> None:

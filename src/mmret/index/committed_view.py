@@ -100,6 +100,7 @@ class CommittedView:
 
     def _catch_up(self, whole: bool = False) -> None:
         """Bring the view to the generation SQLite records (the caller holds a read transaction)."""
+        self._spaces = self._store.get_meta("spaces")  # another handle may have added one
         try:
             self._vectors = committed_spaces(self._path, self._spaces, self._store, None if whole else self._vectors)
         except ValueError as error:

@@ -82,6 +82,7 @@ class MetadataStore:
         self.path = os.fspath(path)
         # Autocommit mode: every write below is grouped by an explicit BEGIN ... COMMIT.
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA secure_delete = ON")  # deleted rows (forgotten faces, names) are zeroed on disk
         self._thread = threading.get_ident()
         self._reads = 0  # depth of nested `reading()` blocks
         self._header: int | None = None  # a file descriptor for change_counter

@@ -24,6 +24,7 @@ class EmbeddedBatch:
     digests: list[str] = field(default_factory=list)  # sha256 of the file bytes (or of the text)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # space -> (len(items), dim)
     failures: list[tuple[Item, str]] = field(default_factory=list)  # (item, reason)
+    faces_too_small: int = 0  # faces found in these files but smaller than the minimum size (face_mapper.py)
 
 
 def text_digest(text: str) -> str:

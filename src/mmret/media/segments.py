@@ -59,10 +59,12 @@ def is_segment(metadata: dict) -> bool:
 def reserved_key(metadata: dict) -> str | None:
     """Why metadata from a user cannot be stored as given: it sets a key of the segment schema (None removes a
     key: allowed, so a value stored by mistake can be undone)."""
-    for key in SEGMENT_KEYS:
+    from .face_segments import FACE_KEYS
+
+    for key in (*SEGMENT_KEYS, *FACE_KEYS):
         if metadata.get(key) is not None:
-            return (f"metadata key {key!r} is reserved (it places a segment in its file); "
-                    f"reserved keys are {', '.join(SEGMENT_KEYS)}")
+            return (f"metadata key {key!r} is reserved (mmret writes it for segments and faces); "
+                    f"reserved keys are {', '.join((*SEGMENT_KEYS, *FACE_KEYS))}")
     return None
 
 

@@ -2,7 +2,8 @@
 
 - video: every shot (mmret.data.video) is a segment embedded by the image tower, its keyframes pooled
   (mean, or a trained AttentionPooling in the shared space); with `ocr`, text read in a shot's middle keyframe
-  is a segment of its own, embedded by the text tower; the soundtrack goes the audio way, on the video's clock;
+  is a segment of its own, embedded by the text tower; with `faces`, each face in a shot's middle keyframe is a
+  face segment (face_segments.py); the soundtrack goes the audio way, on the video's clock;
 - audio: fixed windows embedded by the sound path (silent windows are left out), and the speech path's transcript
   segments, each stored with what was said as its text.
 """
@@ -26,6 +27,8 @@ from ..encoders.composite import audio_paths
 from ..encoders.pooling import mean_pool
 from ..encoders.speech import WHISPER_RATE
 from .batches import EmbeddedBatch
+from .face_mapper import FaceFinder
+from .face_vectors import FACE_SPACE
 from .segments import segment_item
 from .timed_settings import TimedSettings
 
@@ -42,6 +45,7 @@ class _Parts:
     """A file's segment items and their vectors, grouped by the spaces they have vectors in."""
 
     groups: dict[tuple[str, ...], tuple[list[Item], dict[str, list[np.ndarray]]]] = field(default_factory=dict)
+    faces_too_small: int = 0
 
     def add(self, items: list[Item], vectors: dict[str, np.ndarray]) -> None:
         if not items:
@@ -52,7 +56,7 @@ class _Parts:
             rows[space].append(array)
 
     def batches(self, file_item: Item, digest: str) -> list[EmbeddedBatch]:
-        out = [EmbeddedBatch(file_item.modality, [file_item], [digest])]
+        out = [EmbeddedBatch(file_item.modality, [file_item], [digest], faces_too_small=self.faces_too_small)]
         for items, rows in self.groups.values():
             vectors = {space: np.concatenate(arrays) for space, arrays in rows.items()}
             out.append(EmbeddedBatch(file_item.modality, items, [digest] * len(items), vectors))
@@ -71,6 +75,7 @@ class TimedEmbedder:
             from ..encoders.ocr import KeyframeReader
 
             self.reader = KeyframeReader()
+        self.faces = None if self.settings.faces is None else FaceFinder(self.settings.faces)
 
     def embed(self, items: Iterable[Item], progress: bool = False) -> Iterator[EmbeddedBatch]:
         for item in tqdm(items, desc="audio/video", unit="file", disable=not progress):
@@ -122,6 +127,8 @@ class TimedEmbedder:
         parts.add([segment_item(item, "shot", s.start, s.end) for s in shots], pooled)
         if self.reader is not None:
             self._add_ocr(parts, item, shots)
+        if self.faces is not None:
+            self._add_faces(parts, item, shots)
 
     def _add_ocr(self, parts: _Parts, item: Item, shots: list) -> None:
         read = [(shot, self.reader.text(shot.frames[len(shot.frames) // 2])) for shot in shots]
@@ -129,6 +136,13 @@ class TimedEmbedder:
         if read:
             vectors = self.encoder.encode("text", [text for _, text in read])
             parts.add([segment_item(item, "ocr", s.start, s.end, text) for s, text in read], {SHARED: vectors})
+
+    def _add_faces(self, parts: _Parts, item: Item, shots: list) -> None:
+        for shot in shots:
+            faces, vectors, too_small = self.faces.keyframe_faces(item, shot.frames[len(shot.frames) // 2],
+                                                                  shot.start, shot.end)
+            parts.add(faces, {FACE_SPACE: vectors})
+            parts.faces_too_small += too_small
 
     def _pool(self, space: str, frames: np.ndarray) -> np.ndarray:
         if space == SHARED and self.settings.pooling is not None:

@@ -17,6 +17,7 @@ class TimedSettings:
     pooling: Any = None  # an AttentionPooling for shot vectors in the shared space; None = mean
     batch_size: int = 32  # keyframes per image-tower forward pass
     ocr: bool = False  # read text in keyframes (needs `pip install 'mmret[ocr]'`)
+    faces: Any = None  # a FaceDetector: find faces in keyframes (needs `pip install 'mmret[faces]'`)
 
     def describe(self) -> str:
         """What decides a file's segments; stored with each file, so changed settings re-index it."""
@@ -24,8 +25,10 @@ class TimedSettings:
         if self.pooling is not None:
             weights = b"".join(p.detach().numpy().tobytes() for p in self.pooling.parameters())
             pooling = hashlib.sha256(weights).hexdigest()[:16]
-        return json.dumps({"window": self.window, "video": self.video, "ocr": self.ocr, "pooling": pooling},
-                          sort_keys=True)
+        described = {"window": self.window, "video": self.video, "ocr": self.ocr, "pooling": pooling}
+        if self.faces is not None:  # only then: files indexed before faces existed keep their description
+            described["faces"] = self.faces.describe()
+        return json.dumps(described, sort_keys=True)
 
 
 def with_settings(item: Item, settings: TimedSettings) -> Item:

@@ -15,6 +15,7 @@ from ..encoders.base import Encoder
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
 from ..media.batches import text_digest
+from ..media.face_segments import PEOPLE, with_face_settings
 from ..media.segments import TIMED_MODALITIES, reserved_key
 from ..media.timed_mapper import indexable_modalities
 from ..media.timed_settings import TimedSettings, with_settings
@@ -58,6 +59,8 @@ class ChangedItems:
                 self.skip(Skipped(item.path or item.id, reserved))
             elif item.modality in TIMED_MODALITIES and item.modality in accepted:
                 yield with_settings(item, self.timed)
+            elif item.modality == "image":
+                yield with_face_settings(item, None if self.timed.faces is None else self.timed.faces.describe())
             elif item.modality in accepted:
                 yield item
             else:
@@ -89,7 +92,8 @@ def _state(path: str | None) -> tuple[int, float] | None:
 
 
 def _same(stored: Record, item: Item, state: tuple[int, float] | None) -> bool:
-    if stored.text != item.text or stored.metadata != item.metadata or stored.modality != item.modality:
+    named = {key: value for key, value in stored.metadata.items() if key != PEOPLE}  # written by `faces name`
+    if stored.text != item.text or named != item.metadata or stored.modality != item.modality:
         return False
     if item.path is None:
         return stored.content_hash == text_digest(item.text or "")

@@ -20,6 +20,8 @@ class IndexReport:
     committed: int = 0  # of those, the ones whose commit is done (the writer stage's count)
     moved: int = 0  # renamed or moved files that kept their stored vectors (sync only)
     gone: int = 0  # stored files under the folders indexed that no longer exist (left stored without sync)
+    faces: int = 0  # face segments stored
+    faces_too_small: int = 0  # faces found but smaller than the minimum size, left out
 
     def kept(self) -> str:
         """What an interrupted run kept, for its last line."""
@@ -35,6 +37,8 @@ class IndexReport:
         kinds = f" ({', '.join(f'{count} {kind}' for kind, count in by_kind)})" if by_kind else ""
         missing = f", {self.missing_parts} fused without one of their parts" if self.missing_parts else ""
         moved = f", {self.moved} moved" if self.moved else ""
+        small = f" ({self.faces_too_small} smaller than the minimum left out)" if self.faces_too_small else ""
+        faces = f", {self.faces} faces{small}" if self.faces or self.faces_too_small else ""
         gone = f"; {self.gone} stored files are gone from disk; --sync removes them" if self.gone else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed{moved}, {len(self.skipped)} skipped{kinds}{missing}{gone}")
+                f"{self.removed} removed{moved}, {len(self.skipped)} skipped{kinds}{missing}{faces}{gone}")

@@ -14,6 +14,7 @@ from ..data.sources import Skipped
 from ..index.collection_base import CollectionBase
 from ..index.values import Record
 from ..media.batches import EmbeddedBatch
+from ..media.face_segments import is_face
 from ..media.segments import SEGMENT_OF
 from .fused import missing_parts
 from .report import IndexReport
@@ -41,6 +42,8 @@ class CollectionWriter:
     def _write(self, batch: EmbeddedBatch, stored_ids: set[str], states: Mapping[str, FileState]) -> None:
         for item, reason in batch.failures:
             self.skip(Skipped(item.path or item.id, reason))
+        self.report.faces_too_small += batch.faces_too_small
+        self.report.faces += sum(is_face(item.metadata) for item in batch.items)
         if not batch.items:
             return
         files = [item for item in batch.items if SEGMENT_OF not in item.metadata]

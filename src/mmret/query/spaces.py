@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..encoders.base import SHARED, Encoder
 from ..encoders.fused import PART_SPACES, FusedEncoder
 from ..encoders.model_id import ModelId
+from ..media.face_vectors import FACE_SPACE
 from .parts import ITEM, QueryPart
 from .stored_parts import StoredParts
 
@@ -41,8 +42,9 @@ def is_fused(encoder: Encoder | None, stored: StoredParts) -> bool:
 
 def image_space(encoder: Encoder | None, stored: StoredParts) -> str | None:
     """The image tower's own space, if the model has one; without the encoder, the collection's space that is
-    neither shared nor a part space (a collection's spaces are its model's, and only image towers add one)."""
+    neither shared, nor a part space, nor the face space (a collection's other spaces are its model's, and only image
+    towers add one)."""
     if encoder is not None and "image" not in encoder.modalities:
         return None
     spaces = stored.store.spaces if encoder is None else encoder.spaces_for("image")
-    return next((s for s in spaces if s != SHARED and s not in PART_SPACES.values()), None)
+    return next((s for s in spaces if s not in (SHARED, FACE_SPACE) and s not in PART_SPACES.values()), None)

@@ -29,7 +29,7 @@ from .metrics import Metrics
 from .openapi import openapi_document
 from .pictures import DecodeBudget
 from .request_ids import REQUEST_ID_HEADER, request_id_of
-from .routes import check, duplicates, items, jobs, media, search, status
+from .routes import check, duplicates, faces, items, jobs, media, search, status
 from .security import KeyBeforeBody
 from .settings import ServeSettings
 
@@ -60,7 +60,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
                               "need one only on a server started with keys for reads.")
     app.state.context, app.state.settings = ctx, settings
     routers = (search.router, items.router, duplicates.router, media.router, jobs.router, status.router,
-               check.router)
+               check.router, faces.router)
     for router in routers:
         app.include_router(router)
     _add_error_handlers(app)

@@ -57,7 +57,8 @@ async function search(append = false) {
   try {
     const where = filters();
     if (where) form.append("where", where);
-    const response = await fetch("/api/search", { method: "POST", body: form, headers: headers() });
+    const byFace = state.file && $("by-face").checked; // faces/search: the files showing that person
+    const response = await fetch(byFace ? "/api/faces/search" : "/api/search", { method: "POST", body: form, headers: headers() });
     const body = await response.json().catch(() => ({ detail: response.statusText }));
     if (request !== state.request) return; // a newer search was started meanwhile
     if (!response.ok) throw new Error(`${response.status}: ${body.detail || "the search failed"}`);
@@ -132,6 +133,7 @@ function fileName(result) {
 }
 
 function timeRange(segment) {
+  if (segment && segment.kind === "face" && segment.end === 0) return "a face in the photo";
   return segment ? `${segment.start.toFixed(1)}–${segment.end.toFixed(1)} s (${segment.kind})` : "";
 }
 
@@ -150,6 +152,7 @@ function preview(result) {
   const picture = el("img", { className: "thumb", src: result.thumbnail_url, loading: "lazy",
                               alt: `${result.modality} ${fileName(result)}` });
   if (result.modality !== "video") {
+    drawFaceBox(picture, result);
     picture.addEventListener("click", () => details(result));
     return withReason(picture, result.thumbnail_url);
   }
@@ -294,7 +297,7 @@ async function loadInfo() {
 function setUp() {
   $("search").addEventListener("submit", (event) => { event.preventDefault(); search(); });
   $("q").addEventListener("input", later);
-  for (const id of ["k", "modality", "segments", "mode"]) $(id).addEventListener("change", () => search());
+  for (const id of ["k", "modality", "segments", "mode", "by-face"]) $(id).addEventListener("change", () => search());
   $("where").addEventListener("change", () => search());
   $("key").addEventListener("change", () => { localStorage.setItem("mmret-key", $("key").value.trim()); loadInfo(); search(); });
   $("file").addEventListener("change", () => takeFile($("file").files[0]));
