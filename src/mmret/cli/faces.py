@@ -22,7 +22,8 @@ EXAMPLES = """examples:
 def add(commands) -> None:
     faces = commands.add_parser("faces", help="people in a collection's faces: cluster, ls, name, merge, split, "
                                               "forget", epilog=EXAMPLES)
-    actions = faces.add_subparsers(required=True, metavar="ACTION", parser_class=common.CommandParser)
+    actions = faces.add_subparsers(required=True, metavar="ACTION", parser_class=common.CommandParser,
+                                   help="what to do with the people of the collection")
     cluster = actions.add_parser("cluster", help="group the faces not in a person yet into people")
     collection_option(cluster)
     cluster.add_argument("--threshold", type=common.positive_float, default=None, metavar="D",
