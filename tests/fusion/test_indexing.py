@@ -119,9 +119,10 @@ def test_decision_level_hits_come_from_both_part_spaces(collection, catalogue):
 def test_a_negative_part_pushes_its_neighbours_down(collection, catalogue):
     collection, _ = collection
     title = next(r.text for r in collection.store.records() if r.path is None)  # the title without a photo
-    plain = [h.record.item_id for h in collection.search(text="a photo", k=ITEMS + 1)]
+    # vectors only: in hybrid mode the title's own words would find it whatever its vector
+    plain = [h.record.item_id for h in collection.search(text="a photo", k=ITEMS + 1, mode="semantic")]
     away = [h.record.item_id for h in collection.search(text="a photo", parts=[QueryPart("text", title, -1.0)],
-                                                        k=ITEMS + 1)]
+                                                        k=ITEMS + 1, mode="semantic")]
     target = next(r.item_id for r in collection.store.records() if r.path is None)
     assert away.index(target) > plain.index(target) and away[-1] == target
 
