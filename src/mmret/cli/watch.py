@@ -20,6 +20,7 @@ def add(commands) -> None:
     watch.add_argument("--quiet", type=common.positive_float, default=1.0, metavar="SECONDS",
                        help="a burst of changes is indexed once the folders have been quiet this long")
     model_options(watch, default=None)
+    common.device_option(watch)
     watch.set_defaults(run=_watch)
 
 
@@ -35,7 +36,8 @@ def _watch(args) -> int:
     check_models([args.model])
     logging.getLogger("mmret.watch").setLevel(logging.INFO)
     model = args.model or (None if collection_exists(args.collection) else default_model())
-    watcher = FolderWatcher(Collection.open(args.collection, model, args.precision), folders, args.quiet,
+    collection = Collection.open(args.collection, model, args.precision, device=args.device)
+    watcher = FolderWatcher(collection, folders, args.quiet,
                             on_ready=lambda: print(f"watching {', '.join(map(str, folders))}; Ctrl-C stops",
                                                    flush=True))
     watcher.run()

@@ -2,7 +2,8 @@
 
 Re-running on the same sources adds only new or changed items, and `sync` also drops stored files that have
 vanished from the folders given; with `sync`, a vanished file found again under another path (renamed or moved,
-same content) keeps its stored vectors (moves.py).
+same content) keeps its stored vectors (moves.py), and a new or changed file with a stored file's content takes
+copies of its vectors (copies.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..index.collection_base import CollectionBase
 from ..index.values import Record
 from ..media.segments import SEGMENT_OF
 from ..media.timed_settings import TimedSettings
+from .copies import find_copies, write_copies
 from .mapper import embed_stream
 from .moves import find_moves, write_moves
 from .reader import ChangedItems, vanished
@@ -59,6 +61,7 @@ class Ingest:
         gone = vanished(self.collection, sources, reader.seen)
         if sync:
             items, gone = self._move(items, reader.stored, gone, report)
+        items = self._copy(items, reader.stored, reader.states, report)
         report.to_embed = len(items)
         self.map_and_write(items, reader.stored, report, skip, reader.states)
         files = sum(SEGMENT_OF not in record.metadata for record in gone)  # files, not their segments
@@ -79,6 +82,18 @@ class Ingest:
         moved_records = {record.item_id for _, record in pairs}
         return ([item for item in items if item.id not in moved_items],
                 [record for record in gone if record.item_id not in moved_records])
+
+    def _copy(self, items: list[Item], stored: set[str], states: Mapping[str, FileState],
+              report: IndexReport) -> list[Item]:
+        """Store copies of stored files with the stored vectors; the rest to embed."""
+        pairs = find_copies(self.collection, items, self.timed.ocr)
+        write_copies(self.collection, pairs, states)
+        updated = sum(item.id in stored for item, _ in pairs)
+        report.updated += updated
+        report.added += len(pairs) - updated
+        report.copied = len(pairs)
+        copied = {item.id for item, _ in pairs}
+        return [item for item in items if item.id not in copied]
 
     def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
                       skip: Callable[[Skipped], None], states: Mapping[str, FileState] | None = None) -> None:
