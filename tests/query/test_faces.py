@@ -115,3 +115,21 @@ def test_faces_are_off_by_default_remembered_once_on_and_gone_when_turned_off(ph
     assert plain.add([photos, extra], workers=0).faces == 1  # remembered: the new photo's face, nothing re-read
     report = plain.add([photos, extra], faces=False, workers=0)
     assert report.updated == len(list(photos.iterdir())) + 1 and faces_of(plain) == []
+
+
+def test_a_copied_photo_gets_face_segments_of_its_own(photos, tmp_path):
+    """Copies reuse stored vectors (pipeline/copies.py), but not while faces are on: a copy's faces are its own."""
+    folder = tmp_path / "library"
+    folder.mkdir()
+    original = folder / "original.jpg"
+    shutil.copy(sorted(photos.iterdir())[0], original)
+    collection = Collection.open(tmp_path / "c", MeanColour())
+    collection.add([folder], faces=True, workers=0)
+    shutil.copy(original, folder / "copy.jpg")
+    report = collection.add([folder], workers=0)
+
+    faces_by_file = {}
+    for record in faces_of(collection):
+        faces_by_file.setdefault(record.path, []).append(record)
+    assert report.copied == 0 and report.faces >= 1
+    assert len(faces_by_file[str(folder / "copy.jpg")]) == len(faces_by_file[str(original)]) >= 1

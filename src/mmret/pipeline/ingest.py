@@ -75,7 +75,7 @@ class Ingest:
               report: IndexReport) -> tuple[list[Item], list[Record]]:
         """Store renamed and moved files under their new paths with their old vectors; the rest to embed and to
         remove."""
-        pairs = find_moves(items, stored, gone)
+        pairs = find_moves(self._reusable(items), stored, gone)
         write_moves(self.collection, pairs)
         report.moved = len(pairs)
         moved_items = {item.id for item, _ in pairs}
@@ -86,7 +86,7 @@ class Ingest:
     def _copy(self, items: list[Item], stored: set[str], states: Mapping[str, FileState],
               report: IndexReport) -> list[Item]:
         """Store copies of stored files with the stored vectors; the rest to embed."""
-        pairs = find_copies(self.collection, items, self.timed.ocr)
+        pairs = find_copies(self.collection, self._reusable(items))
         write_copies(self.collection, pairs, states)
         updated = sum(item.id in stored for item, _ in pairs)
         report.updated += updated
@@ -94,6 +94,13 @@ class Ingest:
         report.copied = len(pairs)
         copied = {item.id for item, _ in pairs}
         return [item for item in items if item.id not in copied]
+
+    def _reusable(self, items: list[Item]) -> list[Item]:
+        """The items whose stored vectors another file of the same content may take: not photos while photos are also
+        read for their text or faces (a stored photo's record may lack those, and face segments are its own)."""
+        if not (self.timed.ocr or self.timed.faces is not None):
+            return items
+        return [item for item in items if item.modality != "image"]
 
     def map_and_write(self, items: list[Item], stored: set[str], report: IndexReport,
                       skip: Callable[[Skipped], None], states: Mapping[str, FileState] | None = None) -> None:
