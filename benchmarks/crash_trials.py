@@ -144,8 +144,8 @@ def keyword_problem(path: Path, sample: int = 20) -> str | None:
     with sqlite3.connect(f"file:{path / DB_FILE}?mode=ro", uri=True) as db:
         items = db.execute("SELECT id, path, text FROM items ORDER BY id").fetchall()
         rows = {row_id for row_id, in db.execute("SELECT rowid FROM words")}
-        if rows != {row_id for row_id, _, _ in items}:
-            return f"keyword index: {len(rows)} rows for {len(items)} items ({len(rows ^ {i for i, _, _ in items})} differ)"
+        if differ := rows ^ {row_id for row_id, _, _ in items}:
+            return f"keyword index: {len(rows)} rows for {len(items)} items ({len(differ)} differ)"
         worded = [(row_id, term) for row_id, file, text in items if (term := _longest_word(file, text))]
         for row_id, term in random.Random(len(items)).sample(worded, min(sample, len(worded))):
             found = {i for i, in db.execute("SELECT rowid FROM words WHERE words MATCH ?", (f'"{term}"',))}
@@ -327,7 +327,7 @@ def trials(writer: Writer, setup: Setup, count: int, rng: random.Random) -> dict
                 problem = f"{len(dropped - ids_of(target))} of the {len(dropped)} removed items gone: half a commit"
             if problem is None and (not writer.costly or trial % 4 == 3 or trial == count - 1):
                 reruns += 1
-                if writer.name != "remove" or dropped & ids_of(target):  # else removed: `mmret remove` refuses ids it lacks
+                if writer.name != "remove" or dropped & ids_of(target):  # else done: remove refuses ids it lacks
                     run_to_end(writer, setup, target)
                 problem = check(target, setup.oracle, before - dropped, writer.expected(setup, before))
                 problem = problem and f"after the re-run: {problem}"
