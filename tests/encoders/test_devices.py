@@ -48,6 +48,13 @@ def test_offline_model_on_a_missing_gpu_fails_before_loading(monkeypatch):
         load_encoder("offline", device="cuda")
 
 
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_the_default_offline_model_loads_on_the_cpu(device):
+    encoder = load_encoder("offline", device=device)
+    assert encoder.model_id.startswith("offline")
+    assert encoder.encode("text", ["a dog"]).shape[0] == 1
+
+
 @no_gpu
 def test_cli_device_errors(run, tmp_path):
     code, _, err = run("search", "a dog", "--collection", tmp_path, "--device", "gpu")

@@ -121,3 +121,22 @@ def test_the_crash_harness_finds_every_writer_sound(data_dir, tmp_path, writers,
     results = json.loads(out.read_text())["results"]
     assert [r["writer"] for r in results] == writers.split(",")
     assert all(r["survived"] == r["trials"] == trials and r["reruns_checked"] >= 1 for r in results), results
+
+
+def test_the_crash_harness_finds_a_keyword_index_out_of_step_with_the_items(tmp_path, monkeypatch):
+    import importlib
+    import sqlite3
+
+    monkeypatch.syspath_prepend(os.path.dirname(HARNESS))
+    harness = importlib.import_module("crash_trials")
+    path = tmp_path / "c"
+    with VectorCollection.create(path, "m", {"shared": 8}) as coll:
+        coll.upsert([Record(f"r{i}", "text", text=f"word{i} accordion{'s' * i}") for i in range(30)],
+                    {"shared": random_unit_vectors(np.random.default_rng(0), 30, 8)})
+    assert harness.keyword_problem(path) is None
+    with sqlite3.connect(path / "collection.sqlite") as db:
+        db.execute("UPDATE words SET text = 'other' WHERE rowid IN (SELECT rowid FROM words)")
+    assert "does not find it" in harness.keyword_problem(path)
+    with sqlite3.connect(path / "collection.sqlite") as db:
+        db.execute("DELETE FROM words WHERE rowid = (SELECT min(rowid) FROM words)")
+    assert "29 rows for 30 items" in harness.keyword_problem(path)

@@ -122,7 +122,7 @@ def test_a_copied_photo_gets_face_segments_of_its_own(photos, tmp_path):
     folder = tmp_path / "library"
     folder.mkdir()
     original = folder / "original.jpg"
-    shutil.copy(sorted(photos.iterdir())[0], original)
+    shutil.copy(min(photos.iterdir()), original)
     collection = Collection.open(tmp_path / "c", MeanColour())
     collection.add([folder], faces=True, workers=0)
     shutil.copy(original, folder / "copy.jpg")
