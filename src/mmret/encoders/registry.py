@@ -56,14 +56,24 @@ def offline_towers(model: ModelId) -> dict[str, str]:
     return OFFLINE_MODELS.get(model.base) or towers_of(model.base)
 
 
-def _load_offline(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
-    from .conse import BridgeSettings
+def _check_offline_device(device: str) -> None:
     from .devices import is_gpu, torch_device
-    from .offline import OfflineEncoder
 
     if device not in ("cpu", "auto") and is_gpu(torch_device(device)):  # auto: the CPU, importing no torch
         raise Unavailable(f"device {device!r}: the offline pack runs on the CPU in PyTorch; to run it on a CUDA GPU, "
                           "export it (mmret export-model offline --format onnx --out DIR) and use --model DIR")
+
+
+def _load_shipped(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
+    _check_offline_device(device)
+    return load_shipped(model, precision)
+
+
+def _load_offline(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
+    from .conse import BridgeSettings
+    from .offline import OfflineEncoder
+
+    _check_offline_device(device)
     encoder = OfflineEncoder(precision=precision, bridge=BridgeSettings(**offline_towers(model)))
     if model.base not in OFFLINE_MODELS and model.base != encoder.model_id:
         raise BadInput(f"model {model.base!r} is an older offline bridge than this mmret's {encoder.model_id!r}; "
@@ -120,7 +130,7 @@ def _load_onnx(model: ModelId, precision: str, device: str = "cpu") -> Encoder:
 
 
 BACKENDS: dict[str, Backend] = {
-    "offline-heads": Backend(claims_shipped, load_shipped),  # before "offline", which would claim the name
+    "offline-heads": Backend(claims_shipped, _load_shipped),  # before "offline", which would claim the name
     "offline": Backend(is_offline, _load_offline),
     "onnx": Backend(_is_onnx, _load_onnx),  # a folder `mmret export-model` wrote
     "clap": Backend(_is_clap, _load_clap),
