@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..encoders.model_id import AUDIO_TOWER, AudioPath, ModelId
 from ..encoders.registry import DEFAULT_MODEL
-from .common import check_exist, check_models, key_values, positive_int
+from .common import check_exist, check_models, device_option, key_values, positive_int
 
 
 def add(commands) -> None:
@@ -53,6 +53,7 @@ def _override_options(parser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, e.g. training.epochs=5 or loss.name=vsepp (repeatable; "
                              "VALUE is YAML)")
+    device_option(parser)  # where the model trains; tower features are cached on the CPU
 
 
 def _overrides(args) -> dict:
@@ -70,7 +71,8 @@ def _train(args) -> int:
     from ..training import train_from_config
 
     check_exist([args.config], "config")
-    print(f"model saved in {train_from_config(args.config, progress=True, overrides=_overrides(args))}")
+    model_dir = train_from_config(args.config, progress=True, overrides=_overrides(args), device=args.device)
+    print(f"model saved in {model_dir}")
     return 0
 
 
@@ -78,7 +80,8 @@ def _tune(args) -> int:
     from ..training import tune_from_config
 
     check_exist([args.config], "config")
-    print(f"trials in {tune_from_config(args.config, progress=True, overrides=_overrides(args))}")
+    trials = tune_from_config(args.config, progress=True, overrides=_overrides(args), device=args.device)
+    print(f"trials in {trials}")
     return 0
 
 

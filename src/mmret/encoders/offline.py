@@ -19,12 +19,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
-from ..data.decode import load_rgb
 from ..errors import BadInput
 from .array_cache import cached_array, default_cache_dir
 from .base import SHARED, Encoder, l2_normalise
@@ -40,6 +38,9 @@ from .effnet_tower import FEATURE_DIM, EfficientNetTower
 from .offline_pack import DEFAULT_IMAGE_TOWER, IMAGE_TOWERS
 from .precision import PRECISIONS
 from .text_towers import TEXT_TOWERS, load_text_tower
+
+if TYPE_CHECKING:  # PIL loads with the first image, not for a text search
+    from PIL import Image
 
 IMAGE_SPACE = "image"
 IMAGE_DIM = FEATURE_DIM
@@ -59,6 +60,10 @@ class ImagePreparer:
     crop_fraction: float = DEFAULT_CROP_FRACTION
 
     def __call__(self, image: Image.Image) -> np.ndarray:
+        from PIL import Image
+
+        from ..data.decode import load_rgb
+
         resize_to = round(self.size / self.crop_fraction)
         image = load_rgb(image, min_side=resize_to)
         width, height = image.size

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import erf
 
 from ..errors import BadInput
 from .base import SHARED, Encoder, l2_normalise
@@ -32,6 +31,9 @@ RECORD_FILE = "record.json"
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """The exact (erf) GELU, as torch.nn.GELU computes it."""
+    # imported here: scipy takes 0.4 s to import, and a text search needs no GELU
+    from scipy.special import erf
+
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
 

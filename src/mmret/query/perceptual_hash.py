@@ -7,11 +7,14 @@ where the coefficient is above their median. Hashes are computed from the files 
 must still be there) and kept per path, size and modification time for the life of the object."""
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
-from ..data.decode import DecodeError, read_image
+import numpy as np
+
 from ..index.values import Record
+
+if TYPE_CHECKING:  # PIL and the decoders load when a hash is first computed, not with every `mmret` command
+    from PIL import Image
 
 SIDE = 32
 LOW = 8
@@ -30,6 +33,8 @@ DCT = _dct_matrix(SIDE)
 
 def phash(image: Image.Image) -> np.ndarray:
     """The picture's 63 hash bits (bool)."""
+    from PIL import Image
+
     grey = np.asarray(image.convert("L").resize((SIDE, SIDE), Image.LANCZOS), dtype=np.float64)
     low = (DCT @ grey @ DCT.T)[:LOW, :LOW].ravel()[1:]
     return low > np.median(low)
@@ -44,6 +49,8 @@ class PerceptualHashes:
     def of(self, record: Record) -> np.ndarray | None:
         if record.modality != "image" or not record.path:
             return None
+        from ..data.decode import DecodeError, read_image
+
         key = (record.path, record.size, record.mtime)
         if key not in self._known:
             try:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image
-
-from ..data.audio import Waveform
 from ..errors import BadInput
 from ..fusion import DECISION_FUSIONS, NORMS
 from ..index.base import SearchParams
 from .modes import check_mode
 from .parts import ITEM, QueryPart, check_parts
+
+if TYPE_CHECKING:  # PIL and the audio decoders load only for an image or audio query
+    from PIL import Image
+
+    from ..data.audio import Waveform
 
 
 @dataclass(frozen=True)

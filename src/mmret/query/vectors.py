@@ -3,12 +3,10 @@ composed into one query vector."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
-from ..data.audio import Waveform, read_audio
-from ..data.decode import open_image, read_bytes
 from ..encoders.base import SHARED, Encoder
 from ..encoders.fused import PART_SPACES, FusedEncoder
 from ..errors import BadInput
@@ -16,6 +14,9 @@ from .parts import ITEM, QueryPart, compose_vector
 from .request import Query
 from .spaces import default_space
 from .stored_parts import StoredParts
+
+if TYPE_CHECKING:  # PIL and the audio decoders load only for an image or audio query part
+    from PIL import Image
 
 
 def query_vector(encoder: Encoder | None, query: Query, stored: StoredParts | None = None) -> tuple[np.ndarray, str]:
@@ -44,12 +45,18 @@ def part_vector(encoder: Encoder | None, part: QueryPart, space: str, stored: St
         return encoder.encode("text", [str(part.value)], space)[0]
     if part.modality == "image":
         return encoder.encode("image", [_image(part.value)], space)[0]
+    from ..data.audio import Waveform, read_audio
+
     audio = part.value if isinstance(part.value, Waveform) else read_audio(Path(part.value).expanduser())
     return encoder.encode("audio", [audio], space)[0]
 
 
 def _image(image: str | Path | Image.Image) -> Image.Image:
     """A query image: already decoded (an upload), or a file to open."""
+    from PIL import Image
+
+    from ..data.decode import open_image, read_bytes
+
     if isinstance(image, Image.Image):
         return image
     path = str(Path(image).expanduser())

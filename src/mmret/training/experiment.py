@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..encoders.conse import BridgeSettings
+from ..encoders.devices import torch_device
 from ..encoders.offline import OfflineEncoder
 from ..encoders.registry import OFFLINE_MODELS
 from ..errors import BadInput
@@ -85,16 +86,18 @@ def _fused_items(config: TrainConfig, towers: OfflineTowers, train: CaptionCorpu
                                                                     validation_images.features, progress))
 
 
-def fit(config: TrainConfig, data: PreparedData, checkpoint: Path | None = None,
-        progress: bool = False) -> tuple[RetrievalModel | FusedItemModel, TrainResult]:
-    """A model built (seeded) and trained as `config` says; it ends holding its best validated weights."""
+def fit(config: TrainConfig, data: PreparedData, checkpoint: Path | None = None, progress: bool = False,
+        device: str = "cpu") -> tuple[RetrievalModel | FusedItemModel, TrainResult]:
+    """A model built (seeded) and trained as `config` says, on `device` (auto|cpu|cuda|cuda:N|mps); it ends on the
+    CPU holding its best validated weights."""
     if data_key(config) != data.key:
         raise BadInput("the data were prepared for another config (data, towers or augmentation differ)")
+    device = torch_device(device)
     torch.manual_seed(config.training.seed)
     model = build_trained_model(config, data.towers)
     loss = build_loss(config.loss.name, **config.loss.options)
     trainer = Trainer(model, loss, data.batches(config.training.batch_size, config.training.seed), data.validator,
-                      config.training, config.optimizer, checkpoint, fingerprint(config), progress)
+                      config.training, config.optimizer, checkpoint, fingerprint(config), progress, device)
     return model, trainer.fit()
 
 

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..encoders.devices import torch_device
 from ..encoders.offline import OfflineEncoder
 from .config import TrainConfig, TrainingConfig, load_config, save_config
 from .experiment import fit, load_towers, prepare_data
@@ -24,35 +25,40 @@ class TrainedRun:
     result: TrainResult
 
 
-def train(config: TrainConfig, progress: bool = False, encoder: OfflineEncoder | None = None) -> TrainedRun:
-    """Train as `config` says (resuming its checkpoint if there is one) and save the model; `encoder` reuses an
-    already loaded base encoder."""
+def train(config: TrainConfig, progress: bool = False, encoder: OfflineEncoder | None = None,
+          device: str = "cpu") -> TrainedRun:
+    """Train as `config` says (resuming its checkpoint if there is one) on `device` and save the model; `encoder`
+    reuses an already loaded base encoder. Tower features are cached and prepared on the CPU."""
+    torch_device(device)  # an unavailable device fails before the data are prepared
     towers = load_towers(config.model, encoder)
     data = prepare_data(config, towers, progress)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    model, result = fit(config, data, run_dir / "checkpoint.pt", progress)
+    model, result = fit(config, data, run_dir / "checkpoint.pt", progress, device)
     (run_dir / "history.json").write_text(json.dumps({"untrained": result.initial, "epochs": result.history},
                                                      indent=2), encoding="utf-8")
     return TrainedRun(save_model(run_dir / "model", model, config, result, towers.encoder), result)
 
 
-def train_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None) -> Path:
+def train_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None,
+                      device: str = "cpu") -> Path:
     """Train from a YAML config (with `overrides` of dotted field names, see load_config), print the validation
     metrics before and after, and return the model directory."""
     config = load_config(path, overrides)
-    run = train(config, progress)
+    run = train(config, progress, device=device)
     print(format_validation(run.result, config.training))
     return run.model_dir
 
 
-def tune_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None) -> Path:
+def tune_from_config(path: str | Path, progress: bool = True, overrides: dict | None = None,
+                     device: str = "cpu") -> Path:
     """Run the config's hyperparameter search, print its table, and return the folder of its results
     (trials.csv, trials.json, best-config.yaml, study.db)."""
     config = load_config(path, overrides)
     check_space(config)  # before the data are prepared
-    result = tune(config, prepare_data(config, load_towers(config.model), progress), progress)
+    torch_device(device)  # an unavailable device fails before the data are prepared
+    result = tune(config, prepare_data(config, load_towers(config.model), progress), progress, device)
     print(format_trials(result.rows, config.tune.space, config.tune.metric or config.training.monitor))
     return result.directory
 

@@ -71,8 +71,9 @@ class _State:
 class Trainer:
     def __init__(self, model: RetrievalModel, loss: nn.Module, batches: PairBatches, validator: Validator,
                  training: TrainingConfig, optimizer: OptimizerConfig, checkpoint: Path | None = None,
-                 fingerprint: str = "", progress: bool = False):
-        self.model, self.loss, self.batches, self.validator = model, loss, batches, validator
+                 fingerprint: str = "", progress: bool = False, device: str = "cpu"):
+        self.device = device  # a resolved torch device (devices.torch_device); batches arrive on the CPU
+        self.model, self.loss, self.batches, self.validator = model.to(device), loss.to(device), batches, validator
         self.training, self.optimizer_config = training, optimizer
         self.checkpoint, self.fingerprint, self.progress = checkpoint, fingerprint, progress
         self.parameters = [p for module in (model, loss) for p in module.parameters() if p.requires_grad]
@@ -99,13 +100,14 @@ class Trainer:
                 self._validate_epoch(state, bar)
         self._save(state)
         self.model.load_state_dict(state.best_weights)
+        self.model.to("cpu")  # a trained model is saved and used on the CPU
         best = state.history[state.best_epoch - 1]["results"] if state.best_epoch else state.initial
         return TrainResult(best, state.best_epoch, state.initial, state.history, state.step, state.stopped,
                            state.train_seconds, state.pairs)
 
     def _start(self) -> _State:
         torch.manual_seed(self.training.seed)
-        state = _State(initial=self.validator(self.model))
+        state = _State(initial=self.validator(self.model, self.device))
         self._record_best(state, 0, metric_value(state.initial, self.training.monitor))
         return state
 
@@ -130,7 +132,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for images, texts in group:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.training.bf16):
+            images, texts = images.to(self.device), texts.to(self.device)
+            with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.training.bf16):
                 image_vectors, text_vectors = self.model.embed_images(images), self.model.embed_texts(texts)
             loss = self.loss(image_vectors.float(), text_vectors.float()) / len(group)  # the loss in fp32
             loss.backward()
@@ -145,7 +148,7 @@ class Trainer:
         return total
 
     def _validate_epoch(self, state: _State, bar: tqdm) -> None:
-        results = self.validator(self.model)
+        results = self.validator(self.model, self.device)
         losses = state.epoch_losses
         state.epoch, state.group, state.epoch_losses = state.epoch + 1, 0, []
         state.history.append({"epoch": state.epoch, "step": state.step, "loss": sum(losses) / max(len(losses), 1),
@@ -175,7 +178,7 @@ class Trainer:
     def _restore(self) -> _State | None:
         if self.checkpoint is None or not self.checkpoint.is_file():
             return None
-        saved = torch.load(self.checkpoint, weights_only=True)
+        saved = torch.load(self.checkpoint, weights_only=True, map_location=self.device)
         if saved["fingerprint"] != self.fingerprint:
             raise BadInput(f"{self.checkpoint} belongs to a run with another configuration: delete it to start "
                            "afresh, or set another output directory")
@@ -183,7 +186,7 @@ class Trainer:
         self.loss.load_state_dict(saved["loss"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
+        torch.set_rng_state(saved["torch_rng"].cpu())
         return _State(**saved["state"])
 
 

@@ -54,7 +54,7 @@ class TuneResult:
     best_config: TrainConfig
 
 
-def tune(config: TrainConfig, data: PreparedData, progress: bool = False) -> TuneResult:
+def tune(config: TrainConfig, data: PreparedData, progress: bool = False, device: str = "cpu") -> TuneResult:
     optuna = _import_optuna()
     check_space(config)
     directory = config.run_dir / "tune"
@@ -65,7 +65,7 @@ def tune(config: TrainConfig, data: PreparedData, progress: bool = False) -> Tun
                                 study_name=_study_name(config), direction="maximize", load_if_exists=True)
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     seen = {t.user_attrs["fingerprint"]: t.user_attrs for t in finished}
-    objective = _Objective(config, data, metric, seen)
+    objective = _Objective(config, data, metric, seen, device)
     study.optimize(objective, n_trials=max(0, _budget(config) - len(finished)), catch=(FloatingPointError,),
                    show_progress_bar=progress)
     rows = [_row(trial, config.tune.space) for trial in study.trials]
@@ -78,8 +78,8 @@ def tune(config: TrainConfig, data: PreparedData, progress: bool = False) -> Tun
 
 
 class _Objective:
-    def __init__(self, config: TrainConfig, data: PreparedData, metric: str, seen: dict):
-        self.config, self.data, self.metric, self.seen = config, data, metric, seen
+    def __init__(self, config: TrainConfig, data: PreparedData, metric: str, seen: dict, device: str):
+        self.config, self.data, self.metric, self.seen, self.device = config, data, metric, seen, device
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.config.tune.space)
@@ -92,7 +92,7 @@ class _Objective:
         key = fingerprint(trial_config)
         if key not in self.seen:
             started = time.perf_counter()
-            _, result = fit(trial_config, self.data)
+            _, result = fit(trial_config, self.data, device=self.device)
             self.seen[key] = {"fingerprint": key, "results": result.validation, "best_epoch": result.best_epoch,
                               "seconds": round(time.perf_counter() - started, 2)}
         for name, value in self.seen[key].items():

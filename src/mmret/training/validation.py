@@ -32,11 +32,12 @@ class Validator:
     def __init__(self, image_inputs: Tensor, text_inputs: Tensor, relevance: np.ndarray):
         self.image_inputs, self.text_inputs, self.relevance = image_inputs, text_inputs, relevance
 
-    def __call__(self, model: RetrievalModel) -> dict:
+    def __call__(self, model: RetrievalModel, device: str = "cpu") -> dict:
+        """`device`: where the model is (a resolved torch device); the inputs go there chunk by chunk."""
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            images = torch.cat([model.embed_images(chunk) for chunk in self.image_inputs.split(CHUNK)])
-            texts = torch.cat([model.embed_texts(chunk) for chunk in self.text_inputs.split(CHUNK)])
+            images = torch.cat([model.embed_images(chunk.to(device)) for chunk in self.image_inputs.split(CHUNK)])
+            texts = torch.cat([model.embed_texts(chunk.to(device)) for chunk in self.text_inputs.split(CHUNK)])
         model.train(was_training)
-        return retrieval_results(images.float().numpy(), texts.float().numpy(), self.relevance)
+        return retrieval_results(images.float().cpu().numpy(), texts.float().cpu().numpy(), self.relevance)
