@@ -10,11 +10,14 @@ import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from ..errors import MissingPackage
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 DESCRIPTOR_DIM = 128
 _HINT = "faces need dlib and its face models: pip install 'mmret[faces]'"
@@ -55,7 +58,7 @@ class FaceDetector:
         self.min_size, self.upsample = int(min_size), int(upsample)
 
     def find(self, image: Image.Image | np.ndarray) -> FoundFaces:
-        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image)
+        rgb = np.ascontiguousarray(image if isinstance(image, np.ndarray) else np.asarray(image.convert("RGB")))
         detector, landmarks, descriptor = _models()
         boxes, scores, _ = detector.run(rgb, self.upsample, 0.0)
         found = sorted(zip(boxes, scores), key=lambda pair: (pair[0].left(), pair[0].top()))

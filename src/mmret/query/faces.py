@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image
-
-from ..data.decode import read_image
 from ..encoders.faces import Face, FaceDetector
 from ..errors import BadInput
 from ..index.collection_base import CollectionBase
@@ -20,6 +18,9 @@ from ..media.face_segments import FACE
 from ..media.face_vectors import FACE_SPACE, distance, query_vector
 from ..media.segments import SEGMENT
 from .per_file import collapsed
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _NUMBERED = re.compile(r"(.+)#(\d+)$")
 
@@ -35,8 +36,13 @@ def face_argument(value: str | Path) -> tuple[str | Path, int | None]:
 def query_face(photo: str | Path | Image.Image, number: int | None = None,
                detector: FaceDetector | None = None) -> Face:
     """The face to search by: the photo's largest face, or its `number`-th from the left (from 1)."""
-    image = photo if isinstance(photo, Image.Image) else read_image(photo)
-    where = "the uploaded photo" if isinstance(photo, Image.Image) else str(photo)
+    from ..data.decode import (
+        read_image,  # PIL and the decoders: not for the searches that need no picture
+    )
+
+    uploaded = not isinstance(photo, (str, Path))
+    image = photo if uploaded else read_image(photo)
+    where = "the uploaded photo" if uploaded else str(photo)
     found = (detector or FaceDetector()).find(image)
     if not found.faces:
         small = f" ({found.too_small} smaller than the minimum size)" if found.too_small else ""
