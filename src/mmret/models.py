@@ -15,7 +15,7 @@ from . import training  # noqa: F401  (registers the backend of trained model fo
 from .encoders.fused import with_fusion
 from .encoders.loader import load_encoder
 from .encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
-from .encoders.offline_heads import claims_shipped, load_heads
+from .encoders.offline_heads import claims_shipped, heads_of
 from .encoders.registry import (
     DEFAULT_MODEL,
     check_pinned_folder,
@@ -79,7 +79,7 @@ def languages(model_id: str) -> dict[str, str]:
 
 def _text_languages(model: ModelId) -> str:
     if claims_shipped(model):  # the shipped heads: their base's text tower
-        return TEXT_TOWERS[load_heads().record["base"]["options"].get("text_tower", "minilm")].languages
+        return TEXT_TOWERS[heads_of(model).record["base"]["options"].get("text_tower", "minilm")].languages
     if model.pin is not None:  # a trained model: its base's text tower
         from .training.saved import read_record
 
