@@ -10,11 +10,12 @@ from .conftest import ColourEncoder
 
 def test_server_scores_are_the_fused_ones_once_the_collection_is_calibrated(writable):
     client, folder, _ = writable
-    raw = client.get("/api/search", params={"q": "red", "k": 3}).json()["results"]
+    semantic = {"q": "red", "k": 3, "mode": "semantic"}  # path fusion is of vector scores (items have words too)
+    raw = client.get("/api/search", params=semantic).json()["results"]
     collection = Collection.open(folder, model=ColourEncoder())
     fusion = collection.calibrate({"item": ["red", "green", "blue", "a grey thing"]})
-    fused = client.get("/api/search", params={"q": "red", "k": 3}).json()["results"]
-    api = collection.search(text="red", k=3)
+    fused = client.get("/api/search", params=semantic).json()["results"]
+    api = collection.search(text="red", k=3, mode="semantic")
     assert [r["id"] for r in fused] == [h.record.item_id for h in api]
     assert [r["score"] for r in fused] == pytest.approx([h.score for h in api], abs=1e-5)
     assert fused[0]["score"] != pytest.approx(raw[0]["score"], abs=1e-3)
