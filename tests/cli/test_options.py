@@ -110,7 +110,7 @@ def test_train_and_tune_overrides_reach_the_config(run, monkeypatch, tmp_path):
     config.write_text("data: {train: 'captions:a', validation: 'captions:b'}\n")
     seen = {}
     monkeypatch.setattr("mmret.training.tune_from_config",
-                        lambda path, progress, overrides: seen.update(overrides) or tmp_path)
+                        lambda path, progress, overrides, device: seen.update(overrides) or tmp_path)
     code, _, _ = run("tune", config, "--trials", "2", "--output", "out", "--set", "training.epochs=5",
                      "--set", "loss.options={margin: 0.3}")
     assert code == 0 and seen == {"tune.trials": 2, "output": str((tmp_path.cwd() / "out").resolve()),
