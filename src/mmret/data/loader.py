@@ -85,7 +85,9 @@ def prepared_batches(items: Iterable[Item], prepare: Callable[[Any], Any], batch
             yield pending.popleft().result()
     except BaseException:  # interrupted, or the consumer stopped early: do not wait for batches nobody reads
         # Running batches finish (a batch's time): terminating a worker mid-reply could leave half a message
-        # in the result pipe, and the pool's manager thread blocked on it at exit.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # in the result pipe, and the pool's manager thread blocked on it at exit. Waiting for the manager
+        # thread matters too: left running, it raced the interpreter's exit hook on the closed wake-up pipe
+        # (OSError: Bad file descriptor after "terminated: ..." under load).
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
