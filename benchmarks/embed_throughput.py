@@ -171,7 +171,7 @@ def main() -> None:
             save_vit_b32_clip(model_dir)
             clip = HFEncoder(str(model_dir))
             runs = {MMRET: lambda p: mmret_run(clip, p), PLAIN: plain_loop(model_dir)}
-        export_model("offline", Path(tmp) / "offline-onnx")
+        export_model("offline-bridge", Path(tmp) / "offline-onnx")
         onnx = load_encoder(str(Path(tmp) / "offline-onnx"))
         offline = {OFFLINE[name]: load_encoder(name) for name in OFFLINE if name == "offline" or not args.offline_only}
         runs.update({name: (lambda p, e=encoder: mmret_run(e, p)) for name, encoder in offline.items()})

@@ -46,7 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip-vit-b32-random"
         save_vit_b32_clip(clip)
-        for name, source in (("offline", "offline"), ("CLIP ViT-B/32", str(clip))):
+        for name, source in (("offline-bridge", "offline-bridge"), ("CLIP ViT-B/32", str(clip))):
             rows.append(_measure(f"{name} PyTorch", source, None, texts, images, args.repeats))
             for int8 in (False, True):
                 folder = Path(tmp) / f"{Path(source).name}-{'int8' if int8 else 'fp32'}"

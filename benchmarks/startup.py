@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         onnx_model = tmp / "offline-onnx"
-        _run(this, ["export-model", "offline", "--format", "onnx", "--out", str(onnx_model)], check=True)
+        _run(this, ["export-model", "offline-bridge", "--format", "onnx", "--out", str(onnx_model)], check=True)
         collections = {model: _collection(this, tmp / f"c-{i}", model, photos, args.items)
                        for i, model in enumerate(("offline", str(onnx_model)))}
         columns = {args.before: (_export(args.before, tmp / "before"), collections["offline"]),

@@ -1,4 +1,4 @@
-"""`offline-m3` (the multilingual text tower with its shipped heads) takes Chinese as well as English, on the 100
+"""The default `offline` (the multilingual text tower with its shipped heads) takes Chinese as well as English, on the 100
 photos of flickr8k-500[400:500] (no shipped head was trained on them) and the hand translations of their captions
 in benchmarks/data/captions_zh.jsonl. (That its text path imports no torch: tests/encoders/test_text_towers.py.)"""
 from __future__ import annotations
@@ -61,14 +61,14 @@ def recall_at_10(gallery, queries: list[str], truth: np.ndarray) -> float:
 def test_chinese_queries_find_photos_about_as_well_as_english_ones(galleries, held_out):
     captions, truth = translated(held_out)
     assert len(captions) == 100
-    chinese = recall_at_10(galleries("offline-m3"), [row["chinese"] for row in captions], truth)
-    english = recall_at_10(galleries("offline-m3"), [row["english"] for row in captions], truth)
-    english_tower = recall_at_10(galleries("offline"), [row["chinese"] for row in captions], truth)
+    chinese = recall_at_10(galleries("offline"), [row["chinese"] for row in captions], truth)
+    english = recall_at_10(galleries("offline"), [row["english"] for row in captions], truth)
+    english_tower = recall_at_10(galleries("offline-en"), [row["chinese"] for row in captions], truth)
     assert chinese >= english - 0.1 and chinese >= english_tower + 0.3, (chinese, english, english_tower)
 
 
 def test_a_chinese_query_finds_a_dog_on_a_beach_as_the_english_one_does(galleries, held_out, data_dir):
-    encoder, photos = galleries("offline-m3")
+    encoder, photos = galleries("offline")
     chinese, english = np.argsort(-(encoder.encode("text", ["一只狗在海滩上奔跑", "a dog runs on the beach"]) @ photos.T),
                                   axis=1)[:, :3]
     written = {Path(row["image"]).name: " ".join(row["captions"]).lower()  # what people wrote about each photo

@@ -1,6 +1,6 @@
-"""The offline models with shipped heads (the default `offline`, and `offline-m3`): each set of heads loads, matches
-the hash its record names (a changed byte is refused), answers to its name with that hash in the model id, and
-beats its towers' untrained bridge on real photos that no head was trained on."""
+"""The offline models with shipped heads (the default `offline`, also named `offline-m3`, and `offline-en`): each set
+of heads loads, matches the hash its record names (a changed byte is refused), answers to its name with that hash in
+the model id, and beats its towers' untrained bridge on real photos that no head was trained on."""
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +31,10 @@ def offline_hub():
         yield
 
 
-@pytest.mark.parametrize("name", SHIPPED_HEADS)
+FOLDERS = sorted(set(SHIPPED_HEADS.values()))  # one name per set of heads: its folder's
+
+
+@pytest.mark.parametrize("name", FOLDERS)
 def test_shipped_heads_match_their_recorded_hash(name):
     folder = shipped_folder(name)
     record = (folder / RECORD_FILE).read_text(encoding="utf-8")
@@ -56,15 +59,16 @@ def test_a_changed_heads_file_is_refused(tmp_path):
 def test_a_shipped_name_names_its_heads_and_an_unknown_pin_is_refused(name):
     encoder = load_encoder(name)
     pin = load_heads(shipped_folder(name)).pin
-    assert encoder.model_id == f"{name}@{pin}"
+    assert encoder.model_id == f"{SHIPPED_HEADS[name]}@{pin}"  # one id for one set of heads (offline-m3: offline@)
     assert load_encoder(encoder.model_id).model_id == encoder.model_id
+    assert load_encoder(f"{name}@{pin}").model_id == f"{name}@{pin}"  # a recorded id loads as itself
     with pytest.raises(BadInput, match="ships the offline heads"):
         load_encoder(f"{name}@000000000000")
     vectors = encoder.encode("text", ["a dog runs on the beach", "两只狗"])
     assert vectors.shape == (2, encoder.spaces["shared"]) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", SHIPPED_HEADS)
+@pytest.mark.parametrize("name", FOLDERS)
 def test_shipped_heads_beat_the_untrained_bridge_on_held_out_photos(data_dir, name):
     """flickr8k-500[450:500]: 50 photos, 250 captions, of the validation slice no head was trained on."""
     dataset = DataSpec(str(data_dir / "flickr8k-500"), 450, 500).load()
@@ -80,5 +84,5 @@ def test_info_names_the_languages_of_the_shipped_heads_text_tower():
     from mmret.encoders.text_towers import TEXT_TOWERS
     from mmret.models import languages
 
-    assert languages(f"offline@{load_heads().pin}")["text"] == TEXT_TOWERS["minilm"].languages
-    assert languages(f"offline-m3@{load_heads(shipped_folder('offline-m3')).pin}")["text"] == TEXT_TOWERS["usem3"].languages
+    assert languages(f"offline@{load_heads().pin}")["text"] == TEXT_TOWERS["usem3"].languages
+    assert languages(f"offline-en@{load_heads(shipped_folder('offline-en')).pin}")["text"] == TEXT_TOWERS["minilm"].languages

@@ -119,7 +119,9 @@ def test_offline_pack_export_embeds_as_the_offline_encoder(tmp_path, data_dir):
 
     from mmret.encoders.offline import OfflineEncoder
 
-    reports = onnx_export.export_model("offline", tmp_path / "offline-onnx")
+    with pytest.raises(BadInput, match="already runs without torch"):  # the default's USE-m3 tower is numpy
+        onnx_export.export_model("offline", tmp_path / "default-onnx")
+    reports = onnx_export.export_model("offline-bridge", tmp_path / "offline-onnx")
     assert [r.tower for r in reports] == ["text", "image"] and min(r.agreement for r in reports) >= 0.99
     photos = [Image.open(p) for p in sorted((data_dir / "flickr8k-500" / "images").glob("*.jpg"))[:6]]
     texts = ["a dog runs on the beach", "two children play football", "一只狗"]

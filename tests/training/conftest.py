@@ -15,9 +15,11 @@ VALIDATION = (48, 64)
 @pytest.fixture(scope="session")
 def fp32_encoder():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mmret.encoders.conse import BridgeSettings
     from mmret.encoders.offline import OfflineEncoder
+    from mmret.encoders.registry import OFFLINE_MODELS
 
-    return OfflineEncoder(precision="fp32")
+    return OfflineEncoder(precision="fp32", bridge=BridgeSettings(**OFFLINE_MODELS["offline"]))  # the default's towers
 
 
 @pytest.fixture(scope="session")

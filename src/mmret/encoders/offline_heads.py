@@ -5,8 +5,8 @@ Each set of heads (float16, in its folder under `mmret/resources/`, with its mod
 numpy: an image head (linear or MLP) over the tower's L2-normalised pooled features (and its ConSE vector, where
 trained with it), and a text head (identity or linear) over the text tower's sentence vector. The model id is
 "NAME@PIN", PIN the first 12 hex digits of the heads file's sha256, so a collection names the exact heads it was
-built with; a pinned id finds its heads by PIN under any shipped name (collections made when those heads were the
-default recorded "offline@PIN").
+built with; a pinned id finds its heads by PIN under any shipped name (collections made when the English heads were
+the default recorded "offline@PIN" of those heads, which now ship as "offline-en").
 """
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ from .base import SHARED, Encoder, l2_normalise
 from .conse import BridgeSettings
 from .model_id import PIN_DIGITS, ModelId
 
-#: shipped name -> its folder under mmret/resources: "offline" (the default; MiniLM, English), "offline-m3" (USE-m3)
-SHIPPED_HEADS = {"offline": "offline-default", "offline-m3": "offline-m3"}
+#: shipped name -> its folder under mmret/resources: "offline" (the default; USE-m3, 16 languages; also named
+#: "offline-m3") and "offline-en" (MiniLM, English: the default before the multilingual heads)
+SHIPPED_HEADS = {"offline": "offline", "offline-m3": "offline", "offline-en": "offline-en"}
 SHIPPED_NAME = "offline"
 HEADS_FILE = "heads.npz"
 RECORD_FILE = "record.json"
@@ -146,7 +147,7 @@ def heads_of(model: ModelId) -> ShippedHeads:
     """The shipped heads `model` names: by its pin (under whichever shipped name), else by its name."""
     if model.pin is None:
         return load_heads(shipped_folder(model.base))
-    shipped = {heads.pin: heads for heads in map(load_heads, map(shipped_folder, SHIPPED_HEADS))}
+    shipped = {heads.pin: heads for heads in map(load_heads, map(shipped_folder, set(SHIPPED_HEADS)))}
     if model.pin not in shipped:
         raise BadInput(f"model {model}: this mmret ships the offline heads {', '.join(sorted(shipped))}, not "
                        f"{model.pin}; re-index the collection, or install the mmret version that made it")
@@ -154,4 +155,7 @@ def heads_of(model: ModelId) -> ShippedHeads:
 
 
 def load_shipped(model: ModelId, precision: str) -> Encoder:
-    return OfflineHeadsEncoder(precision, heads_of(model), model.base)
+    """A pinned id keeps its name (so a collection's recorded id loads as itself); a bare name takes its heads'
+    own (folder) name, so `offline-m3` and `offline` record one id for one set of heads."""
+    name = model.base if model.pin else SHIPPED_HEADS[model.base]
+    return OfflineHeadsEncoder(precision, heads_of(model), name)

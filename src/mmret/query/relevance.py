@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encoders.base import SHARED
+from ..encoders.model_id import ModelId
 from ..errors import BadInput
 from ..fusion.relevance import RelevanceCurve
 from ..index.collection_base import CollectionBase
@@ -39,8 +40,17 @@ def packaged_curves() -> dict[str, dict]:
 
 def relevance_curve(store: CollectionBase) -> RelevanceCurve | None:
     """The collection's own curve, else its model's shipped one, else None."""
-    stored = store.setting(SETTING) or packaged_curves().get(store.model_id)
+    stored = store.setting(SETTING) or _packaged_curve(store.model_id)
     return None if stored is None else RelevanceCurve.from_dict(stored)
+
+
+def _packaged_curve(model_id: str) -> dict | None:
+    """The shipped curve of `model_id`, or of the same weights under another name (offline-m3@PIN, offline@PIN)."""
+    curves = packaged_curves()
+    if model_id in curves:
+        return curves[model_id]
+    model = ModelId.parse(model_id)
+    return next((curve for name, curve in curves.items() if model.same_weights(ModelId.parse(name))), None)
 
 
 def store_relevance_curve(store: CollectionBase, curve: RelevanceCurve | None) -> None:

@@ -62,7 +62,7 @@ class ModelConfig:
     image_inputs: tuple[str, ...] = IMAGE_INPUTS  # image tower features fed to the image head
     image_head: str = "linear"
     text_head: str = "identity"  # identity: LiT-style, the text tower's space is the shared space
-    dim: int = 384
+    dim: int | None = None  # the shared space; None: the text tower's width (needed with an identity text head)
     hidden: int = 1024  # width of an mlp head's hidden layer
     dropout: float = 0.0
     # random, or bridge: linear heads that start as the ConSE bridge (image head: conse features -> themselves,
@@ -73,6 +73,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         require(self.base in OFFLINE_MODELS, "base",
                 f"only the offline models {sorted(OFFLINE_MODELS)} have trainable towers so far, got {self.base!r}")
+        if self.dim is None:
+            object.__setattr__(self, "dim", TEXT_TOWERS[OFFLINE_MODELS[self.base]["text_tower"]].dim)
         require(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}, got {self.precision!r}")
         require(bool(self.image_inputs) and set(self.image_inputs) <= set(IMAGE_INPUTS)
                  and len(set(self.image_inputs)) == len(self.image_inputs),

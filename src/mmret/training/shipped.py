@@ -3,8 +3,8 @@ offline model (mmret.encoders.offline_heads), with the record that names their h
 
     python -m mmret.training.shipped runs/offline-default/model [OUT_FOLDER]
 
-OUT_FOLDER defaults to the package's own src/mmret/resources/offline-default (its MODEL_CARD.md is written by
-hand and left alone).
+OUT_FOLDER defaults to the package's own src/mmret/resources/offline, the default's heads (its MODEL_CARD.md is
+written by hand and left alone).
 """
 from __future__ import annotations
 
