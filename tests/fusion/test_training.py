@@ -51,7 +51,8 @@ def test_indexing_with_the_model_uses_its_trained_fusion(trained_encoder):
     assert encoder.model_id.endswith("+fusion:attention")
     reloaded = load_encoder(encoder.model_id)  # as a collection reopens it from the model id it records
     assert isinstance(reloaded, FusedEncoder) and reloaded.model_id == encoder.model_id
-    parts = [np.eye(384, dtype=np.float32)[:2], np.eye(384, dtype=np.float32)[2:4]]
+    dim = encoder.spaces["shared"]
+    parts = [np.eye(dim, dtype=np.float32)[:2], np.eye(dim, dtype=np.float32)[2:4]]
     assert np.allclose(reloaded.fuse({"image": parts[0], "text": parts[1]}, 2),
                        fuse_vectors(encoder.fusion, parts), atol=1e-6)
     untrained = with_fusion(trained_encoder, "mean")

