@@ -7,7 +7,6 @@ vectors: `fuse` makes them from the parts an item has.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,13 +15,14 @@ from .. import fusion as fusions  # its torch modules load when a fusion is buil
 from ..errors import BadInput
 from .base import SHARED, Encoder
 from .model_id import ModelId
+from .wrapped import WrappedEncoder
 
 #: the parts of an item, in the order a fusion module takes them
 FUSED_MODALITIES = ("image", "text")
 PART_SPACES = {modality: f"part-{modality}" for modality in FUSED_MODALITIES}
 
 
-class FusedEncoder(Encoder):
+class FusedEncoder(WrappedEncoder):
     def __init__(self, base: Encoder, name: str, fusion: fusions.FeatureFusion | None = None):
         missing = [m for m in FUSED_MODALITIES if m not in base.modalities]
         if missing:
@@ -37,15 +37,9 @@ class FusedEncoder(Encoder):
         self.modalities = base.modalities
         self.spaces = {**base.spaces, **{space: dim for space in PART_SPACES.values()}}
 
-    def preparer(self, modality: str) -> Callable[[Any], Any]:
-        return self.base.preparer(modality)
-
-    def collate(self, modality: str, prepared: Sequence[Any]) -> Any:
-        return self.base.collate(modality, prepared)
-
     def spaces_for(self, modality: str) -> tuple[str, ...]:
         part = (PART_SPACES[modality],) if modality in PART_SPACES else ()
-        return self.base.spaces_for(modality) + part
+        return super().spaces_for(modality) + part
 
     def embed_prepared(self, modality: str, batch: Any) -> dict[str, np.ndarray]:
         """The base's vectors, plus the shared vector again in the modality's part space (a query in a part

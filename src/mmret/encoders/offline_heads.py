@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..errors import BadInput
 from .base import SHARED, Encoder, l2_normalise
 from .conse import BridgeSettings
 from .model_id import PIN_DIGITS, ModelId
+from .wrapped import WrappedEncoder
 
 #: shipped name -> its folder under mmret/resources: "offline" (the default; USE-m3, 16 languages; also named
 #: "offline-m3") and "offline-en" (MiniLM, English: the default before the multilingual heads)
@@ -102,7 +102,7 @@ def load_heads(folder: Path | None = None) -> ShippedHeads:
     return ShippedHeads(Head.from_arrays(named, "image"), Head.from_arrays(named, "text"), record, digest)
 
 
-class OfflineHeadsEncoder(Encoder):
+class OfflineHeadsEncoder(WrappedEncoder):
     """Text and images in the heads' shared space; images also in the tower's own "image" space (as the bridge)."""
 
     modalities = ("text", "image")
@@ -119,15 +119,6 @@ class OfflineHeadsEncoder(Encoder):
         self.model_id = str(ModelId(name, pin=self.heads.pin))
         self._image_space = IMAGE_SPACE
         self.spaces = {SHARED: int(self.heads.record["dim"]), IMAGE_SPACE: IMAGE_DIM}
-
-    def preparer(self, modality: str) -> Callable[[Any], Any]:
-        return self.base.preparer(modality)
-
-    def collate(self, modality: str, prepared: list) -> Any:
-        return self.base.collate(modality, prepared)
-
-    def spaces_for(self, modality: str) -> tuple[str, ...]:
-        return self.base.spaces_for(modality)
 
     def embed_prepared(self, modality: str, batch: Any) -> dict[str, np.ndarray]:
         self._check(modality)

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -27,12 +26,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..encoders.base import SHARED, Encoder, l2_normalise
+from ..encoders.base import SHARED, l2_normalise
 from ..encoders.conse import BridgeSettings
 from ..encoders.devices import is_gpu, torch_device
 from ..encoders.model_id import PIN_DIGITS, ModelId
 from ..encoders.offline import IMAGE_DIM, IMAGE_SPACE, OfflineEncoder
 from ..encoders.registry import Backend, register_backend
+from ..encoders.wrapped import WrappedEncoder
 from ..errors import BadInput, StorageFailure, Unavailable
 from ..fusion import FeatureFusion
 from .config import TrainConfig
@@ -137,7 +137,7 @@ def read_record(directory: Path) -> dict:
     return record
 
 
-class TrainedEncoder(Encoder):
+class TrainedEncoder(WrappedEncoder):
     """The base encoder with trained heads. model_id = "<resolved dir>@<first 12 hex of the weights' sha256>"; a
     name carrying such a suffix must match the weights on disk.
 
@@ -171,15 +171,6 @@ class TrainedEncoder(Encoder):
     def fusion(self) -> FeatureFusion | None:
         """The trained fusion module over the shared vectors of FUSED_MODALITIES, if the model has one."""
         return self.model.fusion if isinstance(self.model, FusedItemModel) else None
-
-    def preparer(self, modality: str) -> Callable[[Any], Any]:
-        return self.base.preparer(modality)
-
-    def collate(self, modality: str, prepared: list) -> Any:
-        return self.base.collate(modality, prepared)
-
-    def spaces_for(self, modality: str) -> tuple[str, ...]:
-        return self.base.spaces_for(modality)
 
     def embed_prepared(self, modality: str, batch: Any) -> dict[str, np.ndarray]:
         self._check(modality)
