@@ -194,8 +194,9 @@ def prepare(work: Path, count: int, imported: int) -> Setup:
     with VectorCollection.open(part) as coll:
         ids = sorted(r.item_id for r in coll.records())
         coll.remove(ids[len(ids) // 4:])
+        dim = coll.spaces["shared"]  # the default model's width
     rng = np.random.default_rng(0)
-    extra = rng.standard_normal((imported, 384)).astype(np.float32)
+    extra = rng.standard_normal((imported, dim)).astype(np.float32)
     np.save(work / "extra.npy", extra / np.linalg.norm(extra, axis=1, keepdims=True))
     from mmret.index.collection import Record
 

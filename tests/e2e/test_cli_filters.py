@@ -23,7 +23,7 @@ def notes(tmp_path_factory):
     rows = [{"id": f"n{i}", "path": str(root / "notes" / f"n{i}.txt"), "folder": ["inbox", "archive"][i % 2],
              "tag": TAGS[i % 16]} for i in range(64)]
     (root / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    result = mmret(root, "import", root / "v.npy", "--metadata", root / "rows.jsonl", "--model", "offline")
+    result = mmret(root, "import", root / "v.npy", "--metadata", root / "rows.jsonl", "--model", "offline-bridge")
     assert result.returncode == 0, result.stderr
     return root
 

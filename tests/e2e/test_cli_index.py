@@ -29,7 +29,7 @@ def imported(tmp_path_factory, offline_encoder):
             for i, text in enumerate(texts)]
     (root / "meta.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     result = mmret("import", root / "vectors.npy", "--metadata", root / "meta.jsonl", "--collection", root / "c",
-                   "--model", "offline")
+                   "--model", "offline-bridge")  # the model that made them
     assert result.returncode == 0, result.stderr
     assert "imported 600 vectors; 600 items stored" in result.stdout
     return root / "c"

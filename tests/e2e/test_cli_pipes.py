@@ -16,14 +16,15 @@ LONG_ID = "note-" * 300  # 50 results' ids fill more than a pipe holds (64 KiB),
 
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory):
-    """1,500 text items (unit vectors in the offline model's space) with ids longer than a pipe buffer needs."""
+    """1,500 text items (unit vectors in the English offline bridge's space) with ids longer than a pipe buffer
+    needs."""
     root = tmp_path_factory.mktemp("notes")
     vectors = np.random.default_rng(0).standard_normal((1500, 384)).astype(np.float32)
     np.save(root / "v.npy", vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
     rows = [{"id": f"{LONG_ID}{i}", "text": f"note {i}", "folder": ["inbox", "archive"][i % 2]} for i in range(1500)]
     (root / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     imported = subprocess.run([sys.executable, "-m", "mmret.cli", "import", root / "v.npy", "--metadata",
-                               root / "rows.jsonl", "--collection", root / "c", "--model", "offline"],
+                               root / "rows.jsonl", "--collection", root / "c", "--model", "offline-bridge"],
                               capture_output=True, text=True, env=ENV, check=False)
     assert imported.returncode == 0, imported.stderr
     return root / "c"

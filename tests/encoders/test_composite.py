@@ -19,7 +19,8 @@ def test_offline_plus_speech_loads_by_name_and_by_its_recorded_id(offline_encode
     again = load_encoder(encoder.model_id)
     assert again.model_id == encoder.model_id
     texts = ["a dog barking", "seven"]
-    np.testing.assert_allclose(encoder.encode("text", texts), offline_encoder.encode("text", texts), atol=1e-6)
+    np.testing.assert_allclose(encoder.encode("text", texts), encoder.base.encode("text", texts), atol=1e-6)
+    np.testing.assert_allclose(encoder.encode("text", texts), load_encoder(base).encode("text", texts), atol=1e-6)
 
 
 def test_audio_routes_to_the_sound_path_when_there_is_one(offline_encoder):
