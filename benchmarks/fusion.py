@@ -14,9 +14,9 @@ report splits, so neither the report split nor any choice ever sees the figures 
 Image paths (--image-path, one or both in one run, side by side):
   trained  (the default) an image head trained here from the ConSE bridge of --base's towers, per seed; tune split
            "tune"
-  shipped  the package's trained heads (the default `offline` model, benchmarks/fusion_shipped.py), frozen and
-           untrained here: the image vector of a photo is the default model's, titles and queries keep the text
-           tower's vectors (its text head is the identity). Image only, the untrained mean and decision-level rows
+  shipped  the package's trained heads (--heads: the default `offline`, or `offline-en`; see
+           benchmarks/fusion_shipped.py), frozen and untrained here: the image vector of a photo is that model's,
+           titles and queries keep its text tower's vectors (its text head is the identity). Image only, the untrained mean and decision-level rows
            are deterministic (one run); feature-level models train only their fusion module over the frozen
            heads. The heads trained on flickr8k-500 images 0-399 (the tune split's report images among them) and
            coco-mini items 0-79, so its tune split is tune-7k (`--split tune` runs it) and coco-heldout is refused:
@@ -41,7 +41,8 @@ Methods, all over the same frozen offline-pack features with the same budget (ep
 
 Usage: python benchmarks/fusion.py [--split tune|flickr|coco-val2017|coco-heldout ...] [--seeds 3]
                                   [--base offline|offline-lite2|...] [--image-path trained shipped]
-Prints a table per split and writes benchmarks/out/fusion[-BASE][-PATHS][-tune].json (data: $MMR_DATA_DIR,
+                                  [--heads offline|offline-en]
+Prints a table per split and writes benchmarks/out/fusion[-BASE][-PATHS][-HEADS][-tune].json (data: $MMR_DATA_DIR,
 default ../shared/data).
 """
 from __future__ import annotations
@@ -59,6 +60,7 @@ import torch
 from fusion_shipped import check_towers, fit_from_shipped, model_section, shipped_model
 
 from mmret.data.datasets import captions
+from mmret.encoders.offline_heads import SHIPPED_HEADS, SHIPPED_NAME
 from mmret.encoders.registry import OFFLINE_MODELS
 from mmret.eval.benchmark import REPORTED_METRICS
 from mmret.eval.metrics import Ranking, mean_metrics
@@ -119,7 +121,7 @@ def config(split: str, seed: int, fusion: dict | None, loss: dict | None = None,
            path: str = "trained") -> TrainConfig:
     data = {"data": {"train": SPLITS[split]["train"], "validation": TRAINER_VALIDATION},
             "output": str(OUT / "fusion" / "runs"), "cache_dir": str(FEATURES), **BUDGET}
-    data["model"] = {**BUDGET["model"], "base": base} if path == "trained" else model_section()
+    data["model"] = {**BUDGET["model"], "base": base} if path == "trained" else model_section(base)
     data["loss"] = loss or BUDGET["loss"]
     data["training"] = {**BUDGET["training"], "seed": seed}
     return TrainConfig.from_dict({**data, "fusion": fusion} if fusion else data)
@@ -185,7 +187,7 @@ def decision_fused(name: str, image_scores: np.ndarray, title_scores: np.ndarray
 def image_only_model(split: str, seed: int, towers, base: str, path: str, report: ReportSet, data=None):
     """The image path: an image head trained here (seeded; `data` prepared for it), or the shipped heads."""
     if path == "shipped":
-        return shipped_model(config(split, seed, None, path=path), towers, report.images)
+        return shipped_model(config(split, seed, None, base=base, path=path), towers, report.images)
     plain = config(split, seed, None, base=base)
     return fit(plain, data or prepare_data(plain, towers))[0]
 
@@ -193,7 +195,7 @@ def image_only_model(split: str, seed: int, towers, base: str, path: str, report
 def untrained_image_model(split: str, towers, base: str, path: str, report: ReportSet):
     """What the untrained mean fuses: the ConSE bridge of --base's towers, or the shipped heads."""
     if path == "shipped":
-        return shipped_model(config(split, 0, None, path=path), towers, report.images)
+        return shipped_model(config(split, 0, None, base=base, path=path), towers, report.images)
     return build_model(config(split, 0, None, base=base).model, towers)
 
 
@@ -292,18 +294,19 @@ def target(result: dict, picked: str | None = None) -> str:
 
 
 def run_path(path: str, splits: list[str], seeds: int, base: str, loaded: dict) -> dict:
-    """Every split with one image path; `loaded` keeps the towers for the next path."""
+    """Every split with one image path (base: the trained path's towers, or the shipped heads' name); `loaded` keeps
+    the towers for the next path."""
     model = config("flickr", 0, None, base=base, path=path).model
     key = json.dumps([OFFLINE_MODELS[model.base], model.precision, model.image_inputs], sort_keys=True)
     if key not in loaded:
         loaded[key] = load_towers(model)
     towers = loaded[key]
     if path == "shipped":
-        check_towers(towers)
+        check_towers(towers, base)
     title_weights = choose_title_weights(towers, base, path)
     print(f"{path} image path on {towers.encoder.model_id}: decision-level title weights (chosen on {TUNE[path]}): "
           f"{title_weights}", flush=True)
-    output = {"base": towers.encoder.model_id, "tune_split": TUNE[path], "decision_title_weights": title_weights,
+    output = {"base": towers.encoder.model_id, "heads": base if path == "shipped" else None, "tune_split": TUNE[path], "decision_title_weights": title_weights,
               "splits": {}}
     for split in dict.fromkeys(TUNE[path] if name == "tune" else name for name in splits):
         started = time.perf_counter()
@@ -327,6 +330,8 @@ def main() -> None:
                              "image tower)")
     parser.add_argument("--image-path", nargs="+", choices=IMAGE_PATHS, default=["trained"],
                         help="trained: an image head trained here; shipped: the package's trained heads, frozen")
+    parser.add_argument("--heads", choices=sorted(set(SHIPPED_HEADS)), default=SHIPPED_NAME,
+                        help="the shipped heads of the shipped image path")
     args = parser.parse_args()
     if "shipped" in args.image_path and "coco-heldout" in args.split:
         parser.error("coco-heldout is not held out for the shipped heads (they trained on coco-mini items 0-79): "
@@ -336,11 +341,13 @@ def main() -> None:
               "trainer_validation": TRAINER_VALIDATION, "decision_depth": DECISION_DEPTH, "paths": {}}
     loaded: dict = {}
     for path in args.image_path:
-        output["paths"][path] = run_path(path, args.split, args.seeds, args.base, loaded)
+        output["paths"][path] = run_path(path, args.split, args.seeds, args.heads if path == "shipped" else args.base,
+                                         loaded)
     output["load_average_at_end"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
     name = "fusion" + ("" if args.base == "offline" else f"-{args.base}")
     name += "" if args.image_path == ["trained"] else "-" + "-".join(args.image_path)
+    name += "" if "shipped" not in args.image_path or args.heads == SHIPPED_NAME else f"-{args.heads}"
     name += "-tune" if set(args.split) == {"tune"} else ""
     (OUT / f"{name}.json").write_text(json.dumps(output, indent=2), encoding="utf-8")
     print(f"wrote {OUT / name}.json")
