@@ -16,16 +16,18 @@ Image paths (--image-path, one or both in one run, side by side):
            "tune"
   shipped  the package's trained heads (--heads: the default `offline`, or `offline-en`; see
            benchmarks/fusion_shipped.py), frozen and untrained here: the image vector of a photo is that model's,
-           titles and queries keep its text tower's vectors (its text head is the identity). Image only, the untrained mean and decision-level rows
-           are deterministic (one run); feature-level models train only their fusion module over the frozen
-           heads. The heads trained on flickr8k-500 images 0-399 (the tune split's report images among them) and
-           coco-mini items 0-79, so its tune split is tune-7k (`--split tune` runs it) and coco-heldout is refused:
-           report coco on coco-val2017. Flickr8k-500 images 400-499 were the heads' early-stopping set.
+           titles and queries keep its text tower's vectors (its text head is the identity). Image only, the
+           untrained mean and decision-level rows are deterministic (one run); feature-level models train only
+           their fusion module over the frozen heads. The heads trained on flickr8k-500 images 0-399 (the tune
+           split's report images among them) and coco-mini items 0-79, so its tune split is tune-7k (`--split
+           tune` runs it) and coco-heldout is refused: report coco on coco-val2017. Flickr8k-500 images 400-499
+           were the heads' early-stopping set.
 
 Methods, all over the same frozen offline-pack features with the same budget (epochs, lr, batch), 3 seeds:
-  title only         the query's text vector against the title's (MiniLM, untrained)
-  image only         a trained linear image head (LiT style, InfoNCE; the existing training stack)
-  mean (untrained)   the mean of the ConSE-bridge image vector and the title vector
+  title only         the query's text vector against the title's (the text tower's, untrained)
+  image only         a linear image head trained here (LiT style, InfoNCE; the existing training stack), or the
+                     shipped heads
+  mean (untrained)   the mean of the title vector and the ConSE-bridge image vector (or the shipped heads' one)
   mean, concat, tensor, low_rank, attention: fusion models trained with `fusion:` (residual on the mean)
   rrf, combsum, combmnz: decision-level fusion of the image-only and title-only top-20 lists (min-max norm),
                      weighted: the title's weight picked on the tune split (from 0.5-0.9), the image's 1 - that
@@ -306,8 +308,8 @@ def run_path(path: str, splits: list[str], seeds: int, base: str, loaded: dict) 
     title_weights = choose_title_weights(towers, base, path)
     print(f"{path} image path on {towers.encoder.model_id}: decision-level title weights (chosen on {TUNE[path]}): "
           f"{title_weights}", flush=True)
-    output = {"base": towers.encoder.model_id, "heads": base if path == "shipped" else None, "tune_split": TUNE[path], "decision_title_weights": title_weights,
-              "splits": {}}
+    output = {"base": towers.encoder.model_id, "heads": base if path == "shipped" else None, "tune_split": TUNE[path],
+              "decision_title_weights": title_weights, "splits": {}}
     for split in dict.fromkeys(TUNE[path] if name == "tune" else name for name in splits):
         started = time.perf_counter()
         result = run_split(split, seeds, towers, title_weights, base, path)
