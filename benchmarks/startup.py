@@ -1,5 +1,5 @@
 """Startup time of the `mmret` command: this tree against an earlier commit, side by side in one run, and this
-tree with the offline model exported to ONNX (`mmret export-model offline --format onnx`).
+tree with the offline pack's English bridge exported to ONNX (`mmret export-model offline-bridge --format onnx`).
 
 Each command runs in a fresh process, as a user types it; the columns alternate run by run so that load from
 other processes on a shared machine hits them alike. Reported: the median wall time of `--repeats` runs of
@@ -8,8 +8,8 @@ other processes on a shared machine hits them alike. Reported: the median wall t
   - info:          mmret info --collection C
   - text search:   mmret search --text "a strawberry" --collection C -k 1   (import + model load + query)
   - image search:  mmret search --image IMG --collection C -k 1
-on a collection of `--items` random unit vectors (default 100000) stored with `mmret import` under the offline
-model's id (and, for the ONNX column, under the exported folder's id) plus the 12 caltech101 strawberry photos.
+on a collection of the 12 caltech101 strawberry photos indexed by the default model plus `--items` random unit
+vectors (default 100000) stored with `mmret import` (for the ONNX column, the exported folder's collection).
 Then the imports of one ONNX text search, by cumulative time (`python -X importtime`).
 
 Usage: python benchmarks/startup.py [--before REV] [--repeats R] [--items N]   (data: $MMR_DATA_DIR)
@@ -74,13 +74,17 @@ def main() -> None:
 
 
 def _collection(src: Path, path: Path, model: str, photos: Path, items: int) -> Path:
-    """`items` random unit vectors imported under `model`'s id, then the photos indexed by it."""
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((items, 384)).astype(np.float32)
+    """The photos indexed by `model`, then `items` random unit vectors of its width imported beside them."""
+    from mmret.index.backend import open_collection
+
+    _run(src, ["index", str(photos), "--collection", str(path), "--model", model], check=True)
+    store = open_collection(path)
+    width = store.spaces["shared"]
+    store.close()
+    vectors = np.random.default_rng(0).standard_normal((items, width)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     np.save(path.with_suffix(".npy"), vectors)
-    _run(src, ["import", str(path.with_suffix(".npy")), "--collection", str(path), "--model", model], check=True)
-    _run(src, ["index", str(photos), "--collection", str(path)], check=True)
+    _run(src, ["import", str(path.with_suffix(".npy")), "--collection", str(path)], check=True)
     return path
 
 
