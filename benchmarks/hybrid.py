@@ -12,7 +12,8 @@ Galleries (every item is searched; each channel's top 40, as a search for 10 res
   words are the item's only words (no text), its photo the vector. (c) file names: each class name is a query
   ("car side"); every photo of the class is relevant. Keyword precision is the share of keyword hits that are of the class.
 The adaptive fusion (and the weighted baseline's weight) are tuned on flickr8k-500[300:400]'s queries of (a) and
-(b) and reported on flickr8k-500[400:500], coco-mini and caltech101; rrf uses k=60.
+(b) and reported on flickr8k-500[400:500], coco-mini and caltech101; rrf uses k=60. "shipped" is ChannelFusion's
+defaults, what a search gets without `mmret calibrate --hybrid`.
 
 Usage: python benchmarks/hybrid.py [--per-class 5] [--work DIR]
 Prints a table and writes benchmarks/out/hybrid.json; embeddings are cached in benchmarks/out/hybrid_cache/.
@@ -191,11 +192,11 @@ def tune(found: list) -> dict[str, ChannelFusion]:
           f"weighted word_weight {best_weight}")
     return {"rrf": ChannelFusion(method="rrf", rrf_k=60), "weighted": ChannelFusion(method="weighted",
                                                                                    word_weight=float(best_weight)),
-            "adaptive": adaptive}
+            "adaptive": adaptive, "shipped": ChannelFusion()}
 
 
 def table(rows: list) -> str:
-    methods = ["semantic", "keyword", "rrf", "weighted", "adaptive"]
+    methods = ["semantic", "keyword", "rrf", "weighted", "adaptive", "shipped"]
     head = "| kind | data | split | gallery | queries | " + " | ".join(f"{m} R@1 / R@5" for m in methods) + " |"
     lines = [head, "|" + "---|" * (5 + len(methods))]
     for r in rows:
