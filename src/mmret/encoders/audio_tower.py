@@ -1,4 +1,4 @@
-"""A trainable audio tower: log-mel spectrogram + small CNN into the offline text tower's 384-d space, and the
+"""A trainable audio tower: log-mel spectrogram + small CNN into the offline text tower's space, and the
 encoder that loads a saved one beside its text model.
 
 Trained (training/audio_tower_fit.py) on labelled clips so that a clip lands near the text vector of its class

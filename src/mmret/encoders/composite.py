@@ -1,6 +1,6 @@
 """One shared space from a text(+image) encoder and the audio paths that embed into its text space.
 
-`offline+speech+audio-tower:DIR` is the offline pack with two ways into its MiniLM space for sound: Whisper
+`offline+speech+audio-tower:DIR` is the offline model with two ways into its text tower's space for sound: Whisper
 transcripts of what is said (speech) and a trained log-mel tower for what it sounds like (sound). A whole audio
 clip's vector comes from the sound path when there is one, else from its transcript; indexing also stores timed
 segments from both paths (mmret.media.timed_mapper).

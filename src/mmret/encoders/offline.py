@@ -7,8 +7,8 @@ embeddings cost seconds of CPU, so they are cached (array_cache.py), keyed by mo
 The bridge and its settings are in conse.py, the text towers in text_towers/, the image tower in
 effnet_tower.py.
 
-The text tower is a choice (text_towers.TEXT_TOWERS): MiniLM (English, the default), USE multilingual v3 and
-multilingual-e5-small; the construction is the same with each, in that tower's space. Two image towers ship on
+The text tower is a choice (text_towers.TEXT_TOWERS): MiniLM (English; this class's default, the
+`offline-bridge` model), USE multilingual v3 (the towers of the default `offline` model) and multilingual-e5-small; the construction is the same with each, in that tower's space. Two image towers ship on
 PyPI: EfficientNet-Lite0 (the default) and the larger Lite2 (about half the images per second, somewhat better
 features; see benchmarks/RESULTS.md). The image tower loads at the first image, so a text-only process with a
 numpy text tower imports no torch.

@@ -2,8 +2,8 @@
 block trainable.
 
 Image features: the image tower's pooled 1280-d features (L2-normalised, "pooled") and the ConSE vector of its
-ImageNet logits (384-d, unit length, "conse"), concatenated in the configured order. Text features: the text
-tower's 384-d sentence embedding (unit length), which is also the offline encoder's shared space.
+ImageNet logits (the text tower's width, unit length, "conse"), concatenated in the configured order. Text
+features: the text tower's sentence embedding (unit length), which is also the offline encoder's shared space.
 
 Relies on OfflineEncoder's `image_tower`, `bridge`, `preparer`, `encode`, `model_id`, `precision`, `image_dtype`
 and (saved models) `settings`, `text_dim`; for the trainable last block only, on its `image_network` (the
