@@ -86,3 +86,13 @@ def test_info_names_the_languages_of_the_shipped_heads_text_tower():
 
     assert languages(f"offline@{load_heads().pin}")["text"] == TEXT_TOWERS["usem3"].languages
     assert languages(f"offline-en@{load_heads(shipped_folder('offline-en')).pin}")["text"] == TEXT_TOWERS["minilm"].languages
+
+
+def test_the_numpy_gelu_is_torchs():
+    import torch
+
+    from mmret.encoders.offline_heads import gelu
+
+    x = np.random.default_rng(0).standard_normal((64, 1024)).astype(np.float32) * 4
+    np.testing.assert_allclose(gelu(x), torch.nn.functional.gelu(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-6)
+    assert gelu(x).dtype == np.float32
